@@ -18,6 +18,7 @@ import (
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/builtin"
+	"github.com/expr-lang/expr/checker/nature"
 	"github.com/expr-lang/expr/conf"
 	"github.com/expr-lang/expr/file"
 	"github.com/expr-lang/expr/patcher"
@@ -33,18 +34,26 @@ var ErrExprBudget = errors.New("expression budget exceeded")
 // ExprKind is the kind of a variable or of an expression result.
 type ExprKind int
 
-// The kinds an expression environment can describe. ExprAny as the wanted
-// result of Compile means "no constraint".
 const (
-	ExprAny      ExprKind = iota // any value, checked at run time
-	ExprString                   // string
-	ExprNumber                   // float64
-	ExprInt                      // int
-	ExprBool                     // bool
-	ExprTime                     // time.Time
-	ExprDuration                 // time.Duration
-	ExprList                     // []any of ExprType.Elem
-	ExprObject                   // map[string]any with the fields of ExprType.Fields
+	// ExprAny is a value of any type, checked at run time; as the result
+	// wanted from Compile it means no constraint.
+	ExprAny ExprKind = iota
+	// ExprString is a string.
+	ExprString
+	// ExprNumber is a float64; ints are accepted and converted.
+	ExprNumber
+	// ExprInt is an int; whole float64 values (as decoded JSON has) are accepted.
+	ExprInt
+	// ExprBool is a bool.
+	ExprBool
+	// ExprTime is a time.Time; RFC 3339 strings are accepted.
+	ExprTime
+	// ExprDuration is a time.Duration; strings such as "90m" are accepted.
+	ExprDuration
+	// ExprList is a []any whose elements have the type ExprType.Elem.
+	ExprList
+	// ExprObject is a map[string]any with the fields of ExprType.Fields.
+	ExprObject
 )
 
 var exprKindNames = [...]string{
@@ -65,6 +74,25 @@ func (k ExprKind) String() string {
 		return fmt.Sprintf("kind(%d)", int(k))
 	}
 	return exprKindNames[k]
+}
+
+// MarshalText encodes the kind by its name, so definitions read "number".
+func (k ExprKind) MarshalText() ([]byte, error) {
+	if k < 0 || int(k) >= len(exprKindNames) {
+		return nil, fmt.Errorf("unknown expression kind %d", int(k))
+	}
+	return []byte(exprKindNames[k]), nil
+}
+
+// UnmarshalText decodes a kind name; an unknown name is an error.
+func (k *ExprKind) UnmarshalText(text []byte) error {
+	for i, name := range exprKindNames {
+		if name == string(text) {
+			*k = ExprKind(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("unknown expression kind %q", text)
 }
 
 // ExprType describes one variable of an expression environment. Elem is the
@@ -332,14 +360,26 @@ var exprAllowedBuiltins = map[string]bool{
 // workflow conditions and rules. A Program it returns is shared and safe for
 // concurrent use.
 //
-// Besides the operators of expr (arithmetic, comparison, and/or/not, in,
-// contains, startsWith, endsWith, matches, ?:, ??, let), expressions may call
-// the expr builtins listed in exprAllowedBuiltins and these functions:
-// now(), today(), addDays(t, n), daysBetween(a, b), round(x), round(x, digits),
-// concat(...), coalesce(a, b, ...), format(t, "yyyy-MM-dd HH:mm"), string(x),
-// join(list), join(list, sep) and replace(s, old, new). contains, startsWith
-// and endsWith are infix operators in expr (name startsWith "A"), so they
-// cannot also be functions.
+// Expressions have the operators of expr (arithmetic, comparison, and/or/not,
+// in, contains, startsWith, endsWith, matches, ?:, ??, let; contains,
+// startsWith and endsWith are infix operators, name startsWith "A", so they
+// cannot also be functions) and these functions:
+//
+//   - dates: now() and today() (midnight) in the service's zone, addDays(t, n),
+//     daysBetween(a, b) (calendar days from a to b), format(t, "yyyy-MM-dd
+//     HH:mm") (nil formats as ""), date(s[, layout]) and duration(s);
+//   - numbers: round(x), round(x, digits) (half away from zero), abs, ceil,
+//     floor, int, float, max, min, mean, median;
+//   - text: concat(a, b, ...) (nil adds nothing), string(x), join(list[, sep]),
+//     replace(s, old, new), upper, lower, trim, trimPrefix, trimSuffix, split,
+//     indexOf, lastIndexOf, hasPrefix, hasSuffix, len;
+//   - lists: all, none, any, one, filter, map, count, sum, find, findIndex,
+//     findLast, findLastIndex, groupBy, sortBy, first, last, keys, values,
+//     reverse, uniq, sort;
+//   - nil: coalesce(a, b, ...) returns the first argument that is not nil.
+//
+// Calling any other expr builtin (reduce, repeat, toJSON, get, ...) or
+// reading $env is a compile error.
 type Exprs struct {
 	clock        func() time.Time
 	loc          *time.Location
@@ -446,7 +486,7 @@ func (x *Exprs) compile(source string, env ExprEnv, want ExprKind) (_ *Program, 
 	}
 	envType[exprBudgetVar] = types.TypeOf(&exprBudget{})
 
-	guard := &exprPatch{x: x}
+	guard := &exprPatch{x: x, env: env, used: make(map[string]bool), types: make(map[ast.Node]reflect.Type)}
 	opts := []expr.Option{
 		expr.Env(envType),
 		expr.DisableAllBuiltins(),
@@ -459,6 +499,7 @@ func (x *Exprs) compile(source string, env ExprEnv, want ExprKind) (_ *Program, 
 	opts = append(opts,
 		expr.Patch(guard),
 		expr.Patch(patcher.WithTimezone{Location: x.loc}),
+		expr.Patch(exprRecheckCalls{}),
 	)
 
 	defer func() {
@@ -473,7 +514,12 @@ func (x *Exprs) compile(source string, env ExprEnv, want ExprKind) (_ *Program, 
 	if err != nil {
 		var fe *file.Error
 		if errors.As(err, &fe) {
-			return nil, exprErrorFrom(fe)
+			e := exprErrorFrom(fe)
+			if strings.Contains(e.Message, "exceeds maximum allowed nodes") {
+				e.Message = fmt.Sprintf("expression is too large (more than %d nodes)", x.maxNodes)
+				e.Err = ErrExprBudget
+			}
+			return nil, e
 		}
 		return nil, fmt.Errorf("compile expression: %w", err)
 	}
@@ -485,11 +531,11 @@ func (x *Exprs) compile(source string, env ExprEnv, want ExprKind) (_ *Program, 
 		return nil, exprErrorFrom(fe.Bind(file.NewSource(source)))
 	}
 
-	vars := make(ExprEnv, len(env))
-	for name, t := range env {
-		vars[name] = t.clone()
+	used := make(ExprEnv, len(guard.used))
+	for name := range guard.used {
+		used[name] = env[name].clone()
 	}
-	return &Program{x: x, source: source, env: vars, want: want, prog: prog}, nil
+	return &Program{x: x, source: source, used: used, want: want, prog: prog}, nil
 }
 
 var exprReserved = map[string]bool{
@@ -607,8 +653,11 @@ func exprKindOf(t reflect.Type) string {
 // budget through the tree: every predicate body, every list or object built
 // from non-literals and every string concatenation is charged to it.
 type exprPatch struct {
-	x   *Exprs
-	err *file.Error
+	x     *Exprs
+	env   ExprEnv
+	used  map[string]bool // variables of env the expression reads
+	err   *file.Error
+	types map[ast.Node]reflect.Type // static types of the nodes this patch made
 }
 
 func (p *exprPatch) fail(node ast.Node, format string, args ...any) {
@@ -625,6 +674,9 @@ func (p *exprPatch) Visit(node *ast.Node) {
 	case *ast.IdentifierNode:
 		if n.Value == "$env" {
 			p.fail(n, "$env is not allowed")
+		}
+		if _, ok := p.env[n.Value]; ok {
+			p.used[n.Value] = true
 		}
 	case *ast.BuiltinNode:
 		if !exprAllowedBuiltins[n.Name] { // predicates parse even when disabled
@@ -646,29 +698,69 @@ func (p *exprPatch) Visit(node *ast.Node) {
 			}
 		}
 	case *ast.PredicateNode:
-		n.Node = exprSpend(n.Node)
+		n.Node = p.spend(n.Node)
 	case *ast.ArrayNode:
 		if !exprAllLiteral(n.Nodes) {
-			ast.Patch(node, exprSpend(n))
+			ast.Patch(node, p.spend(n))
 		}
 	case *ast.MapNode:
 		for _, pair := range n.Pairs {
 			if pn, ok := pair.(*ast.PairNode); ok && !exprIsLiteral(pn.Value) {
-				ast.Patch(node, exprSpend(n))
+				ast.Patch(node, p.spend(n))
 				break
 			}
 		}
 	case *ast.BinaryNode:
 		_, ls := n.Left.(*ast.StringNode)
 		_, rs := n.Right.(*ast.StringNode)
-		if n.Operator == "+" && exprMaybeString(n.Left) && exprMaybeString(n.Right) && !(ls && rs) {
+		if n.Operator == "+" && p.maybeString(n.Left) && p.maybeString(n.Right) && !(ls && rs) {
 			call := &ast.CallNode{
 				Callee:    exprIdent(exprFnAdd, n),
 				Arguments: []ast.Node{exprIdent(exprBudgetVar, n), n.Left, n.Right},
 			}
-			call.SetNature(*n.Nature()) // so an enclosing + still sees a string
+			p.types[call] = n.Type() // so an enclosing + still sees a string
 			ast.Patch(node, call)
 		}
+	}
+}
+
+// spend wraps node in tracecraft.spend(budget, node), which charges the
+// value's size and returns it unchanged.
+func (p *exprPatch) spend(node ast.Node) ast.Node {
+	call := &ast.CallNode{
+		Callee:    exprIdent(exprFnSpend, node),
+		Arguments: []ast.Node{exprIdent(exprBudgetVar, node), node},
+	}
+	call.SetLocation(node.Location())
+	p.types[call] = p.typeOf(node)
+	return call
+}
+
+func (p *exprPatch) typeOf(node ast.Node) reflect.Type {
+	if t, ok := p.types[node]; ok {
+		return t
+	}
+	return node.Type()
+}
+
+func (p *exprPatch) maybeString(node ast.Node) bool {
+	if _, isNil := node.(*ast.NilNode); isNil {
+		return false
+	}
+	k := p.typeOf(node).Kind()
+	return k == reflect.String || k == reflect.Interface
+}
+
+// exprRecheckCalls runs last and forgets the types of call nodes: the checker
+// trusts a call's type from its first pass and would not look again at
+// arguments that patches have changed (a date() inside format() would miss
+// its time zone's type).
+type exprRecheckCalls struct{}
+
+// Visit implements ast.Visitor.
+func (exprRecheckCalls) Visit(node *ast.Node) {
+	if n, ok := (*node).(*ast.CallNode); ok {
+		n.SetNature(nature.Nature{})
 	}
 }
 
@@ -676,26 +768,6 @@ func exprIdent(name string, at ast.Node) *ast.IdentifierNode {
 	id := &ast.IdentifierNode{Value: name}
 	id.SetLocation(at.Location())
 	return id
-}
-
-// exprSpend wraps node in tracecraft.spend(budget, node), which charges the
-// value's size and returns it unchanged.
-func exprSpend(node ast.Node) ast.Node {
-	call := &ast.CallNode{
-		Callee:    exprIdent(exprFnSpend, node),
-		Arguments: []ast.Node{exprIdent(exprBudgetVar, node), node},
-	}
-	call.SetLocation(node.Location())
-	call.SetNature(*node.Nature())
-	return call
-}
-
-func exprMaybeString(node ast.Node) bool {
-	if _, isNil := node.(*ast.NilNode); isNil {
-		return false
-	}
-	k := node.Type().Kind()
-	return k == reflect.String || k == reflect.Interface
 }
 
 func exprIsLiteral(node ast.Node) bool {
@@ -790,7 +862,7 @@ func exprSize(v any, limit int) int {
 type Program struct {
 	x      *Exprs
 	source string
-	env    ExprEnv
+	used   ExprEnv // the variables the expression reads: only they are converted
 	want   ExprKind
 	prog   *vm.Program
 }
@@ -807,8 +879,8 @@ func (p *Program) Eval(ctx context.Context, vars map[string]any) (any, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("eval expression: %w", err)
 	}
-	env := make(map[string]any, len(p.env)+1)
-	for name, t := range p.env {
+	env := make(map[string]any, len(p.used)+1)
+	for name, t := range p.used {
 		v, err := exprConvert(t, vars[name])
 		if err != nil {
 			return nil, fmt.Errorf("eval expression: variable %s: %w", name, err)
@@ -878,9 +950,10 @@ func exprKindOfValue(v any) string {
 }
 
 // exprConvert brings a value from outside (often decoded JSON) to the Go type
-// the program was checked against.
+// the program was checked against, copying lists and objects only when an
+// element has to change.
 func exprConvert(t ExprType, v any) (any, error) {
-	if v == nil || t.Kind == ExprAny {
+	if exprConforms(t, v) {
 		return v, nil
 	}
 	mismatch := func() error {
@@ -972,6 +1045,61 @@ func exprConvert(t ExprType, v any) (any, error) {
 		return out, nil
 	}
 	return nil, mismatch()
+}
+
+// exprConforms reports whether v already has the Go type the program expects.
+func exprConforms(t ExprType, v any) bool {
+	if v == nil {
+		return true
+	}
+	switch t.Kind {
+	case ExprAny:
+		return true
+	case ExprString:
+		_, ok := v.(string)
+		return ok
+	case ExprNumber:
+		_, ok := v.(float64)
+		return ok
+	case ExprInt:
+		_, ok := v.(int)
+		return ok
+	case ExprBool:
+		_, ok := v.(bool)
+		return ok
+	case ExprTime:
+		_, ok := v.(time.Time)
+		return ok
+	case ExprDuration:
+		_, ok := v.(time.Duration)
+		return ok
+	case ExprList:
+		list, ok := v.([]any)
+		if !ok {
+			return false
+		}
+		if t.Elem == nil {
+			return true
+		}
+		for _, e := range list {
+			if !exprConforms(*t.Elem, e) {
+				return false
+			}
+		}
+		return true
+	case ExprObject:
+		m, ok := v.(map[string]any)
+		if !ok {
+			return false
+		}
+		for name, ft := range t.Fields {
+			if !exprConforms(ft, m[name]) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
 }
 
 func exprToFloat(v any) (float64, bool) {
@@ -1347,16 +1475,26 @@ func exprFormatTime(t time.Time, layout string) (string, error) {
 	for i := 0; i < len(layout); {
 		c := layout[i]
 		if c == '\'' {
-			end := strings.IndexByte(layout[i+1:], '\'')
-			if end < 0 {
-				return "", fmt.Errorf("format: unterminated quote in layout %q", layout)
-			}
-			if end == 0 {
+			if i+1 < len(layout) && layout[i+1] == '\'' {
 				b.WriteByte('\'')
-			} else {
-				b.WriteString(layout[i+1 : i+1+end])
+				i += 2
+				continue
 			}
-			i += end + 2
+			for i++; ; i++ { // quoted text, where '' is a quote too
+				if i >= len(layout) {
+					return "", fmt.Errorf("format: unterminated quote in layout %q", layout)
+				}
+				if layout[i] == '\'' {
+					if i+1 < len(layout) && layout[i+1] == '\'' {
+						b.WriteByte('\'')
+						i++
+						continue
+					}
+					i++
+					break
+				}
+				b.WriteByte(layout[i])
+			}
 			continue
 		}
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {

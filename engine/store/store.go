@@ -214,3 +214,6 @@ func mkdirPrivate(dir string) error {
 	}
 	return os.Chmod(dir, 0o700)
 }
+
+// Ping checks the backend answers.
+func (s *Store) Ping(ctx context.Context) error { return s.client.Ping(ctx, nil) }
