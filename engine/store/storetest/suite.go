@@ -30,10 +30,10 @@ func Run(t *testing.T, b Backend) {
 }
 
 type item struct {
-	ID   string  `bson:"_id"`
-	Rev  int64   `bson:"_rev,omitempty"`
-	Name string  `bson:"name"`
-	Qty  float64 `bson:"qty"`
+	ID   string   `bson:"_id"`
+	Rev  int64    `bson:"_rev,omitempty"`
+	Name string   `bson:"name"`
+	Qty  float64  `bson:"qty"`
 	Tags []string `bson:"tags,omitempty"`
 }
 

@@ -1,0 +1,139 @@
+package api
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"strconv"
+
+	"github.com/gofiber/fiber/v2"
+
+	"tracecraft/engine"
+)
+
+// ErrorBody is the JSON shape of every error response.
+type ErrorBody struct {
+	Error ErrorInfo `json:"error"`
+}
+
+// ErrorInfo says what went wrong: a stable code, a message in the caller's language, the bad
+// fields for input errors, and for server errors an id that is also in the log.
+type ErrorInfo struct {
+	Code    string       `json:"code"`
+	Message string       `json:"message"`
+	Fields  []FieldIssue `json:"fields,omitempty"`
+	ID      string       `json:"id,omitempty"`
+}
+
+// FieldIssue is one bad field of an input.
+type FieldIssue struct {
+	Field   string `json:"field"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+func init() {
+	engine.RegisterMessages(map[string]engine.Text{
+		"http.invalid":           {ZH: "输入有误", EN: "invalid input"},
+		"http.not_found":         {ZH: "未找到", EN: "not found"},
+		"http.conflict":          {ZH: "数据已被他人修改或已存在，请刷新后重试", EN: "changed by someone else or already exists; reload and try again"},
+		"http.unauthenticated":   {ZH: "请先登录", EN: "sign in first"},
+		"http.forbidden":         {ZH: "没有权限", EN: "you are not allowed to do this"},
+		"http.throttled":         {ZH: "尝试次数过多，请 {seconds} 秒后再试", EN: "too many attempts; try again in {seconds} s"},
+		"http.too_large":         {ZH: "请求内容过大（上限 {limit}）", EN: "request body too large (limit {limit})"},
+		"http.unsupported_media": {ZH: "请求须为 JSON（Content-Type: application/json）", EN: "request body must be JSON (Content-Type: application/json)"},
+		"http.csrf":              {ZH: "缺少或错误的 CSRF 令牌（X-CSRF-Token）", EN: "missing or wrong CSRF token (X-CSRF-Token)"},
+		"http.internal":          {ZH: "服务器内部错误，错误编号 {id}", EN: "internal server error, id {id}"},
+		"http.method":            {ZH: "不支持的请求方法", EN: "method not allowed"},
+	})
+}
+
+// errorHandler is the one place that maps errors to HTTP statuses and bodies.
+func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
+	lang := langOf(c)
+	status, info := http500, ErrorInfo{}
+	var fe engine.FieldErrors
+	var te *engine.ThrottledError
+	var fberr *fiber.Error
+	switch {
+	case errors.As(err, &fe):
+		status, info.Code = fiber.StatusBadRequest, "invalid"
+		for _, f := range fe {
+			info.Fields = append(info.Fields, FieldIssue{Field: f.Path, Code: f.Code, Message: engine.Message(lang, f.Code, f.Params)})
+		}
+		info.Message = engine.Message(lang, "http.invalid", nil)
+		if len(info.Fields) == 1 {
+			info.Message += ": " + fieldLabel(info.Fields[0].Field) + info.Fields[0].Message
+		}
+	case errors.As(err, &te):
+		status, info.Code = fiber.StatusTooManyRequests, "throttled"
+		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(te.RetryAfter))
+		info.Message = engine.Message(lang, "http.throttled", map[string]any{"seconds": te.RetryAfter})
+	case errors.Is(err, engine.ErrNotFound):
+		status, info.Code, info.Message = fiber.StatusNotFound, "not_found", engine.Message(lang, "http.not_found", nil)
+	case engine.IsConflict(err):
+		status, info.Code, info.Message = fiber.StatusConflict, "conflict", engine.Message(lang, "http.conflict", nil)
+	case errors.Is(err, engine.ErrUnauthenticated):
+		status, info.Code, info.Message = fiber.StatusUnauthorized, "unauthenticated", engine.Message(lang, "http.unauthenticated", nil)
+	case errors.Is(err, errCSRF):
+		status, info.Code, info.Message = fiber.StatusForbidden, "csrf", engine.Message(lang, "http.csrf", nil)
+	case errors.Is(err, engine.ErrForbidden):
+		status, info.Code, info.Message = fiber.StatusForbidden, "forbidden", engine.Message(lang, "http.forbidden", nil)
+	case errors.Is(err, engine.ErrInvalid):
+		status, info.Code, info.Message = fiber.StatusBadRequest, "invalid", err.Error()
+	case errors.As(err, &fberr):
+		status = fberr.Code
+		switch fberr.Code {
+		case fiber.StatusRequestEntityTooLarge:
+			info.Code, info.Message = "too_large", engine.Message(lang, "http.too_large", map[string]any{"limit": humanBytes(s.opts.BodyLimit)})
+		case fiber.StatusNotFound:
+			info.Code, info.Message = "not_found", engine.Message(lang, "http.not_found", nil)
+		case fiber.StatusMethodNotAllowed:
+			info.Code, info.Message = "method_not_allowed", engine.Message(lang, "http.method", nil)
+		case fiber.StatusUnsupportedMediaType:
+			info.Code, info.Message = "unsupported_media_type", engine.Message(lang, "http.unsupported_media", nil)
+		default:
+			info.Code, info.Message = "http_error", fberr.Message
+		}
+	}
+	if status == http500 {
+		info.Code = "internal"
+		info.ID = newErrorID()
+		info.Message = engine.Message(lang, "http.internal", map[string]any{"id": info.ID})
+		s.log.Error("request failed", "error_id", info.ID, "method", c.Method(), "path", c.Path(), "err", err)
+	}
+	return c.Status(status).JSON(ErrorBody{Error: info})
+}
+
+const http500 = fiber.StatusInternalServerError
+
+func fieldLabel(f string) string {
+	if f == "" {
+		return ""
+	}
+	return f + " "
+}
+
+func newErrorID() string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func humanBytes(n int) string {
+	switch {
+	case n >= 1<<20:
+		return strconv.Itoa(n>>20) + " MiB"
+	case n >= 1<<10:
+		return strconv.Itoa(n>>10) + " KiB"
+	}
+	return strconv.Itoa(n) + " B"
+}
+
+// langOf picks the response language: ?lang=, then Accept-Language; zh-CN by default.
+func langOf(c *fiber.Ctx) string {
+	if l := c.Query("lang"); l != "" {
+		return engine.PickLang(l)
+	}
+	return engine.PickLang(c.Get(fiber.HeaderAcceptLanguage))
+}

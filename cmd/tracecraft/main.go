@@ -1,0 +1,69 @@
+// Command tracecraft is the Tracecraft binary: the server, and the administration commands that
+// work on its store directly.
+//
+//	tracecraft serve [--addr 127.0.0.1:8080] [--data DIR] [--mongo-uri URI]
+//	tracecraft user add|passwd|list …
+//	tracecraft audit verify
+//	tracecraft version
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		fmt.Fprintln(os.Stderr, "tracecraft:", err)
+		os.Exit(1)
+	}
+}
+
+const usage = `Tracecraft — low-code forms, workflow and food traceability.
+
+Usage:
+  tracecraft serve [--addr 127.0.0.1:8080] [--data ./data] [--mongo-uri URI]
+  tracecraft user add USERNAME [--name NAME] [--roles admin,...] [--password-stdin]
+  tracecraft user passwd USERNAME [--password-stdin]
+  tracecraft user list
+  tracecraft audit verify
+  tracecraft version
+
+Every command takes --data DIR (the embedded store's folder, default ./data) or --mongo-uri URI
+(also TRACECRAFT_MONGO_URI) to use a MongoDB instead. Commands other than serve open the store
+themselves: on the embedded store, stop the server first.
+`
+
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errors.New("no command given")
+	}
+	switch args[0] {
+	case "serve":
+		return cmdServe(ctx, args[1:], stdout, stderr)
+	case "user":
+		return cmdUser(ctx, args[1:], stdin, stdout, stderr)
+	case "audit":
+		return cmdAudit(ctx, args[1:], stdout, stderr)
+	case "version", "--version", "-v":
+		fmt.Fprintln(stdout, "tracecraft", version())
+		return nil
+	case "help", "--help", "-h":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("unknown command %q", args[0])
+}

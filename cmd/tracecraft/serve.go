@@ -1,0 +1,80 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"time"
+
+	"tracecraft/api"
+	"tracecraft/forms"
+)
+
+func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("serve", stderr)
+	var sf storeFlags
+	sf.register(fs)
+	addr := fs.String("addr", envOr("TRACECRAFT_ADDR", "127.0.0.1:8080"), "listen address")
+	secure := fs.Bool("secure-cookies", os.Getenv("TRACECRAFT_SECURE_COOKIES") == "1", "mark session cookies Secure (behind HTTPS)")
+	debug := fs.Bool("debug", false, "log debug messages")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	level := slog.LevelInfo
+	if *debug {
+		level = slog.LevelDebug
+	}
+	log := newLogger(stderr, level)
+	k, err := sf.openKernel(ctx, log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := k.Close(context.Background()); err != nil {
+			log.Error("close", "err", err)
+		}
+	}()
+	created, password, err := k.Auth.Bootstrap(ctx, os.Getenv("TRACECRAFT_ADMIN_PASSWORD"))
+	if err != nil {
+		return fmt.Errorf("bootstrap: %w", err)
+	}
+	if created && os.Getenv("TRACECRAFT_ADMIN_PASSWORD") == "" {
+		fmt.Fprintf(stdout, "\nCreated user admin with password: %s\nIt is shown only this once; change it after signing in.\n\n", password)
+	}
+	// Engines subscribe to the bus and add jobs before the kernel starts.
+	engines := api.Engines{Forms: forms.New(k, forms.Options{})}
+	if err := k.Start(ctx); err != nil {
+		return err
+	}
+	srv := api.New(k, engines, api.Options{Version: version(), SecureCookies: *secure, Log: log})
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	log.Info("tracecraft serving", "addr", "http://"+ln.Addr().String(), "store", k.Store.Kind(), "version", version())
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return nil
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}

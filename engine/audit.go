@@ -1,0 +1,552 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"tracecraft/engine/store"
+)
+
+// The audit log's collections. Entries are keyed by their zero-padded sequence number, so the
+// chain is walked one indexed _id lookup at a time (DESIGN.md: _id ranges and sorts scan).
+const (
+	auditCollection     = "_audit"
+	auditMetaCollection = "_audit_meta"
+	auditTailHintID     = "tail"
+)
+
+// auditHintEvery is how many appends pass between writes of the tail hint; a process that starts
+// walks at most about this many entries forward from the hint to find the tail.
+const auditHintEvery = 64
+
+// AuditListScan bounds how many entries one List call looks at, so that a filter matching
+// nothing cannot walk a long log back to its start in one request. Page with BeforeSeq.
+const AuditListScan = 5000
+
+// auditHashVersion names the canonical encoding; it is the first element of what is hashed, so
+// the encoding can change later without old entries verifying against the wrong rules.
+const auditHashVersion = "tracecraft-audit-1"
+
+// AuditEntry is one entry of the hash-chained audit log. Append assigns Seq, At, Prev and Hash.
+//
+// Before and After are the state of the target before and after the action (nil when there is
+// none). What is recorded is their JSON form (struct json tags apply, so a field tagged json:"-"
+// such as Principal.SessionID never reaches the log); entries that Append returns and List reads
+// carry them as plain values: map[string]any, []any, string, int64, float64, bool or nil.
+type AuditEntry struct {
+	Seq    int64     `json:"seq"`
+	At     time.Time `json:"at"`
+	Actor  string    `json:"actor"`
+	Action string    `json:"action"`
+	Kind   string    `json:"kind,omitempty"`
+	Target string    `json:"target,omitempty"`
+	Before any       `json:"before,omitempty"`
+	After  any       `json:"after,omitempty"`
+	IP     string    `json:"ip,omitempty"`
+	// Prev is the Hash of the entry before this one; "" for the first entry.
+	Prev string `json:"prev"`
+	// Hash is the hex SHA-256 of the entry's canonical encoding, which includes Prev.
+	Hash string `json:"hash"`
+}
+
+// auditDoc is an entry as written. Before and After are kept as their canonical JSON text, the
+// very bytes that were hashed, not as BSON documents: FerretDB refuses keys with "." or a
+// leading "$" (JSON Schema's "$ref") and nested arrays, and any type or number normalisation by
+// a backend would make an honest entry fail Verify.
+type auditDoc struct {
+	ID     string    `bson:"_id"`
+	Seq    int64     `bson:"seq"`
+	At     time.Time `bson:"at"`
+	Actor  string    `bson:"actor"`
+	Action string    `bson:"action"`
+	Kind   string    `bson:"kind"`
+	Target string    `bson:"target"`
+	Before string    `bson:"before"`
+	After  string    `bson:"after"`
+	IP     string    `bson:"ip"`
+	Prev   string    `bson:"prev"`
+	Hash   string    `bson:"hash"`
+}
+
+// auditStored is an entry as read back. Before and After are raw so that an entry edited to
+// hold something other than text is reported, not a read error.
+type auditStored struct {
+	Seq    int64         `bson:"seq"`
+	At     time.Time     `bson:"at"`
+	Actor  string        `bson:"actor"`
+	Action string        `bson:"action"`
+	Kind   string        `bson:"kind"`
+	Target string        `bson:"target"`
+	Before bson.RawValue `bson:"before"`
+	After  bson.RawValue `bson:"after"`
+	IP     string        `bson:"ip"`
+	Prev   string        `bson:"prev"`
+	Hash   string        `bson:"hash"`
+}
+
+type auditHint struct {
+	Seq  int64  `bson:"seq"`
+	Hash string `bson:"hash"`
+}
+
+// Audit is the append-only, hash-chained audit log: each entry's hash covers the previous
+// entry's hash, so changing or removing an entry breaks the chain from there on, and Verify finds
+// it. It is safe for concurrent use, and several nodes may append to one MongoDB: an entry's
+// sequence number is claimed by inserting its _id, a unique insert that exactly one writer wins.
+type Audit struct {
+	st  *store.Store
+	now func() time.Time
+
+	mu       sync.Mutex // serialises appends in this process
+	known    bool       // last and lastHash have been loaded
+	last     int64      // seq of the newest entry this process knows of
+	lastHash string
+}
+
+// NewAudit returns the audit log kept in st.
+func NewAudit(st *store.Store) *Audit {
+	return &Audit{st: st, now: time.Now}
+}
+
+func auditID(seq int64) string { return fmt.Sprintf("%016d", seq) }
+
+// Append adds e to the log and returns it as stored, with Seq, At, Prev and Hash set (any values
+// the caller put there are ignored).
+func (a *Audit) Append(ctx context.Context, e AuditEntry) (AuditEntry, error) {
+	var texts [2]string
+	for i, v := range []*any{&e.Before, &e.After} {
+		text, plain, err := auditCanonicalText(*v)
+		if err != nil {
+			return AuditEntry{}, fmt.Errorf("append audit entry %q: %s: %w", e.Action, [2]string{"before", "after"}[i], err)
+		}
+		texts[i], *v = text, plain
+	}
+
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if err := a.loadTail(ctx); err != nil {
+		return AuditEntry{}, fmt.Errorf("append audit entry %q: %w", e.Action, err)
+	}
+	for {
+		if err := ctx.Err(); err != nil {
+			return AuditEntry{}, fmt.Errorf("append audit entry %q: %w", e.Action, err)
+		}
+		e.Seq, e.Prev = a.last+1, a.lastHash
+		// BSON keeps milliseconds; the hash must cover the time as it will be read back.
+		e.At = a.now().UTC().Truncate(time.Millisecond)
+		e.Hash = auditHash(e, texts[0], texts[1])
+		doc := auditDoc{
+			ID: auditID(e.Seq), Seq: e.Seq, At: e.At, Actor: e.Actor, Action: e.Action, Kind: e.Kind,
+			Target: e.Target, Before: texts[0], After: texts[1], IP: e.IP, Prev: e.Prev, Hash: e.Hash,
+		}
+		err := a.st.Put(ctx, auditCollection, doc.ID, doc)
+		if err == nil {
+			a.last, a.lastHash = e.Seq, e.Hash
+			if e.Seq%auditHintEvery == 0 {
+				a.writeHint(ctx)
+			}
+			return e, nil
+		}
+		if !errors.Is(err, store.ErrDuplicate) {
+			return AuditEntry{}, fmt.Errorf("append audit entry %q: %w", e.Action, err)
+		}
+		// Another node (or a process before a restart) wrote this seq: chain on after it.
+		var taken auditStored
+		if err := a.st.Get(ctx, auditCollection, auditID(e.Seq), &taken); err != nil {
+			return AuditEntry{}, fmt.Errorf("append audit entry %q: read entry %d: %w", e.Action, e.Seq, err)
+		}
+		a.last, a.lastHash = e.Seq, taken.Hash
+	}
+}
+
+// loadTail finds the newest entry on first use: from the hint, walk forward by _id until an
+// entry is missing. Later calls trust the cached tail; a stale one shows up as a duplicate _id
+// in Append, which then moves on. The caller holds a.mu.
+func (a *Audit) loadTail(ctx context.Context) error {
+	if a.known {
+		return nil
+	}
+	var h auditHint
+	err := a.st.Get(ctx, auditMetaCollection, auditTailHintID, &h)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("read audit tail hint: %w", err)
+	}
+	a.last, a.lastHash = h.Seq, h.Hash
+	walked, err := a.walkForward(ctx)
+	if err != nil {
+		return err
+	}
+	a.known = true
+	if walked >= auditHintEvery {
+		a.writeHint(ctx)
+	}
+	return nil
+}
+
+// walkForward advances the cached tail over entries written since; the caller holds a.mu.
+func (a *Audit) walkForward(ctx context.Context) (int, error) {
+	walked := 0
+	for {
+		var next auditStored
+		err := a.st.Get(ctx, auditCollection, auditID(a.last+1), &next)
+		if errors.Is(err, store.ErrNotFound) {
+			return walked, nil
+		}
+		if err != nil {
+			return walked, fmt.Errorf("find audit tail: %w", err)
+		}
+		a.last, a.lastHash = a.last+1, next.Hash
+		walked++
+	}
+}
+
+// writeHint records the cached tail. Racing nodes may move the hint backwards; it is only where
+// the next start begins its walk, so that is harmless, and a failed write only makes that walk
+// longer, so it is not an error of the append that triggered it.
+func (a *Audit) writeHint(ctx context.Context) {
+	_ = a.st.Set(ctx, auditMetaCollection, auditTailHintID, auditHint{Seq: a.last, Hash: a.lastHash})
+}
+
+// tail returns the seq of the newest entry, looking for entries other nodes appended.
+func (a *Audit) tail(ctx context.Context) (int64, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if err := a.loadTail(ctx); err != nil {
+		return 0, err
+	}
+	if _, err := a.walkForward(ctx); err != nil {
+		return 0, err
+	}
+	return a.last, nil
+}
+
+// AuditReport is the result of Verify. OK is true when every entry's hash and link to its
+// predecessor check out and none is missing; otherwise FirstBad is the seq of the first entry
+// that was changed or is missing, and Reason says which.
+type AuditReport struct {
+	Entries  int64  `json:"entries"`
+	OK       bool   `json:"ok"`
+	FirstBad int64  `json:"firstBad,omitempty"`
+	Reason   string `json:"reason,omitempty"`
+}
+
+// Verify walks the log from seq 1, recomputes each entry's hash and checks its link to the entry
+// before. A missing entry (a gap) is found by comparing the length of the chain with the number
+// of documents in the collection, and with the tail hint, which also catches a removed tail.
+// Entries counts the entries read; the walk stops at the first missing one.
+func (a *Audit) Verify(ctx context.Context) (AuditReport, error) {
+	// Count and hint are read before the walk, so entries appended meanwhile cannot look like a gap.
+	total, err := a.st.Count(ctx, auditCollection, nil)
+	if err != nil {
+		return AuditReport{}, fmt.Errorf("verify audit log: %w", err)
+	}
+	var hint auditHint
+	if err := a.st.Get(ctx, auditMetaCollection, auditTailHintID, &hint); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return AuditReport{}, fmt.Errorf("verify audit log: %w", err)
+	}
+	rep := AuditReport{OK: true}
+	bad := func(seq int64, format string, args ...any) {
+		if rep.OK {
+			rep.OK, rep.FirstBad, rep.Reason = false, seq, fmt.Sprintf(format, args...)
+		}
+	}
+	prev := ""
+	seq := int64(1)
+	for ; ; seq++ {
+		if err := ctx.Err(); err != nil {
+			return AuditReport{}, fmt.Errorf("verify audit log: %w", err)
+		}
+		var s auditStored
+		err := a.st.Get(ctx, auditCollection, auditID(seq), &s)
+		if errors.Is(err, store.ErrNotFound) {
+			break
+		}
+		if err != nil {
+			return AuditReport{}, fmt.Errorf("verify audit log: %w", err)
+		}
+		rep.Entries++
+		e, before, after, derr := s.decode()
+		switch {
+		case derr != nil:
+			bad(seq, "entry %d was changed: %v", seq, derr)
+		case e.Prev != prev:
+			bad(seq, "entry %d does not link to entry %d", seq, seq-1)
+		default:
+			e.Seq = seq // the hash covers the seq of the _id it is stored under
+			if auditHash(e, before, after) != e.Hash {
+				bad(seq, "entry %d was changed: its hash does not match its content", seq)
+			}
+		}
+		if seq == hint.Seq && s.Hash != hint.Hash {
+			bad(seq, "entry %d differs from the tail hint", seq)
+		}
+		prev = s.Hash // link the next entry to what is stored, so one change is reported once
+	}
+	if rep.Entries < total {
+		bad(seq, "entry %d is missing: the log holds %d entries but the chain ends at %d", seq, total, seq-1)
+	}
+	if hint.Seq >= seq {
+		bad(seq, "entry %d is missing: the log reached entry %d", seq, hint.Seq)
+	}
+	return rep, nil
+}
+
+// AuditQuery filters List. Empty fields match everything. Action matches exactly, or, ending in
+// ".*", every action under that prefix ("user.*"). Limit defaults to 50 and is at most 500.
+// BeforeSeq, when set, lists entries older than that seq: pass the last Seq of a page to get the
+// next. One call looks at AuditListScan entries at most, so a rare filter may return a short
+// page before the log's start is reached; continue from the page's last Seq or, for an empty
+// page, from the BeforeSeq used minus AuditListScan.
+type AuditQuery struct {
+	Actor     string `json:"actor,omitempty"`
+	Action    string `json:"action,omitempty"`
+	Target    string `json:"target,omitempty"`
+	Limit     int    `json:"limit,omitempty"`
+	BeforeSeq int64  `json:"beforeSeq,omitempty"`
+}
+
+func (q AuditQuery) matches(e AuditEntry) bool {
+	if q.Actor != "" && e.Actor != q.Actor || q.Target != "" && e.Target != q.Target {
+		return false
+	}
+	if prefix, ok := strings.CutSuffix(q.Action, ".*"); ok {
+		return e.Action == prefix || strings.HasPrefix(e.Action, prefix+".")
+	}
+	return q.Action == "" || e.Action == q.Action
+}
+
+// List returns entries matching q, newest first, walking back from the tail by _id.
+func (a *Audit) List(ctx context.Context, q AuditQuery) ([]AuditEntry, error) {
+	switch {
+	case q.Limit <= 0:
+		q.Limit = 50
+	case q.Limit > 500:
+		q.Limit = 500
+	}
+	top, err := a.tail(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list audit log: %w", err)
+	}
+	if q.BeforeSeq > 0 {
+		top = min(top, q.BeforeSeq-1)
+	}
+	out := []AuditEntry{}
+	for seq, scanned := top, 0; seq >= 1 && len(out) < q.Limit && scanned < AuditListScan; seq, scanned = seq-1, scanned+1 {
+		var s auditStored
+		err := a.st.Get(ctx, auditCollection, auditID(seq), &s)
+		if errors.Is(err, store.ErrNotFound) {
+			continue // a gap; Verify reports it
+		}
+		if err != nil {
+			return nil, fmt.Errorf("list audit log: %w", err)
+		}
+		e, _, _, err := s.decode()
+		if err != nil {
+			return nil, fmt.Errorf("list audit log: entry %d: %w", seq, err)
+		}
+		if q.matches(e) {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+// decode gives the entry with Before and After parsed, and their stored text.
+func (s auditStored) decode() (e AuditEntry, before, after string, err error) {
+	e = AuditEntry{Seq: s.Seq, At: s.At.UTC(), Actor: s.Actor, Action: s.Action, Kind: s.Kind, Target: s.Target,
+		IP: s.IP, Prev: s.Prev, Hash: s.Hash}
+	for i, f := range []struct {
+		raw  bson.RawValue
+		text *string
+		v    *any
+	}{{s.Before, &before, &e.Before}, {s.After, &after, &e.After}} {
+		name := [2]string{"before", "after"}[i]
+		text, ok := f.raw.StringValueOK()
+		if !ok {
+			return e, "", "", fmt.Errorf("%s is not JSON text", name)
+		}
+		if *f.v, err = auditParse(text); err != nil {
+			return e, "", "", fmt.Errorf("%s: %w", name, err)
+		}
+		*f.text = text
+	}
+	return e, before, after, nil
+}
+
+// auditHash is the hex SHA-256 of the canonical encoding of e: a JSON array of a version tag
+// and the fields, with Before and After as their canonical JSON text (keys sorted, no spaces).
+func auditHash(e AuditEntry, before, after string) string {
+	var b bytes.Buffer
+	b.WriteByte('[')
+	auditWriteString(&b, auditHashVersion)
+	b.WriteByte(',')
+	b.WriteString(strconv.FormatInt(e.Seq, 10))
+	for _, s := range []string{e.At.UTC().Format(time.RFC3339Nano), e.Actor, e.Action, e.Kind, e.Target} {
+		b.WriteByte(',')
+		auditWriteString(&b, s)
+	}
+	b.WriteByte(',')
+	b.WriteString(before)
+	b.WriteByte(',')
+	b.WriteString(after)
+	for _, s := range []string{e.IP, e.Prev} {
+		b.WriteByte(',')
+		auditWriteString(&b, s)
+	}
+	b.WriteByte(']')
+	sum := sha256.Sum256(b.Bytes())
+	return hex.EncodeToString(sum[:])
+}
+
+// auditCanonicalText normalises v (see auditNormalize) and returns its canonical JSON text and
+// the plain value that text reads back as.
+func auditCanonicalText(v any) (string, any, error) {
+	plain, err := auditNormalize(v)
+	if err != nil {
+		return "", nil, err
+	}
+	var b bytes.Buffer
+	if err := auditCanonical(&b, plain); err != nil {
+		return "", nil, err
+	}
+	// Read the text back, so that the entry Append returns equals the one List gives.
+	if plain, err = auditParse(b.String()); err != nil {
+		return "", nil, err
+	}
+	return b.String(), plain, nil
+}
+
+func auditWriteString(b *bytes.Buffer, s string) {
+	enc, _ := json.Marshal(s) // a string always encodes
+	b.Write(enc)
+}
+
+// auditCanonical writes the canonical JSON of a plain value (see auditNormalize).
+func auditCanonical(b *bytes.Buffer, v any) error {
+	switch v := v.(type) {
+	case nil:
+		b.WriteString("null")
+	case bool:
+		b.WriteString(strconv.FormatBool(v))
+	case string:
+		auditWriteString(b, v)
+	case int64:
+		b.WriteString(strconv.FormatInt(v, 10))
+	case float64:
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return fmt.Errorf("number %v has no JSON form", v)
+		}
+		enc, _ := json.Marshal(v)
+		b.Write(enc)
+	case []any:
+		b.WriteByte('[')
+		for i, x := range v {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			if err := auditCanonical(b, x); err != nil {
+				return err
+			}
+		}
+		b.WriteByte(']')
+	case map[string]any:
+		keys := make([]string, 0, len(v))
+		for k := range v {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		b.WriteByte('{')
+		for i, k := range keys {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			auditWriteString(b, k)
+			b.WriteByte(':')
+			if err := auditCanonical(b, v[k]); err != nil {
+				return err
+			}
+		}
+		b.WriteByte('}')
+	default:
+		return fmt.Errorf("value of type %T has no canonical form", v)
+	}
+	return nil
+}
+
+// auditNormalize turns v into a plain value: its JSON form decoded into map[string]any, []any,
+// string, int64 (integers that fit), float64, bool and nil. Going through JSON makes what is
+// recorded independent of Go types, and lets json tags decide what is left out. A bson.Raw
+// document is recorded as the document it holds.
+func auditNormalize(v any) (any, error) {
+	switch d := v.(type) {
+	case nil:
+		return nil, nil
+	case bson.Raw:
+		var doc bson.D
+		if err := bson.Unmarshal(d, &doc); err != nil {
+			return nil, err
+		}
+		v = doc
+	}
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	return auditParse(string(raw))
+}
+
+// auditParse reads JSON text into a plain value.
+func auditParse(text string) (any, error) {
+	dec := json.NewDecoder(strings.NewReader(text))
+	dec.UseNumber()
+	var out any
+	if err := dec.Decode(&out); err != nil {
+		return nil, err
+	}
+	if dec.More() {
+		return nil, errors.New("text after the JSON value")
+	}
+	return auditPlain(out)
+}
+
+func auditPlain(v any) (any, error) {
+	switch v := v.(type) {
+	case json.Number:
+		if i, err := v.Int64(); err == nil {
+			return i, nil
+		}
+		return v.Float64()
+	case map[string]any:
+		for k, x := range v {
+			p, err := auditPlain(x)
+			if err != nil {
+				return nil, err
+			}
+			v[k] = p
+		}
+		return v, nil
+	case []any:
+		for i, x := range v {
+			p, err := auditPlain(x)
+			if err != nil {
+				return nil, err
+			}
+			v[i] = p
+		}
+		return v, nil
+	}
+	return v, nil
+}

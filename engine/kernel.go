@@ -1,0 +1,75 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"tracecraft/engine/store"
+)
+
+// Kernel bundles the kernel services that engines and the API are built on. cmd/tracecraft
+// makes one with NewKernel and hands it to each engine.
+type Kernel struct {
+	Store     *store.Store
+	Log       *slog.Logger
+	Audit     *Audit
+	Auth      *Auth
+	Bus       *Bus
+	Scheduler *Scheduler
+	Exprs     *Exprs
+	Registry  *Registry
+}
+
+// KernelOptions configure NewKernel.
+type KernelOptions struct {
+	Log       *slog.Logger
+	Auth      AuthOptions
+	Bus       BusOptions
+	Scheduler SchedulerOptions
+	Exprs     []ExprOption
+}
+
+// NewKernel wires the kernel services on an open store. Start begins background work.
+func NewKernel(st *store.Store, opts KernelOptions) *Kernel {
+	log := opts.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	audit := NewAudit(st)
+	return &Kernel{
+		Store:     st,
+		Log:       log,
+		Audit:     audit,
+		Auth:      NewAuth(st, audit, opts.Auth),
+		Bus:       NewBus(st, log, opts.Bus),
+		Scheduler: NewScheduler(st, log, opts.Scheduler),
+		Exprs:     NewExprs(opts.Exprs...),
+		Registry:  &Registry{},
+	}
+}
+
+// Start starts the event bus (re-delivering what a previous run left undelivered) and the
+// scheduler.
+func (k *Kernel) Start(ctx context.Context) error {
+	if err := k.Bus.Start(ctx); err != nil {
+		return err
+	}
+	err := k.Scheduler.Add("bus.prune", "@hourly", func(ctx context.Context, _ time.Time) error {
+		_, err := k.Bus.Prune(ctx, time.Time{})
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	k.Scheduler.Start()
+	return nil
+}
+
+// Close stops background work and closes the store.
+func (k *Kernel) Close(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	return errors.Join(k.Scheduler.Stop(ctx), k.Bus.Close(ctx), k.Store.Close(ctx))
+}

@@ -1,0 +1,356 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"time"
+	_ "time/tzdata" // Asia/Shanghai must load on hosts without a zoneinfo database
+
+	"github.com/robfig/cron/v3"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"tracecraft/engine/store"
+)
+
+// JobFunc is a scheduled job. tick is the scheduled time of the run (in the scheduler's
+// location), the same on every node, so a job can use it to name what it produces.
+type JobFunc func(ctx context.Context, tick time.Time) error
+
+// SchedulerOptions configure a Scheduler; zero values take the defaults.
+type SchedulerOptions struct {
+	// Location is the time zone of cron specs (default Asia/Shanghai).
+	Location *time.Location
+	// Node names this process in the lease of each run it makes (default "hostname:pid").
+	Node string
+	// LeaseRetention is how long run records are kept; the built-in prune job deletes older
+	// ones daily (default 30 days).
+	LeaseRetention time.Duration
+}
+
+// JobRun is the record of one run of a job, as the UI shows it: the lease a node claimed for
+// the tick, then the outcome.
+type JobRun struct {
+	ID       string    `json:"id" bson:"_id"`
+	Job      string    `json:"job" bson:"job"`
+	Tick     time.Time `json:"tick" bson:"tick"`
+	Node     string    `json:"node" bson:"node"`
+	Started  time.Time `json:"started" bson:"started"`
+	Finished time.Time `json:"finished,omitzero" bson:"finished,omitempty"`
+	Error    string    `json:"error,omitempty" bson:"error,omitempty"`
+}
+
+// SchedulerPruneJob names the built-in job that deletes old run records.
+const SchedulerPruneJob = "scheduler.prune"
+
+// schedLeases is the collection of run leases, keyed "<job>@<tick>".
+const schedLeases = "_leases"
+
+// schedParser reads cron specs with an optional seconds field (5 or 6 fields) and descriptors
+// such as @daily and @every 1m.
+var schedParser = cron.NewParser(cron.SecondOptional | cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+
+// Scheduler runs jobs on cron schedules, each tick exactly once across all nodes that share the
+// store: when a tick fires, a node first claims it by inserting the lease "<job>@<tick>" (a unique
+// insert, race-safe on every backend), and only the node that wins runs the job. A node that dies
+// after claiming a tick leaves it unrun: a tick runs at most once, and once when any node is up.
+//
+// Ticks of one job are independent: a run that outlasts the interval does not delay or skip the
+// next tick, on this node or another. Jobs that must not overlap must guard themselves.
+type Scheduler struct {
+	st   *store.Store
+	log  *slog.Logger
+	opts SchedulerOptions
+	cron *cron.Cron
+
+	mu     sync.Mutex
+	jobs   map[string]*schedJob
+	runCtx context.Context
+	cancel context.CancelFunc
+
+	indexOnce sync.Once
+}
+
+type schedJob struct {
+	name string
+	spec string
+	run  JobFunc
+
+	mu sync.Mutex
+	id cron.EntryID
+}
+
+// NewScheduler makes a scheduler on st, with the built-in job that prunes old run records.
+func NewScheduler(st *store.Store, log *slog.Logger, opts SchedulerOptions) *Scheduler {
+	if log == nil {
+		log = slog.Default()
+	}
+	if opts.Location == nil {
+		loc, err := time.LoadLocation("Asia/Shanghai")
+		if err != nil {
+			loc = time.FixedZone("CST", 8*60*60)
+		}
+		opts.Location = loc
+	}
+	if opts.Node == "" {
+		host, _ := os.Hostname()
+		opts.Node = fmt.Sprintf("%s:%d", host, os.Getpid())
+	}
+	if opts.LeaseRetention <= 0 {
+		opts.LeaseRetention = 30 * 24 * time.Hour
+	}
+	s := &Scheduler{st: st, log: log.With("component", "scheduler"), opts: opts, jobs: map[string]*schedJob{}}
+	s.runCtx, s.cancel = context.WithCancel(context.Background())
+	s.cron = cron.New(cron.WithLocation(opts.Location), cron.WithLogger(schedLogger{s.log}))
+	err := s.Add(SchedulerPruneJob, "0 17 3 * * *", func(ctx context.Context, tick time.Time) error {
+		n, err := s.Prune(ctx, tick.Add(-s.opts.LeaseRetention))
+		s.log.Info("old job runs pruned", "deleted", n)
+		return err
+	})
+	if err != nil {
+		panic(err) // the spec above is a constant
+	}
+	return s
+}
+
+// Location is the time zone the scheduler reads cron specs in.
+func (s *Scheduler) Location() *time.Location { return s.opts.Location }
+
+// Add schedules job under name. spec is a cron spec of 5 fields, or 6 with seconds first,
+// read in the scheduler's location ("0 30 2 * * *", "*/5 * * * *"), or a descriptor ("@daily",
+// "@every 10m"). An "@every" interval is aligned to multiples of itself since the Unix epoch,
+// so that every node computes the same ticks. A malformed spec or a name already taken is an
+// error. Jobs may be added before or after Start.
+func (s *Scheduler) Add(name, spec string, job JobFunc) error {
+	if name == "" || strings.Contains(name, "@") {
+		return fmt.Errorf("add job %q: the name must be non-empty and without '@'", name)
+	}
+	if job == nil {
+		return fmt.Errorf("add job %q: no job function", name)
+	}
+	sched, err := schedParser.Parse(spec)
+	if err != nil {
+		return fmt.Errorf("add job %q: invalid schedule %q: %w", name, spec, err)
+	}
+	if every, ok := sched.(cron.ConstantDelaySchedule); ok {
+		sched = schedEvery{every.Delay}
+	}
+	j := &schedJob{name: name, spec: spec, run: job}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.jobs[name] != nil {
+		return fmt.Errorf("add job %q: already added", name)
+	}
+	s.jobs[name] = j
+	j.mu.Lock()
+	j.id = s.cron.Schedule(sched, schedCronJob{s, j})
+	j.mu.Unlock()
+	return nil
+}
+
+// Start starts firing the jobs' ticks.
+func (s *Scheduler) Start() {
+	s.mu.Lock()
+	if s.runCtx.Err() != nil {
+		s.runCtx, s.cancel = context.WithCancel(context.Background())
+	}
+	s.mu.Unlock()
+	s.cron.Start()
+}
+
+// Stop stops firing ticks and waits for the runs in progress to finish. When ctx ends first,
+// the runs' context is cancelled and Stop returns ctx's error.
+func (s *Scheduler) Stop(ctx context.Context) error {
+	done := s.cron.Stop()
+	s.mu.Lock()
+	cancel := s.cancel
+	s.mu.Unlock()
+	defer cancel()
+	select {
+	case <-done.Done():
+		return nil
+	case <-ctx.Done():
+		cancel()
+		return fmt.Errorf("stop scheduler: jobs still running: %w", ctx.Err())
+	}
+}
+
+// RunDue runs job name for tick unless some node already has: it claims the tick's lease, runs
+// the job and records the outcome in the lease. ran is false when the tick was claimed before;
+// err is the job's error (also recorded) or the claim's. tick is truncated to the second.
+func (s *Scheduler) RunDue(ctx context.Context, name string, tick time.Time) (ran bool, err error) {
+	s.mu.Lock()
+	j := s.jobs[name]
+	s.mu.Unlock()
+	if j == nil {
+		return false, fmt.Errorf("run job %q: %w", name, ErrNotFound)
+	}
+	tick = tick.UTC().Truncate(time.Second)
+	run := JobRun{
+		ID: schedLeaseID(name, tick), Job: name, Tick: tick, Node: s.opts.Node,
+		Started: time.Now().UTC().Truncate(time.Millisecond),
+	}
+	if err := s.st.Put(ctx, schedLeases, run.ID, run); err != nil {
+		if errors.Is(err, store.ErrDuplicate) {
+			return false, nil
+		}
+		return false, fmt.Errorf("run job %q at %s: claim: %w", name, tick.Format(time.RFC3339), err)
+	}
+
+	jobErr := s.call(ctx, j, tick.In(s.opts.Location))
+	run.Finished = time.Now().UTC().Truncate(time.Millisecond)
+	if jobErr != nil {
+		run.Error = jobErr.Error()
+	}
+	// The outcome is recorded even when ctx was cancelled during the run.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if serr := s.st.Set(rctx, schedLeases, run.ID, run); serr != nil {
+		s.log.Error("job run not recorded", "job", name, "tick", tick, "err", serr)
+	}
+	if jobErr != nil {
+		return true, fmt.Errorf("run job %q at %s: %w", name, tick.Format(time.RFC3339), jobErr)
+	}
+	return true, nil
+}
+
+// call runs the job, turning a panic into an error.
+func (s *Scheduler) call(ctx context.Context, j *schedJob, tick time.Time) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("job panicked: %v", r)
+			s.log.Error("job panicked", "job", j.name, "panic", r, "stack", string(debug.Stack()))
+		}
+	}()
+	return j.run(ctx, tick)
+}
+
+// Runs lists the latest runs of job name, newest first, at most limit (default 20). On the
+// embedded store it scans the run records, which the prune job keeps to LeaseRetention.
+func (s *Scheduler) Runs(ctx context.Context, name string, limit int) ([]JobRun, error) {
+	if limit <= 0 {
+		limit = 20
+	}
+	s.ensureIndexes(ctx)
+	var out []JobRun
+	opts := options.Find().SetSort(bson.D{{Key: "tick", Value: -1}}).SetLimit(int64(limit))
+	err := s.st.Find(ctx, schedLeases, bson.D{{Key: "job", Value: name}}, opts, func(raw bson.Raw) error {
+		var r JobRun
+		if err := bson.Unmarshal(raw, &r); err != nil {
+			return err
+		}
+		r.Tick, r.Started, r.Finished = r.Tick.UTC(), r.Started.UTC(), busUTC(r.Finished)
+		out = append(out, r)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list runs of job %q: %w", name, err)
+	}
+	return out, nil
+}
+
+// Prune deletes the run records of ticks before `before` and returns how many it deleted. The
+// built-in job SchedulerPruneJob calls it daily.
+func (s *Scheduler) Prune(ctx context.Context, before time.Time) (int, error) {
+	s.ensureIndexes(ctx)
+	var ids []string
+	filter := bson.D{{Key: "tick", Value: bson.D{{Key: "$lt", Value: before.UTC()}}}}
+	err := s.st.Find(ctx, schedLeases, filter, options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}}), func(raw bson.Raw) error {
+		id, ok := raw.Lookup("_id").StringValueOK()
+		if ok {
+			ids = append(ids, id)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("prune job runs: %w", err)
+	}
+	n := 0
+	for _, id := range ids {
+		err := s.st.Delete(ctx, schedLeases, id)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return n, fmt.Errorf("prune job runs: %w", err)
+		}
+		n++
+	}
+	return n, nil
+}
+
+// ensureIndexes creates, on MongoDB, the indexes Runs and Prune filter by (a no-op embedded).
+func (s *Scheduler) ensureIndexes(ctx context.Context) {
+	s.indexOnce.Do(func() {
+		for _, keys := range []bson.D{
+			{{Key: "job", Value: 1}, {Key: "tick", Value: -1}},
+			{{Key: "tick", Value: 1}},
+		} {
+			if err := s.st.EnsureIndex(ctx, schedLeases, keys, false); err != nil {
+				s.log.Warn("index on job runs not created", "err", err)
+			}
+		}
+	})
+}
+
+func schedLeaseID(name string, tick time.Time) string {
+	return name + "@" + tick.UTC().Format("2006-01-02T15:04:05Z")
+}
+
+// schedCronJob is what cron runs at a tick: it finds the tick and hands it to RunDue.
+type schedCronJob struct {
+	s *Scheduler
+	j *schedJob
+}
+
+func (c schedCronJob) Run() {
+	c.j.mu.Lock()
+	id := c.j.id
+	c.j.mu.Unlock()
+	// Prev is the scheduled time of the activation that started this run: cron sets it right
+	// after starting the job, and Entry is answered by cron's loop, so it is already set.
+	tick := c.s.cron.Entry(id).Prev
+	if tick.IsZero() {
+		tick = time.Now()
+	}
+	c.s.mu.Lock()
+	ctx := c.s.runCtx
+	c.s.mu.Unlock()
+	ran, err := c.s.RunDue(ctx, c.j.name, tick)
+	switch {
+	case err != nil:
+		c.s.log.Error("job failed", "job", c.j.name, "tick", tick, "err", err)
+	case ran:
+		c.s.log.Debug("job ran", "job", c.j.name, "tick", tick)
+	default:
+		c.s.log.Debug("tick claimed by another node", "job", c.j.name, "tick", tick)
+	}
+}
+
+// schedEvery is "@every d" aligned to multiples of d since the Unix epoch, unlike cron's own
+// ConstantDelaySchedule, which counts from when each node started.
+type schedEvery struct{ d time.Duration }
+
+func (e schedEvery) Next(t time.Time) time.Time {
+	step := int64(e.d / time.Second) // cron already rounded d to whole seconds, at least one
+	next := (t.Unix()/step + 1) * step
+	return time.Unix(next, 0).In(t.Location())
+}
+
+// schedLogger sends cron's logs to slog: its chatter at debug level.
+type schedLogger struct{ log *slog.Logger }
+
+func (l schedLogger) Info(msg string, kv ...any) { l.log.Debug("cron: "+msg, kv...) }
+
+func (l schedLogger) Error(err error, msg string, kv ...any) {
+	l.log.Error("cron: "+msg, append(kv, "err", err)...)
+}
+
+var (
+	_ cron.Job      = schedCronJob{}
+	_ cron.Schedule = schedEvery{}
+	_ cron.Logger   = schedLogger{}
+)

@@ -1,0 +1,431 @@
+package forms
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"tracecraft/engine"
+)
+
+// Filter is one condition of a list: Field is a field key, a date part ("made_on.month") or a
+// system field (id, status, createdBy, createdAt, updatedBy, updatedAt).
+type Filter struct {
+	Field string `json:"field"`
+	Op    string `json:"op"` // eq ne gt gte lt lte in contains between empty notEmpty
+	Value any    `json:"value,omitempty"`
+}
+
+// SortKey orders a list by one field.
+type SortKey struct {
+	Field string `json:"field"`
+	Desc  bool   `json:"desc,omitempty"`
+}
+
+// ListQuery asks for one page of a form's records.
+type ListQuery struct {
+	Filters []Filter `json:"filters,omitempty"`
+	Sort    *SortKey `json:"sort,omitempty"`
+	Limit   int      `json:"limit,omitempty"`
+	Cursor  string   `json:"cursor,omitempty"`
+	Fields  []string `json:"fields,omitempty"`
+	Deleted bool     `json:"deleted,omitempty"`
+}
+
+// ListResult is one page: Next is the cursor of the next page ("" on the last). Total counts
+// the matching records exactly up to CountCap; past it TotalEstimated is set and Total is the cap.
+type ListResult struct {
+	Items          []*Record `json:"items"`
+	Next           string    `json:"next,omitempty"`
+	Total          int64     `json:"total"`
+	TotalEstimated bool      `json:"totalEstimated,omitempty"`
+}
+
+// List limits.
+const (
+	DefaultLimit = 50
+	MaxLimit     = 500
+	CountCap     = 10_000
+)
+
+var systemFields = map[string]string{
+	"id": "_id", "status": "status", "createdBy": "created_by", "createdAt": "created_at",
+	"updatedBy": "updated_by", "updatedAt": "updated_at", "version": "version",
+}
+
+// List returns one page of records matching the query that the caller may read, without
+// hidden fields. On the embedded store, filters other than by id scan the form's records
+// (DESIGN.md); on MongoDB the indexes EnsureIndexes made serve them.
+func (s *Service) List(ctx context.Context, p *engine.Principal, app, form string, q ListQuery) (*ListResult, error) {
+	c, err := s.Compiled(ctx, app, form, 0)
+	if err != nil {
+		return nil, err
+	}
+	acc := s.accessFor(ctx, p, c)
+	if err := acc.require(ActRead); err != nil {
+		return nil, err
+	}
+	filter, sortKey, err := s.compileQuery(c, acc, &q)
+	if err != nil {
+		return nil, err
+	}
+	scope, rowCheck := acc.listFilter()
+	if scope != nil {
+		filter = append(filter, bson.E{Key: "$and", Value: bson.A{scope}})
+	}
+	dir := 1
+	if sortKey.Desc {
+		dir = -1
+	}
+	page := filter
+	if q.Cursor != "" {
+		cf, err := cursorFilter(q.Cursor, sortKey.store, dir)
+		if err != nil {
+			return nil, err
+		}
+		page = append(append(bson.D(nil), filter...), bson.E{Key: "$and", Value: bson.A{cf}})
+	}
+	res := &ListResult{Items: []*Record{}}
+	opts := options.Find().SetSort(bson.D{{Key: sortKey.store, Value: dir}, {Key: "_id", Value: dir}})
+	if !rowCheck {
+		opts.SetLimit(int64(q.Limit + 1))
+	}
+	var last *recordDoc
+	more := false
+	err = s.st.Find(ctx, RecordsCollection(app, form), page, opts, func(raw bson.Raw) error {
+		var d recordDoc
+		if err := bson.Unmarshal(raw, &d); err != nil {
+			return err
+		}
+		if rowCheck && !acc.allows(ctx, ActRead, &d) {
+			return nil
+		}
+		if len(res.Items) == q.Limit {
+			more = true
+			return errStop
+		}
+		rec := d.record()
+		rec.Data = project(acc.visible(rec.Data), q.Fields)
+		res.Items = append(res.Items, rec)
+		last = &d
+		return nil
+	})
+	if err != nil && err != errStop {
+		return nil, err
+	}
+	if more && last != nil {
+		res.Next = encodeCursor(sortValue(last, sortKey.store), last.ID)
+	}
+	n, err := s.count(ctx, app, form, filter)
+	if err != nil {
+		return nil, err
+	}
+	res.Total, res.TotalEstimated = n, n >= CountCap || rowCheck
+	return res, nil
+}
+
+var errStop = fmt.Errorf("stop")
+
+// count counts matches up to CountCap, so a count never costs more than the cap.
+func (s *Service) count(ctx context.Context, app, form string, filter bson.D) (int64, error) {
+	c, err := s.st.Collection(ctx, RecordsCollection(app, form))
+	if err != nil {
+		return 0, err
+	}
+	if filter == nil {
+		filter = bson.D{}
+	}
+	return c.CountDocuments(ctx, filter, options.Count().SetLimit(CountCap))
+}
+
+type sortSpec struct {
+	SortKey
+	store string
+}
+
+// compileQuery checks the query and turns its filters into a store filter.
+func (s *Service) compileQuery(c *Compiled, acc *access, q *ListQuery) (bson.D, sortSpec, error) {
+	var fe engine.FieldErrors
+	if q.Limit <= 0 {
+		q.Limit = DefaultLimit
+	}
+	if q.Limit > MaxLimit {
+		fe.Add("limit", "too_big", map[string]any{"max": MaxLimit})
+	}
+	filter := bson.D{}
+	if q.Deleted {
+		if !acc.full && !acc.can(ActDelete) {
+			return nil, sortSpec{}, engine.ErrForbidden
+		}
+		filter = append(filter, bson.E{Key: "deleted", Value: bson.D{{Key: "$exists", Value: true}, {Key: "$ne", Value: nil}}})
+	} else {
+		filter = append(filter, bson.E{Key: "deleted", Value: nil})
+	}
+	var ands bson.A
+	for i, f := range q.Filters {
+		path := fmt.Sprintf("filters.%d", i)
+		storePath, kind, ok := s.resolveField(c, acc, f.Field)
+		if !ok {
+			fe.Add(path+".field", "not_found", map[string]any{"value": f.Field})
+			continue
+		}
+		cond, err := condition(storePath, kind, f.Op, f.Value)
+		if err != nil {
+			fe = append(fe, prefixErrors(asFieldErrors(err, ""), path)...)
+			continue
+		}
+		ands = append(ands, cond)
+	}
+	sk := sortSpec{SortKey: SortKey{Field: "id", Desc: true}, store: "_id"}
+	if q.Sort != nil {
+		storePath, _, ok := s.resolveField(c, acc, q.Sort.Field)
+		if !ok {
+			fe.Add("sort.field", "not_found", map[string]any{"value": q.Sort.Field})
+		}
+		sk = sortSpec{SortKey: *q.Sort, store: storePath}
+	}
+	for i, f := range q.Fields {
+		if _, ok := c.byKey[f]; !ok || acc.hidden[f] {
+			fe.Add(fmt.Sprintf("fields.%d", i), "not_found", map[string]any{"value": f})
+		}
+	}
+	if err := fe.Err(); err != nil {
+		return nil, sk, err
+	}
+	if len(ands) > 0 {
+		filter = append(filter, bson.E{Key: "$and", Value: ands})
+	}
+	return filter, sk, nil
+}
+
+// resolveField maps a query field to its stored path and its value kind.
+func (s *Service) resolveField(c *Compiled, acc *access, name string) (string, string, bool) {
+	if sf, ok := systemFields[name]; ok {
+		kind := "string"
+		if strings.HasSuffix(name, "At") {
+			kind = "time"
+		} else if name == "version" {
+			kind = "number"
+		}
+		return sf, kind, true
+	}
+	key, part, hasPart := strings.Cut(name, ".")
+	f, ok := c.byKey[key]
+	if !ok || acc.hidden[key] {
+		return "", "", false
+	}
+	if hasPart {
+		switch part {
+		case "day", "week", "month", "quarter", "year":
+			if f.Type == "date" || f.Type == "datetime" {
+				return "parts." + key + "." + part, "string", true
+			}
+		}
+		return "", "", false
+	}
+	kind := "string"
+	switch f.Impl().ExprType(f).Kind {
+	case engine.ExprNumber, engine.ExprInt:
+		kind = "number"
+	case engine.ExprBool:
+		kind = "bool"
+	case engine.ExprTime:
+		kind = "time"
+	case engine.ExprList:
+		kind = "list"
+	}
+	return "data." + key, kind, true
+}
+
+// condition builds one filter condition, converting the value to the field's kind.
+func condition(path, kind, op string, v any) (bson.D, error) {
+	conv := func(x any) (any, error) { return convertFilterValue(kind, x) }
+	one := func(mop string) (bson.D, error) {
+		x, err := conv(v)
+		if err != nil {
+			return nil, err
+		}
+		return bson.D{{Key: path, Value: bson.D{{Key: mop, Value: x}}}}, nil
+	}
+	switch op {
+	case "eq":
+		x, err := conv(v)
+		if err != nil {
+			return nil, err
+		}
+		return bson.D{{Key: path, Value: x}}, nil
+	case "ne":
+		return one("$ne")
+	case "gt":
+		return one("$gt")
+	case "gte":
+		return one("$gte")
+	case "lt":
+		return one("$lt")
+	case "lte":
+		return one("$lte")
+	case "in":
+		list, ok := v.([]any)
+		if !ok || len(list) == 0 || len(list) > 500 {
+			return nil, engine.Invalid("value", "wrong_type", map[string]any{"want": "array of 1 to 500 values"})
+		}
+		var xs bson.A
+		for _, e := range list {
+			x, err := conv(e)
+			if err != nil {
+				return nil, err
+			}
+			xs = append(xs, x)
+		}
+		return bson.D{{Key: path, Value: bson.D{{Key: "$in", Value: xs}}}}, nil
+	case "between":
+		list, ok := v.([]any)
+		if !ok || len(list) != 2 {
+			return nil, engine.Invalid("value", "wrong_type", map[string]any{"want": "[from, to]"})
+		}
+		lo, err := conv(list[0])
+		if err != nil {
+			return nil, err
+		}
+		hi, err := conv(list[1])
+		if err != nil {
+			return nil, err
+		}
+		return bson.D{{Key: path, Value: bson.D{{Key: "$gte", Value: lo}, {Key: "$lte", Value: hi}}}}, nil
+	case "contains":
+		str, ok := v.(string)
+		if !ok || str == "" {
+			return nil, engine.Invalid("value", "wrong_type", map[string]any{"want": "text"})
+		}
+		if kind == "list" {
+			return bson.D{{Key: path, Value: str}}, nil
+		}
+		return bson.D{{Key: path, Value: bson.D{{Key: "$regex", Value: regexp.QuoteMeta(str)}, {Key: "$options", Value: "i"}}}}, nil
+	case "empty":
+		return bson.D{{Key: "$or", Value: bson.A{
+			bson.D{{Key: path, Value: bson.D{{Key: "$exists", Value: false}}}},
+			bson.D{{Key: path, Value: nil}}, bson.D{{Key: path, Value: ""}}, bson.D{{Key: path, Value: bson.A{}}},
+		}}}, nil
+	case "notEmpty":
+		return bson.D{{Key: path, Value: bson.D{{Key: "$exists", Value: true}, {Key: "$nin", Value: bson.A{nil, "", bson.A{}}}}}}, nil
+	}
+	return nil, engine.Invalid("op", "one_of", map[string]any{"values": "eq, ne, gt, gte, lt, lte, in, contains, between, empty, notEmpty"})
+}
+
+func convertFilterValue(kind string, v any) (any, error) {
+	switch kind {
+	case "number":
+		switch x := v.(type) {
+		case float64:
+			return x, nil
+		case json.Number:
+			return x.Float64()
+		}
+		return nil, engine.Invalid("value", "wrong_type", map[string]any{"want": "number"})
+	case "bool":
+		if b, ok := v.(bool); ok {
+			return b, nil
+		}
+		return nil, engine.Invalid("value", "wrong_type", map[string]any{"want": "boolean"})
+	case "time":
+		str, ok := v.(string)
+		if ok {
+			if t, err := time.Parse(time.RFC3339Nano, str); err == nil {
+				return t.UTC(), nil
+			}
+			if t, err := time.Parse("2006-01-02", str); err == nil {
+				return t.UTC(), nil
+			}
+		}
+		return nil, engine.Invalid("value", "wrong_type", map[string]any{"want": "date-time (RFC 3339)"})
+	}
+	switch x := v.(type) {
+	case string:
+		return x, nil
+	case float64, bool:
+		return x, nil
+	}
+	return nil, engine.Invalid("value", "wrong_type", map[string]any{"want": "text"})
+}
+
+// project keeps only the named fields (all when none are named).
+func project(data Values, fields []string) Values {
+	if len(fields) == 0 {
+		return data
+	}
+	out := Values{}
+	for _, f := range fields {
+		if v, ok := data[f]; ok {
+			out[f] = v
+		}
+	}
+	return out
+}
+
+func sortValue(d *recordDoc, path string) any {
+	switch path {
+	case "_id":
+		return d.ID
+	case "status":
+		return d.Status
+	case "created_by":
+		return d.CreatedBy
+	case "created_at":
+		return d.CreatedAt.UTC()
+	case "updated_by":
+		return d.UpdatedBy
+	case "updated_at":
+		return d.UpdatedAt.UTC()
+	case "version":
+		return d.Version
+	}
+	if key, ok := strings.CutPrefix(path, "data."); ok {
+		return d.Data[key]
+	}
+	if rest, ok := strings.CutPrefix(path, "parts."); ok {
+		key, part, _ := strings.Cut(rest, ".")
+		dp := d.Parts[key]
+		return map[string]string{"day": dp.Day, "week": dp.Week, "month": dp.Month, "quarter": dp.Quarter, "year": dp.Year}[part]
+	}
+	return nil
+}
+
+type cursorDoc struct {
+	V  any    `bson:"v"`
+	ID string `bson:"id"`
+}
+
+func encodeCursor(v any, id string) string {
+	raw, _ := bson.Marshal(cursorDoc{V: v, ID: id})
+	return base64.RawURLEncoding.EncodeToString(raw)
+}
+
+// cursorFilter continues after the cursor's (value, id) in the sort order.
+func cursorFilter(cur, path string, dir int) (bson.D, error) {
+	raw, err := base64.RawURLEncoding.DecodeString(cur)
+	var cd cursorDoc
+	if err == nil {
+		err = bson.Unmarshal(raw, &cd)
+	}
+	if err != nil || cd.ID == "" {
+		return nil, engine.Invalid("cursor", "invalid_format", map[string]any{"detail": "not a cursor of this list"})
+	}
+	op := "$lt"
+	if dir > 0 {
+		op = "$gt"
+	}
+	if path == "_id" {
+		return bson.D{{Key: "_id", Value: bson.D{{Key: op, Value: cd.ID}}}}, nil
+	}
+	return bson.D{{Key: "$or", Value: bson.A{
+		bson.D{{Key: path, Value: bson.D{{Key: op, Value: cd.V}}}},
+		bson.D{{Key: path, Value: cd.V}, {Key: "_id", Value: bson.D{{Key: op, Value: cd.ID}}}},
+	}}}, nil
+}

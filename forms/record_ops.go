@@ -1,0 +1,356 @@
+package forms
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"tracecraft/engine"
+	"tracecraft/engine/store"
+)
+
+// Record event types published on the kernel bus.
+const (
+	EventCreated       = "record.created"
+	EventUpdated       = "record.updated"
+	EventDeleted       = "record.deleted"
+	EventRestored      = "record.restored"
+	EventStatusChanged = "record.status_changed"
+)
+
+func (s *Service) valueContext(ctx context.Context, p *engine.Principal, c *Compiled, id string) *ValueContext {
+	return &ValueContext{Ctx: ctx, App: c.App, Form: c.Key, Record: id, Now: s.now(), Loc: s.loc, User: p.Username, Lookup: lookup{s}, Store: s.st}
+}
+
+// Create validates input against the form's latest published version and stores a new record.
+func (s *Service) Create(ctx context.Context, p *engine.Principal, app, form string, input Values) (*Record, error) {
+	c, err := s.Compiled(ctx, app, form, 0)
+	if err != nil {
+		return nil, err
+	}
+	acc := s.accessFor(ctx, p, c)
+	if err := acc.require(ActCreate); err != nil {
+		return nil, err
+	}
+	id := newID(s.now())
+	data, err := s.prepareData(s.valueContext(ctx, p, c, id), c, acc, nil, input, true, true)
+	if err != nil {
+		return nil, err
+	}
+	rec, err := s.insert(ctx, p, c, id, data, "")
+	if err != nil {
+		return nil, err
+	}
+	rec.Data = acc.visible(rec.Data)
+	return rec, nil
+}
+
+// insert stores prepared data as a new record (revision 1) and reports it. batch marks
+// records of one import, so a failed import can take its records back.
+func (s *Service) insert(ctx context.Context, p *engine.Principal, c *Compiled, id string, data Values, batch string) (*Record, error) {
+	now := s.now().UTC()
+	doc := &recordDoc{ID: id, Rev: 1, App: c.App, Form: c.Key, Version: c.Version, Data: bson.M(data),
+		Parts: s.parts(c, data), Owner: p.Username, Dept: p.Department,
+		CreatedBy: p.Username, CreatedAt: now, UpdatedBy: p.Username, UpdatedAt: now, ImportBatch: batch}
+	if c.Def.Status != nil {
+		doc.Status = c.Def.Status.Initial
+	}
+	if err := s.st.Create(ctx, RecordsCollection(c.App, c.Key), id, doc); err != nil {
+		return nil, fmt.Errorf("create record: %w", err)
+	}
+	rec := doc.record()
+	s.recordWritten(ctx, p, "record.create", EventCreated, rec, nil, rec.Data)
+	return rec, nil
+}
+
+// parts computes the date parts of date and datetime fields.
+func (s *Service) parts(c *Compiled, data Values) map[string]DateParts {
+	var out map[string]DateParts
+	for _, f := range c.Fields {
+		if f.Type != "date" && f.Type != "datetime" {
+			continue
+		}
+		if dp, ok := datePartsOf(data[f.Key], s.loc); ok {
+			if out == nil {
+				out = map[string]DateParts{}
+			}
+			out[f.Key] = dp
+		}
+	}
+	return out
+}
+
+// recordWritten appends the audit entry and publishes the event of a record write.
+func (s *Service) recordWritten(ctx context.Context, p *engine.Principal, action, event string, rec *Record, before, after Values) {
+	target := rec.App + "/" + rec.Form + "/" + rec.ID
+	s.audit(ctx, p, action, "record", target, nilIfEmpty(before), nilIfEmpty(after))
+	data := map[string]any{"form": rec.Form, "id": rec.ID, "rev": rec.Rev, "status": rec.Status, "version": rec.Version}
+	e := engine.Event{Type: event, App: rec.App, Kind: "record", Target: target, Actor: p.Username, Before: before, After: after, Data: data}
+	if err := s.k.Bus.Publish(ctx, e); err != nil {
+		s.k.Log.Error("publish record event failed", "type", event, "target", target, "err", err)
+	}
+}
+
+func nilIfEmpty(v Values) any {
+	if v == nil {
+		return nil
+	}
+	return map[string]any(v)
+}
+
+// load reads a stored record; deleted ones only when withDeleted.
+func (s *Service) load(ctx context.Context, app, form, id string, withDeleted bool) (*recordDoc, error) {
+	var d recordDoc
+	if err := s.st.Get(ctx, RecordsCollection(app, form), id, &d); err != nil {
+		return nil, err
+	}
+	if d.Deleted != nil && !withDeleted {
+		return nil, fmt.Errorf("record %s: %w", id, engine.ErrNotFound)
+	}
+	return &d, nil
+}
+
+// readable loads a record with its version and checks the caller may read it. A record the
+// caller may not see is "not found", so ids cannot be probed.
+func (s *Service) readable(ctx context.Context, p *engine.Principal, app, form, id string, withDeleted bool) (*recordDoc, *Compiled, *access, error) {
+	d, err := s.load(ctx, app, form, id, withDeleted)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	c, err := s.Compiled(ctx, app, form, d.Version)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	acc := s.accessFor(ctx, p, c)
+	if !acc.can(ActRead) {
+		return nil, nil, nil, engine.ErrForbidden
+	}
+	if !acc.allows(ctx, ActRead, d) {
+		return nil, nil, nil, fmt.Errorf("record %s: %w", id, engine.ErrNotFound)
+	}
+	return d, c, acc, nil
+}
+
+// Get reads one record, without the fields the caller may not see.
+func (s *Service) Get(ctx context.Context, p *engine.Principal, app, form, id string) (*Record, error) {
+	d, _, acc, err := s.readable(ctx, p, app, form, id, false)
+	if err != nil {
+		return nil, err
+	}
+	rec := d.record()
+	rec.Data = acc.visible(rec.Data)
+	return rec, nil
+}
+
+// Update changes a record: input fields replace stored ones (null clears a field; fields not
+// given stay as they are). rev is the revision the caller read; a stale one is a conflict.
+// The record stays on the form version it was written with.
+func (s *Service) Update(ctx context.Context, p *engine.Principal, app, form, id string, rev int64, input Values) (*Record, error) {
+	d, c, acc, err := s.readable(ctx, p, app, form, id, false)
+	if err != nil {
+		return nil, err
+	}
+	if err := acc.require(ActUpdate); err != nil || !acc.allows(ctx, ActUpdate, d) {
+		return nil, engine.ErrForbidden
+	}
+	if d.Rev != rev {
+		return nil, fmt.Errorf("record %s is at revision %d, not %d: %w", id, d.Rev, rev, engine.ErrConflict)
+	}
+	before := d.record().Data
+	data, err := s.prepareData(s.valueContext(ctx, p, c, id), c, acc, before, input, false, true)
+	if err != nil {
+		return nil, err
+	}
+	d.Data, d.Parts = bson.M(data), s.parts(c, data)
+	return s.save(ctx, p, d, acc, "record.update", EventUpdated, before)
+}
+
+// save writes d as its next revision and reports it.
+func (s *Service) save(ctx context.Context, p *engine.Principal, d *recordDoc, acc *access, action, event string, before Values) (*Record, error) {
+	d.UpdatedBy, d.UpdatedAt = p.Username, s.now().UTC()
+	rev, err := s.st.Update(ctx, RecordsCollection(d.App, d.Form), d.ID, d.Rev, d)
+	if err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return nil, fmt.Errorf("record %s changed meanwhile: %w", d.ID, engine.ErrConflict)
+		}
+		return nil, err
+	}
+	d.Rev = rev
+	rec := d.record()
+	s.recordWritten(ctx, p, action, event, rec, before, rec.Data)
+	rec.Data = acc.visible(rec.Data)
+	return rec, nil
+}
+
+// Delete deletes a record softly: it leaves lists and reads, and Restore brings it back.
+func (s *Service) Delete(ctx context.Context, p *engine.Principal, app, form, id string, rev int64) (*Record, error) {
+	d, _, acc, err := s.readable(ctx, p, app, form, id, false)
+	if err != nil {
+		return nil, err
+	}
+	if err := acc.require(ActDelete); err != nil || !acc.allows(ctx, ActDelete, d) {
+		return nil, engine.ErrForbidden
+	}
+	if d.Rev != rev {
+		return nil, fmt.Errorf("record %s is at revision %d, not %d: %w", id, d.Rev, rev, engine.ErrConflict)
+	}
+	d.Deleted = &Deletion{By: p.Username, At: s.now().UTC()}
+	data := d.record().Data
+	return s.save(ctx, p, d, acc, "record.delete", EventDeleted, data)
+}
+
+// Restore brings back a deleted record.
+func (s *Service) Restore(ctx context.Context, p *engine.Principal, app, form, id string, rev int64) (*Record, error) {
+	d, _, acc, err := s.readable(ctx, p, app, form, id, true)
+	if err != nil {
+		return nil, err
+	}
+	if err := acc.require(ActDelete); err != nil || !acc.allows(ctx, ActDelete, d) {
+		return nil, engine.ErrForbidden
+	}
+	if d.Deleted == nil {
+		return nil, fmt.Errorf("record %s is not deleted: %w", id, engine.ErrConflict)
+	}
+	if d.Rev != rev {
+		return nil, fmt.Errorf("record %s is at revision %d, not %d: %w", id, d.Rev, rev, engine.ErrConflict)
+	}
+	d.Deleted = nil
+	return s.save(ctx, p, d, acc, "record.restore", EventRestored, nil)
+}
+
+// Transition takes a named status transition. It must start from the record's status, the
+// caller must hold one of its roles (if it names any) and its condition must hold.
+func (s *Service) Transition(ctx context.Context, p *engine.Principal, app, form, id string, rev int64, key string) (*Record, error) {
+	d, c, acc, err := s.readable(ctx, p, app, form, id, false)
+	if err != nil {
+		return nil, err
+	}
+	if err := acc.require(ActUpdate); err != nil || !acc.allows(ctx, ActUpdate, d) {
+		return nil, engine.ErrForbidden
+	}
+	t, ok := c.transitions[key]
+	if !ok {
+		return nil, engine.Invalid("transition", "not_found", map[string]any{"value": key})
+	}
+	if !contains(t.From, d.Status) {
+		return nil, fmt.Errorf("%s: %w", engine.Message(engine.LangEN, "illegal_transition", map[string]any{"from": d.Status, "transition": key}), ErrInvalidTransition)
+	}
+	if len(t.Roles) > 0 && !acc.full && !anyOf(p.Roles, t.Roles) {
+		return nil, engine.ErrForbidden
+	}
+	if t.when != nil {
+		ok, err := t.when.EvalBool(ctx, conditionVars(d, p))
+		if err != nil {
+			return nil, engine.Invalid("transition", "expr", map[string]any{"detail": err.Error()})
+		}
+		if !ok {
+			return nil, engine.Invalid("transition", "condition_failed", map[string]any{"when": t.When})
+		}
+	}
+	if d.Rev != rev {
+		return nil, fmt.Errorf("record %s is at revision %d, not %d: %w", id, d.Rev, rev, engine.ErrConflict)
+	}
+	from := d.Status
+	d.Status = t.To
+	before := d.record().Data
+	rec, err := s.save(ctx, p, d, acc, "record.status", EventStatusChanged, before)
+	if err != nil {
+		return nil, err
+	}
+	s.k.Log.Debug("status changed", "record", id, "from", from, "to", t.To)
+	return rec, nil
+}
+
+// ErrInvalidTransition is a transition taken from a status it does not start from (409).
+var ErrInvalidTransition = fmt.Errorf("invalid transition: %w", engine.ErrConflict)
+
+func contains(list []string, v string) bool {
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+func anyOf(have, want []string) bool {
+	for _, h := range have {
+		if contains(want, h) {
+			return true
+		}
+	}
+	return false
+}
+
+// Change is one field's change between two revisions.
+type Change struct {
+	Field  string `json:"field"`
+	Before any    `json:"before"`
+	After  any    `json:"after"`
+}
+
+// HistoryEntry is one revision of a record with what changed from the one before.
+type HistoryEntry struct {
+	Rev     int64     `json:"rev"`
+	At      time.Time `json:"at"`
+	By      string    `json:"by"`
+	Status  string    `json:"status,omitempty"`
+	Deleted bool      `json:"deleted,omitempty"`
+	Changes []Change  `json:"changes"`
+}
+
+// History lists a record's revisions with field-level changes, without hidden fields.
+func (s *Service) History(ctx context.Context, p *engine.Principal, app, form, id string) ([]HistoryEntry, error) {
+	_, _, acc, err := s.readable(ctx, p, app, form, id, true)
+	if err != nil {
+		return nil, err
+	}
+	revs, err := s.st.Revisions(ctx, RecordsCollection(app, form), id)
+	if err != nil {
+		return nil, err
+	}
+	var out []HistoryEntry
+	prev := Values{}
+	prevStatus := ""
+	for _, r := range revs {
+		var d recordDoc
+		if err := bson.Unmarshal(r.Doc, &d); err != nil {
+			return nil, err
+		}
+		data := acc.visible(plainMap(d.Data))
+		h := HistoryEntry{Rev: d.Rev, At: d.UpdatedAt.UTC(), By: d.UpdatedBy, Status: d.Status, Deleted: d.Deleted != nil, Changes: diff(prev, data)}
+		if d.Status != prevStatus && prevStatus != "" {
+			h.Changes = append(h.Changes, Change{Field: "status", Before: prevStatus, After: d.Status})
+		}
+		out = append(out, h)
+		prev, prevStatus = data, d.Status
+	}
+	return out, nil
+}
+
+// diff lists the fields whose values differ, sorted by field key.
+func diff(before, after Values) []Change {
+	keys := map[string]bool{}
+	for k := range before {
+		keys[k] = true
+	}
+	for k := range after {
+		keys[k] = true
+	}
+	sorted := make([]string, 0, len(keys))
+	for k := range keys {
+		sorted = append(sorted, k)
+	}
+	sort.Strings(sorted)
+	changes := []Change{}
+	for _, k := range sorted {
+		if !sameValue(before[k], after[k]) {
+			changes = append(changes, Change{Field: k, Before: before[k], After: after[k]})
+		}
+	}
+	return changes
+}
