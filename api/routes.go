@@ -61,7 +61,9 @@ func (s *Server) allRoutes() []Route {
 	rs = append(rs, s.systemRoutes()...)
 	rs = append(rs, s.authRoutes()...)
 	rs = append(rs, s.adminRoutes()...)
+	rs = append(rs, s.formIORoutes()...) // before formRoutes: …/records/export must not be taken for …/records/:id
 	rs = append(rs, s.formRoutes()...)
+	rs = append(rs, s.fileRoutes()...)
 	return rs
 }
 

@@ -21,7 +21,7 @@ import (
 
 // Options configure the server.
 type Options struct {
-	// BodyLimit caps every request body (attachments included); default 32 MiB.
+	// BodyLimit caps every request body (uploads included); default 64 MiB.
 	BodyLimit int
 	// JSONLimit caps JSON request bodies; default 1 MiB.
 	JSONLimit int
@@ -52,7 +52,7 @@ type Engines struct {
 // New builds the server and registers every route.
 func New(k *engine.Kernel, engines Engines, opts Options) *Server {
 	if opts.BodyLimit == 0 {
-		opts.BodyLimit = 32 << 20
+		opts.BodyLimit = 64 << 20
 	}
 	if opts.JSONLimit == 0 {
 		opts.JSONLimit = 1 << 20

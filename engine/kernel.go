@@ -20,6 +20,10 @@ type Kernel struct {
 	Scheduler *Scheduler
 	Exprs     *Exprs
 	Registry  *Registry
+	// Records is set by the form engine when it is made (forms.New).
+	Records Records
+	// Actions are the automatic actions engines register for flows and rules.
+	Actions *Set[Action]
 }
 
 // KernelOptions configure NewKernel.
@@ -47,6 +51,7 @@ func NewKernel(st *store.Store, opts KernelOptions) *Kernel {
 		Scheduler: NewScheduler(st, log, opts.Scheduler),
 		Exprs:     NewExprs(opts.Exprs...),
 		Registry:  &Registry{},
+		Actions:   &Set[Action]{},
 	}
 }
 

@@ -56,6 +56,8 @@ func New(k *engine.Kernel, opts Options) *Service {
 		opts.Now = time.Now
 	}
 	s := &Service{k: k, st: k.Store, loc: opts.Location, now: opts.Now}
+	k.Records = recordsAPI{s}
+	s.registerActions()
 	_ = k.Registry.RegisterKind(engine.DefinitionKind{
 		ID:    DefinitionKind,
 		Label: engine.Text{ZH: "表单", EN: "Form"},

@@ -2,6 +2,7 @@ package gs1
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"unicode/utf8"
@@ -67,16 +68,26 @@ func Lookup(ai string) (Definition, bool) {
 	if !ok {
 		return Definition{}, false
 	}
-	return *d, true
+	return d.clone(), true
 }
 
 // Definitions lists every known AI, in AI order.
 func Definitions() []Definition {
 	out := make([]Definition, len(tableOrder))
 	for i, ai := range tableOrder {
-		out[i] = *table[ai]
+		out[i] = table[ai].clone()
 	}
 	return out
+}
+
+// clone copies d so that a caller cannot change the table through Qualifiers.
+func (d *Definition) clone() Definition {
+	c := *d
+	c.Qualifiers = make([][]string, len(d.Qualifiers))
+	for i, q := range d.Qualifiers {
+		c.Qualifiers[i] = slices.Clone(q)
+	}
+	return c
 }
 
 // charset is the character set of a value component: 'N' digits, 'X' GS1 character set 82.

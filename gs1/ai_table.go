@@ -93,7 +93,8 @@ var rows = []row{
 }
 
 // predefinedLength gives, by the first two digits of an AI, the value length of the AIs that
-// need no FNC1 after them (GS1 General Specifications Figure 7.8.5-2).
+// need no FNC1 after them (the GS1 General Specifications table of element strings with a
+// predefined length).
 var predefinedLength = map[string]int{
 	"00": 18, "01": 14, "02": 14, "03": 14, "04": 16,
 	"11": 6, "12": 6, "13": 6, "14": 6, "15": 6, "16": 6, "17": 6, "18": 6, "19": 6,

@@ -10,9 +10,9 @@ import (
 	"tracecraft/gs1"
 )
 
-// refCheckDigit is an independent GS1 check digit: the data digits right-aligned in the 17
-// data positions of an 18-digit field, weighted 3,1,3,… from the left (GS1 General
-// Specifications Figure 7.9.1-1), rounded up to a multiple of ten.
+// refCheckDigit is an independent GS1 check digit, computed the way the GS1 General
+// Specifications tabulate it: the data digits right-aligned in the 17 data positions of an
+// 18-digit field, weighted 3,1,3,… from the left, the sum rounded up to a multiple of ten.
 func refCheckDigit(data string) byte {
 	padded := strings.Repeat("0", 17-len(data)) + data
 	sum := 0

@@ -291,6 +291,10 @@ func TestDefinitions(t *testing.T) {
 	if !d.PrimaryKey || !d.CheckDigit || !slices.Equal(d.Qualifiers[0], []string{"22", "10", "21"}) {
 		t.Errorf("01: %+v", d)
 	}
+	d.Qualifiers[0][0] = "99"
+	if d, _ := gs1.Lookup("01"); d.Qualifiers[0][0] != "22" {
+		t.Error("changing a looked-up definition changes the table")
+	}
 	if _, ok := gs1.Lookup("89"); ok {
 		t.Error("89 is known")
 	}

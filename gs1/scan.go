@@ -16,7 +16,8 @@ import (
 //   - a bare GTIN-8, -12, -13 or -14 with a right check digit, returned as AI 01 padded to 14
 //     digits.
 //
-// Dates are checked against now with the GS1 century rule (see DateOf). Anything else gives
+// Dates are checked against now (zero means time.Now()) with the GS1 century rule (see
+// DateOf). Anything else gives
 // ErrNotGS1 (check with errors.Is), and the caller keeps the text: plain internal codes are
 // legitimate. Text that is recognised as GS1 but broken gives an *Error with the byte offset in
 // scanned.
@@ -52,7 +53,8 @@ func Parse(scanned string, now time.Time) (Elements, error) {
 		}
 		return Elements{withTitle("01", g)}, nil
 	case isDigits(body) && (len(body) == 8 || len(body) == 12 || len(body) == 13 || len(body) == 14):
-		if !ValidGTIN(body) {
+		// An all-zero number passes the check digit but is no GTIN.
+		if !ValidGTIN(body) || strings.Trim(body, "0") == "" {
 			return nil, ErrNotGS1
 		}
 		g, _ := NormalizeGTIN(body)

@@ -65,6 +65,7 @@ func TestParseNotGS1(t *testing.T) {
 		"https://mp.weixin.qq.com/s/AbC",
 		"]Q1hello",
 		"WX:123456",
+		"00000000", "0000000000000", // check digit 0, but no GTIN
 	} {
 		if _, err := gs1.Parse(in, scanNow); !errors.Is(err, gs1.ErrNotGS1) {
 			t.Errorf("Parse(%q) error = %v, want ErrNotGS1", in, err)

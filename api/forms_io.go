@@ -1,0 +1,189 @@
+package api
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"tracecraft/engine"
+	"tracecraft/forms"
+)
+
+// Media types of spreadsheet files.
+const (
+	mimeCSV  = "text/csv"
+	mimeXLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+)
+
+// exportZone is the time zone of the date in export file names.
+var exportZone = func() *time.Location {
+	if loc, err := time.LoadLocation("Asia/Shanghai"); err == nil {
+		return loc
+	}
+	return time.FixedZone("CST", 8*3600)
+}()
+
+func (s *Server) formIORoutes() []Route {
+	f := s.forms
+	const base = "/api/v1/apps/:app/forms/:form/records"
+	return []Route{
+		{Method: "GET", Path: base + "/export", Tag: "records",
+			Summary: "Export the records matching a filter as a CSV or XLSX file (labels in the caller's language; hidden fields left out)",
+			Query: []Param{
+				{Name: "format", Description: "csv (UTF-8 with BOM) or xlsx (default)"},
+				{Name: "filter", Description: `JSON array of {field, op, value}, as for the record list`},
+				{Name: "sort", Description: "field to sort by; prefix with - for descending (default -id)"},
+				{Name: "fields", Description: "comma-separated field keys to export (default: every field you may see)"},
+				{Name: "deleted", Type: "boolean", Description: "export deleted records instead"},
+				{Name: "lang", Description: "language of headers and values: zh-CN (default) or en"},
+			},
+			Handle: func(c *fiber.Ctx, p *engine.Principal) error {
+				q, err := listQueryOf(c)
+				if err != nil {
+					return err
+				}
+				format := c.Query("format", forms.FormatXLSX)
+				lang := langOf(c)
+				var buf bytes.Buffer
+				n, err := f.Export(c.UserContext(), p, c.Params("app"), c.Params("form"), q, format, lang, &buf)
+				if err != nil {
+					return err
+				}
+				name := c.Params("form")
+				if comp, err := f.Compiled(c.UserContext(), c.Params("app"), c.Params("form"), 0); err == nil {
+					name = comp.Def.Name.In(lang)
+				}
+				c.Set(fiber.HeaderContentType, exportMIME(format))
+				c.Set(fiber.HeaderContentDisposition, exportDisposition(c.Params("form"), name, format, time.Now()))
+				c.Set("X-Export-Rows", strconv.Itoa(n))
+				return c.Send(buf.Bytes())
+			}},
+		{Method: "POST", Path: base + "/import", Tag: "records",
+			Summary: "Import records from a CSV or XLSX file (multipart field \"file\", or the file as the body with Content-Type text/csv or the xlsx type; at most 10 MiB and 10,000 rows). 200 with the report for a dry run or a finished import; 422 with the report when rows have errors and nothing was written",
+			Out:     forms.ImportReport{},
+			Query: []Param{
+				{Name: "format", Description: "csv or xlsx; by default taken from the file name or the content type"},
+				{Name: "dryRun", Type: "boolean", Description: "check every row and report, writing nothing"},
+				{Name: "lang", Description: "language of the report's messages: zh-CN (default) or en"},
+			},
+			Handle: func(c *fiber.Ctx, p *engine.Principal) error {
+				lang := langOf(c)
+				r, format, err := importFile(c)
+				if errors.Is(err, errImportTooLarge) {
+					// Not the server's body limit, which the error mapper would name.
+					return c.Status(fiber.StatusRequestEntityTooLarge).JSON(ErrorBody{Error: ErrorInfo{Code: "too_large",
+						Message: engine.Message(lang, "http.too_large", map[string]any{"limit": humanBytes(forms.MaxImportBytes)})}})
+				}
+				if err != nil {
+					return err
+				}
+				defer r.Close()
+				rep, err := f.Import(c.UserContext(), p, c.Params("app"), c.Params("form"), format, r, c.QueryBool("dryRun"), lang)
+				if err != nil {
+					return err
+				}
+				if rep.Refused() {
+					return c.Status(fiber.StatusUnprocessableEntity).JSON(rep)
+				}
+				return c.JSON(rep)
+			}},
+	}
+}
+
+var errImportTooLarge = errors.New("import file too large")
+
+// importFile finds the uploaded file — the multipart field "file" or the raw body — and its
+// format: ?format=, else the file name's extension, else the content type.
+func importFile(c *fiber.Ctx) (io.ReadCloser, string, error) {
+	format := strings.ToLower(c.Query("format"))
+	mt, _, _ := mime.ParseMediaType(c.Get(fiber.HeaderContentType))
+	var r io.ReadCloser
+	if mt == fiber.MIMEMultipartForm {
+		fh, err := c.FormFile("file")
+		if err != nil {
+			return nil, "", engine.Invalid("file", "required", nil)
+		}
+		if fh.Size > forms.MaxImportBytes {
+			return nil, "", errImportTooLarge
+		}
+		file, err := fh.Open()
+		if err != nil {
+			return nil, "", fmt.Errorf("open uploaded file: %w", err)
+		}
+		// Fiber keeps uploads in memory or a temporary file it removes after the request.
+		r = file
+		if format == "" {
+			format = strings.TrimPrefix(strings.ToLower(filepath.Ext(fh.Filename)), ".")
+		}
+		if format == "" {
+			mt, _, _ = mime.ParseMediaType(fh.Header.Get(fiber.HeaderContentType))
+		}
+	} else {
+		if len(c.Body()) > forms.MaxImportBytes {
+			return nil, "", errImportTooLarge
+		}
+		if len(c.Body()) == 0 {
+			return nil, "", engine.Invalid("file", "required", nil)
+		}
+		r = io.NopCloser(bytes.NewReader(c.Body()))
+	}
+	if format == "" {
+		switch mt {
+		case mimeCSV, "application/csv", "text/comma-separated-values":
+			format = forms.FormatCSV
+		case mimeXLSX:
+			format = forms.FormatXLSX
+		}
+	}
+	if format != forms.FormatCSV && format != forms.FormatXLSX {
+		r.Close()
+		return nil, "", engine.Invalid("format", "one_of", map[string]any{"values": forms.FormatCSV + ", " + forms.FormatXLSX})
+	}
+	return r, format, nil
+}
+
+func exportMIME(format string) string {
+	if format == forms.FormatCSV {
+		return mimeCSV + "; charset=utf-8"
+	}
+	return mimeXLSX
+}
+
+// exportDisposition names the download: an ASCII name from the form key ("receipt-20261125.csv")
+// and, per RFC 5987, the form's name in the caller's language ("来料验收-20261125.csv").
+func exportDisposition(key, name, format string, now time.Time) string {
+	suffix := "-" + now.In(exportZone).Format("20060102") + "." + format
+	v := `attachment; filename="` + key + suffix + `"`
+	name = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || strings.ContainsRune(`/\:*?"<>|`, r) {
+			return '_'
+		}
+		return r
+	}, strings.TrimSpace(name))
+	if name != "" && name != key {
+		v += "; filename*=UTF-8''" + rfc5987(name+suffix)
+	}
+	return v
+}
+
+// rfc5987 percent-encodes every byte that is not an attr-char.
+func rfc5987(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		ch := s[i]
+		if 'a' <= ch && ch <= 'z' || 'A' <= ch && ch <= 'Z' || '0' <= ch && ch <= '9' || strings.IndexByte("!#$&+-.^_`|~", ch) >= 0 {
+			b.WriteByte(ch)
+		} else {
+			fmt.Fprintf(&b, "%%%02X", ch)
+		}
+	}
+	return b.String()
+}

@@ -1,0 +1,115 @@
+package forms
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"tracecraft/engine"
+	"tracecraft/engine/store"
+)
+
+// actionRunsCollection remembers the runs of record.create by key, so running it again after a
+// crash creates no second record.
+const actionRunsCollection = "action_runs"
+
+type actionRun struct {
+	Record string `bson:"record"`
+}
+
+// registerActions puts the form engine's automatic actions on the kernel.
+func (s *Service) registerActions() {
+	valuesOf := func(params map[string]any) (map[string]any, error) {
+		v, ok := params["values"].(map[string]any)
+		if !ok || len(v) == 0 {
+			return nil, engine.Invalid("values", "required", nil)
+		}
+		return v, nil
+	}
+	s.k.Actions.Register("record.set_fields", engine.Action{
+		ID: "record.set_fields", Label: engine.Text{ZH: "修改字段", EN: "Set fields"},
+		Check: func(ctx context.Context, app string, params map[string]any) error {
+			_, err := valuesOf(params)
+			return err
+		},
+		Run: func(ctx context.Context, ac engine.ActionContext) (map[string]any, error) {
+			values, err := valuesOf(ac.Params)
+			if err != nil {
+				return nil, err
+			}
+			for attempt := 0; attempt < 5; attempt++ {
+				d, err := s.load(ctx, ac.App, ac.Form, ac.Record, false)
+				if err != nil {
+					return nil, err
+				}
+				r, err := s.Update(ctx, ac.Actor, ac.App, ac.Form, ac.Record, d.Rev, values)
+				if engine.IsConflict(err) {
+					continue
+				}
+				if err != nil {
+					return nil, err
+				}
+				return map[string]any{"rev": r.Rev}, nil
+			}
+			return nil, fmt.Errorf("set fields of %s: %w", ac.Record, engine.ErrConflict)
+		},
+	})
+	s.k.Actions.Register("record.create", engine.Action{
+		ID: "record.create", Label: engine.Text{ZH: "新增记录", EN: "Create a record"},
+		Check: func(ctx context.Context, app string, params map[string]any) error {
+			var fe engine.FieldErrors
+			form, _ := params["form"].(string)
+			if ok, err := (lookup{s}).FormExists(ctx, app, form); err != nil {
+				return err
+			} else if !ok {
+				fe.Add("form", "not_found", map[string]any{"value": form})
+			}
+			if _, err := valuesOf(params); err != nil {
+				fe = append(fe, engine.FieldError{Path: "values", Code: "required"})
+			}
+			return fe.Err()
+		},
+		Run: func(ctx context.Context, ac engine.ActionContext) (map[string]any, error) {
+			form, _ := ac.Params["form"].(string)
+			values, err := valuesOf(ac.Params)
+			if err != nil {
+				return nil, err
+			}
+			if ac.Key != "" {
+				var prev actionRun
+				if err := s.st.Get(ctx, actionRunsCollection, ac.Key, &prev); err == nil {
+					return map[string]any{"record": prev.Record}, nil
+				} else if !errors.Is(err, store.ErrNotFound) {
+					return nil, err
+				}
+			}
+			r, err := s.Create(ctx, ac.Actor, ac.App, form, values)
+			if err != nil {
+				return nil, err
+			}
+			if ac.Key != "" {
+				if err := s.st.Put(ctx, actionRunsCollection, ac.Key, actionRun{Record: r.ID}); err != nil && !errors.Is(err, store.ErrDuplicate) {
+					return nil, err
+				}
+			}
+			return map[string]any{"record": r.ID}, nil
+		},
+	})
+	s.k.Actions.Register("record.set_status", engine.Action{
+		ID: "record.set_status", Label: engine.Text{ZH: "设置状态", EN: "Set status"},
+		Check: func(ctx context.Context, app string, params map[string]any) error {
+			if st, _ := params["status"].(string); st == "" {
+				return engine.Invalid("status", "required", nil)
+			}
+			return nil
+		},
+		Run: func(ctx context.Context, ac engine.ActionContext) (map[string]any, error) {
+			st, _ := ac.Params["status"].(string)
+			r, err := recordsAPI{s}.SetRecordStatus(ctx, ac.Actor, ac.App, ac.Form, ac.Record, st)
+			if err != nil {
+				return nil, err
+			}
+			return map[string]any{"status": r.Status}, nil
+		},
+	})
+}

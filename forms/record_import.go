@@ -1,0 +1,668 @@
+package forms
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/xuri/excelize/v2"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"golang.org/x/text/encoding/simplifiedchinese"
+
+	"tracecraft/engine"
+	"tracecraft/engine/store"
+)
+
+// Import limits. Callers that receive files (the API) refuse larger bodies before reading.
+const (
+	MaxImportRows  = 10_000
+	MaxImportBytes = 10 << 20
+)
+
+// xlsxUnzipLimit bounds what an imported workbook may unpack to, against zip bombs.
+const xlsxUnzipLimit = 256 << 20
+
+// ImportReport says what an import found and did. Rows counts the data rows (blank rows are
+// skipped), Valid those without errors; Imported is how many records were written (0 for a dry
+// run and for a refused commit).
+type ImportReport struct {
+	Rows     int           `json:"rows"`
+	Valid    int           `json:"valid"`
+	Errors   []ImportError `json:"errors"`
+	Imported int           `json:"imported"`
+	DryRun   bool          `json:"dryRun"`
+}
+
+// Refused tells that a commit was refused because the file has errors: nothing was written.
+func (r *ImportReport) Refused() bool { return !r.DryRun && len(r.Errors) > 0 }
+
+// ImportError is one problem of an imported file, placed as people see the sheet: Row 1 is
+// the header (unknown columns), data starts at row 2; Column is the header text of the cell
+// (the field's label when the file has no column for it, e.g. a required field left out).
+type ImportError struct {
+	Row     int    `json:"row"`
+	Column  string `json:"column"`
+	Field   string `json:"field,omitempty"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// importColumn is one column of the file: a field, a column to ignore (system values,
+// generated fields) or one without a header.
+type importColumn struct {
+	index   int
+	header  string
+	field   *Field
+	ignored bool
+}
+
+// importRow is a data row turned into input values.
+type importRow struct {
+	row   int
+	input Values
+}
+
+// Import reads records from a spreadsheet — format "csv" (UTF-8 with or without a byte-order
+// mark; GB18030, as Chinese Excel saves CSV, is recognised too) or "xlsx" (the first sheet) —
+// and checks every row with the real save pipeline. The caller needs the create permission.
+//
+// The first non-blank row is the header: each cell names a field by its key or its label in
+// zh-CN or en (case and surrounding spaces do not matter). System columns (id, status,
+// createdBy, …) and generated fields (auto-numbers, formulas) are ignored, so an export can be
+// imported again; any other header is an unknown_column error on row 1. Cells are read as
+// people write them: an empty cell gives no value; options by value or by label in either
+// language; several options or references separated by , ， 、 or ;; switches as 是/否, yes/no,
+// true/false, 1/0; sub-tables as the JSON of their rows; locations as "lat,lng[ address]";
+// xlsx date cells as dates. Every field error becomes an ImportError placed at its row and
+// column, with its message in lang.
+//
+// With dryRun nothing is written. Otherwise the import is all or nothing: when the report has
+// any error the commit is refused — the report comes back with Imported 0 and Refused() true,
+// and a nil error, since the file and not the call is at fault (the API answers 422). When
+// every row is valid, all are created in one batch, each drawing its auto-numbers; should a
+// write fail midway, the records already written are removed again (their numbers stay used)
+// and the error is returned.
+//
+// Errors that are not about rows — an unreadable file, more than MaxImportRows data rows
+// (import_too_large), a file over MaxImportBytes — are FieldErrors on "file".
+func (s *Service) Import(ctx context.Context, p *engine.Principal, app, form, format string, r io.Reader, dryRun bool, lang string) (*ImportReport, error) {
+	if format != FormatCSV && format != FormatXLSX {
+		return nil, engine.Invalid("format", "one_of", map[string]any{"values": FormatCSV + ", " + FormatXLSX})
+	}
+	c, err := s.Compiled(ctx, app, form, 0)
+	if err != nil {
+		return nil, err
+	}
+	acc := s.accessFor(ctx, p, c)
+	if err := acc.require(ActCreate); err != nil {
+		return nil, err
+	}
+	sheet, err := readSheet(format, r)
+	if err != nil {
+		return nil, err
+	}
+	rep := &ImportReport{DryRun: dryRun, Errors: []ImportError{}}
+	cols, headerErrs := s.importColumns(c, acc, sheet.header, lang)
+	rep.Errors = append(rep.Errors, headerErrs...)
+	colOf := map[string]int{}
+	for _, col := range cols {
+		if col.field != nil {
+			colOf[col.field.Key] = col.index
+		}
+	}
+	unnamedReported := map[int]bool{}
+	var rows []importRow
+	var rowErrs []ImportError
+	for i, cells := range sheet.rows {
+		rowNo := sheet.rowNos[i]
+		rep.Rows++
+		input := Values{}
+		bad := map[string]bool{}
+		before := len(rowErrs)
+		for _, col := range cols {
+			cell := ""
+			if col.index < len(cells) {
+				cell = cells[col.index]
+			}
+			if format == FormatCSV {
+				cell = csvUnquote(cell)
+			}
+			switch {
+			case col.ignored:
+				continue
+			case col.field == nil:
+				if strings.TrimSpace(cell) != "" && !unnamedReported[col.index] {
+					unnamedReported[col.index] = true
+					name, _ := excelize.ColumnNumberToName(col.index + 1)
+					rep.Errors = append(rep.Errors, s.importError(lang, 1, name, "", "unnamed_column", map[string]any{"column": name}))
+				}
+				continue
+			}
+			v, given, ferr := cellInput(col.field, cell, format == FormatXLSX)
+			if ferr != nil {
+				bad[col.field.Key] = true
+				rowErrs = append(rowErrs, s.importError(lang, rowNo, col.header, col.field.Key, ferr.Code, ferr.Params))
+				continue
+			}
+			if given {
+				input[col.field.Key] = v
+			}
+		}
+		vc := s.valueContext(ctx, p, c, newID(s.now()))
+		if _, err := s.prepareData(vc, c, acc, nil, input, true, false); err != nil {
+			fe, ok := engine.AsFieldErrors(err)
+			if !ok {
+				return nil, fmt.Errorf("import into %s/%s: row %d: %w", app, form, rowNo, err)
+			}
+			for _, e := range fe {
+				key, _, _ := strings.Cut(e.Path, ".")
+				if bad[key] {
+					continue // the cell could not be read; that error says it already
+				}
+				rowErrs = append(rowErrs, s.placeError(c, cols, rowNo, e, lang))
+			}
+		}
+		if len(rowErrs) == before {
+			rep.Valid++
+		}
+		rows = append(rows, importRow{row: rowNo, input: input})
+	}
+	sort.SliceStable(rowErrs, func(i, j int) bool {
+		if rowErrs[i].Row != rowErrs[j].Row {
+			return rowErrs[i].Row < rowErrs[j].Row
+		}
+		return columnRank(colOf, rowErrs[i].Field) < columnRank(colOf, rowErrs[j].Field)
+	})
+	rep.Errors = append(rep.Errors, rowErrs...)
+	if dryRun || len(rep.Errors) > 0 {
+		return rep, nil
+	}
+	n, err := s.commitImport(ctx, p, c, acc, rows, s.insert)
+	if err != nil {
+		return nil, err
+	}
+	rep.Imported = n
+	s.audit(ctx, p, "record.import", "form", app+"/"+form, nil, map[string]any{"format": format, "count": n})
+	return rep, nil
+}
+
+// insertFunc stores prepared data as a new record (Service.insert; tests pass one that fails).
+type insertFunc func(ctx context.Context, p *engine.Principal, c *Compiled, id string, data Values, batch string) (*Record, error)
+
+// commitImport creates the rows' records under one batch mark, drawing their numbers. A failure
+// takes back what the batch wrote.
+func (s *Service) commitImport(ctx context.Context, p *engine.Principal, c *Compiled, acc *access, rows []importRow, insert insertFunc) (int, error) {
+	batch := newID(s.now())
+	for i, r := range rows {
+		id := newID(s.now())
+		data, err := s.prepareData(s.valueContext(ctx, p, c, id), c, acc, nil, r.input, true, true)
+		if err == nil {
+			_, err = insert(ctx, p, c, id, data, batch)
+		}
+		if err != nil {
+			err = fmt.Errorf("import into %s/%s: row %d: %w", c.App, c.Key, r.row, err)
+			if rerr := s.rollbackImport(ctx, p, c, batch, i, err); rerr != nil {
+				return 0, fmt.Errorf("%w (taking back the rows written failed: %v)", err, rerr)
+			}
+			return 0, err
+		}
+	}
+	return len(rows), nil
+}
+
+// rollbackImport removes the records of a batch and their revisions. It runs even when ctx is
+// cancelled (a cancelled request is a common cause), and announces each removed record so that
+// engines that reacted to its creation can let go of it. Audit entries of the creations stay.
+func (s *Service) rollbackImport(ctx context.Context, p *engine.Principal, c *Compiled, batch string, written int, cause error) error {
+	ctx = context.WithoutCancel(ctx)
+	name := RecordsCollection(c.App, c.Key)
+	var ids []string
+	err := s.st.Find(ctx, name, bson.D{{Key: "import", Value: batch}}, nil, func(raw bson.Raw) error {
+		if id, ok := raw.Lookup("_id").StringValueOK(); ok {
+			ids = append(ids, id)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for coll, filter := range map[string]bson.D{
+		name:                            {{Key: "import", Value: batch}},
+		store.RevisionsCollection(name): {{Key: "doc.import", Value: batch}},
+	} {
+		mc, err := s.st.Collection(ctx, coll)
+		if err != nil {
+			return err
+		}
+		if _, err := mc.DeleteMany(ctx, filter); err != nil {
+			return fmt.Errorf("delete batch %s from %s: %w", batch, coll, err)
+		}
+	}
+	for _, id := range ids {
+		target := c.App + "/" + c.Key + "/" + id
+		e := engine.Event{Type: EventDeleted, App: c.App, Kind: "record", Target: target, Actor: p.Username,
+			Data: map[string]any{"form": c.Key, "id": id, "importRollback": true}}
+		if err := s.k.Bus.Publish(ctx, e); err != nil {
+			s.k.Log.Error("publish record event failed", "type", EventDeleted, "target", target, "err", err)
+		}
+	}
+	s.audit(ctx, p, "record.import.rollback", "form", c.App+"/"+c.Key, nil, map[string]any{
+		"batch": batch, "written": written, "removed": len(ids), "cause": cause.Error(),
+	})
+	return nil
+}
+
+// importColumns matches the header to the form: fields the caller may see by key or label,
+// then system columns; the rest are errors on row 1.
+func (s *Service) importColumns(c *Compiled, acc *access, header []string, lang string) ([]importColumn, []ImportError) {
+	var cols []importColumn
+	var errs []ImportError
+	used := map[string]bool{}
+	for i, raw := range header {
+		h := strings.TrimSpace(raw)
+		col := importColumn{index: i, header: h}
+		if h == "" {
+			cols = append(cols, col)
+			continue
+		}
+		f := matchField(c, acc, h, used)
+		switch {
+		case f != nil:
+			used[f.Key] = true
+			col.field = f
+			_, col.ignored = f.impl.(Generated)
+		case isSystemColumn(h):
+			col.ignored = true
+		default:
+			col.ignored = true
+			if matchField(c, acc, h, nil) != nil {
+				errs = append(errs, s.importError(lang, 1, h, "", "duplicate_column", map[string]any{"column": h}))
+			} else {
+				errs = append(errs, s.importError(lang, 1, h, "", "unknown_column", map[string]any{"column": h}))
+			}
+		}
+		cols = append(cols, col)
+	}
+	return cols, errs
+}
+
+// matchField finds the visible field a header names, by key first, then by label; fields in
+// used are taken already.
+func matchField(c *Compiled, acc *access, h string, used map[string]bool) *Field {
+	for _, f := range c.Fields {
+		if !acc.hidden[f.Key] && !used[f.Key] && strings.EqualFold(f.Key, h) {
+			return f
+		}
+	}
+	for _, f := range c.Fields {
+		if acc.hidden[f.Key] || used[f.Key] {
+			continue
+		}
+		if f.Label.ZH != "" && strings.EqualFold(strings.TrimSpace(f.Label.ZH), h) || f.Label.EN != "" && strings.EqualFold(strings.TrimSpace(f.Label.EN), h) {
+			return f
+		}
+	}
+	return nil
+}
+
+func isSystemColumn(h string) bool {
+	for _, sc := range systemColumns {
+		if strings.EqualFold(h, sc.key) || strings.EqualFold(h, sc.label.ZH) || strings.EqualFold(h, sc.label.EN) {
+			return true
+		}
+	}
+	return false
+}
+
+// placeError turns a field error of the save pipeline into an ImportError at the field's column.
+func (s *Service) placeError(c *Compiled, cols []importColumn, row int, e engine.FieldError, lang string) ImportError {
+	parts := strings.Split(e.Path, ".")
+	f, ok := c.Field(parts[0])
+	if !ok {
+		return s.importError(lang, row, "", e.Path, e.Code, e.Params)
+	}
+	column := fieldHeader(f, lang)
+	for _, col := range cols {
+		if col.field == f {
+			column = col.header
+		}
+	}
+	ie := s.importError(lang, row, column, e.Path, e.Code, e.Params)
+	if len(parts) == 1 {
+		return ie
+	}
+	// A sub-table's cell ("lines.2.qty") or a part of a value ("place.lat"): say which.
+	if n, err := strconv.Atoi(parts[1]); err == nil && f.Type == FieldTypeSubtable {
+		params := map[string]any{"row": n + 1, "message": ie.Message}
+		code := "import_subtable_row"
+		if len(parts) > 2 {
+			code, params["column"] = "import_subtable_cell", parts[2]
+			for _, sub := range f.Fields {
+				if sub.Key == parts[2] {
+					params["column"] = fieldHeader(sub, lang)
+				}
+			}
+		}
+		ie.Message = engine.Message(lang, code, params)
+		return ie
+	}
+	ie.Message = strings.Join(parts[1:], ".") + ": " + ie.Message
+	return ie
+}
+
+func (s *Service) importError(lang string, row int, column, field, code string, params map[string]any) ImportError {
+	return ImportError{Row: row, Column: column, Field: field, Code: code, Message: engine.Message(lang, code, params)}
+}
+
+// columnRank orders a row's errors by the column of their field; fields without a column last.
+func columnRank(colOf map[string]int, path string) int {
+	key, _, _ := strings.Cut(path, ".")
+	if i, ok := colOf[key]; ok {
+		return i
+	}
+	return math.MaxInt
+}
+
+// sheet is a file's header and its non-blank data rows with their row numbers in the sheet.
+type sheet struct {
+	header []string
+	rows   [][]string
+	rowNos []int
+}
+
+// add takes one row of the file: the first non-blank one is the header.
+func (sh *sheet) add(rowNo int, cells []string) error {
+	if blankRow(cells) {
+		return nil
+	}
+	if sh.header == nil {
+		sh.header = cells
+		return nil
+	}
+	if len(sh.rows) == MaxImportRows {
+		return engine.Invalid("file", "import_too_large", map[string]any{"max": MaxImportRows})
+	}
+	sh.rows = append(sh.rows, cells)
+	sh.rowNos = append(sh.rowNos, rowNo)
+	return nil
+}
+
+func blankRow(cells []string) bool {
+	for _, c := range cells {
+		if strings.TrimSpace(c) != "" {
+			return false
+		}
+	}
+	return true
+}
+
+// readSheet reads a CSV file or the first sheet of a workbook.
+func readSheet(format string, r io.Reader) (*sheet, error) {
+	data, err := io.ReadAll(io.LimitReader(r, MaxImportBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("read import file: %w", err)
+	}
+	if len(data) > MaxImportBytes {
+		return nil, engine.Invalid("file", "file_too_large", map[string]any{"max": "10 MiB"})
+	}
+	sh := &sheet{}
+	if format == FormatXLSX {
+		err = readXLSX(data, sh)
+	} else {
+		err = readCSV(data, sh)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if sh.header == nil {
+		return nil, engine.Invalid("file", "import_empty", nil)
+	}
+	return sh, nil
+}
+
+// readCSV reads comma-separated UTF-8 (a byte-order mark is dropped) or, when the bytes are not
+// UTF-8, GB18030. Row numbers are those a spreadsheet shows: blank lines count, a quoted cell
+// running over several lines does not.
+func readCSV(data []byte, sh *sheet) error {
+	data = bytes.TrimPrefix(data, []byte("\ufeff"))
+	if !utf8.Valid(data) {
+		decoded, err := simplifiedchinese.GB18030.NewDecoder().Bytes(data)
+		if err != nil || !utf8.Valid(decoded) {
+			return engine.Invalid("file", "invalid_format", map[string]any{"detail": "not UTF-8 or GB18030 text"})
+		}
+		data = decoded
+	}
+	cr := csv.NewReader(bytes.NewReader(data))
+	cr.FieldsPerRecord = -1
+	rowNo, lastLine := 0, 0
+	for {
+		rec, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return engine.Invalid("file", "invalid_format", map[string]any{"detail": err.Error()})
+		}
+		line, _ := cr.FieldPos(0)
+		rowNo += line - lastLine // blank lines the reader skipped are rows too
+		last := len(rec) - 1
+		end, _ := cr.FieldPos(last)
+		lastLine = end + strings.Count(rec[last], "\n")
+		if err := sh.add(rowNo, rec); err != nil {
+			return err
+		}
+	}
+}
+
+// readXLSX reads the first worksheet with raw cell values: numbers as stored, not as their
+// number format shows them (a format could round them or show a date as 11-25-26).
+func readXLSX(data []byte, sh *sheet) error {
+	bad := func(err error) error {
+		return engine.Invalid("file", "invalid_format", map[string]any{"detail": "not an xlsx workbook: " + err.Error()})
+	}
+	f, err := excelize.OpenReader(bytes.NewReader(data), excelize.Options{UnzipSizeLimit: xlsxUnzipLimit, UnzipXMLSizeLimit: 16 << 20})
+	if err != nil {
+		return bad(err)
+	}
+	defer f.Close()
+	sheets := f.GetSheetList()
+	if len(sheets) == 0 {
+		return engine.Invalid("file", "import_empty", nil)
+	}
+	rows, err := f.Rows(sheets[0])
+	if err != nil {
+		return bad(err)
+	}
+	defer rows.Close()
+	for rowNo := 1; rows.Next(); rowNo++ {
+		cells, err := rows.Columns(excelize.Options{RawCellValue: true})
+		if err != nil {
+			return bad(err)
+		}
+		if err := sh.add(rowNo, cells); err != nil {
+			return err
+		}
+	}
+	if err := rows.Error(); err != nil {
+		return bad(err)
+	}
+	return nil
+}
+
+// csvUnquote removes the apostrophe that exports put before text that looks like a formula.
+func csvUnquote(cell string) string {
+	if len(cell) > 1 && cell[0] == '\'' && strings.ContainsRune(csvFormulaStarts, rune(cell[1])) {
+		return cell[1:]
+	}
+	return cell
+}
+
+// listSeparators split a cell holding several options or references.
+const listSeparators = ",，、;；\n"
+
+var (
+	xlsxNumber = regexp.MustCompile(`^-?\d+(\.\d+)?([eE][+-]?\d+)?$`)
+	xlsxSerial = regexp.MustCompile(`^\d+(\.\d+)?$`)
+)
+
+// excelMaxSerial is 9999-12-31, the last day a spreadsheet date can be.
+const excelMaxSerial = 2958465
+
+// cellInput turns a cell into the input value of its field, as a person wrote it; given is
+// false for an empty cell. A cell that cannot be read is a field error for the cell.
+func cellInput(f *Field, cell string, fromXLSX bool) (any, bool, *engine.FieldError) {
+	s := strings.TrimSpace(cell)
+	if s == "" {
+		return nil, false, nil
+	}
+	switch f.Type {
+	case FieldTypeNumber, FieldTypeMoney:
+		if fromXLSX && xlsxNumber.MatchString(s) {
+			// Workbooks store the shortest-but-17-digit form (0.29999999999999999 for 0.3).
+			if v, err := strconv.ParseFloat(s, 64); err == nil {
+				return strconv.FormatFloat(v, 'f', -1, 64), true, nil
+			}
+		}
+	case FieldTypeDate, FieldTypeDateTime, FieldTypeTime:
+		if fromXLSX && xlsxSerial.MatchString(s) {
+			if v, err := strconv.ParseFloat(s, 64); err == nil && v <= excelMaxSerial {
+				return excelSerial(f.Type, v), true, nil
+			}
+		}
+	case FieldTypeSelect, FieldTypeRadio:
+		if st, ok := f.State.(*choiceState); ok {
+			return choiceInput(st, s), true, nil
+		}
+	case FieldTypeMultiSelect, FieldTypeCheckbox:
+		if st, ok := f.State.(*choiceState); ok {
+			if v := choiceInput(st, s); isChoice(st, v) {
+				return []any{v}, true, nil // one option whose label holds a separator
+			}
+			var out []any
+			for _, part := range splitList(s) {
+				out = append(out, choiceInput(st, part))
+			}
+			return out, true, nil
+		}
+	case FieldTypeSwitch:
+		switch strings.ToLower(s) {
+		case "yes", "y":
+			return true, true, nil
+		case "no", "n":
+			return false, true, nil
+		}
+	case FieldTypeSubtable:
+		var rows any
+		if err := json.Unmarshal([]byte(s), &rows); err != nil {
+			return nil, false, &engine.FieldError{Path: f.Key, Code: "invalid_json", Params: map[string]any{"detail": err.Error()}}
+		}
+		return rows, true, nil
+	case FieldTypeLocation:
+		return locationInput(f, s)
+	}
+	if t := fieldTypeOf(f); t != nil && t.Schema(f)["type"] == "array" {
+		parts := splitList(s)
+		out := make([]any, len(parts))
+		for i, p := range parts {
+			out[i] = p
+		}
+		return out, true, nil
+	}
+	return s, true, nil
+}
+
+// excelSerial turns a spreadsheet date serial into the text the field type reads.
+func excelSerial(typ string, v float64) string {
+	if typ == FieldTypeTime {
+		secs := int(math.Round((v - math.Floor(v)) * 86400))
+		h, m, sec := secs/3600%24, secs/60%60, secs%60
+		if sec == 0 {
+			return fmt.Sprintf("%02d:%02d", h, m)
+		}
+		return fmt.Sprintf("%02d:%02d:%02d", h, m, sec)
+	}
+	t, err := excelize.ExcelDateToTime(v, false)
+	if err != nil {
+		return strconv.FormatFloat(v, 'f', -1, 64)
+	}
+	if typ == FieldTypeDate {
+		return t.Format(dateLayout)
+	}
+	return t.Round(time.Second).Format(sheetTimeLayout)
+}
+
+// choiceInput maps what a cell says to an option value: the value or label as the field type
+// reads them, else one option whose value or label matches without regard to case. Anything
+// else is passed on for the field type to refuse.
+func choiceInput(st *choiceState, s string) string {
+	if i, ok := st.resolve(s); ok {
+		return st.options[i].Value
+	}
+	s = strings.TrimSpace(s)
+	found := -1
+	for i, o := range st.options {
+		if strings.EqualFold(o.Value, s) || o.Label.ZH != "" && strings.EqualFold(o.Label.ZH, s) || o.Label.EN != "" && strings.EqualFold(o.Label.EN, s) {
+			if found >= 0 {
+				return s // two options answer to it: let the field type refuse it
+			}
+			found = i
+		}
+	}
+	if found >= 0 {
+		return st.options[found].Value
+	}
+	return s
+}
+
+func isChoice(st *choiceState, v string) bool {
+	_, ok := st.byValue[v]
+	return ok
+}
+
+func splitList(s string) []string {
+	var out []string
+	for part := range strings.FieldsFuncSeq(s, func(r rune) bool { return strings.ContainsRune(listSeparators, r) }) {
+		if part = strings.TrimSpace(part); part != "" {
+			out = append(out, part)
+		}
+	}
+	return out
+}
+
+// locationInput reads "lat,lng" with an optional address after a space.
+func locationInput(f *Field, s string) (any, bool, *engine.FieldError) {
+	lat, rest, ok := strings.Cut(strings.ReplaceAll(s, "，", ","), ",")
+	if !ok {
+		return nil, false, &engine.FieldError{Path: f.Key, Code: "invalid_format", Params: map[string]any{"detail": "lat,lng address"}}
+	}
+	rest = strings.TrimSpace(rest)
+	lng, address := rest, ""
+	if i := strings.IndexFunc(rest, unicode.IsSpace); i >= 0 {
+		lng, address = rest[:i], strings.TrimSpace(rest[i:])
+	}
+	return map[string]any{"lat": strings.TrimSpace(lat), "lng": lng, "address": address}, true, nil
+}
+
+func init() {
+	engine.RegisterMessages(map[string]engine.Text{
+		"unknown_column":       {ZH: "无法识别的列“{column}”：列名须为字段名称或字段标识", EN: "unknown column “{column}”: a header must be a field's label or key"},
+		"duplicate_column":     {ZH: "列“{column}”重复出现", EN: "column “{column}” appears twice"},
+		"unnamed_column":       {ZH: "第 {column} 列有数据但没有列名", EN: "column {column} holds data but has no header"},
+		"import_too_large":     {ZH: "一次最多导入 {max} 行数据", EN: "an import may hold at most {max} rows"},
+		"import_empty":         {ZH: "文件中没有表头和数据", EN: "the file has no header and no data"},
+		"import_subtable_row":  {ZH: "第 {row} 行：{message}", EN: "row {row}: {message}"},
+		"import_subtable_cell": {ZH: "第 {row} 行“{column}”{message}", EN: "row {row}, {column}: {message}"},
+	})
+}

@@ -1,0 +1,91 @@
+package forms
+
+import (
+	"context"
+	"fmt"
+
+	"tracecraft/engine"
+)
+
+// recordsAPI implements engine.Records for the other engines.
+type recordsAPI struct{ s *Service }
+
+var _ engine.Records = recordsAPI{}
+
+func refOf(r *Record) *engine.RecordRef {
+	return &engine.RecordRef{ID: r.ID, App: r.App, Form: r.Form, Version: r.Version, Rev: r.Rev, Status: r.Status, Data: r.Data, CreatedBy: r.CreatedBy}
+}
+
+func (a recordsAPI) GetRecord(ctx context.Context, p *engine.Principal, app, form, id string) (*engine.RecordRef, error) {
+	d, _, _, err := a.s.readable(ctx, p, app, form, id, false)
+	if err != nil {
+		return nil, err
+	}
+	return refOf(d.record()), nil
+}
+
+func (a recordsAPI) UpdateRecord(ctx context.Context, p *engine.Principal, app, form, id string, rev int64, data map[string]any) (*engine.RecordRef, error) {
+	r, err := a.s.Update(ctx, p, app, form, id, rev, data)
+	if err != nil {
+		return nil, err
+	}
+	return refOf(r), nil
+}
+
+func (a recordsAPI) CreateRecord(ctx context.Context, p *engine.Principal, app, form string, data map[string]any) (*engine.RecordRef, error) {
+	r, err := a.s.Create(ctx, p, app, form, data)
+	if err != nil {
+		return nil, err
+	}
+	return refOf(r), nil
+}
+
+func (a recordsAPI) SetRecordStatus(ctx context.Context, p *engine.Principal, app, form, id, status string) (*engine.RecordRef, error) {
+	for attempt := 0; attempt < 5; attempt++ {
+		d, c, acc, err := a.s.readable(ctx, p, app, form, id, false)
+		if err != nil {
+			return nil, err
+		}
+		if c.Def.Status == nil || !hasState(c.Def.Status, status) {
+			return nil, engine.Invalid("status", "not_found", map[string]any{"value": status})
+		}
+		if !acc.allows(ctx, ActUpdate, d) {
+			return nil, engine.ErrForbidden
+		}
+		if d.Status == status {
+			return refOf(d.record()), nil
+		}
+		before := d.record().Data
+		d.Status = status
+		r, err := a.s.save(ctx, p, d, acc, "record.status", EventStatusChanged, before)
+		if engine.IsConflict(err) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		return refOf(r), nil
+	}
+	return nil, fmt.Errorf("set status of %s: %w", id, engine.ErrConflict)
+}
+
+func hasState(sm *StatusModel, key string) bool {
+	for _, s := range sm.States {
+		if s.Key == key {
+			return true
+		}
+	}
+	return false
+}
+
+func (a recordsAPI) FieldKeys(ctx context.Context, app, form string) ([]engine.FieldRef, error) {
+	c, err := a.s.Compiled(ctx, app, form, 0)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]engine.FieldRef, 0, len(c.Fields))
+	for _, f := range c.Fields {
+		out = append(out, engine.FieldRef{Key: f.Key, Type: f.Type, Label: f.Label})
+	}
+	return out, nil
+}
