@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
@@ -103,6 +104,7 @@ func (s *Service) Publish(ctx context.Context, p *engine.Principal, app, key str
 		// form's published number is brought up to date by the next Publish or by
 		// latestVersion, which walks versions by _id.
 		_ = json.Unmarshal([]byte(v.DefJSON), &v.Definition)
+		s.latest.Store(f.ID, latestEntry{n: n, at: s.now()})
 		s.audit(ctx, p, "definition.publish", DefinitionKind, v.ID, nil, map[string]any{"version": n})
 		s.publishEvent(ctx, p, "definition.published", app, f.ID, map[string]any{"version": n})
 		return v, nil
@@ -152,7 +154,31 @@ func (s *Service) ListForms(ctx context.Context, p *engine.Principal, app string
 
 // latestVersion finds the newest published version: the form's number, then a walk forward by
 // _id in case a publish finished without updating the form.
+//
+// The answer is cached for latestTTL: a version published on this node shows at once (Publish
+// updates the cache), one published on another node within a few seconds.
 func (s *Service) latestVersion(ctx context.Context, app, key string) (int, error) {
+	if e, ok := s.latest.Load(formID(app, key)); ok {
+		if le := e.(latestEntry); s.now().Sub(le.at) < latestTTL {
+			return le.n, nil
+		}
+	}
+	n, err := s.readLatestVersion(ctx, app, key)
+	if err == nil {
+		s.latest.Store(formID(app, key), latestEntry{n: n, at: s.now()})
+	}
+	return n, err
+}
+
+// latestTTL is how long a form's latest version number is taken from memory.
+const latestTTL = 3 * time.Second
+
+type latestEntry struct {
+	n  int
+	at time.Time
+}
+
+func (s *Service) readLatestVersion(ctx context.Context, app, key string) (int, error) {
 	f, err := s.getForm(ctx, app, key)
 	if err != nil {
 		return 0, err

@@ -40,11 +40,12 @@ type Options struct {
 
 // Service is the form engine.
 type Service struct {
-	k     *engine.Kernel
-	st    *store.Store
-	loc   *time.Location
-	now   func() time.Time
-	cache sync.Map // version id ("app/key@n") → *Compiled
+	k      *engine.Kernel
+	st     *store.Store
+	loc    *time.Location
+	now    func() time.Time
+	cache  sync.Map // version id ("app/key@n") → *Compiled
+	latest sync.Map // form id ("app/key") → latestEntry
 }
 
 // New makes the form engine on the kernel and registers its definition kind.

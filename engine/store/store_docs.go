@@ -170,12 +170,43 @@ func revID(id string, rev int64) string { return fmt.Sprintf("%s@%012d", id, rev
 // Create inserts a revisioned document at revision 1. Its revision is first claimed in the
 // revisions collection (a unique insert), so a Create racing another Create or an Update of the
 // same id loses cleanly with ErrDuplicate.
+//
+// Revision 1 is written to the revisions collection lazily, by the first Update, so a create
+// costs one insert: the main document's unique _id is what makes it exclusive. A revisioned
+// document is never deleted (mark it deleted instead): its revisions would outlive it.
 func (s *Store) Create(ctx context.Context, coll, id string, doc any) error {
-	_, err := s.writeRevision(ctx, coll, id, 0, doc)
-	if errors.Is(err, ErrConflict) {
-		return fmt.Errorf("create %s/%s: %w", coll, id, ErrDuplicate)
+	d, err := toD(doc)
+	if err != nil {
+		return fmt.Errorf("create %s/%s: %w", coll, id, err)
 	}
-	return err
+	d = setField(setField(d, "_id", id), RevField, int64(1))
+	if err := s.insert(ctx, coll, d); err != nil {
+		return fmt.Errorf("create %s/%s: %w", coll, id, err)
+	}
+	return nil
+}
+
+// keepFirstRevision copies revision 1 of a document into the revisions collection before it is
+// first updated (Create does not write it there).
+func (s *Store) keepFirstRevision(ctx context.Context, coll, id string) error {
+	var cur bson.D
+	if err := s.Get(ctx, coll, id, &cur); err != nil {
+		return err
+	}
+	var rev int64
+	for _, e := range cur {
+		if e.Key == RevField {
+			rev, _ = e.Value.(int64)
+		}
+	}
+	if rev != 1 {
+		return nil // already past revision 1: the caller's update conflicts anyway
+	}
+	first := bson.D{{Key: "_id", Value: revID(id, 1)}, {Key: "rev", Value: int64(1)}, {Key: "at", Value: time.Now().UTC()}, {Key: "doc", Value: cur}}
+	if err := s.insert(ctx, RevisionsCollection(coll), first); err != nil && !errors.Is(err, ErrDuplicate) {
+		return err
+	}
+	return nil
 }
 
 // Update replaces revisioned document id if its revision is still expected, and returns the new
@@ -188,15 +219,12 @@ func (s *Store) Update(ctx context.Context, coll, id string, expected int64, doc
 	return s.writeRevision(ctx, coll, id, expected, doc)
 }
 
-// writeRevision is Create (expected 0) and Update. The claim of revision expected+1 in the
+// writeRevision is Update. The claim of revision expected+1 in the
 // revisions collection is the commit point: it is a unique insert, so exactly one writer gets it,
 // and it holds the whole new document, so the main document can always be rolled forward to it
 // (a process killed between the claim and the replace leaves a claim that the next writer applies).
 func (s *Store) writeRevision(ctx context.Context, coll, id string, expected int64, doc any) (int64, error) {
-	op := "update"
-	if expected == 0 {
-		op = "create"
-	}
+	const op = "update"
 	d, err := toD(doc)
 	if err != nil {
 		return 0, fmt.Errorf("%s %s/%s: %w", op, coll, id, err)
@@ -208,13 +236,16 @@ func (s *Store) writeRevision(ctx context.Context, coll, id string, expected int
 		unlock := s.locks.lock(coll, id)
 		defer unlock()
 	}
-	if expected > 0 {
-		cur, err := s.currentRev(ctx, coll, id)
-		if err != nil {
+	cur, err := s.currentRev(ctx, coll, id)
+	if err != nil {
+		return 0, fmt.Errorf("%s %s/%s: %w", op, coll, id, err)
+	}
+	if cur > expected {
+		return 0, fmt.Errorf("%s %s/%s: at revision %d, not %d: %w", op, coll, id, cur, expected, ErrConflict)
+	}
+	if expected == 1 {
+		if err := s.keepFirstRevision(ctx, coll, id); err != nil {
 			return 0, fmt.Errorf("%s %s/%s: %w", op, coll, id, err)
-		}
-		if cur > expected {
-			return 0, fmt.Errorf("%s %s/%s: at revision %d, not %d: %w", op, coll, id, cur, expected, ErrConflict)
 		}
 	}
 	claim := bson.D{{Key: "_id", Value: revID(id, next)}, {Key: "rev", Value: next}, {Key: "at", Value: time.Now().UTC()}, {Key: "doc", Value: d}}
@@ -252,13 +283,6 @@ func (s *Store) apply(ctx context.Context, coll, id string, rev int64, d bson.D)
 	if err != nil {
 		return err
 	}
-	if rev == 1 {
-		_, err := c.InsertOne(ctx, d)
-		if mongo.IsDuplicateKeyError(err) {
-			return nil // rolled forward by someone else already
-		}
-		return err
-	}
 	filter := bson.D{{Key: "_id", Value: id}, {Key: RevField, Value: bson.D{{Key: "$lt", Value: rev}}}}
 	if s.kind == KindEmbedded {
 		cur, err := s.currentRev(ctx, coll, id)
@@ -294,6 +318,17 @@ func (s *Store) Revisions(ctx context.Context, coll, id string) ([]Revision, err
 	for rev := int64(1); ; rev++ {
 		var r Revision
 		err := s.Get(ctx, RevisionsCollection(coll), revID(id, rev), &r)
+		if errors.Is(err, ErrNotFound) && rev == 1 {
+			// Never updated: revision 1 is the document itself.
+			var cur bson.Raw
+			if err := s.Get(ctx, coll, id, &cur); err != nil {
+				if errors.Is(err, ErrNotFound) {
+					return nil, nil
+				}
+				return nil, err
+			}
+			return []Revision{{Rev: 1, Doc: cur}}, nil
+		}
 		if errors.Is(err, ErrNotFound) {
 			return out, nil
 		}

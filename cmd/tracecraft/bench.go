@@ -1,0 +1,178 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"text/tabwriter"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"tracecraft/engine"
+	"tracecraft/engine/store"
+	"tracecraft/forms"
+)
+
+// cmdBench measures the store primitives and the form engine against raw driver calls in one
+// run, on a fresh store, and prints each as a ratio of its baseline. Speed targets are these
+// ratios, not absolute times: they hold on any machine.
+func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	n := fs.Int("n", 2000, "operations per measurement")
+	docs := fs.Int("docs", 100_000, "documents for the lookup measurement")
+	mongoURI := fs.String("mongo-uri", "", "measure on this MongoDB instead of a temporary embedded store")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	opts := store.Options{MongoURI: *mongoURI, Logger: log, Database: fmt.Sprintf("tcbench_%d", time.Now().UnixNano())}
+	if *mongoURI == "" {
+		dir, err := os.MkdirTemp("", "tcbench")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		opts.DataDir = dir
+	}
+	st, err := store.Open(ctx, opts)
+	if err != nil {
+		return err
+	}
+	k := engine.NewKernel(st, engine.KernelOptions{Log: log})
+	fsvc := forms.New(k, forms.Options{})
+	if err := k.Start(ctx); err != nil {
+		return err
+	}
+	defer func() {
+		if *mongoURI != "" {
+			_ = st.Database().Drop(context.Background())
+		}
+		_ = k.Close(context.Background())
+	}()
+
+	fmt.Fprintf(stdout, "tracecraft bench on the %s store, %d operations each\n\n", st.Kind(), *n)
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "measurement\tops/s\tbaseline ops/s\tratio\t")
+	report := func(name string, ops, base float64) {
+		fmt.Fprintf(tw, "%s\t%.0f\t%.0f\t%.2f\t\n", name, ops, base, ops/base)
+	}
+	rate := func(count int, fn func(i int) error) (float64, error) {
+		start := time.Now()
+		for i := 0; i < count; i++ {
+			if err := fn(i); err != nil {
+				return 0, err
+			}
+		}
+		return float64(count) / time.Since(start).Seconds(), nil
+	}
+	doc := func(i int) bson.D {
+		return bson.D{{Key: "lot", Value: fmt.Sprint("LOT-", i)}, {Key: "qty", Value: float64(i)}, {Key: "unit", Value: "kg"}}
+	}
+	raw, err := st.Collection(ctx, "bench_raw")
+	if err != nil {
+		return err
+	}
+	rawInsert, err := rate(*n, func(i int) error {
+		_, err := raw.InsertOne(ctx, append(bson.D{{Key: "_id", Value: fmt.Sprint("r", i)}}, doc(i)...))
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	put, err := rate(*n, func(i int) error { return st.Put(ctx, "bench_put", fmt.Sprint("p", i), doc(i)) })
+	if err != nil {
+		return err
+	}
+	report("store Put (unique insert)", put, rawInsert)
+	create, err := rate(*n, func(i int) error { return st.Create(ctx, "bench_rev", fmt.Sprint("c", i), doc(i)) })
+	if err != nil {
+		return err
+	}
+	report("store Create (revisioned)", create, rawInsert)
+	next, err := rate(*n, func(i int) error { _, err := st.Next(ctx, "bench", 1); return err })
+	if err != nil {
+		return err
+	}
+	report("store Next (sequence)", next, rawInsert)
+
+	// Lookups by _id stay flat as the collection grows.
+	big, err := st.Collection(ctx, "bench_big")
+	if err != nil {
+		return err
+	}
+	batch := make([]any, 0, 1000)
+	for i := 0; i < *docs; i++ {
+		batch = append(batch, append(bson.D{{Key: "_id", Value: fmt.Sprintf("K%08d", i)}}, doc(i)...))
+		if len(batch) == cap(batch) || i == *docs-1 {
+			if _, err := big.InsertMany(ctx, batch); err != nil {
+				return err
+			}
+			batch = batch[:0]
+		}
+	}
+	small := min(*docs, 1000)
+	getSmall, err := rate(*n, func(i int) error {
+		var out bson.M
+		return st.Get(ctx, "bench_big", fmt.Sprintf("K%08d", (i*7919)%small), &out)
+	})
+	if err != nil {
+		return err
+	}
+	getBig, err := rate(*n, func(i int) error {
+		var out bson.M
+		return st.Get(ctx, "bench_big", fmt.Sprintf("K%08d", (i*7919)%*docs), &out)
+	})
+	if err != nil {
+		return err
+	}
+	report(fmt.Sprintf("Get by _id over %d docs (vs first %d)", *docs, small), getBig, getSmall)
+
+	// A record through the form engine: validation, formula, auto-number, revision, audit, event.
+	sys := engine.SystemPrincipal()
+	if _, err := fsvc.CreateApp(ctx, sys, forms.AppInput{Key: "bench", Name: engine.Text{ZH: "基准", EN: "Bench"}}); err != nil {
+		return err
+	}
+	def := []byte(`{"key":"receipt","name":{"zh-CN":"收货"},"schema":{"type":"object","required":["material","qty"],"properties":{
+		"lot":{"x-type":"autonumber","x-label":{"zh-CN":"批次"},"x-options":{"pattern":"RM{yyMMdd}{seq:6}","reset":"day"}},
+		"material":{"x-type":"text","x-label":{"zh-CN":"原料"}},
+		"qty":{"x-type":"number","x-label":{"zh-CN":"数量"},"minimum":0},
+		"price":{"x-type":"money","x-label":{"zh-CN":"单价"}},
+		"amount":{"x-type":"formula","x-label":{"zh-CN":"金额"},"x-options":{"expr":"qty * price"}},
+		"grade":{"x-type":"select","x-label":{"zh-CN":"等级"},"x-options":{"options":[{"value":"a","label":{"zh-CN":"一级"}},{"value":"b","label":{"zh-CN":"二级"}}]}},
+		"received":{"x-type":"date","x-label":{"zh-CN":"收货日期"}}}}}`)
+	if _, err := fsvc.SaveDraft(ctx, sys, "bench", def, 0); err != nil {
+		return err
+	}
+	if _, err := fsvc.Publish(ctx, sys, "bench", "receipt"); err != nil {
+		return err
+	}
+	record := func(i int) forms.Values {
+		return forms.Values{"material": "面粉", "qty": float64(i % 1000), "price": 3.5, "grade": "a", "received": "2026-11-25"}
+	}
+	engineCreate, err := rate(*n, func(i int) error { _, err := fsvc.Create(ctx, sys, "bench", "receipt", record(i)); return err })
+	if err != nil {
+		return err
+	}
+	rawRec, err := st.Collection(ctx, "bench_rawrec")
+	if err != nil {
+		return err
+	}
+	rawRecord, err := rate(*n, func(i int) error {
+		_, err := rawRec.InsertOne(ctx, bson.D{{Key: "_id", Value: fmt.Sprint("x", i)}, {Key: "data", Value: record(i)}, {Key: "created_at", Value: time.Now()}})
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	report("form engine Create vs raw insert", engineCreate, rawRecord)
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, "\nratio = ops/s ÷ baseline ops/s, both measured in this run.")
+	return nil
+}
