@@ -52,6 +52,7 @@ func (s *Server) formIORoutes() []Route {
 				}
 				format := c.Query("format", forms.FormatXLSX)
 				lang := langOf(c)
+				// Buffered, so that an error found while writing still gets a JSON answer.
 				var buf bytes.Buffer
 				n, err := f.Export(c.UserContext(), p, c.Params("app"), c.Params("form"), q, format, lang, &buf)
 				if err != nil {

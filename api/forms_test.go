@@ -125,6 +125,16 @@ func (f *fixture) user(t *testing.T, username, role string) *apitest.Client {
 	return f.s.Login(t, username, pw)
 }
 
+// as gives c's session to a client that reports to t (a subtest must not fail its parent).
+func (f *fixture) as(t *testing.T, c *apitest.Client) *apitest.Client {
+	nc := f.s.Client(t)
+	nc.Token = c.Token
+	for k, v := range c.Header {
+		nc.Header[k] = v
+	}
+	return nc
+}
+
 func recordsPath(app, form string) string {
 	return "/api/v1/apps/" + app + "/forms/" + form + "/records"
 }
@@ -184,6 +194,7 @@ func (sc scenario) run(t *testing.T, f *fixture) apitest.Response {
 	if c == nil {
 		c = f.admin
 	}
+	c = f.as(t, c)
 	var raw []byte
 	ct := ""
 	switch b := sc.body.(type) {
@@ -328,14 +339,14 @@ func TestFormsVersions(t *testing.T) {
 	}
 
 	// The old record reads fine and stays on version 1, even through an update.
-	var got forms.Record
+	var got, updated forms.Record
 	f.admin.Do("GET", receipts+"/"+old.ID, nil, 200, &got)
 	if got.Version != 1 || got.Data["supplier"] != "Acme" {
 		t.Fatalf("old record after v2: %+v", got)
 	}
-	f.admin.Do("PATCH", receipts+"/"+old.ID, api.RecordInput{Rev: got.Rev, Data: forms.Values{"note": "checked"}}, 200, &got)
-	if got.Version != 1 || got.Rev != 2 {
-		t.Fatalf("old record updated: version %d rev %d, want 1 and 2", got.Version, got.Rev)
+	f.admin.Do("PATCH", receipts+"/"+old.ID, api.RecordInput{Rev: got.Rev, Data: forms.Values{"note": "checked"}}, 200, &updated)
+	if updated.Version != 1 || updated.Rev != 2 || updated.Data["note"] != "checked" {
+		t.Fatalf("old record updated: %+v, want version 1 rev 2", updated)
 	}
 	// New records follow version 2 and its new required field.
 	res := f.admin.Do("POST", receipts, api.RecordInput{Data: forms.Values{"supplier": "Acme", "weight": 10}}, 400, nil)
@@ -390,9 +401,10 @@ func TestRecordsCreateGetUpdate(t *testing.T) {
 	if up.Rev != 2 || up.Data["weight"] != 13.0 || up.Data["supplier"] != "Acme" || up.Data["lot_no"] != "RM0001" {
 		t.Fatalf("updated %+v", up)
 	}
-	f.admin.Do("PATCH", receipts+"/"+r1.ID, api.RecordInput{Rev: 2, Data: forms.Values{"note": nil, "grade": nil}}, 200, &up)
-	if _, has := up.Data["grade"]; has || up.Rev != 3 {
-		t.Fatalf("null must clear a field: %+v", up)
+	var cleared forms.Record
+	f.admin.Do("PATCH", receipts+"/"+r1.ID, api.RecordInput{Rev: 2, Data: forms.Values{"note": nil, "grade": nil}}, 200, &cleared)
+	if _, has := cleared.Data["grade"]; has || cleared.Rev != 3 {
+		t.Fatalf("null must clear a field: %+v", cleared)
 	}
 
 	runScenarios(t, f, []scenario{
@@ -500,15 +512,15 @@ func TestRecordsDeleteRestoreHistory(t *testing.T) {
 		t.Fatalf("deleted list %v, want %s", ids, r.ID)
 	}
 	f.admin.Do("POST", rec+"/restore", api.RevInput{Rev: 4}, 409, nil)
-	var back forms.Record
+	var back, reread forms.Record
 	f.admin.Do("POST", rec+"/restore", api.RevInput{Rev: 5}, 200, &back)
 	if back.Deleted != nil || back.Rev != 6 {
 		t.Fatalf("restored %+v", back)
 	}
 	f.admin.Do("POST", rec+"/restore", api.RevInput{Rev: 6}, 409, nil) // not deleted
-	f.admin.Do("GET", rec, nil, 200, &back)
-	if back.Data["note"] != "re-graded" || back.Status != "submitted" {
-		t.Fatalf("restored record lost data: %+v", back)
+	f.admin.Do("GET", rec, nil, 200, &reread)
+	if reread.Data["note"] != "re-graded" || reread.Status != "submitted" || reread.Deleted != nil || reread.Rev != 6 {
+		t.Fatalf("restored record: %+v", reread)
 	}
 	if ids := listIDs(""); len(ids) != 2 {
 		t.Fatalf("list after restore %v", ids)
@@ -752,6 +764,13 @@ func filterQuery(filters ...forms.Filter) string {
 	return "filter=" + url.QueryEscape(string(b))
 }
 
+// list reads one page into a fresh result (decoding into a used one would keep its old next).
+func list(c *apitest.Client, path string) forms.ListResult {
+	var l forms.ListResult
+	c.Do("GET", path, nil, 200, &l)
+	return l
+}
+
 func ids(items []*forms.Record) []string {
 	out := make([]string, len(items))
 	for i, it := range items {
@@ -812,8 +831,9 @@ func TestListsFilters(t *testing.T) {
 			// Default order: newest first.
 			slices.Sort(want)
 			slices.Reverse(want)
+			admin := f.as(t, f.admin)
 			var res forms.ListResult
-			f.admin.Do("GET", lotsPath+"?"+filterQuery(tc.filters...), nil, 200, &res)
+			admin.Do("GET", lotsPath+"?"+filterQuery(tc.filters...), nil, 200, &res)
 			if got := ids(res.Items); !slices.Equal(got, want) {
 				t.Fatalf("ids %v, want %v", got, want)
 			}
@@ -822,7 +842,7 @@ func TestListsFilters(t *testing.T) {
 			}
 			// The same query in a body.
 			var byBody forms.ListResult
-			f.admin.Do("POST", lotsPath+"/query", forms.ListQuery{Filters: tc.filters}, 200, &byBody)
+			admin.Do("POST", lotsPath+"/query", forms.ListQuery{Filters: tc.filters}, 200, &byBody)
 			if got := ids(byBody.Items); !slices.Equal(got, want) {
 				t.Fatalf("POST query: ids %v, want %v", got, want)
 			}
@@ -853,12 +873,11 @@ func TestListsSortPagesProjection(t *testing.T) {
 	slices.Sort(newest)
 	slices.Reverse(newest)
 
-	var res forms.ListResult
-	f.admin.Do("GET", lotsPath+"?sort=qty", nil, 200, &res)
+	res := list(f.admin, lotsPath+"?sort=qty")
 	if got := ids(res.Items); !slices.Equal(got, asc) {
 		t.Fatalf("sort=qty: %v, want %v", got, asc)
 	}
-	f.admin.Do("GET", lotsPath+"?sort=-qty", nil, 200, &res)
+	res = list(f.admin, lotsPath+"?sort=-qty")
 	if got := ids(res.Items); !slices.Equal(got, desc) {
 		t.Fatalf("sort=-qty: %v, want %v", got, desc)
 	}
@@ -882,7 +901,7 @@ func TestListsSortPagesProjection(t *testing.T) {
 				q += "&cursor=" + url.QueryEscape(cursor)
 			}
 			var r forms.ListResult
-			f.admin.Do("GET", lotsPath+"?"+q, nil, 200, &r)
+			f.as(t, f.admin).Do("GET", lotsPath+"?"+q, nil, 200, &r)
 			if r.Total != int64(total) {
 				t.Fatalf("page %d: total %d, want %d", page, r.Total, total)
 			}
@@ -930,7 +949,7 @@ func TestListsSortPagesProjection(t *testing.T) {
 
 	t.Run("projection", func(t *testing.T) {
 		var r forms.ListResult
-		f.admin.Do("GET", lotsPath+"?fields=name,qty&limit=50", nil, 200, &r)
+		f.as(t, f.admin).Do("GET", lotsPath+"?fields=name,qty&limit=50", nil, 200, &r)
 		if len(r.Items) != len(lots) {
 			t.Fatalf("%d items", len(r.Items))
 		}
@@ -1018,7 +1037,7 @@ func TestPermMatrix(t *testing.T) {
 			{name: "delete", client: reader, method: "DELETE", url: adminPath + "?rev=2", status: 403},
 		})
 		var h []forms.HistoryEntry
-		reader.Do("GET", adminPath+"/history", nil, 200, &h)
+		f.as(t, reader).Do("GET", adminPath+"/history", nil, 200, &h)
 		if len(h) != 2 {
 			t.Fatalf("history %+v", h)
 		}
@@ -1036,7 +1055,7 @@ func TestPermMatrix(t *testing.T) {
 	})
 
 	t.Run("reader export", func(t *testing.T) {
-		res := reader.Raw("GET", receipts+"/export?format=csv", "", nil)
+		res := f.as(t, reader).Raw("GET", receipts+"/export?format=csv", "", nil)
 		switch res.Status {
 		case 200:
 			body := string(res.Body)
@@ -1064,8 +1083,8 @@ func TestPermMatrix(t *testing.T) {
 	})
 
 	t.Run("clerk sees and changes only own records", func(t *testing.T) {
-		var l forms.ListResult
-		clerk.Do("GET", receipts, nil, 200, &l)
+		clerk := f.as(t, clerk)
+		l := list(clerk, receipts)
 		got := ids(l.Items)
 		slices.Sort(got)
 		want := []string{own1.ID, own2.ID}
@@ -1074,19 +1093,21 @@ func TestPermMatrix(t *testing.T) {
 			t.Fatalf("clerk lists %v (total %d), want %v", got, l.Total, want)
 		}
 		// A filter that matches other users' records too must not widen the scope.
-		clerk.Do("GET", receipts+"?"+filterQuery(forms.Filter{Field: "weight", Op: "gte", Value: 0}), nil, 200, &l)
+		l = list(clerk, receipts+"?"+filterQuery(forms.Filter{Field: "weight", Op: "gte", Value: 0}))
 		got = ids(l.Items)
 		slices.Sort(got)
 		if !slices.Equal(got, want) || l.Total != 2 {
 			t.Fatalf("clerk lists with a filter %v (total %d), want %v", got, l.Total, want)
 		}
-		clerk.Do("GET", receipts+"?sort=weight&limit=1", nil, 200, &l)
-		if len(l.Items) != 1 || l.Items[0].ID != own1.ID || l.Next == "" {
-			t.Fatalf("clerk's first page %+v", l)
+		first := list(clerk, receipts+"?sort=weight&limit=1")
+		if len(first.Items) != 1 || first.Items[0].ID != own1.ID || first.Next == "" {
+			t.Fatalf("clerk's first page %+v", first)
 		}
-		clerk.Do("GET", receipts+"?sort=weight&limit=1&cursor="+url.QueryEscape(l.Next), nil, 200, &l)
-		if len(l.Items) != 1 || l.Items[0].ID != own2.ID || l.Next != "" {
-			t.Fatalf("clerk's second page %+v", l)
+		for _, limit := range []int{1, 10} {
+			l = list(clerk, fmt.Sprintf("%s?sort=weight&limit=%d&cursor=%s", receipts, limit, url.QueryEscape(first.Next)))
+			if len(l.Items) != 1 || l.Items[0].ID != own2.ID || l.Next != "" {
+				t.Fatalf("clerk's second page of %d: %v next %q", limit, ids(l.Items), l.Next)
+			}
 		}
 		runScenarios(t, f, []scenario{
 			{name: "get own", client: clerk, method: "GET", url: receipts + "/" + own1.ID, status: 200, contains: []string{`"cost":987.65`}},
@@ -1105,7 +1126,7 @@ func TestPermMatrix(t *testing.T) {
 
 	t.Run("admin sees everything", func(t *testing.T) {
 		var l forms.ListResult
-		f.admin.Do("GET", receipts, nil, 200, &l)
+		f.as(t, f.admin).Do("GET", receipts, nil, 200, &l)
 		if l.Total != 4 || !strings.Contains(fmt.Sprint(l.Items[len(l.Items)-1].Data), "988.65") {
 			t.Fatalf("admin list %d records, oldest %v", l.Total, l.Items[len(l.Items)-1].Data)
 		}
@@ -1177,7 +1198,7 @@ func TestFiles(t *testing.T) {
 
 	download := func(t *testing.T, id string, want []byte, wantType string) {
 		t.Helper()
-		res := f.admin.Raw("GET", "/api/v1/apps/plant/files/"+id, "", nil)
+		res := f.as(t, f.admin).Raw("GET", "/api/v1/apps/plant/files/"+id, "", nil)
 		if res.Status != 200 {
 			t.Fatalf("download: %d %s", res.Status, res.Body)
 		}
@@ -1214,18 +1235,19 @@ func TestFiles(t *testing.T) {
 		w := multipart.NewWriter(&body)
 		w.WriteField("name", "x")
 		w.Close()
-		res := f.admin.Raw("POST", "/api/v1/apps/plant/files", w.FormDataContentType(), body.Bytes())
+		res := f.as(t, f.admin).Raw("POST", "/api/v1/apps/plant/files", w.FormDataContentType(), body.Bytes())
 		if res.Status != 400 {
 			t.Fatalf("status %d: %s", res.Status, res.Body)
 		}
 		wantFields(t, res, "file required")
 	})
 	t.Run("empty file", func(t *testing.T) {
-		res := f.admin.Raw("POST", "/api/v1/apps/plant/files", "", nil)
+		admin := f.as(t, f.admin)
+		res := admin.Raw("POST", "/api/v1/apps/plant/files", "", nil)
 		if res.Status != 400 {
 			t.Fatalf("status %d: %s", res.Status, res.Body)
 		}
-		upload(t, f.admin, plantApp, "empty.png", nil, 400)
+		upload(t, admin, plantApp, "empty.png", nil, 400)
 	})
 	t.Run("user of another app", func(t *testing.T) {
 		reader := f.user(t, "rita", "reader") // sees plant only

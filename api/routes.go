@@ -64,6 +64,7 @@ func (s *Server) allRoutes() []Route {
 	rs = append(rs, s.formIORoutes()...) // before formRoutes: …/records/export must not be taken for …/records/:id
 	rs = append(rs, s.formRoutes()...)
 	rs = append(rs, s.fileRoutes()...)
+	rs = append(rs, s.workflowRoutes()...)
 	return rs
 }
 

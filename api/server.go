@@ -17,6 +17,7 @@ import (
 
 	"tracecraft/engine"
 	"tracecraft/forms"
+	"tracecraft/workflow"
 )
 
 // Options configure the server.
@@ -37,6 +38,7 @@ type Options struct {
 type Server struct {
 	k      *engine.Kernel
 	forms  *forms.Service
+	flows  *workflow.Service
 	opts   Options
 	log    *slog.Logger
 	app    *fiber.App
@@ -47,6 +49,7 @@ type Server struct {
 // Engines are the engines the server exposes.
 type Engines struct {
 	Forms *forms.Service
+	Flows *workflow.Service
 }
 
 // New builds the server and registers every route.
@@ -60,7 +63,7 @@ func New(k *engine.Kernel, engines Engines, opts Options) *Server {
 	if opts.Log == nil {
 		opts.Log = k.Log
 	}
-	s := &Server{k: k, forms: engines.Forms, opts: opts, log: opts.Log, limits: newRateLimiter(60, time.Minute)}
+	s := &Server{k: k, forms: engines.Forms, flows: engines.Flows, opts: opts, log: opts.Log, limits: newRateLimiter(60, time.Minute)}
 	s.app = fiber.New(fiber.Config{
 		AppName:               "tracecraft",
 		BodyLimit:             opts.BodyLimit,

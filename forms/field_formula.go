@@ -53,6 +53,8 @@ type formulaState struct {
 	prog  *engine.Program
 	env   engine.ExprEnv
 	reads []string // the variables of env the expression reads
+	// parentReads are the parent's fields a column's formula reads (parent.tax_rate).
+	parentReads []string
 	deps  []string // reads without the system values
 }
 
@@ -129,6 +131,9 @@ func (formulaType) Link(c *CompileContext, f *Field) error {
 	}
 	// Link runs once, when the definition is compiled; the state is shared read-only after.
 	st.prog, st.env, st.reads, st.deps = prog, env, reads, deps
+	if f.Parent != nil {
+		st.parentReads = formulaMembers(st.Expr, "parent")
+	}
 	return nil
 }
 
@@ -221,6 +226,11 @@ func (formulaType) Generate(c *ValueContext, f *Field, rec *Values, onCreate boo
 			empty = true
 		}
 		vars[name] = formulaValue(st.env[name], v, loc)
+	}
+	for _, k := range st.parentReads {
+		if c.Parent == nil || c.Parent[k] == nil {
+			empty = true
+		}
 	}
 	out, err := st.prog.Eval(c.Ctx, vars)
 	if err != nil {
@@ -350,10 +360,20 @@ func formulaIdentifiers(source string, keep func(string) bool) []string {
 type identifierCollector struct {
 	idents  []*ast.IdentifierNode
 	callees map[*ast.IdentifierNode]bool
+	members map[string][]string // object variable → the members read of it (parent.tax_rate)
 }
 
 func (v *identifierCollector) Visit(node *ast.Node) {
 	switch n := (*node).(type) {
+	case *ast.MemberNode:
+		if id, ok := n.Node.(*ast.IdentifierNode); ok {
+			if prop, ok := n.Property.(*ast.StringNode); ok {
+				if v.members == nil {
+					v.members = map[string][]string{}
+				}
+				v.members[id.Value] = append(v.members[id.Value], prop.Value)
+			}
+		}
 	case *ast.IdentifierNode:
 		v.idents = append(v.idents, n)
 	case *ast.CallNode:
@@ -361,6 +381,18 @@ func (v *identifierCollector) Visit(node *ast.Node) {
 			v.callees[id] = true
 		}
 	}
+}
+
+// formulaMembers lists the members the source reads of an object variable ("parent"):
+// parent.tax_rate gives tax_rate.
+func formulaMembers(source, object string) []string {
+	tree, err := parser.Parse(source)
+	if err != nil {
+		return nil
+	}
+	v := &identifierCollector{callees: map[*ast.IdentifierNode]bool{}}
+	ast.Walk(&tree.Node, v)
+	return v.members[object]
 }
 
 // roundHalfAway rounds x to digits decimals, half away from zero, on its shortest decimal

@@ -93,7 +93,13 @@ func (s *Service) List(ctx context.Context, p *engine.Principal, app, form strin
 		page = append(append(bson.D(nil), filter...), bson.E{Key: "$and", Value: bson.A{cf}})
 	}
 	res := &ListResult{Items: []*Record{}}
-	opts := options.Find().SetSort(bson.D{{Key: sortKey.store, Value: dir}, {Key: "_id", Value: dir}})
+	// Ties are broken by _id; sorting by _id itself must not name it twice (the embedded
+	// store's FerretDB panics on a duplicated key and drops the connection).
+	order := bson.D{{Key: sortKey.store, Value: dir}}
+	if sortKey.store != "_id" {
+		order = append(order, bson.E{Key: "_id", Value: dir})
+	}
+	opts := options.Find().SetSort(order)
 	if !rowCheck {
 		opts.SetLimit(int64(q.Limit + 1))
 	}

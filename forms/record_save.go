@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 
 	"tracecraft/engine"
 )
@@ -73,14 +74,15 @@ func (s *Service) prepareData(vc *ValueContext, c *Compiled, acc *access, base, 
 			}
 		}
 	}
-	if len(fe) == 0 {
-		if err := c.data.Validate(jsonRoundTrip(data), engine.PathDotted); err != nil {
-			got, ok := engine.AsFieldErrors(err)
-			if !ok {
-				return nil, err
-			}
-			fe = append(fe, got...)
+	// The schema runs even when values failed to prepare, so a missing required field or a
+	// number below its minimum is reported with them; a value that failed was left out of data,
+	// and what the schema says of its path (required) would only repeat the first error.
+	if err := c.data.Validate(jsonRoundTrip(data), engine.PathDotted); err != nil {
+		got, ok := engine.AsFieldErrors(err)
+		if !ok {
+			return nil, err
 		}
+		fe = append(fe, unreported(fe, got)...)
 	}
 	if len(fe) == 0 {
 		s.check(vc, c.Fields, data, "", &fe)
@@ -251,6 +253,24 @@ func (s *Service) check(vc *ValueContext, fields []*Field, data Values, prefix s
 			}
 		}
 	}
+}
+
+// unreported keeps the errors of more whose path is not already in fe nor under a path in fe.
+func unreported(fe, more engine.FieldErrors) engine.FieldErrors {
+	var out engine.FieldErrors
+	for _, m := range more {
+		dup := false
+		for _, e := range fe {
+			if m.Path == e.Path || strings.HasPrefix(m.Path, e.Path+".") {
+				dup = true
+				break
+			}
+		}
+		if !dup {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // asFieldErrors turns a field type's error into field errors rooted at path.

@@ -18,6 +18,7 @@ import (
 	"tracecraft/engine"
 	"tracecraft/engine/store/storetest"
 	"tracecraft/forms"
+	"tracecraft/workflow"
 )
 
 // AdminPassword is the password of the bootstrap admin of every test server.
@@ -28,6 +29,7 @@ type Server struct {
 	URL    string
 	Kernel *engine.Kernel
 	Forms  *forms.Service
+	Flows  *workflow.Service
 	API    *api.Server
 }
 
@@ -41,10 +43,11 @@ func Start(t testing.TB) *Server {
 		t.Fatal(err)
 	}
 	fs := forms.New(k, forms.Options{})
+	wf := workflow.New(k, workflow.Options{})
 	if err := k.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	srv := api.New(k, api.Engines{Forms: fs}, api.Options{Version: "test", Log: storetest.Quiet})
+	srv := api.New(k, api.Engines{Forms: fs, Flows: wf}, api.Options{Version: "test", Log: storetest.Quiet})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -57,7 +60,7 @@ func Start(t testing.TB) *Server {
 		_ = k.Scheduler.Stop(ctx)
 		_ = k.Bus.Close(ctx)
 	})
-	return &Server{URL: "http://" + ln.Addr().String(), Kernel: k, Forms: fs, API: srv}
+	return &Server{URL: "http://" + ln.Addr().String(), Kernel: k, Forms: fs, Flows: wf, API: srv}
 }
 
 // Client speaks to a test server, with a bearer token once signed in.

@@ -12,6 +12,7 @@ import (
 
 	"tracecraft/api"
 	"tracecraft/forms"
+	"tracecraft/workflow"
 )
 
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -46,7 +47,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintf(stdout, "\nCreated user admin with password: %s\nIt is shown only this once; change it after signing in.\n\n", password)
 	}
 	// Engines subscribe to the bus and add jobs before the kernel starts.
-	engines := api.Engines{Forms: forms.New(k, forms.Options{})}
+	engines := api.Engines{Forms: forms.New(k, forms.Options{}), Flows: workflow.New(k, workflow.Options{})}
 	if err := k.Start(ctx); err != nil {
 		return err
 	}

@@ -1,0 +1,240 @@
+package api
+
+import (
+	"strconv"
+
+	"github.com/gofiber/fiber/v2"
+
+	"tracecraft/engine"
+	"tracecraft/workflow"
+)
+
+// StartInput starts a flow on a record.
+type StartInput struct {
+	Record string `json:"record"`
+}
+
+// Validate checks the record is named.
+func (in *StartInput) Validate() error {
+	if in.Record == "" {
+		return engine.Invalid("record", "required", nil)
+	}
+	return nil
+}
+
+// BatchInput approves several tasks at once.
+type BatchInput struct {
+	Tasks   []string `json:"tasks"`
+	Comment string   `json:"comment,omitempty"`
+}
+
+// Validate checks there are 1 to 200 tasks.
+func (in *BatchInput) Validate() error {
+	if len(in.Tasks) == 0 {
+		return engine.Invalid("tasks", "required", nil)
+	}
+	if len(in.Tasks) > 200 {
+		return engine.Invalid("tasks", "too_many", map[string]any{"max": 200})
+	}
+	return nil
+}
+
+// WithdrawInput withdraws an instance.
+type WithdrawInput struct {
+	Comment string `json:"comment,omitempty"`
+}
+
+func (s *Server) workflowRoutes() []Route {
+	w := s.flows
+	const flowBase = "/api/v1/apps/:app/flows/:flow"
+	return []Route{
+		{Method: "GET", Path: "/api/v1/apps/:app/flows", Tag: "flows", Summary: "List an app's flows with their drafts", Out: []workflow.Flow{},
+			Handle: func(c *fiber.Ctx, p *engine.Principal) error {
+				list, err := w.ListFlows(c.UserContext(), p, c.Params("app"))
+				if err != nil {
+					return err
+				}
+				return c.JSON(nonNil(list))
+			}},
+		{Method: "POST", Path: "/api/v1/apps/:app/flows", Tag: "flows", Summary: "Create a flow: the body is its definition, saved as a draft", In: workflow.Definition{}, Out: workflow.Flow{}, Status: 201,
+			Handle: func(c *fiber.Ctx, p *engine.Principal) error {
+				body, err := jsonBody(c)
+				if err != nil {
+					return err
+				}
+				f, err := w.SaveDraft(c.UserContext(), p, c.Params("app"), body, 0)
+				if err != nil {
+					return err
+				}
+				return c.Status(201).JSON(f)
+			}},
+		{Method: "GET", Path: flowBase, Tag: "flows", Summary: "A flow with its draft", Out: workflow.Flow{},
+			Handle: func(c *fiber.Ctx, p *engine.Principal) error {
+				f, err := w.GetFlow(c.UserContext(), p, c.Params("app"), c.Params("flow"))
+				if err != nil {
+					return err
+				}
+				return c.JSON(f)
+			}},
+		{Method: "PUT", Path: flowBase, Tag: "flows", Summary: "Save a flow's draft (?rev= is the draft revision you edited)", In: workflow.Definition{}, Out: workflow.Flow{},
+			Query: []Param{{Name: "rev", Type: "integer", Description: "required: the draft revision you edited"}},
+			Handle: func(c *fiber.Ctx, p *engine.Principal) error {
+				rev, err := strconv.ParseInt(c.Query("rev"), 10, 64)
+				if err != nil || rev < 1 {
+					return engine.Invalid("rev", "required", nil)
+				}
+				body, err := jsonBody(c)
+				if err != nil {
+					return err
+				}
+				f, err := w.SaveDraft(c.UserContext(), p, c.Params("app"), body, rev)
+				if err != nil {
+					return err
+				}
+				return c.JSON(f)
+			}},
+		{Method: "POST", Path: flowBase + "/publish", Tag: "flows", Summary: "Publish the draft as the flow's next version (running instances keep theirs)", Out: workflow.FlowVersion{}, Status: 201,
+			Handle: func(c *fiber.Ctx, p *engine.Principal) error {
+				v, err := w.Publish(c.UserContext(), p, c.Params("app"), c.Params("flow"))
+				if err != nil {
+					return err
+				}
+				return c.Status(201).JSON(v)
+			}},
+		{Method: "GET", Path: flowBase + "/versions", Tag: "flows", Summary: "A flow's published versions", Out: []workflow.FlowVersion{},
+			Handle: func(c *fiber.Ctx, p *engine.Principal) error {
+				vs, err := w.Versions(c.UserContext(), p, c.Params("app"), c.Params("flow"))
+				if err != nil {
+					return err
+				}
+				return c.JSON(nonNil(vs))
+			}},
+		{Method: "POST", Path: flowBase + "/start", Tag: "flows", Summary: "Start the flow on a record", In: StartInput{}, Out: workflow.Instance{}, Status: 201,
+			Handle: func(c *fiber.Ctx, p *engine.Principal) error {
+				var in StartInput
+				if err := bind(c, &in); err != nil {
+					return err
+				}
+				inst, err := w.Start(c.UserContext(), p, c.Params("app"), c.Params("flow"), in.Record)
+				if err != nil {
+					return err
+				}
+				return c.Status(201).JSON(inst)
+			}},
+		{Method: "GET", Path: "/api/v1/inbox", Tag: "inbox", Summary: "Your tasks: box todo (待我处理), done (我已处理), initiated (我发起的) or cc (抄送我), newest first", Out: []workflow.InboxItem{},
+			Query: []Param{{Name: "box", Description: "todo | done | initiated | cc (default todo)"}, {Name: "limit", Type: "integer"}, {Name: "before", Description: "continue after this task id"}},
+			Handle: func(c *fiber.Ctx, p *engine.Principal) error {
+				limit := 0
+				if v := c.Query("limit"); v != "" {
+					n, err := strconv.Atoi(v)
+					if err != nil || n < 1 || n > 200 {
+						return engine.Invalid("limit", "too_big", map[string]any{"max": 200})
+					}
+					limit = n
+				}
+				box := c.Query("box", "todo")
+				items, err := w.Inbox(c.UserContext(), p, box, limit, c.Query("before"))
+				if err != nil {
+					return err
+				}
+				return c.JSON(nonNil(items))
+			}},
+		{Method: "GET", Path: "/api/v1/inbox/counts", Tag: "inbox", Summary: "How many tasks each box holds", Out: workflow.InboxCounts{},
+			Handle: func(c *fiber.Ctx, p *engine.Principal) error {
+				n, err := w.Counts(c.UserContext(), p)
+				if err != nil {
+					return err
+				}
+				return c.JSON(n)
+			}},
+		{Method: "GET", Path: "/api/v1/tasks/:task", Tag: "inbox", Summary: "A task with its instance, the record's fields this node shows, and what you may do", Out: workflow.TaskView{},
+			Handle: func(c *fiber.Ctx, p *engine.Principal) error {
+				v, err := w.TaskView(c.UserContext(), p, c.Params("task"))
+				if err != nil {
+					return err
+				}
+				return c.JSON(v)
+			}},
+		{Method: "POST", Path: "/api/v1/tasks/:task/actions", Tag: "inbox", Summary: "Act on a task: approve, reject, return, transfer, add_signer or submit", In: workflow.ActInput{}, Out: workflow.Instance{},
+			Handle: func(c *fiber.Ctx, p *engine.Principal) error {
+				var in workflow.ActInput
+				if err := bind(c, &in); err != nil {
+					return err
+				}
+				inst, err := w.Act(c.UserContext(), p, c.Params("task"), in)
+				if err != nil {
+					return err
+				}
+				return c.JSON(inst)
+			}},
+		{Method: "POST", Path: "/api/v1/tasks/batch-approve", Tag: "inbox", Summary: "Approve several tasks; each has its own result", In: BatchInput{}, Out: []workflow.BatchResult{},
+			Handle: func(c *fiber.Ctx, p *engine.Principal) error {
+				var in BatchInput
+				if err := bind(c, &in); err != nil {
+					return err
+				}
+				return c.JSON(w.BatchApprove(c.UserContext(), p, in.Tasks, in.Comment))
+			}},
+		{Method: "GET", Path: "/api/v1/instances/:id", Tag: "inbox", Summary: "A flow instance with its tasks and timeline", Out: workflow.Instance{},
+			Handle: func(c *fiber.Ctx, p *engine.Principal) error {
+				inst, err := w.Instance(c.UserContext(), p, c.Params("id"))
+				if err != nil {
+					return err
+				}
+				return c.JSON(inst)
+			}},
+		{Method: "POST", Path: "/api/v1/instances/:id/withdraw", Tag: "inbox", Summary: "Withdraw your instance (until someone has acted)", In: WithdrawInput{}, Out: workflow.Instance{},
+			Handle: func(c *fiber.Ctx, p *engine.Principal) error {
+				var in WithdrawInput
+				if len(c.Body()) > 0 {
+					if err := bind(c, &in); err != nil {
+						return err
+					}
+				}
+				inst, err := w.Withdraw(c.UserContext(), p, c.Params("id"), in.Comment)
+				if err != nil {
+					return err
+				}
+				return c.JSON(inst)
+			}},
+		{Method: "POST", Path: "/api/v1/instances/:id/comments", Tag: "inbox", Summary: "Comment on an instance (with attachments and a drawn signature)", In: workflow.ActInput{}, Out: workflow.Instance{},
+			Handle: func(c *fiber.Ctx, p *engine.Principal) error {
+				var in workflow.ActInput
+				if err := bind(c, &in); err != nil {
+					return err
+				}
+				inst, err := w.Comment(c.UserContext(), p, c.Params("id"), in)
+				if err != nil {
+					return err
+				}
+				return c.JSON(inst)
+			}},
+		{Method: "GET", Path: "/api/v1/apps/:app/forms/:form/records/:id/flows", Tag: "inbox", Summary: "The flow instances of a record, with their timelines", Out: []workflow.Instance{},
+			Handle: func(c *fiber.Ctx, p *engine.Principal) error {
+				list, err := w.InstancesOfRecord(c.UserContext(), p, c.Params("app"), c.Params("form"), c.Params("id"))
+				if err != nil {
+					return err
+				}
+				return c.JSON(nonNil(list))
+			}},
+		{Method: "GET", Path: "/api/v1/me/delegation", Tag: "inbox", Summary: "Your delegation while away (null when none)", Out: workflow.Delegation{},
+			Handle: func(c *fiber.Ctx, p *engine.Principal) error {
+				d, err := w.GetDelegation(c.UserContext(), p)
+				if err != nil {
+					return err
+				}
+				return c.JSON(d)
+			}},
+		{Method: "PUT", Path: "/api/v1/me/delegation", Tag: "inbox", Summary: "Hand your new tasks to someone else between from and until", In: workflow.Delegation{}, Out: OK{},
+			Handle: func(c *fiber.Ctx, p *engine.Principal) error {
+				var in workflow.Delegation
+				if err := bind(c, &in); err != nil {
+					return err
+				}
+				if err := w.SetDelegation(c.UserContext(), p, in); err != nil {
+					return err
+				}
+				return c.JSON(OK{OK: true})
+			}},
+	}
+}

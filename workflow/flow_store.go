@@ -1,0 +1,416 @@
+package workflow
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strconv"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"tracecraft/engine"
+	"tracecraft/engine/store"
+)
+
+// Flow is a flow definition's draft and how far it is published. The draft is stored as JSON
+// text: FerretDB refuses keys with "." or a leading "$", which action params may hold.
+type Flow struct {
+	ID        string     `json:"id" bson:"_id"` // app/key
+	App       string     `json:"app" bson:"app"`
+	Key       string     `json:"key" bson:"key"`
+	Form      string     `json:"form" bson:"form"`
+	Draft     Definition `json:"draft" bson:"-"`
+	DraftJSON string     `json:"-" bson:"draft"`
+	Published int        `json:"published" bson:"published"` // 0: never published
+	UpdatedBy string     `json:"updatedBy" bson:"updated_by"`
+	UpdatedAt time.Time  `json:"updatedAt" bson:"updated_at"`
+	Rev       int64      `json:"rev" bson:"_rev"`
+}
+
+// FlowVersion is a published, immutable version of a flow. Instances keep the version they
+// started on; publishing again makes a new version and never changes this one.
+type FlowVersion struct {
+	ID          string     `json:"id" bson:"_id"` // app/key@n
+	App         string     `json:"app" bson:"app"`
+	Key         string     `json:"key" bson:"key"`
+	Form        string     `json:"form" bson:"form"`
+	Number      int        `json:"version" bson:"version"`
+	Definition  Definition `json:"definition" bson:"-"`
+	DefJSON     string     `json:"-" bson:"definition"`
+	PublishedBy string     `json:"publishedBy" bson:"published_by"`
+	PublishedAt time.Time  `json:"publishedAt" bson:"published_at"`
+	// Fields are the form's fields when the version was published: the environment its
+	// conditions are compiled in again, however the form changes later.
+	Fields []engine.FieldRef `json:"-" bson:"fields"`
+}
+
+// flowBinding lists the flows of a form that start when one of its records is created.
+type flowBinding struct {
+	ID    string   `bson:"_id"` // app/form
+	App   string   `bson:"app"`
+	Form  string   `bson:"form"`
+	Flows []string `bson:"flows"`
+	Rev   int64    `bson:"_rev"`
+}
+
+func flowID(app, key string) string { return app + "/" + key }
+
+func flowVersionID(app, key string, n int) string { return app + "/" + key + "@" + strconv.Itoa(n) }
+
+// SaveDraft checks a definition and stores it as the flow's draft; it needs app.design. rev is
+// the draft revision the caller edited (0 for a new flow); a stale rev is a conflict. Published
+// versions are never touched: publishing is a separate step.
+func (s *Service) SaveDraft(ctx context.Context, p *engine.Principal, app string, raw []byte, rev int64) (*Flow, error) {
+	if err := s.k.Auth.Require(ctx, p, app, engine.PermAppDesign); err != nil {
+		return nil, err
+	}
+	c, err := s.Compile(ctx, app, raw)
+	if err != nil {
+		return nil, err
+	}
+	// Store the definition as written (Compiled.Def has defaults filled in), in canonical JSON.
+	var def Definition
+	if err := engine.DecodeStrict(raw, &def); err != nil {
+		return nil, err
+	}
+	canon, err := json.Marshal(def)
+	if err != nil {
+		return nil, fmt.Errorf("save flow %s: %w", c.Key, err)
+	}
+	id := flowID(app, def.Key)
+	f := &Flow{ID: id, App: app, Key: def.Key, Form: def.Form, DraftJSON: string(canon), UpdatedBy: p.Username, UpdatedAt: s.now().UTC()}
+	var before *Flow
+	if rev == 0 {
+		f.Rev = 1
+		if err := s.st.Create(ctx, flowsCollection, id, f); err != nil {
+			if errors.Is(err, store.ErrDuplicate) {
+				return nil, fmt.Errorf("flow %s exists; save with its revision: %w", id, engine.ErrConflict)
+			}
+			return nil, fmt.Errorf("save flow %s: %w", id, err)
+		}
+	} else {
+		old, err := s.readFlow(ctx, app, def.Key)
+		if err != nil {
+			return nil, err
+		}
+		before = old
+		f.Published = old.Published
+		if f.Rev, err = s.st.Update(ctx, flowsCollection, id, rev, f); err != nil {
+			return nil, fmt.Errorf("save flow %s: %w", id, err)
+		}
+	}
+	f.Draft = def
+	s.auditDefinition(ctx, p, "definition.save", id, auditFlow(before), auditFlow(f))
+	s.publishDefinitionEvent(ctx, p, "definition.saved", app, id, nil)
+	return f, nil
+}
+
+func auditFlow(f *Flow) any {
+	if f == nil {
+		return nil
+	}
+	var def any
+	_ = json.Unmarshal([]byte(f.DraftJSON), &def)
+	return map[string]any{"rev": f.Rev, "published": f.Published, "draft": def}
+}
+
+// Publish makes the current draft the flow's next version; it needs app.design. The draft is
+// compiled again first: a role, user or form field it names may have gone since it was saved.
+func (s *Service) Publish(ctx context.Context, p *engine.Principal, app, key string) (*FlowVersion, error) {
+	if err := s.k.Auth.Require(ctx, p, app, engine.PermAppDesign); err != nil {
+		return nil, err
+	}
+	for attempt := 0; attempt < 5; attempt++ {
+		f, err := s.readFlow(ctx, app, key)
+		if err != nil {
+			return nil, err
+		}
+		_, fields, err := s.compileFlow(ctx, app, []byte(f.DraftJSON), &liveWorld{s: s})
+		if err != nil {
+			return nil, err
+		}
+		latest, err := s.walkVersions(ctx, app, key, f.Published)
+		if err != nil {
+			return nil, err
+		}
+		var prev *FlowVersion
+		if latest > 0 {
+			if prev, err = s.readFlowVersion(ctx, app, key, latest); err != nil {
+				return nil, err
+			}
+		}
+		n := latest + 1
+		v := &FlowVersion{ID: flowVersionID(app, key, n), App: app, Key: key, Form: f.Form, Number: n, DefJSON: f.DraftJSON,
+			PublishedBy: p.Username, PublishedAt: s.now().UTC(), Fields: fields}
+		if v.Fields == nil {
+			v.Fields = []engine.FieldRef{}
+		}
+		if err := s.st.Put(ctx, versionsCollection, v.ID, v); err != nil {
+			if errors.Is(err, store.ErrDuplicate) {
+				continue // published concurrently; look again
+			}
+			return nil, fmt.Errorf("publish flow %s: %w", f.ID, err)
+		}
+		f.Published = n
+		if _, err := s.st.Update(ctx, flowsCollection, f.ID, f.Rev, f); err != nil && !engine.IsConflict(err) {
+			return nil, fmt.Errorf("publish flow %s: %w", f.ID, err)
+		}
+		// A conflict there means the draft was saved meanwhile; the version stands, and the
+		// flow's published number is caught up by walkVersions.
+		if err := json.Unmarshal([]byte(v.DefJSON), &v.Definition); err != nil {
+			return nil, fmt.Errorf("publish flow %s: %w", f.ID, err)
+		}
+		if err := s.bindOnCreate(ctx, prev, v); err != nil {
+			return nil, fmt.Errorf("publish flow %s: %w", f.ID, err)
+		}
+		s.auditDefinition(ctx, p, "definition.publish", v.ID, nil, map[string]any{"version": n, "form": v.Form})
+		s.publishDefinitionEvent(ctx, p, "definition.published", app, f.ID, map[string]any{"version": n})
+		return v, nil
+	}
+	return nil, fmt.Errorf("publish flow %s/%s: %w", app, key, engine.ErrConflict)
+}
+
+// bindOnCreate keeps the bindings of forms to the flows that start on record creation in step
+// with a newly published version v (prev is the version before it, nil for the first).
+func (s *Service) bindOnCreate(ctx context.Context, prev, v *FlowVersion) error {
+	if prev != nil && prev.Form != v.Form {
+		if err := s.updateBinding(ctx, v.App, prev.Form, v.Key, false); err != nil {
+			return err
+		}
+	}
+	return s.updateBinding(ctx, v.App, v.Form, v.Key, v.Definition.Trigger.On == "create")
+}
+
+// updateBinding adds flow key to (on) or removes it from the binding of a form. The binding
+// is revisioned, so two flows published at once for one form both land.
+func (s *Service) updateBinding(ctx context.Context, app, form, key string, on bool) error {
+	id := flowID(app, form)
+	for attempt := 0; attempt < 10; attempt++ {
+		var b flowBinding
+		err := s.st.Get(ctx, bindingsCollection, id, &b)
+		exists := err == nil
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		has := slices.Contains(b.Flows, key)
+		if has == on {
+			return nil
+		}
+		if on {
+			b.Flows = append(b.Flows, key)
+			sort.Strings(b.Flows)
+		} else {
+			b.Flows = slices.DeleteFunc(b.Flows, func(k string) bool { return k == key })
+		}
+		if b.Flows == nil {
+			b.Flows = []string{}
+		}
+		b.ID, b.App, b.Form = id, app, form
+		if exists {
+			_, err = s.st.Update(ctx, bindingsCollection, id, b.Rev, b)
+		} else {
+			err = s.st.Create(ctx, bindingsCollection, id, b)
+		}
+		if engine.IsConflict(err) {
+			continue
+		}
+		return err
+	}
+	return fmt.Errorf("update flow binding %s: %w", id, engine.ErrConflict)
+}
+
+// flowsOnCreate lists the keys of the flows to start when a record of form is created: those
+// whose latest published version runs on that form with trigger "create". (Their trigger
+// conditions are the caller's to evaluate.)
+func (s *Service) flowsOnCreate(ctx context.Context, app, form string) ([]string, error) {
+	var b flowBinding
+	if err := s.st.Get(ctx, bindingsCollection, flowID(app, form), &b); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	var out []string
+	for _, key := range b.Flows {
+		// The binding is a fast index; the latest version has the last word.
+		c, err := s.Compiled(ctx, app, key, 0)
+		if errors.Is(err, engine.ErrNotFound) || engine.IsConflict(err) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if c.Def.Form == form && c.Def.Trigger.On == "create" {
+			out = append(out, key)
+		}
+	}
+	return out, nil
+}
+
+func (s *Service) readFlow(ctx context.Context, app, key string) (*Flow, error) {
+	var f Flow
+	if err := s.st.Get(ctx, flowsCollection, flowID(app, key), &f); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal([]byte(f.DraftJSON), &f.Draft); err != nil {
+		return nil, fmt.Errorf("flow %s: stored draft: %w", f.ID, err)
+	}
+	return &f, nil
+}
+
+func (s *Service) readFlowVersion(ctx context.Context, app, key string, n int) (*FlowVersion, error) {
+	var v FlowVersion
+	if err := s.st.Get(ctx, versionsCollection, flowVersionID(app, key, n), &v); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal([]byte(v.DefJSON), &v.Definition); err != nil {
+		return nil, fmt.Errorf("flow version %s: stored definition: %w", v.ID, err)
+	}
+	return &v, nil
+}
+
+// walkVersions finds the newest published version from n on, walking forward by _id in case a
+// publish finished without updating the flow document.
+func (s *Service) walkVersions(ctx context.Context, app, key string, n int) (int, error) {
+	for {
+		var v struct {
+			ID string `bson:"_id"`
+		}
+		err := s.st.Get(ctx, versionsCollection, flowVersionID(app, key, n+1), &v)
+		if errors.Is(err, store.ErrNotFound) {
+			return n, nil
+		}
+		if err != nil {
+			return 0, err
+		}
+		n++
+	}
+}
+
+// latestFlowVersion is the number of a flow's newest published version; a conflict when the
+// flow has never been published.
+func (s *Service) latestFlowVersion(ctx context.Context, app, key string) (int, error) {
+	f, err := s.readFlow(ctx, app, key)
+	if err != nil {
+		return 0, err
+	}
+	n, err := s.walkVersions(ctx, app, key, f.Published)
+	if err != nil {
+		return 0, err
+	}
+	if n == 0 {
+		return 0, fmt.Errorf("flow %s/%s is not published yet: %w", app, key, engine.ErrConflict)
+	}
+	return n, nil
+}
+
+// GetFlow reads a flow with its draft; it needs app.read or app.design.
+func (s *Service) GetFlow(ctx context.Context, p *engine.Principal, app, key string) (*Flow, error) {
+	if !s.canSeeFlows(ctx, p, app) {
+		return nil, engine.ErrNotFound
+	}
+	return s.readFlow(ctx, app, key)
+}
+
+// ListFlows lists an app's flows by key; it needs app.read or app.design.
+func (s *Service) ListFlows(ctx context.Context, p *engine.Principal, app string) ([]Flow, error) {
+	if !s.canSeeFlows(ctx, p, app) {
+		return nil, engine.ErrNotFound
+	}
+	out := []Flow{}
+	err := s.st.Find(ctx, flowsCollection, bson.D{{Key: "app", Value: app}}, nil, func(raw bson.Raw) error {
+		var f Flow
+		if err := bson.Unmarshal(raw, &f); err != nil {
+			return err
+		}
+		if err := json.Unmarshal([]byte(f.DraftJSON), &f.Draft); err != nil {
+			return fmt.Errorf("flow %s: stored draft: %w", f.ID, err)
+		}
+		out = append(out, f)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list flows of %s: %w", app, err)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
+	return out, nil
+}
+
+// Versions lists a flow's published versions, oldest first; it needs app.read or app.design.
+func (s *Service) Versions(ctx context.Context, p *engine.Principal, app, key string) ([]FlowVersion, error) {
+	if !s.canSeeFlows(ctx, p, app) {
+		return nil, engine.ErrNotFound
+	}
+	f, err := s.readFlow(ctx, app, key)
+	if err != nil {
+		return nil, err
+	}
+	n, err := s.walkVersions(ctx, app, key, f.Published)
+	if err != nil {
+		return nil, err
+	}
+	out := []FlowVersion{}
+	for i := 1; i <= n; i++ {
+		v, err := s.readFlowVersion(ctx, app, key, i)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *v)
+	}
+	return out, nil
+}
+
+// Compiled returns version n of a flow compiled; n = 0 means the latest published version.
+// Versions never change, so each is compiled once and cached by its id.
+func (s *Service) Compiled(ctx context.Context, app, key string, n int) (*Compiled, error) {
+	if n == 0 {
+		var err error
+		if n, err = s.latestFlowVersion(ctx, app, key); err != nil {
+			return nil, err
+		}
+	}
+	id := flowVersionID(app, key, n)
+	if c, ok := s.cache.Load(id); ok {
+		return c.(*Compiled), nil
+	}
+	v, err := s.readFlowVersion(ctx, app, key, n)
+	if err != nil {
+		return nil, err
+	}
+	c, _, err := s.compileFlow(ctx, app, []byte(v.DefJSON), storedWorld{snapshot: v.Fields})
+	if err != nil {
+		return nil, fmt.Errorf("flow version %s no longer compiles: %w", id, err)
+	}
+	c.Version = n
+	actual, _ := s.cache.LoadOrStore(id, c)
+	return actual.(*Compiled), nil
+}
+
+// canSeeFlows: whoever may read or design the app.
+func (s *Service) canSeeFlows(ctx context.Context, p *engine.Principal, app string) bool {
+	return s.k.Auth.Can(ctx, p, app, engine.PermAppRead) || s.k.Auth.Can(ctx, p, app, engine.PermAppDesign)
+}
+
+func (s *Service) auditDefinition(ctx context.Context, p *engine.Principal, action, target string, before, after any) {
+	actor := engine.SystemActor
+	if p != nil {
+		actor = p.Username
+	}
+	if _, err := s.k.Audit.Append(ctx, engine.AuditEntry{Actor: actor, Action: action, Kind: DefinitionKind, Target: target, Before: before, After: after}); err != nil {
+		s.k.Log.Error("audit append failed", "action", action, "target", target, "err", err)
+	}
+}
+
+func (s *Service) publishDefinitionEvent(ctx context.Context, p *engine.Principal, typ, app, target string, data map[string]any) {
+	actor := engine.SystemActor
+	if p != nil {
+		actor = p.Username
+	}
+	if err := s.k.Bus.Publish(ctx, engine.Event{Type: typ, App: app, Kind: DefinitionKind, Target: target, Actor: actor, Data: data}); err != nil {
+		s.k.Log.Error("publish event failed", "type", typ, "target", target, "err", err)
+	}
+}

@@ -1,0 +1,417 @@
+package workflow
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"slices"
+	"sync"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"tracecraft/engine"
+	"tracecraft/engine/store"
+)
+
+// Inbox boxes.
+const (
+	BoxTodo      = "todo"      // 待我处理: pending tasks
+	BoxDone      = "done"      // 我已处理: tasks the user acted on
+	BoxInitiated = "initiated" // 我发起的: instances the user started
+	BoxCC        = "cc"        // 抄送我: notify tasks
+)
+
+// InboxItem is one line of an inbox: a task (or, in the initiated box, an instance with its
+// first pending task, if any) and what a card shows about its instance.
+type InboxItem struct {
+	Task      Task        `json:"task"`
+	Instance  string      `json:"instance"`
+	App       string      `json:"app"`
+	Flow      string      `json:"flow"`
+	Form      string      `json:"form"`
+	Record    string      `json:"record"`
+	Title     string      `json:"title"`
+	Initiator string      `json:"initiator"`
+	NodeName  engine.Text `json:"nodeName"`
+	Started   time.Time   `json:"started"`
+	// Waiting is how long the task has waited ("45m", "3h", "2d"); for an initiated instance
+	// still running, how long since it started.
+	Waiting string `json:"waiting,omitempty"`
+	// State is the instance's state.
+	State string `json:"state"`
+}
+
+// InboxCounts are the sizes of the four boxes.
+type InboxCounts struct {
+	Todo      int `json:"todo"`
+	Done      int `json:"done"`
+	Initiated int `json:"initiated"`
+	CC        int `json:"cc"`
+}
+
+// TaskView is what the task page shows: the task, its instance, the record's fields the node
+// lets its assignees see, the fields they may edit now, and the actions the viewer may take.
+type TaskView struct {
+	Task     Task           `json:"task"`
+	Instance *Instance      `json:"instance"`
+	Record   map[string]any `json:"record"`
+	Editable []string       `json:"editable"`
+	Actions  []string       `json:"actions"`
+}
+
+// inboxDoc is the inbox projection of one task (_id the task id) or, in the initiated box, of
+// one instance (_id the instance id). It is written after the instance and carries the
+// instance revision it was made from, so an older projection never replaces a newer one.
+type inboxDoc struct {
+	ID        string      `bson:"_id"`
+	User      string      `bson:"user"`
+	Box       string      `bson:"box"`  // "" when the task is in no box (waiting, cancelled)
+	Sort      string      `bson:"sort"` // time key, newest is largest: sort and page by it
+	InstRev   int64       `bson:"inst_rev"`
+	Task      Task        `bson:"task"`
+	Instance  string      `bson:"instance"`
+	App       string      `bson:"app"`
+	Flow      string      `bson:"flow"`
+	Form      string      `bson:"form"`
+	Record    string      `bson:"record"`
+	Title     string      `bson:"title"`
+	Initiator string      `bson:"initiator"`
+	NodeName  engine.Text `bson:"node_name"`
+	Started   time.Time   `bson:"started"`
+	State     string      `bson:"state"`
+}
+
+// boxOf is the box a task shows in for its assignee.
+func boxOf(t *Task) string {
+	switch t.State {
+	case TaskPending:
+		return BoxTodo
+	case TaskCC:
+		return BoxCC
+	case TaskApproved, TaskRejected, TaskReturned, TaskTransferred, TaskDone:
+		return BoxDone
+	}
+	return ""
+}
+
+func sortKey(t time.Time, id string) string {
+	return t.UTC().Format("20060102150405.000") + "|" + id
+}
+
+// projLocks serialise this process's projection writes per instance (check revision, then
+// write); see project.
+var projLocks [64]sync.Mutex
+
+func projLock(id string) *sync.Mutex {
+	h := fnv.New32a()
+	h.Write([]byte(id))
+	return &projLocks[h.Sum32()%uint32(len(projLocks))]
+}
+
+// indexed remembers the stores whose inbox and timer indexes exist (MongoDB only).
+var indexed sync.Map
+
+func (s *Service) ensureIndexes(ctx context.Context) {
+	if _, done := indexed.Load(s.st); done {
+		return
+	}
+	for _, ix := range []struct {
+		coll string
+		keys bson.D
+	}{
+		{inboxCollection, bson.D{{Key: "user", Value: 1}, {Key: "box", Value: 1}, {Key: "sort", Value: -1}}},
+		{timersCollection, bson.D{{Key: "due", Value: 1}}},
+	} {
+		if err := s.st.EnsureIndex(ctx, ix.coll, ix.keys, false); err != nil {
+			s.k.Log.Warn("workflow index not created", "collection", ix.coll, "err", err)
+			return
+		}
+	}
+	indexed.Store(s.st, true)
+}
+
+// project writes the inbox documents of the changed tasks of inst and of inst itself.
+func (s *Service) project(ctx context.Context, c *Compiled, inst *Instance, changed []string) error {
+	mu := projLock(inst.ID)
+	mu.Lock()
+	defer mu.Unlock()
+	var errs []error
+	for _, id := range changed {
+		for i := range inst.Tasks {
+			if t := &inst.Tasks[i]; t.ID == id {
+				errs = append(errs, s.putProjection(ctx, s.taskDoc(c, inst, t)))
+			}
+		}
+	}
+	errs = append(errs, s.putProjection(ctx, s.instanceDoc(c, inst)))
+	return errors.Join(errs...)
+}
+
+// reproject rewrites every inbox document of inst (repairs a projection left stale when a
+// process stopped between storing an instance and projecting it).
+func (s *Service) reproject(ctx context.Context, inst *Instance) error {
+	c, err := s.Compiled(ctx, inst.App, inst.Flow, inst.Version)
+	if err != nil {
+		return err
+	}
+	ids := make([]string, len(inst.Tasks))
+	for i, t := range inst.Tasks {
+		ids[i] = t.ID
+	}
+	return s.project(ctx, c, inst, ids)
+}
+
+func (s *Service) putProjection(ctx context.Context, d inboxDoc) error {
+	var cur struct {
+		Rev int64 `bson:"inst_rev"`
+	}
+	err := s.st.Get(ctx, inboxCollection, d.ID, &cur)
+	if err == nil && cur.Rev > d.InstRev {
+		return nil
+	}
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	return s.st.Set(ctx, inboxCollection, d.ID, d)
+}
+
+func nodeName(c *Compiled, id string) engine.Text {
+	if n, ok := c.Node(id); ok {
+		if n.Name != (engine.Text{}) {
+			return n.Name
+		}
+	}
+	return engine.Text{ZH: id, EN: id}
+}
+
+func baseDoc(inst *Instance) inboxDoc {
+	return inboxDoc{InstRev: inst.Rev, Instance: inst.ID, App: inst.App, Flow: inst.Flow, Form: inst.Form, Record: inst.Record,
+		Title: inst.Title, Initiator: inst.Initiator, Started: inst.Started, State: inst.State}
+}
+
+func (s *Service) taskDoc(c *Compiled, inst *Instance, t *Task) inboxDoc {
+	d := baseDoc(inst)
+	d.ID, d.User, d.Box, d.Task, d.NodeName = t.ID, t.Assignee, boxOf(t), *t, nodeName(c, t.Node)
+	at := t.Created
+	if d.Box == BoxDone && !t.Acted.IsZero() {
+		at = t.Acted
+	}
+	d.Sort = sortKey(at, t.ID)
+	return d
+}
+
+func (s *Service) instanceDoc(c *Compiled, inst *Instance) inboxDoc {
+	d := baseDoc(inst)
+	d.ID, d.User, d.Box, d.Sort = inst.ID, inst.Initiator, BoxInitiated, sortKey(inst.Started, inst.ID)
+	for i := range inst.Tasks {
+		if t := &inst.Tasks[i]; t.State == TaskPending {
+			d.Task, d.NodeName = *t, nodeName(c, t.Node)
+			break
+		}
+	}
+	if d.Task.ID == "" && len(inst.Active) > 0 {
+		d.NodeName = nodeName(c, inst.Active[0])
+	}
+	return d
+}
+
+// Inbox lists one box of p's inbox, newest first: todo, done, initiated or cc. limit is 20 by
+// default and at most 100; before pages on: the Task.ID of the last item seen (its Instance in
+// the initiated box). Items of the todo box are checked against their instance, so a task
+// closed since its projection was written is not offered (and the projection is repaired).
+func (s *Service) Inbox(ctx context.Context, p *engine.Principal, box string, limit int, before string) ([]InboxItem, error) {
+	if p == nil {
+		return nil, engine.ErrUnauthenticated
+	}
+	if !slices.Contains([]string{BoxTodo, BoxDone, BoxInitiated, BoxCC}, box) {
+		return nil, engine.Invalid("box", "not_allowed", map[string]any{"value": box})
+	}
+	if limit <= 0 {
+		limit = 20
+	}
+	limit = min(limit, 100)
+	s.ensureIndexes(ctx)
+	filter := bson.D{{Key: "user", Value: p.Username}, {Key: "box", Value: box}}
+	if before != "" {
+		var cur inboxDoc
+		err := s.st.Get(ctx, inboxCollection, before, &cur)
+		if errors.Is(err, store.ErrNotFound) || err == nil && cur.User != p.Username {
+			return nil, engine.Invalid("before", "not_found", map[string]any{"value": before})
+		}
+		if err != nil {
+			return nil, fmt.Errorf("inbox: %w", err)
+		}
+		filter = append(filter, bson.E{Key: "sort", Value: bson.D{{Key: "$lt", Value: cur.Sort}}})
+	}
+	opts := options.Find().SetSort(bson.D{{Key: "sort", Value: -1}}).SetLimit(int64(limit))
+	var docs []inboxDoc
+	err := s.st.Find(ctx, inboxCollection, filter, opts, func(raw bson.Raw) error {
+		var d inboxDoc
+		if err := bson.Unmarshal(raw, &d); err != nil {
+			return fmt.Errorf("decode inbox item: %w", err)
+		}
+		docs = append(docs, d)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("inbox: %w", err)
+	}
+	now := s.clock()
+	out := make([]InboxItem, 0, len(docs))
+	for _, d := range docs {
+		if box == BoxTodo && !s.stillPending(ctx, d) {
+			continue
+		}
+		it := InboxItem{Task: d.Task, Instance: d.Instance, App: d.App, Flow: d.Flow, Form: d.Form, Record: d.Record,
+			Title: d.Title, Initiator: d.Initiator, NodeName: d.NodeName, Started: d.Started.UTC(), State: d.State}
+		switch {
+		case box == BoxTodo || box == BoxCC:
+			it.Waiting = waited(now.Sub(d.Task.Created))
+		case box == BoxInitiated && d.State == StateRunning:
+			it.Waiting = waited(now.Sub(d.Started))
+		}
+		out = append(out, it)
+	}
+	return out, nil
+}
+
+// stillPending checks a todo item against its instance and repairs a stale projection.
+func (s *Service) stillPending(ctx context.Context, d inboxDoc) bool {
+	inst, err := s.load(ctx, d.Instance)
+	if err != nil {
+		return !errors.Is(err, engine.ErrNotFound)
+	}
+	for _, t := range inst.Tasks {
+		if t.ID == d.ID {
+			if t.State == TaskPending && t.Assignee == d.User && inst.State == StateRunning {
+				return true
+			}
+			break
+		}
+	}
+	if err := s.reproject(ctx, inst); err != nil {
+		s.k.Log.Warn("inbox repair failed", "instance", inst.ID, "err", err)
+	}
+	return false
+}
+
+// waited formats a wait the way inbox cards show it: minutes, hours, then days.
+func waited(d time.Duration) string {
+	switch {
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", max(int(d/time.Minute), 0))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh", int(d/time.Hour))
+	}
+	return fmt.Sprintf("%dd", int(d/(24*time.Hour)))
+}
+
+// Counts counts the items of p's four boxes (one pass over p's inbox documents).
+func (s *Service) Counts(ctx context.Context, p *engine.Principal) (InboxCounts, error) {
+	if p == nil {
+		return InboxCounts{}, engine.ErrUnauthenticated
+	}
+	s.ensureIndexes(ctx)
+	var n InboxCounts
+	opts := options.Find().SetProjection(bson.D{{Key: "box", Value: 1}})
+	err := s.st.Find(ctx, inboxCollection, bson.D{{Key: "user", Value: p.Username}}, opts, func(raw bson.Raw) error {
+		box, _ := raw.Lookup("box").StringValueOK()
+		switch box {
+		case BoxTodo:
+			n.Todo++
+		case BoxDone:
+			n.Done++
+		case BoxInitiated:
+			n.Initiated++
+		case BoxCC:
+			n.CC++
+		}
+		return nil
+	})
+	if err != nil {
+		return InboxCounts{}, fmt.Errorf("inbox counts: %w", err)
+	}
+	return n, nil
+}
+
+// TaskView gives the task page of taskID to p, who must be able to see its instance.
+func (s *Service) TaskView(ctx context.Context, p *engine.Principal, taskID string) (*TaskView, error) {
+	if p == nil {
+		return nil, engine.ErrUnauthenticated
+	}
+	id := instanceOfTask(taskID)
+	if id == "" {
+		return nil, fmt.Errorf("task %s: %w", taskID, engine.ErrNotFound)
+	}
+	inst, err := s.Instance(ctx, p, id)
+	if err != nil {
+		return nil, err
+	}
+	var t *Task
+	for i := range inst.Tasks {
+		if inst.Tasks[i].ID == taskID {
+			t = &inst.Tasks[i]
+		}
+	}
+	if t == nil {
+		return nil, fmt.Errorf("task %s: %w", taskID, engine.ErrNotFound)
+	}
+	c, err := s.Compiled(ctx, inst.App, inst.Flow, inst.Version)
+	if err != nil {
+		return nil, err
+	}
+	n, _ := c.Node(t.Node)
+	v := &TaskView{Task: *t, Instance: inst, Record: map[string]any{}, Editable: []string{}, Actions: []string{}}
+	if s.k.Records != nil {
+		ref, err := s.k.Records.GetRecord(ctx, engine.SystemPrincipal(), inst.App, inst.Form, inst.Record)
+		if err != nil && !errors.Is(err, engine.ErrNotFound) {
+			return nil, err
+		}
+		if ref != nil {
+			for k, val := range ref.Data {
+				if n == nil || n.Fields == nil || n.Fields.Visible == nil || slices.Contains(n.Fields.Visible, k) {
+					v.Record[k] = val
+				}
+			}
+		}
+	}
+	mine := t.Assignee == p.Username && t.State == TaskPending && inst.State == StateRunning &&
+		isActive(inst, t.Node) && latestVisit(inst, t.Node) == t.Visit
+	if mine {
+		if n != nil && n.Fields != nil {
+			v.Editable = append(v.Editable, n.Fields.Editable...)
+		}
+		m := &machine{c: c, inst: inst}
+		for _, a := range allowedActions(t.Kind) {
+			if a == ActReturn && len(m.returnTargets(t.Node)) == 0 {
+				continue
+			}
+			v.Actions = append(v.Actions, a)
+		}
+	}
+	if involved(inst, p.Username) {
+		v.Actions = append(v.Actions, "comment")
+	}
+	if p.Username == inst.Initiator && inst.State == StateRunning && !acted(inst) {
+		v.Actions = append(v.Actions, "withdraw")
+	}
+	return v, nil
+}
+
+// returnTargets are the nodes a task of node may return to, nearest first.
+func (m *machine) returnTargets(node string) []string {
+	var out []string
+	for i := len(m.inst.Timeline) - 1; i >= 0; i-- {
+		s := m.inst.Timeline[i]
+		if s.Action != stepEnter || s.Node == node || slices.Contains(out, s.Node) {
+			continue
+		}
+		if m.validReturn(node, s.Node) == nil {
+			out = append(out, s.Node)
+		}
+	}
+	return out
+}
