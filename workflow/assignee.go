@@ -48,7 +48,7 @@ func (s *Service) SetDelegation(ctx context.Context, p *engine.Principal, d Dele
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return fmt.Errorf("remove delegation of %s: %w", p.Username, err)
 		}
-		s.auditf(ctx, p, "flow.delegate", p.Username, nil)
+		s.auditf(ctx, p, "flow.delegate", "flow_delegation", p.Username, nil)
 		return nil
 	}
 	var fe engine.FieldErrors
@@ -75,7 +75,7 @@ func (s *Service) SetDelegation(ctx context.Context, p *engine.Principal, d Dele
 	if err := s.st.Set(ctx, delegationsColl, p.Username, d); err != nil {
 		return fmt.Errorf("set delegation of %s: %w", p.Username, err)
 	}
-	s.auditf(ctx, p, "flow.delegate", p.Username, d)
+	s.auditf(ctx, p, "flow.delegate", "flow_delegation", p.Username, d)
 	return nil
 }
 

@@ -582,9 +582,9 @@ func (s *Service) addRecordInstance(ctx context.Context, inst *Instance) error {
 	return fmt.Errorf("list instance on record %s: %w", key, engine.ErrConflict)
 }
 
-// auditf appends an audit entry for an action of p on target (failures are logged).
-func (s *Service) auditf(ctx context.Context, p *engine.Principal, action, target string, after any) {
-	e := engine.AuditEntry{Actor: p.Username, IP: p.IP, Action: action, Kind: "flow_instance", Target: target, After: after}
+// auditf appends an audit entry for an action of p on target of kind (failures are logged).
+func (s *Service) auditf(ctx context.Context, p *engine.Principal, action, kind, target string, after any) {
+	e := engine.AuditEntry{Actor: p.Username, IP: p.IP, Action: action, Kind: kind, Target: target, After: after}
 	if _, err := s.k.Audit.Append(ctx, e); err != nil {
 		s.k.Log.Error("audit append failed", "action", action, "target", target, "err", err)
 	}

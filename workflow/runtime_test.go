@@ -530,17 +530,48 @@ func TestWorkingHours(t *testing.T) {
 		d     time.Duration
 		want  string
 	}{
-		{"2026-03-02 10:00", 2 * time.Hour, "2026-03-02 12:00"},  // Monday, within the day
-		{"2026-03-02 17:00", 2 * time.Hour, "2026-03-03 10:00"},  // over the evening
-		{"2026-03-02 07:00", time.Hour, "2026-03-02 10:00"},      // before opening
-		{"2026-03-06 17:30", time.Hour, "2026-03-09 09:30"},      // Friday evening to Monday
+		{"2026-03-02 10:00", 2 * time.Hour, "2026-03-02 12:00"},    // Monday, within the day
+		{"2026-03-02 17:00", 2 * time.Hour, "2026-03-03 10:00"},    // over the evening
+		{"2026-03-02 07:00", time.Hour, "2026-03-02 10:00"},        // before opening
+		{"2026-03-06 17:30", time.Hour, "2026-03-09 09:30"},        // Friday evening to Monday
 		{"2026-03-07 12:00", 30 * time.Minute, "2026-03-09 09:30"}, // Saturday
-		{"2026-03-02 20:00", 9 * time.Hour, "2026-03-03 18:00"},  // a whole working day
-		{"2026-03-02 09:00", 18 * time.Hour, "2026-03-03 18:00"}, // two working days
+		{"2026-03-02 20:00", 9 * time.Hour, "2026-03-03 18:00"},    // a whole working day
+		{"2026-03-02 09:00", 18 * time.Hour, "2026-03-03 18:00"},   // two working days
 	} {
 		got := addWorkingTime(at(c.start), c.d, loc)
 		if !got.Equal(at(c.want)) {
 			t.Errorf("%s + %s = %s, want %s", c.start, c.d, got.In(loc).Format("2006-01-02 15:04"), c.want)
 		}
+	}
+}
+
+// TestNodeTimers: a node's timers are due after their durations, in working time when the
+// node says so.
+func TestNodeTimers(t *testing.T) {
+	loc, err := time.LoadLocation("Asia/Shanghai")
+	if err != nil {
+		t.Fatal(err)
+	}
+	entered := time.Date(2026, 3, 6, 17, 0, 0, 0, loc) // a Friday, 17:00
+	inst := &Instance{ID: "i1", App: testApp, Flow: "f"}
+	n := &Node{ID: "a1", Timers: &Timers{RemindAfter: "30m", TimeoutAfter: "2h", Action: "approve", WorkingHours: true}}
+	got := nodeTimers(inst, n, 3, entered, loc)
+	if len(got) != 2 || got[0].ID != "i1/a1/3/remind" || got[1].ID != "i1/a1/3/timeout" {
+		t.Fatalf("timers %+v", got)
+	}
+	if want := time.Date(2026, 3, 6, 17, 30, 0, 0, loc); !got[0].Due.Equal(want) {
+		t.Errorf("remind due %s, want %s", got[0].Due.In(loc), want)
+	}
+	if want := time.Date(2026, 3, 9, 10, 0, 0, 0, loc); !got[1].Due.Equal(want) {
+		t.Errorf("timeout due %s, want %s", got[1].Due.In(loc), want)
+	}
+	n.Timers.WorkingHours = false
+	if got := nodeTimers(inst, n, 3, entered, loc); !got[1].Due.Equal(entered.Add(2 * time.Hour)) {
+		t.Errorf("timeout due %s in calendar time", got[1].Due.In(loc))
+	}
+	// Without an action, a timeout does nothing, so no timer is kept for it.
+	n.Timers.Action = ""
+	if got := nodeTimers(inst, n, 3, entered, loc); len(got) != 1 {
+		t.Errorf("timers %+v", got)
 	}
 }

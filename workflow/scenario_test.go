@@ -2,10 +2,13 @@ package workflow
 
 import (
 	"errors"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"tracecraft/engine"
 )
@@ -62,6 +65,25 @@ func scenarios() []scenario {
 				ref, err := e.k.Records.GetRecord(e.ctx, engine.SystemPrincipal(), testApp, "receipt", inst.Record)
 				if err != nil || ref.Status != "approved" {
 					t.Fatalf("record status %v, %v", ref, err)
+				}
+				// The events, as stored in the bus's outbox.
+				got := map[string]int{}
+				outcome := ""
+				err = e.st.Find(e.ctx, "_events", bson.D{{Key: "target", Value: id}}, nil, func(raw bson.Raw) error {
+					typ := raw.Lookup("type").StringValue()
+					got[typ]++
+					if typ == EventFinished {
+						outcome = raw.Lookup("data", "outcome").StringValue()
+					}
+					return nil
+				})
+				want := map[string]int{EventStarted: 1, EventNodeEntered: 3, EventNodeLeft: 3, EventTaskCreated: 1, EventFinished: 1}
+				if err != nil || !maps.Equal(got, want) || outcome != StateApproved {
+					t.Fatalf("events %v (outcome %q), want %v; %v", got, outcome, want, err)
+				}
+				entries, err := e.k.Audit.List(e.ctx, engine.AuditQuery{Target: id})
+				if err != nil || len(entries) != 2 || entries[0].Action != "flow.approve" || entries[0].Actor != "bob" || entries[1].Action != "flow.start" {
+					t.Fatalf("audit %+v, %v", entries, err)
 				}
 			},
 		},
