@@ -356,6 +356,11 @@ func TestFormsVersions(t *testing.T) {
 		t.Fatalf("new record: version %d, want 2", rec.Version)
 	}
 
+	all := list(f.admin, receipts)
+	if len(all.Items) != 2 || all.Items[0].Version != 2 || all.Items[1].Version != 1 || all.Items[1].Data["note"] != "checked" {
+		t.Fatalf("list across versions: %+v", all.Items)
+	}
+
 	var vs []forms.Version
 	f.admin.Do("GET", "/api/v1/apps/plant/forms/receipt/versions", nil, 200, &vs)
 	if len(vs) != 2 || vs[0].Number != 1 || vs[1].Number != 2 {
@@ -793,6 +798,8 @@ func TestListsFilters(t *testing.T) {
 		{"text contains, any case", []fl{{Field: "name", Op: "contains", Value: "apple"}}, func(l lot) bool { return strings.Contains(strings.ToLower(l.name), "apple") }},
 		{"text contains regex characters", []fl{{Field: "name", Op: "contains", Value: "a.e"}}, func(l lot) bool { return strings.Contains(l.name, "a.e") }},
 		{"text in", []fl{{Field: "name", Op: "in", Value: []any{"Fig", "Grape", "Kiwi"}}}, func(l lot) bool { return l.name == "Fig" || l.name == "Grape" }},
+		{"text lt (binary order: capitals first)", []fl{{Field: "name", Op: "lt", Value: "C"}}, func(l lot) bool { return l.name < "C" }},
+		{"text gte", []fl{{Field: "name", Op: "gte", Value: "Fig"}}, func(l lot) bool { return l.name >= "Fig" }},
 		{"text empty", []fl{{Field: "note", Op: "empty"}}, func(l lot) bool { return l.note == "" }},
 		{"text not empty", []fl{{Field: "note", Op: "notEmpty"}}, func(l lot) bool { return l.note != "" }},
 		{"number eq", []fl{{Field: "qty", Op: "eq", Value: 12}}, func(l lot) bool { return l.qty == 12 }},
@@ -802,6 +809,7 @@ func TestListsFilters(t *testing.T) {
 		{"number lt", []fl{{Field: "qty", Op: "lt", Value: 5}}, func(l lot) bool { return l.qty < 5 }},
 		{"number lte", []fl{{Field: "qty", Op: "lte", Value: 5}}, func(l lot) bool { return l.qty <= 5 }},
 		{"number between", []fl{{Field: "qty", Op: "between", Value: []any{5, 12}}}, func(l lot) bool { return l.qty >= 5 && l.qty <= 12 }},
+		{"number not empty", []fl{{Field: "qty", Op: "notEmpty"}}, func(lot) bool { return true }},
 		{"number in", []fl{{Field: "qty", Op: "in", Value: []any{0, 2.25, 99}}}, func(l lot) bool { return l.qty == 0 || l.qty == 2.25 }},
 		{"date eq", []fl{{Field: "made_on", Op: "eq", Value: "2026-03-01"}}, func(l lot) bool { return l.madeOn == "2026-03-01" }},
 		{"date gt", []fl{{Field: "made_on", Op: "gt", Value: "2026-04-01"}}, func(l lot) bool { return l.madeOn > "2026-04-01" }},
@@ -809,6 +817,8 @@ func TestListsFilters(t *testing.T) {
 		{"date lt", []fl{{Field: "made_on", Op: "lt", Value: "2026-02-01"}}, func(l lot) bool { return l.madeOn < "2026-02-01" }},
 		{"date lte", []fl{{Field: "made_on", Op: "lte", Value: "2026-02-01"}}, func(l lot) bool { return l.madeOn <= "2026-02-01" }},
 		{"date between", []fl{{Field: "made_on", Op: "between", Value: []any{"2026-02-01", "2026-03-31"}}}, func(l lot) bool { return l.madeOn >= "2026-02-01" && l.madeOn <= "2026-03-31" }},
+		{"date in", []fl{{Field: "made_on", Op: "in", Value: []any{"2026-01-05", "2026-05-31", "2026-12-31"}}}, func(l lot) bool { return l.madeOn == "2026-01-05" || l.madeOn == "2026-05-31" }},
+		{"date empty", []fl{{Field: "made_on", Op: "empty"}}, func(lot) bool { return false }},
 		{"date month", []fl{{Field: "made_on.month", Op: "eq", Value: "2026-02"}}, func(l lot) bool { return strings.HasPrefix(l.madeOn, "2026-02") }},
 		{"select eq", []fl{{Field: "grade", Op: "eq", Value: "b"}}, func(l lot) bool { return l.grade == "b" }},
 		{"select ne (records without a grade too)", []fl{{Field: "grade", Op: "ne", Value: "b"}}, func(l lot) bool { return l.grade != "b" }},
@@ -1067,6 +1077,12 @@ func TestPermMatrix(t *testing.T) {
 			for _, s := range []string{"供应商", "Acme", "Cleo's"} {
 				if !strings.Contains(body, s) {
 					t.Errorf("export lacks %q:\n%s", s, body)
+				}
+			}
+			// Export is an action of its own: reading is not enough.
+			for _, c := range []*apitest.Client{clerk, auditor} {
+				if res := f.as(t, c).Raw("GET", receipts+"/export?format=csv", "", nil); res.Status != 403 {
+					t.Errorf("export without the export action: %d %s", res.Status, res.Body)
 				}
 			}
 		case 404:

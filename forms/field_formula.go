@@ -55,7 +55,7 @@ type formulaState struct {
 	reads []string // the variables of env the expression reads
 	// parentReads are the parent's fields a column's formula reads (parent.tax_rate).
 	parentReads []string
-	deps  []string // reads without the system values
+	deps        []string // reads without the system values
 }
 
 type formulaType struct{}

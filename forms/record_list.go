@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"sort"
 	"strings"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"tracecraft/engine"
+	"tracecraft/engine/store"
 )
 
 // Filter is one condition of a list: Field is a field key, a date part ("made_on.month") or a
@@ -61,8 +63,9 @@ var systemFields = map[string]string{
 }
 
 // List returns one page of records matching the query that the caller may read, without
-// hidden fields. On the embedded store, filters other than by id scan the form's records
-// (DESIGN.md); on MongoDB the indexes EnsureIndexes made serve them.
+// hidden fields. On MongoDB the server filters, sorts and pages (with indexes); on the embedded
+// store, which scans for any filter but by id and sorts slowly (DESIGN.md), one scan filters
+// and the page is sorted and cut here (listScan).
 func (s *Service) List(ctx context.Context, p *engine.Principal, app, form string, q ListQuery) (*ListResult, error) {
 	c, err := s.Compiled(ctx, app, form, 0)
 	if err != nil {
@@ -79,6 +82,9 @@ func (s *Service) List(ctx context.Context, p *engine.Principal, app, form strin
 	scope, rowCheck := acc.listFilter()
 	if scope != nil {
 		filter = append(filter, bson.E{Key: "$and", Value: bson.A{scope}})
+	}
+	if s.st.Kind() == store.KindEmbedded {
+		return s.listScan(ctx, app, form, acc, q, filter, sortKey, rowCheck)
 	}
 	dir := 1
 	if sortKey.Desc {
@@ -413,15 +419,24 @@ func encodeCursor(v any, id string) string {
 	return base64.RawURLEncoding.EncodeToString(raw)
 }
 
-// cursorFilter continues after the cursor's (value, id) in the sort order.
-func cursorFilter(cur, path string, dir int) (bson.D, error) {
+func decodeCursor(cur string) (cursorDoc, error) {
 	raw, err := base64.RawURLEncoding.DecodeString(cur)
 	var cd cursorDoc
 	if err == nil {
 		err = bson.Unmarshal(raw, &cd)
 	}
 	if err != nil || cd.ID == "" {
-		return nil, engine.Invalid("cursor", "invalid_format", map[string]any{"detail": "not a cursor of this list"})
+		return cursorDoc{}, engine.Invalid("cursor", "invalid_format", map[string]any{"detail": "not a cursor of this list"})
+	}
+	cd.V = plain(cd.V)
+	return cd, nil
+}
+
+// cursorFilter continues after the cursor's (value, id) in the sort order.
+func cursorFilter(cur, path string, dir int) (bson.D, error) {
+	cd, err := decodeCursor(cur)
+	if err != nil {
+		return nil, err
 	}
 	op := "$lt"
 	if dir > 0 {
@@ -434,4 +449,145 @@ func cursorFilter(cur, path string, dir int) (bson.D, error) {
 		bson.D{{Key: path, Value: bson.D{{Key: op, Value: cd.V}}}},
 		bson.D{{Key: path, Value: cd.V}, {Key: "_id", Value: bson.D{{Key: op, Value: cd.ID}}}},
 	}}}, nil
+}
+
+// listScan answers List on the embedded store with one streamed scan and no server-side sort:
+// it counts every match exactly and keeps only the page's records (plus one, to know whether
+// another page follows), in a heap ordered by the sort key and then _id.
+func (s *Service) listScan(ctx context.Context, app, form string, acc *access, q ListQuery, filter bson.D, sk sortSpec, rowCheck bool) (*ListResult, error) {
+	var after *cursorDoc
+	if q.Cursor != "" {
+		cd, err := decodeCursor(q.Cursor)
+		if err != nil {
+			return nil, err
+		}
+		after = &cd
+	}
+	// less reports whether (v1, id1) comes before (v2, id2) in the list's order.
+	less := func(v1 any, id1 string, v2 any, id2 string) bool {
+		c := compareValues(v1, v2)
+		if c == 0 {
+			c = strings.Compare(id1, id2)
+		}
+		if sk.Desc {
+			return c > 0
+		}
+		return c < 0
+	}
+	type cand struct {
+		v   any
+		id  string
+		raw bson.Raw
+	}
+	keep := q.Limit + 1
+	var page []cand // sorted, at most keep long
+	var total int64
+	path := strings.Split(sk.store, ".")
+	err := s.st.Find(ctx, RecordsCollection(app, form), filter, nil, func(raw bson.Raw) error {
+		if rowCheck {
+			var d recordDoc
+			if err := bson.Unmarshal(raw, &d); err != nil {
+				return err
+			}
+			if !acc.allows(ctx, ActRead, &d) {
+				return nil
+			}
+		}
+		total++
+		id, _ := raw.Lookup("_id").StringValueOK()
+		var v any
+		if rv, err := raw.LookupErr(path...); err == nil {
+			var x any
+			if err := rv.Unmarshal(&x); err == nil {
+				v = plain(x)
+			}
+		}
+		if after != nil && !less(after.V, after.ID, v, id) {
+			return nil
+		}
+		if len(page) == keep && !less(v, id, page[keep-1].v, page[keep-1].id) {
+			return nil
+		}
+		i := sort.Search(len(page), func(i int) bool { return less(v, id, page[i].v, page[i].id) })
+		page = append(page, cand{})
+		copy(page[i+1:], page[i:])
+		page[i] = cand{v: v, id: id, raw: append(bson.Raw(nil), raw...)}
+		if len(page) > keep {
+			page = page[:keep]
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	res := &ListResult{Items: []*Record{}, Total: total}
+	for i, c := range page {
+		if i == q.Limit {
+			last := page[i-1]
+			res.Next = encodeCursor(last.v, last.id)
+			break
+		}
+		var d recordDoc
+		if err := bson.Unmarshal(c.raw, &d); err != nil {
+			return nil, err
+		}
+		rec := d.record()
+		rec.Data = project(acc.visible(rec.Data), q.Fields)
+		res.Items = append(res.Items, rec)
+	}
+	return res, nil
+}
+
+// compareValues orders values as MongoDB does across types (missing and null, numbers, text,
+// objects, lists, booleans, times) and within a type by value.
+func compareValues(a, b any) int {
+	ra, rb := typeRank(a), typeRank(b)
+	if ra != rb {
+		return ra - rb
+	}
+	switch x := a.(type) {
+	case float64:
+		y := b.(float64)
+		switch {
+		case x < y:
+			return -1
+		case x > y:
+			return 1
+		}
+		return 0
+	case string:
+		return strings.Compare(x, b.(string))
+	case bool:
+		y := b.(bool)
+		switch {
+		case x == y:
+			return 0
+		case !x:
+			return -1
+		}
+		return 1
+	case time.Time:
+		return x.Compare(b.(time.Time))
+	}
+	return strings.Compare(fmt.Sprint(a), fmt.Sprint(b))
+}
+
+func typeRank(v any) int {
+	switch v.(type) {
+	case nil:
+		return 0
+	case float64:
+		return 1
+	case string:
+		return 2
+	case map[string]any:
+		return 3
+	case []any:
+		return 4
+	case bool:
+		return 5
+	case time.Time:
+		return 6
+	}
+	return 7
 }

@@ -13,8 +13,8 @@ import (
 // prepareData runs the save pipeline: input values are prepared by their field types and laid
 // over base (the stored data on update, nil on create); scan fields fill their targets;
 // formulas are computed; the data schema and the store checks run; on create, numbers are
-// drawn last (only when draw is set: a dry run draws none), so a record that fails uses none. Every problem comes back at once as
-// FieldErrors with dotted paths ("lines.2.qty").
+// drawn last (only when draw is set: a dry run draws none), so a record that fails uses none.
+// Every problem comes back at once as FieldErrors with dotted paths ("lines.2.qty").
 func (s *Service) prepareData(vc *ValueContext, c *Compiled, acc *access, base, input Values, create, draw bool) (Values, error) {
 	var fe engine.FieldErrors
 	data := Values{}
@@ -55,24 +55,27 @@ func (s *Service) prepareData(vc *ValueContext, c *Compiled, acc *access, base, 
 		}
 	}
 	s.fill(vc, c.Fields, data, given, "", &fe)
-	if err := s.generate(vc, c.formulas, data, create, "", 0); err != nil {
-		fe = append(fe, asFieldErrors(err, "")...)
-	}
+	// Formulas: the top-level ones once so that rows can read them (parent.x), then the rows',
+	// then the top-level ones again, so totals over rows (sum(lines, .amount)) see the rows'
+	// computed values. Only the last pass reports errors.
+	_ = s.generate(vc, c.formulas, data, create, "", 0)
 	for _, f := range c.Fields {
-		if f.Type != "subtable" {
+		if f.Type != FieldTypeSubtable {
 			continue
 		}
 		rows, _ := data[f.Key].([]any)
+		order, _ := formulaOrder(f.Fields)
 		for i, r := range rows {
 			row, _ := r.(map[string]any)
 			rvc := *vc
 			rvc.Row, rvc.Parent = row, data
-			prefix := f.Key + "." + strconv.Itoa(i) + "."
-			order, _ := formulaOrder(f.Fields)
-			if err := s.generate(&rvc, order, row, create, prefix, 0); err != nil {
+			if err := s.generate(&rvc, order, row, create, f.Key+"."+strconv.Itoa(i)+".", 0); err != nil {
 				fe = append(fe, asFieldErrors(err, "")...)
 			}
 		}
+	}
+	if err := s.generate(vc, c.formulas, data, create, "", 0); err != nil {
+		fe = append(fe, asFieldErrors(err, "")...)
 	}
 	// The schema runs even when values failed to prepare, so a missing required field or a
 	// number below its minimum is reported with them; a value that failed was left out of data,
@@ -84,9 +87,16 @@ func (s *Service) prepareData(vc *ValueContext, c *Compiled, acc *access, base, 
 		}
 		fe = append(fe, unreported(fe, got)...)
 	}
-	if len(fe) == 0 {
-		s.check(vc, c.Fields, data, "", &fe)
+	for _, f := range c.Fields {
+		if o, ok := f.State.(*SubtableOptions); ok && o.MinRows > 0 && isEmpty(data[f.Key]) && !hasErrorAt(fe, f.Key) {
+			fe.Add(f.Key, "too_few_rows", map[string]any{"min": o.MinRows})
+		}
 	}
+	// Store checks (related records, users, files) run on the values that prepared, and report
+	// what the errors so far do not already cover.
+	var checked engine.FieldErrors
+	s.check(vc, c.Fields, data, "", &checked)
+	fe = append(fe, unreported(fe, checked)...)
 	if err := fe.Err(); err != nil {
 		return nil, err
 	}
@@ -271,6 +281,16 @@ func unreported(fe, more engine.FieldErrors) engine.FieldErrors {
 		}
 	}
 	return out
+}
+
+// hasErrorAt tells whether fe has an error at path or below it.
+func hasErrorAt(fe engine.FieldErrors, path string) bool {
+	for _, e := range fe {
+		if e.Path == path || strings.HasPrefix(e.Path, path+".") {
+			return true
+		}
+	}
+	return false
 }
 
 // asFieldErrors turns a field type's error into field errors rooted at path.
