@@ -85,8 +85,12 @@ func (s *Service) Publish(ctx context.Context, p *engine.Principal, app, key str
 			return nil, err
 		}
 		// Compile again: a form the draft relates to may have gone since it was saved.
-		if _, err := Compile(ctx, s.compileEnv(), app, []byte(f.DraftJSON)); err != nil {
+		c, err := Compile(ctx, s.compileEnv(), app, []byte(f.DraftJSON))
+		if err != nil {
 			return nil, err
+		}
+		if err := s.ensureIndexes(ctx, c); err != nil {
+			return nil, fmt.Errorf("publish %s/%s: %w", app, key, err)
 		}
 		n := f.Published + 1
 		v := &Version{ID: versionID(app, key, n), App: app, Key: key, Number: n, DefJSON: f.DraftJSON, PublishedBy: p.Username, PublishedAt: s.now().UTC()}
