@@ -12,8 +12,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"go.mongodb.org/mongo-driver/v2/bson"
-
 	"tracecraft/engine/store"
 )
 
@@ -506,15 +504,7 @@ func (a *Auth) ListUsers(ctx context.Context, actor *Principal) ([]User, error) 
 }
 
 func (a *Auth) allUsers(ctx context.Context) ([]User, error) {
-	users := []User{}
-	err := a.st.Find(ctx, authUsersCollection, nil, nil, func(raw bson.Raw) error {
-		var u User
-		if err := bson.Unmarshal(raw, &u); err != nil {
-			return fmt.Errorf("decode user: %w", err)
-		}
-		users = append(users, u)
-		return nil
-	})
+	users, err := store.FindAll[User](ctx, a.st, authUsersCollection, nil, nil)
 	if err != nil {
 		return nil, err
 	}

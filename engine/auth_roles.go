@@ -409,15 +409,7 @@ func (a *Auth) PutDepartment(ctx context.Context, actor *Principal, d Department
 
 // ListDepartments lists every department, by id.
 func (a *Auth) ListDepartments(ctx context.Context) ([]Department, error) {
-	out := []Department{}
-	err := a.st.Find(ctx, authDepartmentsCollection, nil, nil, func(raw bson.Raw) error {
-		var d Department
-		if err := bson.Unmarshal(raw, &d); err != nil {
-			return fmt.Errorf("decode department: %w", err)
-		}
-		out = append(out, d)
-		return nil
-	})
+	out, err := store.FindAll[Department](ctx, a.st, authDepartmentsCollection, nil, nil)
 	if err != nil {
 		return nil, fmt.Errorf("list departments: %w", err)
 	}

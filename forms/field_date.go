@@ -36,17 +36,7 @@ func (dateField) ID() string { return FieldTypeDate }
 func (dateField) Label() engine.Text { return engine.Text{ZH: "日期", EN: "Date"} }
 
 func (dateField) Compile(c *CompileContext, f *Field) error {
-	var opts DateOptions
-	var fe engine.FieldErrors
-	if err := addFieldErrors(&fe, decodeFieldOptions(f, &opts)); err != nil {
-		return err
-	}
-	addFieldErrors(&fe, checkFieldKeywords(f))
-	if err := fe.Err(); err != nil {
-		return err
-	}
-	f.State = &opts
-	return nil
+	return compileOptions[DateOptions](f)
 }
 
 func (dateField) Schema(f *Field) map[string]any {

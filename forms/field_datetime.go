@@ -42,17 +42,7 @@ func (datetimeField) ID() string { return FieldTypeDateTime }
 func (datetimeField) Label() engine.Text { return engine.Text{ZH: "日期时间", EN: "Date and time"} }
 
 func (datetimeField) Compile(c *CompileContext, f *Field) error {
-	var opts DateTimeOptions
-	var fe engine.FieldErrors
-	if err := addFieldErrors(&fe, decodeFieldOptions(f, &opts)); err != nil {
-		return err
-	}
-	addFieldErrors(&fe, checkFieldKeywords(f))
-	if err := fe.Err(); err != nil {
-		return err
-	}
-	f.State = &opts
-	return nil
+	return compileOptions[DateTimeOptions](f)
 }
 
 // Schema describes the value as the API sends it: time.Time marshals to an RFC 3339 string.

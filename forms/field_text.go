@@ -202,3 +202,19 @@ func addFieldErrors(fe *engine.FieldErrors, err error) error {
 func init() { RegisterFieldType(textField{}) }
 
 var _ FieldType = (*textField)(nil)
+
+// compileOptions decodes a field's options into a new T, checks its keywords, and keeps the
+// options as the field's state: the whole Compile of a type with nothing more to check.
+func compileOptions[T any](f *Field) error {
+	var opts T
+	var fe engine.FieldErrors
+	if err := addFieldErrors(&fe, decodeFieldOptions(f, &opts)); err != nil {
+		return err
+	}
+	addFieldErrors(&fe, checkFieldKeywords(f))
+	if err := fe.Err(); err != nil {
+		return err
+	}
+	f.State = &opts
+	return nil
+}

@@ -33,17 +33,7 @@ func (timeField) ID() string { return FieldTypeTime }
 func (timeField) Label() engine.Text { return engine.Text{ZH: "时间", EN: "Time"} }
 
 func (timeField) Compile(c *CompileContext, f *Field) error {
-	var opts TimeOptions
-	var fe engine.FieldErrors
-	if err := addFieldErrors(&fe, decodeFieldOptions(f, &opts)); err != nil {
-		return err
-	}
-	addFieldErrors(&fe, checkFieldKeywords(f))
-	if err := fe.Err(); err != nil {
-		return err
-	}
-	f.State = &opts
-	return nil
+	return compileOptions[TimeOptions](f)
 }
 
 func (timeField) Schema(f *Field) map[string]any {

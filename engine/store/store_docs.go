@@ -371,3 +371,22 @@ func setField(d bson.D, key string, v any) bson.D {
 	}
 	return append(d, bson.E{Key: key, Value: v})
 }
+
+// FindAll decodes every document matching filter into a slice (empty, not nil, when none
+// match). For collections that stay small (users, roles, departments); stream larger ones with
+// Find.
+func FindAll[T any](ctx context.Context, s *Store, coll string, filter any, opts *options.FindOptionsBuilder) ([]T, error) {
+	out := []T{}
+	err := s.Find(ctx, coll, filter, opts, func(raw bson.Raw) error {
+		var v T
+		if err := bson.Unmarshal(raw, &v); err != nil {
+			return fmt.Errorf("decode %s document: %w", coll, err)
+		}
+		out = append(out, v)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
