@@ -10,6 +10,18 @@ import (
 	"tracecraft/api/apitest"
 )
 
+func TestHomePage(t *testing.T) {
+	s := apitest.Start(t)
+	res := s.Client(t).Raw("GET", "/", "", nil)
+	if res.Status != 200 || !strings.Contains(string(res.Body), "服务已运行") || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/html") {
+		t.Fatalf("home page: %d %s", res.Status, res.Body)
+	}
+	res = s.Client(t).Raw("GET", "/?lang=en", "", nil)
+	if !strings.Contains(string(res.Body), "The server is running") {
+		t.Fatalf("English home page: %s", res.Body)
+	}
+}
+
 func TestHealthz(t *testing.T) {
 	s := apitest.Start(t)
 	var h api.Health
@@ -25,7 +37,7 @@ func TestHealthz(t *testing.T) {
 }
 
 // publicRoutes are the only routes that answer without a session.
-var publicRoutes = map[string]bool{"GET /healthz": true, "POST /api/v1/auth/login": true}
+var publicRoutes = map[string]bool{"GET /": true, "GET /healthz": true, "POST /api/v1/auth/login": true}
 
 // TestEveryRouteNeedsAuth walks every route Fiber has registered and calls it without a session:
 // all but the public ones must answer 401.

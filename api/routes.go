@@ -58,6 +58,7 @@ func (s *Server) add(r Route) {
 // allRoutes is the route table of the whole product.
 func (s *Server) allRoutes() []Route {
 	var rs []Route
+	rs = append(rs, s.homeRoutes()...)
 	rs = append(rs, s.systemRoutes()...)
 	rs = append(rs, s.authRoutes()...)
 	rs = append(rs, s.adminRoutes()...)

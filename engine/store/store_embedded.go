@@ -63,7 +63,7 @@ func startEmbedded(ctx context.Context, dir, dbName string, log *slog.Logger) (*
 		Listener:  ferretdb.ListenerConfig{Unix: sock},
 		Handler:   "sqlite",
 		SQLiteURL: (&url.URL{Scheme: "file", Path: dir + "/"}).String(),
-		Logger:    log.With("component", "ferretdb"),
+		Logger:    slog.New(warnOnly{log.Handler()}).With("component", "ferretdb"),
 	})
 	if err != nil {
 		lock.Close()
@@ -141,3 +141,17 @@ func (e *embedded) indexID(ctx context.Context, coll string) error {
 	_, err = db.ExecContext(ctx, q)
 	return err
 }
+
+// warnOnly passes on FerretDB's warnings and errors only: at info level it logs every
+// connection the store's own pool opens.
+type warnOnly struct{ slog.Handler }
+
+func (w warnOnly) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= slog.LevelWarn && w.Handler.Enabled(ctx, l)
+}
+
+func (w warnOnly) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return warnOnly{w.Handler.WithAttrs(attrs)}
+}
+
+func (w warnOnly) WithGroup(name string) slog.Handler { return warnOnly{w.Handler.WithGroup(name)} }
