@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
@@ -19,6 +20,28 @@ func TestHomePage(t *testing.T) {
 	res = s.Client(t).Raw("GET", "/?lang=en", "", nil)
 	if !strings.Contains(string(res.Body), "The server is running") {
 		t.Fatalf("English home page: %s", res.Body)
+	}
+}
+
+func TestHealthzIsNotRateLimited(t *testing.T) {
+	s := apitest.Start(t)
+	c := s.Client(t)
+	for i := range 80 {
+		if res := c.Raw("GET", "/healthz", "", nil); res.Status != 200 {
+			t.Fatalf("health check %d: %d", i, res.Status)
+		}
+	}
+	// Sign-in is limited per address: 60 a minute, then 429 whatever the user name.
+	got429 := false
+	for i := range 70 {
+		res := c.Raw("POST", "/api/v1/auth/login", "application/json", []byte(`{"username":"nobody`+strings.Repeat("x", i%7)+fmt.Sprint(i)+`","password":"x"}`))
+		if res.Status == 429 {
+			got429 = true
+			break
+		}
+	}
+	if !got429 {
+		t.Fatal("70 sign-ins from one address were never limited")
 	}
 }
 

@@ -128,7 +128,7 @@ type OK struct {
 
 func (s *Server) authRoutes() []Route {
 	return []Route{{
-		Method: fiber.MethodPost, Path: "/api/v1/auth/login", Tag: "auth", Public: true,
+		Method: fiber.MethodPost, Path: "/api/v1/auth/login", Tag: "auth", Public: true, Limited: true,
 		Summary: "Sign in with a user name and password; returns a bearer token and sets the session cookie",
 		In:      LoginInput{}, Out: LoginOutput{},
 		Handle: func(c *fiber.Ctx, _ *engine.Principal) error {

@@ -16,6 +16,10 @@ type Route struct {
 	Tag     string
 	Summary string
 	Public  bool
+	// Limited routes (sign-in, public scan pages) allow each client address 60 requests a
+	// minute; health checks and the home page are not limited, so one noisy client cannot
+	// make a load balancer take the node out.
+	Limited bool
 	Action  string
 	In      any // the request body type (a zero value), nil when there is none
 	Out     any // the success body type
@@ -47,7 +51,7 @@ func (s *Server) add(r Route) {
 					return err
 				}
 			}
-		} else if !s.limits.allow(c.IP()) {
+		} else if r.Limited && !s.limits.allow(c.IP()) {
 			return &engine.ThrottledError{RetryAfter: 60}
 		}
 		return r.Handle(c, p)

@@ -28,6 +28,9 @@ type Options struct {
 	JSONLimit int
 	// SecureCookies marks session cookies Secure (set it when served over HTTPS).
 	SecureCookies bool
+	// TrustedProxies are the addresses (or CIDR ranges) of load balancers whose
+	// X-Forwarded-For header names the real client; without them the peer address is used.
+	TrustedProxies []string
 	// Version is reported by /healthz.
 	Version string
 	// Log receives request logs; the kernel's logger when nil.
@@ -64,7 +67,7 @@ func New(k *engine.Kernel, engines Engines, opts Options) *Server {
 		opts.Log = k.Log
 	}
 	s := &Server{k: k, forms: engines.Forms, flows: engines.Flows, opts: opts, log: opts.Log, limits: newRateLimiter(60, time.Minute)}
-	s.app = fiber.New(fiber.Config{
+	cfg := fiber.Config{
 		AppName:               "tracecraft",
 		BodyLimit:             opts.BodyLimit,
 		Immutable:             true, // strings from the context stay valid after the handler
@@ -73,7 +76,13 @@ func New(k *engine.Kernel, engines Engines, opts Options) *Server {
 		WriteTimeout:          5 * time.Minute,
 		IdleTimeout:           2 * time.Minute,
 		ErrorHandler:          s.errorHandler,
-	})
+	}
+	if len(opts.TrustedProxies) > 0 {
+		cfg.ProxyHeader = fiber.HeaderXForwardedFor
+		cfg.EnableTrustedProxyCheck = true
+		cfg.TrustedProxies = opts.TrustedProxies
+	}
+	s.app = fiber.New(cfg)
 	s.app.Use(recover.New(recover.Config{EnableStackTrace: true}))
 	s.app.Use(requestid.New())
 	s.app.Use(s.requestLog)

@@ -129,6 +129,12 @@ func (a *Auth) Login(ctx context.Context, username, password, ip string) (string
 	if err != nil {
 		return storeFailed(err)
 	}
+	// The revocation epoch is read before the password: a reset that lands while this login
+	// checks the old password moves the epoch on, and the session made here is then void.
+	var rev authRevocation
+	if err := a.st.Get(ctx, authRevocationsCollection, name, &rev); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return storeFailed(err)
+	}
 	ok, err := a.verifyStoredPassword(ctx, name, password)
 	if err != nil {
 		return storeFailed(err)
@@ -140,10 +146,6 @@ func (a *Auth) Login(ctx context.Context, username, password, ip string) (string
 		return fail("disabled")
 	}
 
-	var rev authRevocation
-	if err := a.st.Get(ctx, authRevocationsCollection, name, &rev); err != nil && !errors.Is(err, store.ErrNotFound) {
-		return storeFailed(err)
-	}
 	token, err := authRandom(authTokenBytes)
 	if err != nil {
 		return storeFailed(err)

@@ -163,7 +163,7 @@ func (s *Service) Export(ctx context.Context, p *engine.Principal, app, form str
 			return tooLarge
 		}
 		rec := d.record()
-		data := acc.visible(rec.Data)
+		data := acc.visible(ctx, &d, rec.Data)
 		for i, col := range cols {
 			if col.field != nil {
 				values[i] = s.cellValue(col.field, data[col.field.Key], lang)

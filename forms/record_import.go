@@ -27,8 +27,10 @@ import (
 
 // Import limits. Callers that receive files (the API) refuse larger bodies before reading.
 const (
-	MaxImportRows  = 10_000
-	MaxImportBytes = 10 << 20
+	MaxImportRows = 10_000
+	// MaxImportColumns caps the filled width of a row (a form has at most 300 fields).
+	MaxImportColumns = 400
+	MaxImportBytes   = 10 << 20
 )
 
 // xlsxUnzipLimit bounds what an imported workbook may unpack to, against zip bombs.
@@ -161,7 +163,7 @@ func (s *Service) Import(ctx context.Context, p *engine.Principal, app, form, fo
 			}
 		}
 		vc := s.valueContext(ctx, p, c, newID(s.now()))
-		if _, err := s.prepareData(vc, c, acc, nil, input, true, false); err != nil {
+		if _, err := s.prepareData(vc, c, acc.rulesFor(ctx, newRecordStub(p, input), ActCreate), nil, input, true, false); err != nil {
 			fe, ok := engine.AsFieldErrors(err)
 			if !ok {
 				return nil, fmt.Errorf("import into %s/%s: row %d: %w", app, form, rowNo, err)
@@ -199,7 +201,7 @@ func (s *Service) Import(ctx context.Context, p *engine.Principal, app, form, fo
 }
 
 // insertFunc stores prepared data as a new record (Service.insert; tests pass one that fails).
-type insertFunc func(ctx context.Context, p *engine.Principal, c *Compiled, id string, data Values, batch string) (*Record, error)
+type insertFunc func(ctx context.Context, p *engine.Principal, c *Compiled, id string, data Values, batch string) (*Record, *recordDoc, error)
 
 // commitImport creates the rows' records under one batch mark, drawing their numbers. A failure
 // takes back what the batch wrote.
@@ -207,9 +209,9 @@ func (s *Service) commitImport(ctx context.Context, p *engine.Principal, c *Comp
 	batch := newID(s.now())
 	for i, r := range rows {
 		id := newID(s.now())
-		data, err := s.prepareData(s.valueContext(ctx, p, c, id), c, acc, nil, r.input, true, true)
+		data, err := s.prepareData(s.valueContext(ctx, p, c, id), c, acc.rulesFor(ctx, newRecordStub(p, r.input), ActCreate), nil, r.input, true, true)
 		if err == nil {
-			_, err = insert(ctx, p, c, id, data, batch)
+			_, _, err = insert(ctx, p, c, id, data, batch)
 		}
 		if err != nil {
 			err = fmt.Errorf("import into %s/%s: row %d: %w", c.App, c.Key, r.row, err)
@@ -387,6 +389,16 @@ func (sh *sheet) add(rowNo int, cells []string) error {
 	if blankRow(cells) {
 		return nil
 	}
+	// Keep what is filled in: a workbook row pads to its last cell, and one cell in column
+	// XFD would otherwise hold 16,384 strings for every row.
+	last := len(cells)
+	for last > 0 && strings.TrimSpace(cells[last-1]) == "" {
+		last--
+	}
+	if last > MaxImportColumns {
+		return engine.Invalid("file", "import_too_wide", map[string]any{"max": MaxImportColumns, "row": rowNo})
+	}
+	cells = append([]string(nil), cells[:last]...)
 	if sh.header == nil {
 		sh.header = cells
 		return nil
@@ -661,6 +673,7 @@ func init() {
 		"duplicate_column":     {ZH: "列“{column}”重复出现", EN: "column “{column}” appears twice"},
 		"unnamed_column":       {ZH: "第 {column} 列有数据但没有列名", EN: "column {column} holds data but has no header"},
 		"import_too_large":     {ZH: "一次最多导入 {max} 行数据", EN: "an import may hold at most {max} rows"},
+		"import_too_wide":      {ZH: "第 {row} 行超过 {max} 列", EN: "row {row} has more than {max} columns"},
 		"import_empty":         {ZH: "文件中没有表头和数据", EN: "the file has no header and no data"},
 		"import_subtable_row":  {ZH: "第 {row} 行：{message}", EN: "row {row}: {message}"},
 		"import_subtable_cell": {ZH: "第 {row} 行“{column}”{message}", EN: "row {row}, {column}: {message}"},

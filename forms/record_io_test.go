@@ -499,10 +499,10 @@ func TestImportRollback(t *testing.T) {
 	ctx, cancel := context.WithCancel(e.ctx)
 	defer cancel()
 	calls := 0
-	failing := func(ctx context.Context, p *engine.Principal, c *Compiled, id string, data Values, batch string) (*Record, error) {
+	failing := func(ctx context.Context, p *engine.Principal, c *Compiled, id string, data Values, batch string) (*Record, *recordDoc, error) {
 		if calls++; calls == 3 {
 			cancel() // the rollback must not depend on the request's context
-			return nil, boom
+			return nil, nil, boom
 		}
 		return e.s.insert(ctx, p, c, id, data, batch)
 	}

@@ -111,6 +111,7 @@ func (s *Service) List(ctx context.Context, p *engine.Principal, app, form strin
 	}
 	var last *recordDoc
 	more := false
+	var allowed int64 // with row checks, the rows of this page and after that the user may read
 	err = s.st.Find(ctx, RecordsCollection(app, form), page, opts, func(raw bson.Raw) error {
 		var d recordDoc
 		if err := bson.Unmarshal(raw, &d); err != nil {
@@ -119,12 +120,16 @@ func (s *Service) List(ctx context.Context, p *engine.Principal, app, form strin
 		if rowCheck && !acc.allows(ctx, ActRead, &d) {
 			return nil
 		}
+		allowed++
 		if len(res.Items) == q.Limit {
 			more = true
+			if rowCheck {
+				return nil // keep counting: a count over rows the user may not read would leak them
+			}
 			return errStop
 		}
 		rec := d.record()
-		rec.Data = project(acc.visible(rec.Data), q.Fields)
+		rec.Data = project(acc.visible(ctx, &d, rec.Data), q.Fields)
 		res.Items = append(res.Items, rec)
 		last = &d
 		return nil
@@ -135,11 +140,16 @@ func (s *Service) List(ctx context.Context, p *engine.Principal, app, form strin
 	if more && last != nil {
 		res.Next = encodeCursor(sortValue(last, sortKey.store), last.ID)
 	}
+	if rowCheck {
+		// Only the readable rows from the cursor on were seen: the total is a lower bound.
+		res.Total, res.TotalEstimated = allowed, q.Cursor != ""
+		return res, nil
+	}
 	n, err := s.count(ctx, app, form, filter)
 	if err != nil {
 		return nil, err
 	}
-	res.Total, res.TotalEstimated = n, n >= CountCap || rowCheck
+	res.Total, res.TotalEstimated = n, n >= CountCap
 	return res, nil
 }
 
@@ -429,6 +439,12 @@ func decodeCursor(cur string) (cursorDoc, error) {
 		return cursorDoc{}, engine.Invalid("cursor", "invalid_format", map[string]any{"detail": "not a cursor of this list"})
 	}
 	cd.V = plain(cd.V)
+	switch cd.V.(type) {
+	case nil, string, float64, bool, time.Time:
+	default:
+		// Only the scalar a list sorts by; anything else could carry query operators.
+		return cursorDoc{}, engine.Invalid("cursor", "invalid_format", map[string]any{"detail": "not a cursor of this list"})
+	}
 	return cd, nil
 }
 
@@ -447,7 +463,7 @@ func cursorFilter(cur, path string, dir int) (bson.D, error) {
 	}
 	return bson.D{{Key: "$or", Value: bson.A{
 		bson.D{{Key: path, Value: bson.D{{Key: op, Value: cd.V}}}},
-		bson.D{{Key: path, Value: cd.V}, {Key: "_id", Value: bson.D{{Key: op, Value: cd.ID}}}},
+		bson.D{{Key: path, Value: bson.D{{Key: "$eq", Value: cd.V}}}, {Key: "_id", Value: bson.D{{Key: op, Value: cd.ID}}}},
 	}}}, nil
 }
 
@@ -532,7 +548,7 @@ func (s *Service) listScan(ctx context.Context, app, form string, acc *access, q
 			return nil, err
 		}
 		rec := d.record()
-		rec.Data = project(acc.visible(rec.Data), q.Fields)
+		rec.Data = project(acc.visible(ctx, &d, rec.Data), q.Fields)
 		res.Items = append(res.Items, rec)
 	}
 	return res, nil

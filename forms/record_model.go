@@ -9,8 +9,9 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 )
 
-// RecordsCollection names the collection of one form's records.
-func RecordsCollection(app, form string) string { return "rec_" + app + "_" + form }
+// RecordsCollection names the collection of one form's records. App and form keys are
+// [a-z0-9_], so the dots keep every (app, form) pair's name distinct.
+func RecordsCollection(app, form string) string { return "rec." + app + "." + form }
 
 // Record is one submitted form as the API shows it.
 type Record struct {

@@ -37,21 +37,26 @@ func (s *Service) Create(ctx context.Context, p *engine.Principal, app, form str
 		return nil, err
 	}
 	id := newID(s.now())
-	data, err := s.prepareData(s.valueContext(ctx, p, c, id), c, acc, nil, input, true, true)
+	data, err := s.prepareData(s.valueContext(ctx, p, c, id), c, acc.rulesFor(ctx, newRecordStub(p, input), ActCreate), nil, input, true, true)
 	if err != nil {
 		return nil, err
 	}
-	rec, err := s.insert(ctx, p, c, id, data, "")
+	rec, d, err := s.insert(ctx, p, c, id, data, "")
 	if err != nil {
 		return nil, err
 	}
-	rec.Data = acc.visible(rec.Data)
+	rec.Data = acc.visible(ctx, d, rec.Data)
 	return rec, nil
+}
+
+// newRecordStub is a record about to be created by p, for judging row scopes before it exists.
+func newRecordStub(p *engine.Principal, input Values) *recordDoc {
+	return &recordDoc{Owner: p.Username, Dept: p.Department, Data: bson.M(input)}
 }
 
 // insert stores prepared data as a new record (revision 1) and reports it. batch marks
 // records of one import, so a failed import can take its records back.
-func (s *Service) insert(ctx context.Context, p *engine.Principal, c *Compiled, id string, data Values, batch string) (*Record, error) {
+func (s *Service) insert(ctx context.Context, p *engine.Principal, c *Compiled, id string, data Values, batch string) (*Record, *recordDoc, error) {
 	now := s.now().UTC()
 	doc := &recordDoc{ID: id, Rev: 1, App: c.App, Form: c.Key, Version: c.Version, Data: bson.M(data),
 		Parts: s.parts(c, data), Owner: p.Username, Dept: p.Department,
@@ -60,11 +65,11 @@ func (s *Service) insert(ctx context.Context, p *engine.Principal, c *Compiled, 
 		doc.Status = c.Def.Status.Initial
 	}
 	if err := s.st.Create(ctx, RecordsCollection(c.App, c.Key), id, doc); err != nil {
-		return nil, fmt.Errorf("create record: %w", err)
+		return nil, nil, fmt.Errorf("create record: %w", err)
 	}
 	rec := doc.record()
 	s.recordWritten(ctx, p, "record.create", EventCreated, rec, nil, rec.Data)
-	return rec, nil
+	return rec, doc, nil
 }
 
 // parts computes the date parts of date and datetime fields.
@@ -108,7 +113,7 @@ func (s *Service) load(ctx context.Context, app, form, id string, withDeleted bo
 	if err := s.st.Get(ctx, RecordsCollection(app, form), id, &d); err != nil {
 		return nil, err
 	}
-	if d.Deleted != nil && !withDeleted {
+	if d.Deleted != nil && !withDeleted || d.App != app || d.Form != form {
 		return nil, fmt.Errorf("record %s: %w", id, engine.ErrNotFound)
 	}
 	return &d, nil
@@ -142,7 +147,7 @@ func (s *Service) Get(ctx context.Context, p *engine.Principal, app, form, id st
 		return nil, err
 	}
 	rec := d.record()
-	rec.Data = acc.visible(rec.Data)
+	rec.Data = acc.visible(ctx, d, rec.Data)
 	return rec, nil
 }
 
@@ -161,7 +166,7 @@ func (s *Service) Update(ctx context.Context, p *engine.Principal, app, form, id
 		return nil, fmt.Errorf("record %s is at revision %d, not %d: %w", id, d.Rev, rev, engine.ErrConflict)
 	}
 	before := d.record().Data
-	data, err := s.prepareData(s.valueContext(ctx, p, c, id), c, acc, before, input, false, true)
+	data, err := s.prepareData(s.valueContext(ctx, p, c, id), c, acc.rulesFor(ctx, d, ActUpdate), before, input, false, true)
 	if err != nil {
 		return nil, err
 	}
@@ -182,7 +187,7 @@ func (s *Service) save(ctx context.Context, p *engine.Principal, d *recordDoc, a
 	d.Rev = rev
 	rec := d.record()
 	s.recordWritten(ctx, p, action, event, rec, before, rec.Data)
-	rec.Data = acc.visible(rec.Data)
+	rec.Data = acc.visible(ctx, d, rec.Data)
 	return rec, nil
 }
 
@@ -305,9 +310,12 @@ type HistoryEntry struct {
 
 // History lists a record's revisions with field-level changes, without hidden fields.
 func (s *Service) History(ctx context.Context, p *engine.Principal, app, form, id string) ([]HistoryEntry, error) {
-	_, _, acc, err := s.readable(ctx, p, app, form, id, true)
+	d, _, acc, err := s.readable(ctx, p, app, form, id, true)
 	if err != nil {
 		return nil, err
+	}
+	if d.Deleted != nil && !acc.allows(ctx, ActDelete, d) {
+		return nil, fmt.Errorf("record %s: %w", id, engine.ErrNotFound)
 	}
 	revs, err := s.st.Revisions(ctx, RecordsCollection(app, form), id)
 	if err != nil {
@@ -321,7 +329,7 @@ func (s *Service) History(ctx context.Context, p *engine.Principal, app, form, i
 		if err := bson.Unmarshal(r.Doc, &d); err != nil {
 			return nil, err
 		}
-		data := acc.visible(plainMap(d.Data))
+		data := acc.visible(ctx, &d, plainMap(d.Data))
 		h := HistoryEntry{Rev: d.Rev, At: d.UpdatedAt.UTC(), By: d.UpdatedBy, Status: d.Status, Deleted: d.Deleted != nil, Changes: diff(prev, data)}
 		if d.Status != prevStatus && prevStatus != "" {
 			h.Changes = append(h.Changes, Change{Field: "status", Before: prevStatus, After: d.Status})

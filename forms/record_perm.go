@@ -20,21 +20,66 @@ const (
 // access is what one principal may do with one form's records: the union of the form
 // permissions of the principal's roles. App designers may do everything.
 type access struct {
-	p        *engine.Principal
-	full     bool
-	actions  map[string]bool
-	scopes   map[string][]*compiledPerm // action → the permissions that grant it
+	p       *engine.Principal
+	full    bool
+	actions map[string]bool
+	scopes  map[string][]*compiledPerm // action → the permissions that grant it
+	// hidden are the fields some reading role hides: they cannot be filtered, sorted, chosen
+	// as columns or written. A record shows such a field only where a role that does not hide
+	// it covers that record (visible).
 	hidden   map[string]bool
 	readOnly map[string]bool
+	fields   []string
+}
+
+// fieldRules are the fields one user may not see (hidden) or not write (readOnly) on one
+// record: a write is judged by the roles that cover that record, so an "own" role can show and
+// let the user write, on their own records, a field another role hides everywhere.
+type fieldRules struct{ hidden, readOnly map[string]bool }
+
+// rulesFor works out the field rules of record d for a write by action (create or update):
+// a field is hidden when roles that let the user read d cover it and none of them shows it;
+// read-only when no role that grants the action on d leaves it writable.
+func (a *access) rulesFor(ctx context.Context, d *recordDoc, action string) fieldRules {
+	r := fieldRules{hidden: map[string]bool{}, readOnly: map[string]bool{}}
+	if a.full {
+		return r
+	}
+	var readers, writers []*compiledPerm
+	for _, cp := range a.scopes[ActRead] {
+		if a.scopeMatches(ctx, cp, d) {
+			readers = append(readers, cp)
+		}
+	}
+	for _, cp := range a.scopes[action] {
+		if a.scopeMatches(ctx, cp, d) {
+			writers = append(writers, cp)
+		}
+	}
+	for _, k := range a.fields {
+		shown := len(readers) == 0
+		for _, cp := range readers {
+			shown = shown || !cp.hidden[k]
+		}
+		writable := false
+		for _, cp := range writers {
+			writable = writable || !cp.readOnly[k] && !cp.hidden[k]
+		}
+		r.hidden[k] = !shown
+		r.readOnly[k] = !writable || !shown
+	}
+	return r
 }
 
 func (s *Service) accessFor(ctx context.Context, p *engine.Principal, c *Compiled) *access {
 	a := &access{p: p, actions: map[string]bool{}, scopes: map[string][]*compiledPerm{}, hidden: map[string]bool{}, readOnly: map[string]bool{}}
+	for _, f := range c.Fields {
+		a.fields = append(a.fields, f.Key)
+	}
 	if s.k.Auth.Can(ctx, p, c.App, "app.design") {
 		a.full = true
 		return a
 	}
-	var readers []*compiledPerm
 	for _, role := range p.Roles {
 		cp, ok := c.perms[role]
 		if !ok {
@@ -44,24 +89,20 @@ func (s *Service) accessFor(ctx context.Context, p *engine.Principal, c *Compile
 			a.actions[act] = true
 			a.scopes[act] = append(a.scopes[act], cp)
 		}
-		if cp.actions[ActRead] {
-			readers = append(readers, cp)
-		}
 	}
-	// A field is hidden when every role that lets the user read hides it; read-only when every
-	// role that lets the user update marks it so.
+	// Read-only when every role that lets the user update marks it so; hidden (and so
+	// read-only too) when any role that lets the user read hides it.
 	for _, f := range c.Fields {
-		hiddenAll, roAll := len(readers) > 0, len(a.scopes[ActUpdate]) > 0
-		for _, cp := range readers {
-			hiddenAll = hiddenAll && cp.hidden[f.Key]
+		for _, cp := range a.scopes[ActRead] {
+			if cp.hidden[f.Key] {
+				a.hidden[f.Key] = true
+			}
 		}
+		roAll := len(a.scopes[ActUpdate]) > 0
 		for _, cp := range a.scopes[ActUpdate] {
 			roAll = roAll && (cp.readOnly[f.Key] || cp.hidden[f.Key])
 		}
-		if hiddenAll {
-			a.hidden[f.Key] = true
-		}
-		if roAll || hiddenAll {
+		if roAll || a.hidden[f.Key] {
 			a.readOnly[f.Key] = true
 		}
 	}
@@ -134,10 +175,30 @@ func (a *access) listFilter() (bson.D, bool) {
 	return bson.D{{Key: "$or", Value: ors}}, false
 }
 
-// visible removes hidden fields from data (in place) and returns it.
-func (a *access) visible(data Values) Values {
+// visible removes from data (in place) the fields the user may not see on this record: a
+// field some reading role hides shows only if another reading role whose row scope covers the
+// record leaves it visible.
+func (a *access) visible(ctx context.Context, d *recordDoc, data Values) Values {
+	if a.full || len(a.hidden) == 0 {
+		return data
+	}
+	var covering []*compiledPerm
+	for _, cp := range a.scopes[ActRead] {
+		if a.scopeMatches(ctx, cp, d) {
+			covering = append(covering, cp)
+		}
+	}
 	for k := range a.hidden {
-		delete(data, k)
+		shown := false
+		for _, cp := range covering {
+			if !cp.hidden[k] {
+				shown = true
+				break
+			}
+		}
+		if !shown {
+			delete(data, k)
+		}
 	}
 	return data
 }

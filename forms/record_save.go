@@ -15,7 +15,7 @@ import (
 // formulas are computed; the data schema and the store checks run; on create, numbers are
 // drawn last (only when draw is set: a dry run draws none), so a record that fails uses none.
 // Every problem comes back at once as FieldErrors with dotted paths ("lines.2.qty").
-func (s *Service) prepareData(vc *ValueContext, c *Compiled, acc *access, base, input Values, create, draw bool) (Values, error) {
+func (s *Service) prepareData(vc *ValueContext, c *Compiled, rules fieldRules, base, input Values, create, draw bool) (Values, error) {
 	var fe engine.FieldErrors
 	data := Values{}
 	for k, v := range base {
@@ -37,7 +37,13 @@ func (s *Service) prepareData(vc *ValueContext, c *Compiled, acc *access, base, 
 		if _, gen := f.impl.(Generated); gen {
 			continue // the server computes these; what the client sends back is ignored
 		}
-		if acc.readOnly[k] {
+		if rules.hidden[k] {
+			// The same answer whatever the value, so a hidden value cannot be guessed by
+			// comparing answers.
+			fe.Add(k, "unknown_field", nil)
+			continue
+		}
+		if rules.readOnly[k] {
 			if create && !isEmpty(v) || !create && !sameValue(s.prepareOne(vc, f, v, nil), base[k]) {
 				fe.Add(k, "read_only", nil)
 			}
@@ -54,7 +60,7 @@ func (s *Service) prepareData(vc *ValueContext, c *Compiled, acc *access, base, 
 			delete(data, k)
 		}
 	}
-	s.fill(vc, c.Fields, data, given, "", &fe)
+	s.fill(vc, rules.readOnly, c.Fields, data, given, "", &fe)
 	// Formulas: the top-level ones once so that rows can read them (parent.x), then the rows',
 	// then the top-level ones again, so totals over rows (sum(lines, .amount)) see the rows'
 	// computed values. Only the last pass reports errors.
@@ -177,14 +183,15 @@ func (s *Service) prepareOne(vc *ValueContext, f *Field, v any, fe *engine.Field
 		}
 		rvc := *vc
 		rvc.Row = row
-		s.fill(&rvc, f.Fields, row, given, fmt.Sprintf("%s.%d.", f.Key, i), fe)
+		s.fill(&rvc, nil, f.Fields, row, given, fmt.Sprintf("%s.%d.", f.Key, i), fe)
 		prepared = append(prepared, row)
 	}
 	return prepared
 }
 
-// fill lets scan fields fill the fields they map to, where the input left those empty.
-func (s *Service) fill(vc *ValueContext, fields []*Field, data Values, given map[string]bool, prefix string, fe *engine.FieldErrors) {
+// fill lets scan fields fill the fields they map to, where the input left those empty and
+// the user may write them (readOnly nil: sub-table columns, which have no field permissions).
+func (s *Service) fill(vc *ValueContext, readOnly map[string]bool, fields []*Field, data Values, given map[string]bool, prefix string, fe *engine.FieldErrors) {
 	byKey := map[string]*Field{}
 	for _, f := range fields {
 		byKey[f.Key] = f
@@ -202,7 +209,7 @@ func (s *Service) fill(vc *ValueContext, fields []*Field, data Values, given map
 		}
 		for k, fv := range vals {
 			target, ok := byKey[k]
-			if !ok || given[k] || !isEmpty(data[k]) || fv == nil {
+			if !ok || given[k] || !isEmpty(data[k]) || fv == nil || readOnly[k] {
 				continue
 			}
 			pv, err := target.impl.Prepare(vc, target, fv)

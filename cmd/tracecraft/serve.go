@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strings"
 	"time"
 
 	"tracecraft/api"
@@ -22,6 +23,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	addr := fs.String("addr", envOr("TRACECRAFT_ADDR", "127.0.0.1:8080"), "listen address")
 	secure := fs.Bool("secure-cookies", os.Getenv("TRACECRAFT_SECURE_COOKIES") == "1", "mark session cookies Secure (behind HTTPS)")
 	debug := fs.Bool("debug", false, "log debug messages")
+	proxies := fs.String("trusted-proxies", os.Getenv("TRACECRAFT_TRUSTED_PROXIES"), "comma-separated addresses or CIDR ranges of load balancers whose X-Forwarded-For is believed")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -51,7 +53,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := k.Start(ctx); err != nil {
 		return err
 	}
-	srv := api.New(k, engines, api.Options{Version: version(), SecureCookies: *secure, Log: log})
+	srv := api.New(k, engines, api.Options{Version: version(), SecureCookies: *secure, Log: log, TrustedProxies: splitList(*proxies)})
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return err
@@ -78,4 +80,14 @@ func envOr(key, def string) string {
 		return v
 	}
 	return def
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, part := range strings.Split(s, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			out = append(out, part)
+		}
+	}
+	return out
 }

@@ -162,8 +162,10 @@ type Revision struct {
 	Doc bson.Raw  `bson:"doc"`
 }
 
-// RevisionsCollection names the collection that keeps the revisions of coll's documents.
-func RevisionsCollection(coll string) string { return coll + "_revs" }
+// RevisionsCollection names the collection that keeps the revisions of coll's documents. The
+// dot cannot occur in the names engines make from keys ([a-z0-9_]), so no collection of theirs
+// can collide with another's revisions.
+func RevisionsCollection(coll string) string { return coll + ".revs" }
 
 func revID(id string, rev int64) string { return fmt.Sprintf("%s@%012d", id, rev) }
 
@@ -240,7 +242,10 @@ func (s *Store) writeRevision(ctx context.Context, coll, id string, expected int
 	if err != nil {
 		return 0, fmt.Errorf("%s %s/%s: %w", op, coll, id, err)
 	}
-	if cur > expected {
+	// Ahead of expected: someone updated it. Behind (a revision that never existed): refused
+	// too, or it would overwrite unseen changes and leave a gap in the history. (A claimed but
+	// unapplied revision n+1 shows here as n: the claim below then rolls it forward.)
+	if cur != expected {
 		return 0, fmt.Errorf("%s %s/%s: at revision %d, not %d: %w", op, coll, id, cur, expected, ErrConflict)
 	}
 	if expected == 1 {

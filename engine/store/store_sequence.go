@@ -40,7 +40,9 @@ func (s *Store) Next(ctx context.Context, name string, n int64) (int64, error) {
 	mu.Lock()
 	defer mu.Unlock()
 
+	s.seqMu.Lock()
 	top, known := s.seqTop[name]
+	s.seqMu.Unlock()
 	if !known {
 		var h seqHint
 		err := s.Get(ctx, sequencesCollection, name+"#hint", &h)
@@ -71,7 +73,9 @@ func (s *Store) Next(ctx context.Context, name string, n int64) (int64, error) {
 		walked++
 	}
 	first := top
+	s.seqMu.Lock() // seqTop is shared by every sequence; the per-name lock guards only this one
 	s.seqTop[name] = top + n
+	s.seqMu.Unlock()
 	if walked > 0 || !known || first%hintEvery == 0 || (first+n)/hintEvery != first/hintEvery {
 		// A hint may go stale or even backwards under racing nodes; it is only a starting point.
 		if err := s.Set(ctx, sequencesCollection, name+"#hint", seqHint{Top: top + n}); err != nil {

@@ -22,6 +22,7 @@ func Run(t *testing.T, b Backend) {
 	t.Run("RevisionedLifecycle", func(t *testing.T) { testRevisionedLifecycle(t, b) })
 	t.Run("RevisionRollForward", func(t *testing.T) { testRollForward(t, b) })
 	t.Run("Sequence8x2000", func(t *testing.T) { testSequenceRace(t, b) })
+	t.Run("SequencesSideBySide", func(t *testing.T) { testSequencesSideBySide(t, b) })
 	t.Run("SequenceAcrossRestart", func(t *testing.T) { testSequenceRestart(t, b) })
 	t.Run("FindShapes", func(t *testing.T) { testFindShapes(t, b) })
 	if b.Peer != nil {
@@ -160,6 +161,9 @@ func testRevisionedLifecycle(t *testing.T, b Backend) {
 	if _, err := s.Update(ctx, "docs", "a", 2, item{Name: "stale"}); !errors.Is(err, store.ErrConflict) {
 		t.Fatalf("stale update: %v, want ErrConflict", err)
 	}
+	if _, err := s.Update(ctx, "docs", "a", 9, item{Name: "ahead"}); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("update from a revision that never existed: %v, want ErrConflict", err)
+	}
 	revs, err := s.Revisions(ctx, "docs", "a")
 	if err != nil {
 		t.Fatal(err)
@@ -258,6 +262,34 @@ func checkExactly(t *testing.T, nums []int64, n int) {
 func testSequenceRace(t *testing.T, b Backend) {
 	s := b.Open(t)
 	checkExactly(t, takeNumbers(t, []*store.Store{s}, "lot", 8, 2000), 16000)
+}
+
+// testSequencesSideBySide draws from many sequences at once (auto-numbers of several forms and
+// the bus's event numbers do this all the time): each must stay exact, and the shared state of
+// the store must survive the race detector.
+func testSequencesSideBySide(t *testing.T, b Backend) {
+	s, ctx := b.Open(t), context.Background()
+	const seqs, each = 8, 50
+	got := make([][]int64, seqs)
+	var wg sync.WaitGroup
+	for g := range seqs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range each {
+				n, err := s.Next(ctx, fmt.Sprint("side-", g), 1)
+				if err != nil {
+					t.Errorf("next: %v", err)
+					return
+				}
+				got[g] = append(got[g], n)
+			}
+		}()
+	}
+	wg.Wait()
+	for g := range seqs {
+		checkExactly(t, got[g], each)
+	}
 }
 
 func testSequenceRestart(t *testing.T, b Backend) {
