@@ -45,6 +45,7 @@ func (s *Server) authenticate(c *fiber.Ctx) (*engine.Principal, error) {
 			return nil, errCSRF
 		}
 	}
+	p.IP = c.IP()
 	c.Locals(principalKey, p)
 	return p, nil
 }

@@ -155,11 +155,11 @@ func (s *Service) canSeeApp(ctx context.Context, p *engine.Principal, app string
 }
 
 func (s *Service) audit(ctx context.Context, p *engine.Principal, action, kind, target string, before, after any) {
-	actor := "system"
+	actor, ip := "system", ""
 	if p != nil {
-		actor = p.Username
+		actor, ip = p.Username, p.IP
 	}
-	if _, err := s.k.Audit.Append(ctx, engine.AuditEntry{Actor: actor, Action: action, Kind: kind, Target: target, Before: before, After: after}); err != nil {
+	if _, err := s.k.Audit.Append(ctx, engine.AuditEntry{Actor: actor, Action: action, Kind: kind, Target: target, Before: before, After: after, IP: ip}); err != nil {
 		s.k.Log.Error("audit append failed", "action", action, "target", target, "err", err)
 	}
 }
