@@ -133,7 +133,7 @@ func (s *server) login() string {
 // audit chain verifies.
 func TestKillLosesNoAcknowledgedWrite(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds and runs the binary")
+		t.Skip("skipped with -short: it builds and runs the binary")
 	}
 	data := filepath.Join(t.TempDir(), "d")
 	addr := freePort(t)
