@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -109,12 +110,18 @@ type resolver struct {
 	rec   map[string]any
 	stat  string
 	recOK bool
+	// edit is the record edit of the action being applied: it is written after the decision
+	// is stored, so what the action goes on to read (conditions, field assignees) sees the
+	// record as the edit will leave it.
+	edit map[string]any
 }
 
-// world makes what apply may read for an action on inst at now.
-func (s *Service) world(ctx context.Context, inst *Instance, now time.Time) *world {
+// world makes what apply may read for ev on inst (ev.now is the time); the record it shows
+// carries ev's record edit, if any.
+func (s *Service) world(ctx context.Context, inst *Instance, ev action) *world {
 	snapshot := &Instance{App: inst.App, Form: inst.Form, Record: inst.Record, Initiator: inst.Initiator}
-	r := &resolver{s: s, ctx: ctx, now: now, inst: snapshot, byKey: map[string]*engine.User{}, deleg: map[string]*Delegation{}}
+	r := &resolver{s: s, ctx: ctx, now: ev.now, inst: snapshot, byKey: map[string]*engine.User{}, deleg: map[string]*Delegation{},
+		edit: ev.recordEdit()}
 	return &world{ctx: ctx, loc: s.k.Scheduler.Location(), record: r.record, resolve: r.resolve, admins: r.admins, person: r.person}
 }
 
@@ -129,10 +136,9 @@ func (r *resolver) record() (map[string]any, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	r.rec, r.stat, r.recOK = ref.Data, ref.Status, true
-	if r.rec == nil {
-		r.rec = map[string]any{}
-	}
+	r.rec, r.stat, r.recOK = make(map[string]any, len(ref.Data)+len(r.edit)), ref.Status, true
+	maps.Copy(r.rec, ref.Data)
+	maps.Copy(r.rec, r.edit)
 	return r.rec, r.stat, nil
 }
 

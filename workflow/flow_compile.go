@@ -129,6 +129,9 @@ type flowCompiler struct {
 	env  engine.ExprEnv             // nil when the form is unknown
 	out  [][]flowEdge               // edges out of node i that resolve
 	pred map[string][]flowPredEdge  // node id → edges into it
+	// stored: compiling a published version again (storedWorld); checks added since it was
+	// published are not applied, so running instances keep their version.
+	stored bool
 }
 
 type flowPredEdge struct {
@@ -146,7 +149,8 @@ func (s *Service) compileFlow(ctx context.Context, app string, raw []byte, w com
 	if err := engine.DecodeStrict(raw, &def); err != nil {
 		return nil, nil, err
 	}
-	fc := &flowCompiler{ctx: ctx, s: s, app: app, w: w, def: flowDefaults(def)}
+	_, stored := w.(storedWorld)
+	fc := &flowCompiler{ctx: ctx, s: s, app: app, w: w, def: flowDefaults(def), stored: stored}
 	refs, err := fc.loadForm()
 	if err != nil {
 		return nil, nil, err
@@ -346,6 +350,11 @@ func (fc *flowCompiler) checkStructure() bool {
 				fc.fe.Add(p+"/rejectTo", "not_found", map[string]any{"value": n.RejectTo})
 			} else if t := fc.def.Nodes[j].Type; t != NodeStart && t != NodeApproval && t != NodeFill && t != NodeEnd {
 				fc.fe.Add(p+"/rejectTo", "bad_return", map[string]any{"node": n.RejectTo})
+			} else if t == NodeEnd && fc.def.Nodes[j].Outcome != StateRejected && !fc.stored {
+				// A rejection must not end the instance approved (an end's outcome defaults to
+				// approved). Versions published before this check still load: the runtime
+				// ends such a rejection rejected instead (see machine.rejected).
+				fc.fe.Add(p+"/rejectTo", "reject_to_approved", map[string]any{"node": n.RejectTo})
 			}
 		}
 	}
@@ -802,6 +811,7 @@ func init() {
 		"paths_meet":         {ZH: "并行分支 {node} 的分支在汇聚前于 {at} 相交", EN: "paths of parallel {node} meet at {at} before the join"},
 		"enters_parallel":    {ZH: "不能从外部进入并行分支 {parallel} 中的节点 {node}", EN: "node {node} lies on a path of parallel {parallel} and cannot be entered from outside"},
 		"bad_return":         {ZH: "不能退回到节点 {node}：只能退回到本分支中之前的发起、审批或办理节点，或结束节点", EN: "cannot return to {node}: pick an earlier start, approval or fill node on this path, or an end node"},
+		"reject_to_approved": {ZH: "驳回不能转到结果为通过的结束节点 {node}：请选择结果为驳回的结束节点", EN: "a rejection cannot go to end node {node}, whose outcome is approved; pick an end node with outcome rejected"},
 		"not_user_field":     {ZH: "字段 {value} 不是成员字段（类型为 {type}）", EN: "field {value} is not a user field (it is {type})"},
 		"not_visible":        {ZH: "可编辑字段 {value} 必须可见", EN: "editable field {value} must be visible"},
 		"bad_duration":       {ZH: "时长无效：{value}（例如 30m、4h、1h30m）", EN: "invalid duration {value} (e.g. 30m, 4h, 1h30m)"},

@@ -198,6 +198,9 @@ type Step struct {
 	Signature   string    `json:"signature,omitempty" bson:"signature,omitempty"`     // uploaded file id
 	Attachments []string  `json:"attachments,omitempty" bson:"attachments,omitempty"` // uploaded file ids
 	Target      string    `json:"target,omitempty" bson:"target,omitempty"`           // transfer/add-signer user, return node
+	// Data is the record edit an approve or submit made (written to the record after the step
+	// is stored).
+	Data map[string]any `json:"data,omitempty" bson:"data,omitempty"`
 }
 
 // Event types the engine publishes on the kernel bus.

@@ -149,6 +149,16 @@ func (s *Service) Publish(ctx context.Context, p *engine.Principal, app, key str
 		if v.Fields == nil {
 			v.Fields = []engine.FieldRef{}
 		}
+		if err := json.Unmarshal([]byte(v.DefJSON), &v.Definition); err != nil {
+			return nil, fmt.Errorf("publish flow %s: %w", f.ID, err)
+		}
+		// The binding entry before the version: a process that stops in between leaves an extra
+		// entry, which flowsOnCreate ignores (it asks the latest version), never a missing one.
+		if v.Definition.Trigger.On == "create" {
+			if err := s.updateBinding(ctx, app, v.Form, key, true); err != nil {
+				return nil, fmt.Errorf("publish flow %s: %w", f.ID, err)
+			}
+		}
 		if err := s.st.Put(ctx, versionsCollection, v.ID, v); err != nil {
 			if errors.Is(err, store.ErrDuplicate) {
 				continue // published concurrently; look again
@@ -161,9 +171,6 @@ func (s *Service) Publish(ctx context.Context, p *engine.Principal, app, key str
 		}
 		// A conflict there means the draft was saved meanwhile; the version stands, and the
 		// flow's published number is caught up by walkVersions.
-		if err := json.Unmarshal([]byte(v.DefJSON), &v.Definition); err != nil {
-			return nil, fmt.Errorf("publish flow %s: %w", f.ID, err)
-		}
 		if err := s.bindOnCreate(ctx, prev, v); err != nil {
 			return nil, fmt.Errorf("publish flow %s: %w", f.ID, err)
 		}
@@ -175,14 +182,43 @@ func (s *Service) Publish(ctx context.Context, p *engine.Principal, app, key str
 }
 
 // bindOnCreate keeps the bindings of forms to the flows that start on record creation in step
-// with a newly published version v (prev is the version before it, nil for the first).
+// with a newly stored version v (prev is the version before it, nil for the first): the
+// bindings of v's form and of prev's are made to say what the flow's latest version says.
 func (s *Service) bindOnCreate(ctx context.Context, prev, v *FlowVersion) error {
 	if prev != nil && prev.Form != v.Form {
-		if err := s.updateBinding(ctx, v.App, prev.Form, v.Key, false); err != nil {
+		if err := s.reconcileBinding(ctx, v.App, prev.Form, v.Key); err != nil {
 			return err
 		}
 	}
-	return s.updateBinding(ctx, v.App, v.Form, v.Key, v.Definition.Trigger.On == "create")
+	return s.reconcileBinding(ctx, v.App, v.Form, v.Key)
+}
+
+// reconcileBinding makes the binding of form list flow key exactly when the flow's latest
+// version starts on creating form's records. An entry is removed only after the latest
+// version was read, and the latest is read again after the change: a version published
+// meanwhile (which added its entry before it was stored) gets its entry back.
+func (s *Service) reconcileBinding(ctx context.Context, app, form, key string) error {
+	for range 10 {
+		n, err := s.latestFlowVersion(ctx, app, key)
+		if err != nil {
+			return err
+		}
+		v, err := s.readFlowVersion(ctx, app, key, n)
+		if err != nil {
+			return err
+		}
+		if err := s.updateBinding(ctx, app, form, key, v.Form == form && v.Definition.Trigger.On == "create"); err != nil {
+			return err
+		}
+		again, err := s.latestFlowVersion(ctx, app, key)
+		if err != nil {
+			return err
+		}
+		if again == n {
+			return nil
+		}
+	}
+	return fmt.Errorf("update flow binding %s: %w", flowID(app, form), engine.ErrConflict)
 }
 
 // updateBinding adds flow key to (on) or removes it from the binding of a form. The binding

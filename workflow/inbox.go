@@ -337,7 +337,9 @@ func (s *Service) Counts(ctx context.Context, p *engine.Principal) (InboxCounts,
 	return n, nil
 }
 
-// TaskView gives the task page of taskID to p, who must be able to see its instance.
+// TaskView gives the task page of taskID to p, who must be able to see its instance. The
+// record (filtered by the task's node) comes only with p's own task (p its assignee, or the
+// person it was delegated from); for a task of someone else Record is nil.
 func (s *Service) TaskView(ctx context.Context, p *engine.Principal, taskID string) (*TaskView, error) {
 	if p == nil {
 		return nil, engine.ErrUnauthenticated
@@ -364,8 +366,14 @@ func (s *Service) TaskView(ctx context.Context, p *engine.Principal, taskID stri
 		return nil, err
 	}
 	n, _ := c.Node(t.Node)
-	v := &TaskView{Task: *t, Instance: inst, Record: map[string]any{}, Editable: []string{}, Actions: []string{}}
-	if s.k.Records != nil {
+	v := &TaskView{Task: *t, Instance: inst, Editable: []string{}, Actions: []string{}}
+	// The node's visible fields are what its assignees may see: only the task's own person gets
+	// the record through them. Anyone else who may see the instance (the initiator, a CC'd
+	// person, another approver) asking for this task id would otherwise read fields their own
+	// node hides, so they get no record here.
+	own := t.Assignee == p.Username || t.OnBehalf == p.Username
+	if own && s.k.Records != nil {
+		v.Record = map[string]any{}
 		ref, err := s.k.Records.GetRecord(ctx, engine.SystemPrincipal(), inst.App, inst.Form, inst.Record)
 		if err != nil && !errors.Is(err, engine.ErrNotFound) {
 			return nil, err

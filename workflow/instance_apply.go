@@ -47,6 +47,8 @@ const (
 	stepRemind    = "remind"
 	stepEnd       = "end"
 	stepError     = "error"
+	// stepEditFailed: the record edit of a decision could not be written (Comment says why).
+	stepEditFailed = "edit_failed"
 )
 
 // Event types of the runtime that workflow.go does not name.
@@ -100,6 +102,7 @@ const (
 	evComment
 	evTimer
 	evActionDone
+	evEditFailed // a stored decision's record edit could not be written
 )
 
 // action is one change asked of an instance.
@@ -157,6 +160,22 @@ type world struct {
 	person func(name string) (a assignment, ok bool, err error)
 }
 
+// recordEdit is a decision's record edit, written after the decision is stored.
+type recordEdit struct {
+	task  string
+	actor string
+	ip    string
+	data  map[string]any
+}
+
+// recordEdit is the record edit a carries: the data of an approve or submit.
+func (a action) recordEdit() map[string]any {
+	if a.kind == evAct && len(a.in.Data) > 0 && (a.in.Action == ActApprove || a.in.Action == ActSubmit) {
+		return a.in.Data
+	}
+	return nil
+}
+
 // nodeRun is an action node to run after the instance is stored.
 type nodeRun struct {
 	Node  string
@@ -170,8 +189,13 @@ type effects struct {
 	runs    []nodeRun
 	status  string // record status to set (end node)
 	audit   *engine.AuditEntry
-	changed []string // ids of tasks whose state changed or that are new: the inbox projection
-	noop    bool     // nothing changed: nothing to store
+	edit    *recordEdit // the record edit of a decision
+	changed []string    // ids of tasks whose state changed or that are new: the inbox projection
+	noop    bool        // nothing changed: nothing to store
+	// sync is the id of the sync timer stored before the write (see prepareWrite); runEffects
+	// drops it when the effects it guards succeeded. syncFailed: one failed before runEffects.
+	sync       string
+	syncFailed bool
 }
 
 // errInvalidTransition is wrapped by every refusal of an action that the instance's state no
@@ -211,6 +235,12 @@ func apply(c *Compiled, inst *Instance, ev action) (effects, error) {
 		err = m.fireTimer()
 	case evActionDone:
 		err = m.actionDone()
+	case evEditFailed:
+		t := m.task(ev.task)
+		if t == nil {
+			return effects{}, fmt.Errorf("task %s: %w", ev.task, engine.ErrNotFound)
+		}
+		m.step(stepEditFailed, t.Node, t.ID, ev.err, "")
 	default:
 		err = fmt.Errorf("apply: unknown action %d", ev.kind)
 	}
@@ -771,10 +801,13 @@ func (m *machine) settle(n *Node, visit int) error {
 func (m *machine) rejected(n *Node) error {
 	if to := n.RejectTo; to != "" && to != "end" {
 		if t, ok := m.c.Node(to); ok && t.Type == NodeEnd {
-			m.next(to)
-			return nil
-		}
-		if m.validReturn(n.ID, to) == nil {
+			// Compile refuses an end whose outcome is not rejected; a version published before
+			// that check falls through to the rejected ending below.
+			if t.Outcome == StateRejected {
+				m.next(to)
+				return nil
+			}
+		} else if m.validReturn(n.ID, to) == nil {
 			m.returnTo(to, "")
 			return nil
 		}
@@ -891,6 +924,10 @@ func (m *machine) act() error {
 		t.State, t.Acted, t.Comment = state, m.ev.now, in.Comment
 		s := m.step(stepAction, n.ID, t.ID, in.Comment, target)
 		s.Signature, s.Attachments = in.Signature, in.Attachments
+		if data := m.ev.recordEdit(); data != nil {
+			s.Data = data
+			m.eff.edit = &recordEdit{task: t.ID, actor: m.ev.actor, ip: m.ev.ip, data: data}
+		}
 	}
 	switch in.Action {
 	case ActApprove:
@@ -1243,11 +1280,12 @@ func isInvalidTransition(err error) bool { return errors.Is(err, errInvalidTrans
 
 func init() {
 	engine.RegisterMessages(map[string]engine.Text{
-		"flowrun.not_earlier":  {ZH: "只能退回到之前的节点：{value}", EN: "is not an earlier node: {value}"},
-		"flowrun.not_visited":  {ZH: "该节点尚未经过：{value}", EN: "has not been visited: {value}"},
-		"flowrun.other_branch": {ZH: "不能退回到其他并行分支中的节点：{value}", EN: "lies in another parallel branch: {value}"},
-		"flowrun.same_user":    {ZH: "不能转交或加签给自己：{value}", EN: "cannot be yourself: {value}"},
-		"flowrun.has_task":     {ZH: "该成员已有此节点的待办：{value}", EN: "already has a task on this node: {value}"},
-		"flowrun.bad_period":   {ZH: "结束时间须晚于开始时间", EN: "must be after the start"},
+		"flowrun.not_earlier":   {ZH: "只能退回到之前的节点：{value}", EN: "is not an earlier node: {value}"},
+		"flowrun.not_visited":   {ZH: "该节点尚未经过：{value}", EN: "has not been visited: {value}"},
+		"flowrun.other_branch":  {ZH: "不能退回到其他并行分支中的节点：{value}", EN: "lies in another parallel branch: {value}"},
+		"flowrun.same_user":     {ZH: "不能转交或加签给自己：{value}", EN: "cannot be yourself: {value}"},
+		"flowrun.has_task":      {ZH: "该成员已有此节点的待办：{value}", EN: "already has a task on this node: {value}"},
+		"flowrun.bad_period":    {ZH: "结束时间须晚于开始时间", EN: "must be after the start"},
+		"flowrun.trigger_false": {ZH: "该记录不满足流程 {value} 的发起条件", EN: "the record does not meet the start condition of flow {value}"},
 	})
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -127,8 +128,13 @@ func startKey(app, flow, record string, n int) string {
 	return k
 }
 
-// Start starts flow on a record by hand. p must be able to read the record. A flow already
-// running on the record is a conflict; once it has finished it may be started again.
+// Start starts flow on a record by hand. The flow's trigger must be "manual" (a flow that
+// starts on record creation is a conflict), its When, if any, must hold for the record (else
+// a field error on "flow"), and p must be one who may start it: the record's author (the
+// initiator of a manual flow is normally whoever wrote the record) or a designer or
+// administrator of the app (app.design). engine.Records has no "may update" check, so reading
+// the record is not taken as leave to start flows on it. A flow already running on the record
+// is a conflict; once it has finished it may be started again.
 func (s *Service) Start(ctx context.Context, p *engine.Principal, app, flow, record string) (*Instance, error) {
 	if p == nil {
 		return nil, engine.ErrUnauthenticated
@@ -140,39 +146,68 @@ func (s *Service) Start(ctx context.Context, p *engine.Principal, app, flow, rec
 	if s.k.Records == nil {
 		return nil, fmt.Errorf("start flow %s: no record service", flow)
 	}
-	if _, err := s.k.Records.GetRecord(ctx, p, app, c.Def.Form, record); err != nil {
-		return nil, fmt.Errorf("start flow %s on %s: %w", flow, record, err)
-	}
-	ids, err := s.recordInstanceIDs(ctx, app, c.Def.Form, record)
+	ref, err := s.k.Records.GetRecord(ctx, p, app, c.Def.Form, record)
 	if err != nil {
 		return nil, fmt.Errorf("start flow %s on %s: %w", flow, record, err)
 	}
-	n := 1
-	for _, id := range ids {
-		inst, err := s.load(ctx, id)
+	if ref.CreatedBy != p.Username && !s.k.Auth.Can(ctx, p, app, engine.PermAppDesign) {
+		return nil, fmt.Errorf("start flow %s on %s: only the record's author or a designer may: %w", flow, record, engine.ErrForbidden)
+	}
+	if c.Def.Trigger.On != "manual" {
+		return nil, fmt.Errorf("start flow %s on %s: the flow starts on %q, not by hand: %w", flow, record, c.Def.Trigger.On, engine.ErrConflict)
+	}
+	if c.trigger != nil {
+		ok, err := c.trigger.EvalBool(ctx, conditionVars(&Instance{Initiator: p.Username}, ref.Data, ref.Status))
+		if err != nil {
+			return nil, fmt.Errorf("start flow %s on %s: trigger condition: %w", flow, record, err)
+		}
+		if !ok {
+			return nil, engine.Invalid("flow", "flowrun.trigger_false", map[string]any{"value": flow})
+		}
+	}
+	for range maxAttempts {
+		ids, err := s.recordInstanceIDs(ctx, app, c.Def.Form, record)
 		if err != nil {
 			return nil, fmt.Errorf("start flow %s on %s: %w", flow, record, err)
 		}
-		if inst.Flow != flow {
-			continue
+		n := 1
+		for _, id := range ids {
+			inst, err := s.load(ctx, id)
+			if err != nil {
+				return nil, fmt.Errorf("start flow %s on %s: %w", flow, record, err)
+			}
+			if inst.Flow != flow {
+				continue
+			}
+			n++
+			if inst.State == StateRunning {
+				return nil, fmt.Errorf("start flow %s on %s: instance %s is running: %w", flow, record, inst.ID, engine.ErrConflict)
+			}
 		}
-		n++
-		if inst.State == StateRunning {
-			return nil, fmt.Errorf("start flow %s on %s: instance %s is running: %w", flow, record, inst.ID, engine.ErrConflict)
+		inst, created, err := s.startInstance(ctx, c, p.Username, p.IP, record, startKey(app, flow, record, n))
+		if err != nil {
+			return nil, fmt.Errorf("start flow %s on %s: %w", flow, record, err)
+		}
+		if created {
+			return inst, nil
+		}
+		if slices.Contains(ids, inst.ID) {
+			return nil, fmt.Errorf("start flow %s on %s: started by someone else just now: %w", flow, record, engine.ErrConflict)
+		}
+		// The claim's instance was not on the record's list: a start that stopped after
+		// creating it. startInstance has listed and repaired it; count again.
+		if inst.State == StateRunning && inst.Initiator == p.Username {
+			return inst, nil
 		}
 	}
-	inst, created, err := s.startInstance(ctx, c, p.Username, p.IP, record, startKey(app, flow, record, n))
-	if err != nil {
-		return nil, fmt.Errorf("start flow %s on %s: %w", flow, record, err)
-	}
-	if !created {
-		return nil, fmt.Errorf("start flow %s on %s: started by someone else just now: %w", flow, record, engine.ErrConflict)
-	}
-	return inst, nil
+	return nil, fmt.Errorf("start flow %s on %s: %w", flow, record, engine.ErrConflict)
 }
 
 // startInstance claims key, then creates and starts the instance. created is false when the
-// claim's instance exists already (a redelivered event, a concurrent start).
+// claim's instance exists already (a redelivered event, a concurrent start, a start that
+// stopped after creating it): that instance is then listed on its record, and if it was not
+// listed yet (the start stopped before it could be), its inbox projection and timers are
+// made again.
 func (s *Service) startInstance(ctx context.Context, c *Compiled, initiator, ip, record, key string) (*Instance, bool, error) {
 	now := s.clock()
 	id := newInstanceID(now)
@@ -187,7 +222,7 @@ func (s *Service) startInstance(ctx context.Context, c *Compiled, initiator, ip,
 		id = prev.Instance
 		inst, err := s.load(ctx, id)
 		if err == nil {
-			return inst, false, nil
+			return s.relist(ctx, inst)
 		}
 		if !errors.Is(err, engine.ErrNotFound) {
 			return nil, false, err
@@ -196,22 +231,49 @@ func (s *Service) startInstance(ctx context.Context, c *Compiled, initiator, ip,
 	}
 	inst := &Instance{ID: id, App: c.App, Flow: c.Key, Version: c.Version, Form: c.Def.Form, Record: record,
 		Initiator: initiator, State: StateRunning, Active: []string{}, Started: now, Title: c.Def.Name.In(engine.LangZH)}
-	eff, err := apply(c, inst, action{kind: evStart, actor: initiator, ip: ip, now: now, w: s.world(ctx, inst, now)})
+	ev := action{kind: evStart, actor: initiator, ip: ip, now: now}
+	ev.w = s.world(ctx, inst, ev)
+	eff, err := apply(c, inst, ev)
 	if err != nil {
+		return nil, false, err
+	}
+	if err := s.prepareWrite(ctx, inst, 1, &eff); err != nil {
 		return nil, false, err
 	}
 	if err := s.st.Create(ctx, instancesCollection, id, inst); err != nil {
 		if errors.Is(err, store.ErrDuplicate) {
 			cur, lerr := s.load(ctx, id)
-			return cur, false, lerr
+			if lerr != nil {
+				return nil, false, lerr
+			}
+			return s.relist(ctx, cur)
 		}
 		return nil, false, err
 	}
 	inst.Rev = 1
-	if err := s.addRecordInstance(ctx, inst); err != nil {
-		s.k.Log.Error("instance not listed on its record", "instance", id, "err", err)
+	if s.skipEffects.Load() {
+		return inst, true, nil
+	}
+	if _, err := s.addRecordInstance(ctx, inst); err != nil {
+		s.k.Log.Error("instance not listed on its record; the sync timer retries", "instance", id, "err", err)
+		eff.syncFailed = true
 	}
 	return s.runEffects(ctx, c, inst, eff), true, nil
+}
+
+// relist lists an existing instance on its record; when it was missing there, the start that
+// made it stopped before its effects, so they are made again (resync).
+func (s *Service) relist(ctx context.Context, inst *Instance) (*Instance, bool, error) {
+	added, err := s.addRecordInstance(ctx, inst)
+	if err != nil {
+		return nil, false, err
+	}
+	if added {
+		if err := s.resync(ctx, inst); err != nil {
+			s.k.Log.Error("instance not resynchronised; the sync timer retries", "instance", inst.ID, "err", err)
+		}
+	}
+	return inst, false, nil
 }
 
 // newInstanceID makes an instance id: 8 bytes of time (ms) and 6 random bytes, hex, sortable
@@ -245,8 +307,9 @@ func (s *Service) load(ctx context.Context, id string) (*Instance, error) {
 
 // mutate applies ev to instance id and stores the result with the revision it read; when
 // another change won the race it reads the instance again and re-applies ev, which then fails
-// with a conflict if the newer state no longer allows it. The effects run after the store
-// write; mutate returns the instance as they left it.
+// with a conflict if the newer state no longer allows it. The timers of the change and its
+// sync timer are stored before the write (prepareWrite), the other effects run after it;
+// mutate returns the instance as they left it.
 func (s *Service) mutate(ctx context.Context, id string, ev action) (*Instance, error) {
 	if ev.now.IsZero() {
 		ev.now = s.clock()
@@ -261,7 +324,7 @@ func (s *Service) mutate(ctx context.Context, id string, ev action) (*Instance, 
 			return nil, fmt.Errorf("instance %s: %w", id, err)
 		}
 		if ev.w == nil {
-			ev.w = s.world(ctx, inst, ev.now)
+			ev.w = s.world(ctx, inst, ev)
 		}
 		eff, err := apply(c, inst, ev)
 		if err != nil {
@@ -270,32 +333,56 @@ func (s *Service) mutate(ctx context.Context, id string, ev action) (*Instance, 
 		if eff.noop {
 			return s.runEffects(ctx, c, inst, eff), nil
 		}
+		if err := s.prepareWrite(ctx, inst, inst.Rev+1, &eff); err != nil {
+			return nil, err
+		}
 		rev, err := s.st.Update(ctx, instancesCollection, id, inst.Rev, inst)
 		if errors.Is(err, store.ErrConflict) {
+			// The timers stored for this attempt stay: they may be the winner's too (ids are
+			// deterministic), and those of visits that never happened do nothing.
 			continue
 		}
 		if err != nil {
 			return nil, fmt.Errorf("instance %s: %w", id, err)
 		}
 		inst.Rev = rev
+		if s.skipEffects.Load() {
+			return inst, nil
+		}
 		return s.runEffects(ctx, c, inst, eff), nil
 	}
 	return nil, fmt.Errorf("instance %s: changed by others %d times in a row: %w", id, maxAttempts, engine.ErrConflict)
 }
 
-// runEffects runs what a stored change asked for: the inbox projection, timers, events, the
-// audit entry, the record status of an end node and action nodes (each of which moves the
-// instance on, so the instance returned may be newer than inst). Failures are logged: the
-// change they follow is stored, and timers retry the parts that matter.
+// runEffects runs what a stored change asked for: the inbox projection, events, the audit
+// entry, the record status of an end node and action nodes (each of which moves the instance
+// on, so the instance returned may be newer than inst). Failures are logged: the change they
+// follow is stored, and timers retry the parts that matter — the sync timer stored before the
+// write is dropped only when the projection succeeded. (The change's own timers were stored
+// before the write; a noop change stores its recovery runs' timers here.)
 func (s *Service) runEffects(ctx context.Context, c *Compiled, inst *Instance, eff effects) *Instance {
 	log := s.k.Log.With("instance", inst.ID)
-	if !eff.noop {
-		if err := s.project(ctx, c, inst, eff.changed); err != nil {
-			log.Error("inbox not updated", "err", err)
+	synced := !eff.syncFailed
+	// The record edit first: the events and actions that follow may read the record.
+	if eff.edit != nil {
+		if err := s.writeEdit(ctx, inst, eff.edit); err != nil {
+			log.Error("record edit not saved", "task", eff.edit.task, "err", err)
+			if _, merr := s.mutate(ctx, inst.ID, action{kind: evEditFailed, actor: engine.SystemActor, task: eff.edit.task,
+				err: err.Error()}); merr != nil {
+				log.Error("record edit failure not put on the timeline", "task", eff.edit.task, "err", merr)
+			}
 		}
 	}
-	if err := s.putTimers(ctx, eff.timers); err != nil {
-		log.Error("timers not stored", "err", err)
+	if !eff.noop {
+		if err := s.project(ctx, c, inst, eff.changed); err != nil {
+			log.Error("inbox not updated; the sync timer retries", "err", err)
+			synced = false
+		}
+	}
+	if eff.sync == "" {
+		if err := s.putTimers(ctx, eff.timers); err != nil {
+			log.Error("timers not stored", "err", err)
+		}
 	}
 	for _, e := range eff.events {
 		if err := s.k.Bus.Publish(ctx, e); err != nil {
@@ -311,6 +398,9 @@ func (s *Service) runEffects(ctx context.Context, c *Compiled, inst *Instance, e
 		if err := s.setStatus(ctx, inst, eff.status); err != nil {
 			log.Error("record status not set; the timer retries", "status", eff.status, "err", err)
 		}
+	}
+	if eff.sync != "" && synced {
+		s.dropTimer(ctx, eff.sync)
 	}
 	latest := inst
 	for _, r := range eff.runs {
@@ -367,7 +457,10 @@ func (s *Service) runNode(ctx context.Context, c *Compiled, inst *Instance, r no
 // Act does what in asks with task taskID: approve, reject, return, transfer, add_signer or
 // submit. Only the task's assignee may act, only while the task is pending; a task closed
 // meanwhile (another approver decided, the instance ended) is a conflict. in.Data edits the
-// record first, within the fields the node lets its assignees edit.
+// record, within the fields the node lets its assignees edit: the decision is stored first,
+// with the edit on its timeline step, and then the record is written as the approver (see
+// writeEdit), so of racing approvers only the one whose decision was stored writes. What the
+// decision leads to in the same step (conditions, field assignees) sees the record as edited.
 func (s *Service) Act(ctx context.Context, p *engine.Principal, taskID string, in ActInput) (*Instance, error) {
 	if p == nil {
 		return nil, engine.ErrUnauthenticated
@@ -377,13 +470,7 @@ func (s *Service) Act(ctx context.Context, p *engine.Principal, taskID string, i
 		return nil, fmt.Errorf("task %s: %w", taskID, engine.ErrNotFound)
 	}
 	in.Action = strings.ToLower(strings.TrimSpace(in.Action))
-	now := s.clock()
-	ev := action{kind: evAct, actor: p.Username, ip: p.IP, now: now, task: taskID, in: in}
-	if len(in.Data) > 0 {
-		if err := s.editRecord(ctx, id, ev); err != nil {
-			return nil, fmt.Errorf("act on task %s: %w", taskID, err)
-		}
-	}
+	ev := action{kind: evAct, actor: p.Username, ip: p.IP, now: s.clock(), task: taskID, in: in}
 	inst, err := s.mutate(ctx, id, ev)
 	if err != nil {
 		return nil, fmt.Errorf("act on task %s: %w", taskID, err)
@@ -391,32 +478,26 @@ func (s *Service) Act(ctx context.Context, p *engine.Principal, taskID string, i
 	return inst, nil
 }
 
-// editRecord checks the action against the instance as it is (so a closed task or a field
-// the node does not let its assignees edit changes nothing) and then writes the edits to the
-// record as the system, before the decision is stored.
-func (s *Service) editRecord(ctx context.Context, id string, ev action) error {
-	inst, err := s.load(ctx, id)
-	if err != nil {
-		return err
-	}
-	c, err := s.Compiled(ctx, inst.App, inst.Flow, inst.Version)
-	if err != nil {
-		return err
-	}
-	ev.w = s.world(ctx, inst, ev.now)
-	if _, err := apply(c, inst, ev); err != nil {
-		return err
-	}
+// editor is the principal a task's record edit is written as: the approver, by name (the
+// record's history shows them), with the rights the node's editable fields grant — which the
+// form's own permissions may not give them; apply has checked the fields already.
+func editor(actor, ip string) *engine.Principal {
+	return &engine.Principal{Username: actor, DisplayName: actor, Roles: []string{engine.RoleAdmin}, Via: "system", IP: ip}
+}
+
+// writeEdit writes a stored decision's record edit. A failure (the data does not validate,
+// the record is gone) cannot undo the decision: it is logged and put on the timeline.
+func (s *Service) writeEdit(ctx context.Context, inst *Instance, e *recordEdit) error {
 	if s.k.Records == nil {
 		return errors.New("no record service")
 	}
-	sys := engine.SystemPrincipal()
+	p := editor(e.actor, e.ip)
 	for range maxAttempts {
-		ref, err := s.k.Records.GetRecord(ctx, sys, inst.App, inst.Form, inst.Record)
+		ref, err := s.k.Records.GetRecord(ctx, p, inst.App, inst.Form, inst.Record)
 		if err != nil {
 			return err
 		}
-		_, err = s.k.Records.UpdateRecord(ctx, sys, inst.App, inst.Form, inst.Record, ref.Rev, ev.in.Data)
+		_, err = s.k.Records.UpdateRecord(ctx, p, inst.App, inst.Form, inst.Record, ref.Rev, e.data)
 		if engine.IsConflict(err) {
 			continue
 		}
@@ -555,7 +636,8 @@ func (s *Service) recordInstanceIDs(ctx context.Context, app, form, record strin
 }
 
 // addRecordInstance adds inst to its record's list (a revisioned read-modify-write, retried).
-func (s *Service) addRecordInstance(ctx context.Context, inst *Instance) error {
+// added is false when it was listed already.
+func (s *Service) addRecordInstance(ctx context.Context, inst *Instance) (added bool, err error) {
 	key := recordKey(inst.App, inst.Form, inst.Record)
 	for range maxAttempts * 2 {
 		var doc recordInstances
@@ -564,22 +646,20 @@ func (s *Service) addRecordInstance(ctx context.Context, inst *Instance) error {
 		case errors.Is(err, store.ErrNotFound):
 			err = s.st.Create(ctx, recordInstancesCollection, key, recordInstances{IDs: []string{inst.ID}})
 		case err != nil:
-			return err
+			return false, err
 		default:
-			for _, id := range doc.IDs {
-				if id == inst.ID {
-					return nil
-				}
+			if slices.Contains(doc.IDs, inst.ID) {
+				return false, nil
 			}
 			doc.IDs = append(doc.IDs, inst.ID)
 			_, err = s.st.Update(ctx, recordInstancesCollection, key, doc.Rev, doc)
 		}
-		if engine.IsConflict(err) {
+		if engine.IsConflict(err) || errors.Is(err, store.ErrDuplicate) {
 			continue
 		}
-		return err
+		return err == nil, err
 	}
-	return fmt.Errorf("list instance on record %s: %w", key, engine.ErrConflict)
+	return false, fmt.Errorf("list instance on record %s: %w", key, engine.ErrConflict)
 }
 
 // auditf appends an audit entry for an action of p on target of kind (failures are logged).

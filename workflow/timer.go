@@ -222,6 +222,8 @@ func (s *Service) fire(ctx context.Context, t timerDoc, now time.Time) (bool, er
 	switch t.Kind {
 	case timerStatus:
 		err = s.recoverStatus(ctx, t)
+	case timerSync:
+		err = s.fireSync(ctx, t)
 	default:
 		_, err = s.mutate(ctx, t.Instance, action{kind: evTimer, actor: engine.SystemActor, timer: t})
 		if errors.Is(err, engine.ErrNotFound) {
@@ -249,8 +251,23 @@ func (s *Service) recoverStatus(ctx context.Context, t timerDoc) error {
 		return err
 	}
 	n, ok := c.Node(t.Node)
-	if !ok || n.SetStatus == "" {
+	if !ok || n.SetStatus == "" || !endedAt(inst, t.Node, t.Visit) {
 		return nil
 	}
 	return s.setStatus(ctx, inst, n.SetStatus)
+}
+
+// endedAt reports whether inst ended at visit of end node node. Timers are stored before the
+// write they belong to, so a status timer may come from a change that lost its race and
+// never happened.
+func endedAt(inst *Instance, node string, visit int) bool {
+	if inst.State == StateRunning || latestVisit(inst, node) != visit {
+		return false
+	}
+	for i := len(inst.Timeline) - 1; i >= 0; i-- {
+		if st := inst.Timeline[i]; st.Action == stepEnd {
+			return st.Node == node
+		}
+	}
+	return false
 }

@@ -2,6 +2,7 @@ package workflow
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"tracecraft/engine"
@@ -38,6 +39,9 @@ type Service struct {
 	now   func() time.Time
 	opts  Options
 	cache sync.Map // version id → *Compiled
+	// skipEffects (tests only) stops instance writes before their effects, as a process that
+	// stops right after the write would.
+	skipEffects atomic.Bool
 }
 
 // Compiled is a checked flow version, ready to run.
