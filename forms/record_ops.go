@@ -57,7 +57,7 @@ func newRecordStub(p *engine.Principal, input Values) *recordDoc {
 // insert stores prepared data as a new record (revision 1) and reports it. batch marks
 // records of one import, so a failed import can take its records back.
 func (s *Service) insert(ctx context.Context, p *engine.Principal, c *Compiled, id string, data Values, batch string) (*Record, *recordDoc, error) {
-	now := s.now().UTC()
+	now := s.now().UTC().Truncate(time.Millisecond) // what the store keeps: answers match later reads
 	doc := &recordDoc{ID: id, Rev: 1, App: c.App, Form: c.Key, Version: c.Version, Data: bson.M(data),
 		Parts: s.parts(c, data), Owner: p.Username, Dept: p.Department,
 		CreatedBy: p.Username, CreatedAt: now, UpdatedBy: p.Username, UpdatedAt: now, ImportBatch: batch}
@@ -176,7 +176,7 @@ func (s *Service) Update(ctx context.Context, p *engine.Principal, app, form, id
 
 // save writes d as its next revision and reports it.
 func (s *Service) save(ctx context.Context, p *engine.Principal, d *recordDoc, acc *access, action, event string, before Values) (*Record, error) {
-	d.UpdatedBy, d.UpdatedAt = p.Username, s.now().UTC()
+	d.UpdatedBy, d.UpdatedAt = p.Username, s.now().UTC().Truncate(time.Millisecond)
 	rev, err := s.st.Update(ctx, RecordsCollection(d.App, d.Form), d.ID, d.Rev, d)
 	if err != nil {
 		if errors.Is(err, store.ErrConflict) {
