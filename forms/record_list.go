@@ -3,7 +3,6 @@ package forms
 import (
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"regexp"
 	"sort"
@@ -344,13 +343,12 @@ func condition(path, kind, op string, v any) (bson.D, error) {
 func convertFilterValue(kind string, v any) (any, error) {
 	switch kind {
 	case "number":
-		switch x := v.(type) {
-		case float64:
-			return x, nil
-		case json.Number:
-			return x.Float64()
+		// The number field's own parsing: JSON and Go numbers and numeric text alike.
+		x, empty, err := parseNumberInput(v)
+		if err != nil || empty {
+			return nil, engine.Invalid("value", "wrong_type", map[string]any{"want": "number"})
 		}
-		return nil, engine.Invalid("value", "wrong_type", map[string]any{"want": "number"})
+		return x, nil
 	case "bool":
 		if b, ok := v.(bool); ok {
 			return b, nil
