@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
@@ -83,4 +84,13 @@ func jsonTypeName(kind string) string {
 		return "number"
 	}
 	return kind
+}
+
+// revQuery reads the required ?rev= of a write: the revision the caller read.
+func revQuery(c *fiber.Ctx) (int64, error) {
+	rev, err := strconv.ParseInt(c.Query("rev"), 10, 64)
+	if err != nil || rev < 1 {
+		return 0, engine.Invalid("rev", "required", nil)
+	}
+	return rev, nil
 }

@@ -148,9 +148,9 @@ func (s *Server) formRoutes() []Route {
 		{Method: "PUT", Path: base, Tag: "forms", Summary: "Save a form's draft (the body is the definition; ?rev= is the draft revision you edited)", In: forms.Definition{}, Out: forms.Form{},
 			Query: []Param{{Name: "rev", Type: "integer", Description: "required: the draft revision you edited"}},
 			Handle: func(c *fiber.Ctx, p *engine.Principal) error {
-				rev, err := strconv.ParseInt(c.Query("rev"), 10, 64)
-				if err != nil || rev < 1 {
-					return engine.Invalid("rev", "required", nil)
+				rev, err := revQuery(c)
+				if err != nil {
+					return err
 				}
 				body, err := jsonBody(c)
 				if err != nil {
@@ -247,9 +247,9 @@ func (s *Server) formRoutes() []Route {
 		{Method: "DELETE", Path: rec, Tag: "records", Summary: "Delete a record (softly: it can be restored); ?rev= is required", Out: forms.Record{},
 			Query: []Param{{Name: "rev", Type: "integer", Description: "required: the revision you read"}},
 			Handle: func(c *fiber.Ctx, p *engine.Principal) error {
-				rev, err := strconv.ParseInt(c.Query("rev"), 10, 64)
-				if err != nil || rev < 1 {
-					return engine.Invalid("rev", "required", nil)
+				rev, err := revQuery(c)
+				if err != nil {
+					return err
 				}
 				r, err := f.Delete(c.UserContext(), p, c.Params("app"), c.Params("form"), c.Params("id"), rev)
 				if err != nil {

@@ -79,9 +79,9 @@ func (s *Server) workflowRoutes() []Route {
 		{Method: "PUT", Path: flowBase, Tag: "flows", Summary: "Save a flow's draft (?rev= is the draft revision you edited)", In: workflow.Definition{}, Out: workflow.Flow{},
 			Query: []Param{{Name: "rev", Type: "integer", Description: "required: the draft revision you edited"}},
 			Handle: func(c *fiber.Ctx, p *engine.Principal) error {
-				rev, err := strconv.ParseInt(c.Query("rev"), 10, 64)
-				if err != nil || rev < 1 {
-					return engine.Invalid("rev", "required", nil)
+				rev, err := revQuery(c)
+				if err != nil {
+					return err
 				}
 				body, err := jsonBody(c)
 				if err != nil {
