@@ -66,6 +66,9 @@ type Store struct {
 
 	ensureMu sync.Mutex
 	ensured  sync.Map // collection name → struct{}
+	// existing holds the collections the database had when the store opened, so that opening
+	// them again does not ask the server to create them (FerretDB logs every refused create).
+	existing map[string]bool
 
 	locks keyLocks
 
@@ -112,6 +115,16 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		_ = client.Disconnect(context.Background())
 		s.closeEmbedded()
 		return nil, fmt.Errorf("open store: %w", err)
+	}
+	names, err := s.db.ListCollectionNames(ctx, bson.D{})
+	if err != nil {
+		_ = client.Disconnect(context.Background())
+		s.closeEmbedded()
+		return nil, fmt.Errorf("open store: list collections: %w", err)
+	}
+	s.existing = make(map[string]bool, len(names))
+	for _, n := range names {
+		s.existing[n] = true
 	}
 	return s, nil
 }
@@ -161,8 +174,10 @@ func (s *Store) Collection(ctx context.Context, name string) (*mongo.Collection,
 	if _, ok := s.ensured.Load(name); ok {
 		return s.db.Collection(name), nil
 	}
-	if err := s.db.CreateCollection(ctx, name); err != nil && !isNamespaceExists(err) {
-		return nil, fmt.Errorf("create collection %q: %w", name, err)
+	if !s.existing[name] {
+		if err := s.db.CreateCollection(ctx, name); err != nil && !isNamespaceExists(err) {
+			return nil, fmt.Errorf("create collection %q: %w", name, err)
+		}
 	}
 	if s.emb != nil {
 		if err := s.emb.indexID(ctx, name); err != nil {
@@ -196,6 +211,7 @@ func (s *Store) DropCollection(ctx context.Context, name string) error {
 	s.ensureMu.Lock()
 	defer s.ensureMu.Unlock()
 	s.ensured.Delete(name)
+	delete(s.existing, name)
 	if err := s.db.Collection(name).Drop(ctx); err != nil {
 		return fmt.Errorf("drop collection %q: %w", name, err)
 	}

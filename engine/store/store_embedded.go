@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 
@@ -148,6 +149,20 @@ type warnOnly struct{ slog.Handler }
 
 func (w warnOnly) Enabled(ctx context.Context, l slog.Level) bool {
 	return l >= slog.LevelWarn && w.Handler.Enabled(ctx, l)
+}
+
+// Handle drops FerretDB's dumps of refused commands ("Response header: …", "Response
+// message: …"): the driver returns each refusal to the caller as an error, which handles it (a
+// collection that already exists, the driver's endSessions on shutdown) or reports it, so the
+// dumps only looked like failures on every start. They stay visible at debug level.
+func (w warnOnly) Handle(ctx context.Context, r slog.Record) error {
+	if strings.HasPrefix(r.Message, "Response header:") || strings.HasPrefix(r.Message, "Response message:") {
+		if !w.Handler.Enabled(ctx, slog.LevelDebug) {
+			return nil
+		}
+		r.Level = slog.LevelDebug
+	}
+	return w.Handler.Handle(ctx, r)
 }
 
 func (w warnOnly) WithAttrs(attrs []slog.Attr) slog.Handler {
