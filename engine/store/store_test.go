@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -60,5 +61,35 @@ func TestEmbeddedDataFolder(t *testing.T) {
 	_, err = store.Open(context.Background(), store.Options{DataDir: dir, Logger: storetest.Quiet})
 	if !errors.Is(err, store.ErrLocked) {
 		t.Fatalf("second open of one data folder: %v, want ErrLocked", err)
+	}
+}
+
+// TestHardening20_QuietRestart (issue 7, item 20): opening a data folder again, using its
+// collections and closing the store logs no warning — FerretDB's dumps of the creates it refused
+// and of the driver's endSessions looked like failures on every start.
+func TestHardening20_QuietRestart(t *testing.T) {
+	dir := filepath.Join(storetest.TempDir(t), "data")
+	ctx := context.Background()
+	for round := range 2 {
+		var logs strings.Builder
+		h := slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo})
+		s, err := store.Open(ctx, store.Options{DataDir: dir, Logger: slog.New(h)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range []string{"users", "roles", "lots"} {
+			if _, err := s.Collection(ctx, c); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.Put(ctx, "lots", fmt.Sprint("L", round), bson.D{{Key: "n", Value: round}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Close(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(logs.String(), "level=WARN") || strings.Contains(logs.String(), "level=ERROR") {
+			t.Fatalf("round %d logged warnings:\n%s", round, logs.String())
+		}
 	}
 }
