@@ -30,6 +30,20 @@ type Records interface {
 	SetRecordStatus(ctx context.Context, p *Principal, app, form, id string, status string) (*RecordRef, error)
 	// FieldKeys lists a form's top-level fields with their x-type, in form order.
 	FieldKeys(ctx context.Context, app, form string) ([]FieldRef, error)
+	// VisibleFields tells which fields of a record the form's field rules let p see, whether or
+	// not p may read the record through the form: an engine that grants reading by other means
+	// (a workflow task) shows no more than these. ErrNotFound when the record is gone.
+	VisibleFields(ctx context.Context, p *Principal, app, form, id string) (FieldView, error)
+}
+
+// FieldView is what the form's field rules let one principal see of one record.
+type FieldView struct {
+	// Fields are the top-level fields p may see, in form order: all of them for the app's
+	// designers; else those no form permission of p's roles hides, unless a reading role of p
+	// whose row scope covers the record shows them.
+	Fields []string `json:"fields"`
+	// Readable: p may read the record through the form's own permissions (action and row scope).
+	Readable bool `json:"readable"`
 }
 
 // FieldRef names one field of a form.

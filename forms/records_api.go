@@ -89,3 +89,46 @@ func (a recordsAPI) FieldKeys(ctx context.Context, app, form string) ([]engine.F
 	}
 	return out, nil
 }
+
+// VisibleFields applies the form's field rules for p to record id (see engine.Records): a
+// field is shown unless a permission of one of p's roles hides it — whatever the actions it
+// grants, so a create-only role that hides a field hides it from flows too — and no reading
+// role of p whose row scope covers the record leaves it visible.
+func (a recordsAPI) VisibleFields(ctx context.Context, p *engine.Principal, app, form, id string) (engine.FieldView, error) {
+	if p == nil {
+		return engine.FieldView{}, engine.ErrUnauthenticated
+	}
+	d, err := a.s.load(ctx, app, form, id, false)
+	if err != nil {
+		return engine.FieldView{}, err
+	}
+	c, err := a.s.Compiled(ctx, app, form, d.Version)
+	if err != nil {
+		return engine.FieldView{}, err
+	}
+	acc := a.s.accessFor(ctx, p, c)
+	v := engine.FieldView{Fields: []string{}, Readable: acc.can(ActRead) && acc.allows(ctx, ActRead, d)}
+	var covering []*compiledPerm
+	for _, cp := range acc.scopes[ActRead] {
+		if acc.scopeMatches(ctx, cp, d) {
+			covering = append(covering, cp)
+		}
+	}
+	for _, f := range c.Fields {
+		shown := true
+		if !acc.full {
+			for _, role := range p.Roles {
+				if cp, ok := c.perms[role]; ok && cp.hidden[f.Key] {
+					shown = false
+				}
+			}
+			for _, cp := range covering {
+				shown = shown || !cp.hidden[f.Key]
+			}
+		}
+		if shown {
+			v.Fields = append(v.Fields, f.Key)
+		}
+	}
+	return v, nil
+}
