@@ -33,6 +33,9 @@ type KernelOptions struct {
 	Bus       BusOptions
 	Scheduler SchedulerOptions
 	Exprs     []ExprOption
+	// Location is the plant's time zone: the day of auto-numbers and date parts, today() in
+	// expressions, cron specs and working hours. Asia/Shanghai when nil.
+	Location *time.Location
 }
 
 // NewKernel wires the kernel services on an open store. Start begins background work.
@@ -41,6 +44,13 @@ func NewKernel(st *store.Store, opts KernelOptions) *Kernel {
 	if log == nil {
 		log = slog.Default()
 	}
+	if opts.Location == nil {
+		opts.Location = DefaultLocation()
+	}
+	if opts.Scheduler.Location == nil {
+		opts.Scheduler.Location = opts.Location
+	}
+	opts.Exprs = append([]ExprOption{WithLocation(opts.Location)}, opts.Exprs...)
 	audit := NewAudit(st)
 	return &Kernel{
 		Store:     st,
@@ -53,6 +63,17 @@ func NewKernel(st *store.Store, opts KernelOptions) *Kernel {
 		Registry:  &Registry{},
 		Actions:   &Set[Action]{},
 	}
+}
+
+// Location is the plant's time zone (KernelOptions.Location).
+func (k *Kernel) Location() *time.Location { return k.Scheduler.Location() }
+
+// DefaultLocation is the time zone used when none is configured: Asia/Shanghai.
+func DefaultLocation() *time.Location {
+	if loc, err := time.LoadLocation("Asia/Shanghai"); err == nil {
+		return loc
+	}
+	return time.FixedZone("CST", 8*3600)
 }
 
 // Start starts the event bus (re-delivering what a previous run left undelivered) and the

@@ -32,7 +32,7 @@ const DefinitionKind = "forms.form"
 
 // Options configure the service.
 type Options struct {
-	// Location is the time zone of auto-number periods and date parts; Asia/Shanghai by default.
+	// Location is the time zone of auto-number periods and date parts; the kernel's by default.
 	Location *time.Location
 	// Now is the clock; time.Now by default.
 	Now func() time.Time
@@ -51,7 +51,7 @@ type Service struct {
 // New makes the form engine on the kernel and registers its definition kind.
 func New(k *engine.Kernel, opts Options) *Service {
 	if opts.Location == nil {
-		opts.Location = shanghai()
+		opts.Location = k.Location()
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -67,13 +67,6 @@ func New(k *engine.Kernel, opts Options) *Service {
 		},
 	})
 	return s
-}
-
-func shanghai() *time.Location {
-	if loc, err := time.LoadLocation("Asia/Shanghai"); err == nil {
-		return loc
-	}
-	return time.FixedZone("CST", 8*3600)
 }
 
 var keyRE = regexp.MustCompile(`^[a-z][a-z0-9_]{0,39}$`)

@@ -133,7 +133,9 @@ func (e *ioEnv) count(t *testing.T) int {
 	return len(res.Items)
 }
 
-func ioShanghai(t time.Time) string { return t.In(shanghai()).Format("2006-01-02 15:04:05") }
+func ioShanghai(t time.Time) string {
+	return t.In(engine.DefaultLocation()).Format("2006-01-02 15:04:05")
+}
 
 func ioParseCSV(t *testing.T, b []byte) [][]string {
 	t.Helper()

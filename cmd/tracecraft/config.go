@@ -3,10 +3,12 @@ package main
 import (
 	"context"
 	"flag"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"runtime/debug"
+	"time"
 
 	"tracecraft/engine"
 	"tracecraft/engine/store"
@@ -46,20 +48,26 @@ func version() string {
 type storeFlags struct {
 	data     string
 	mongoURI string
+	timezone string
 }
 
 func (f *storeFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.data, "data", "./data", "data folder of the embedded store")
 	fs.StringVar(&f.mongoURI, "mongo-uri", os.Getenv("TRACECRAFT_MONGO_URI"), "MongoDB URI (instead of the embedded store)")
+	fs.StringVar(&f.timezone, "timezone", envOr("TRACECRAFT_TIMEZONE", "Asia/Shanghai"), "the plant's time zone (IANA name): the day of auto-numbers and date parts, today() in formulas, schedules and working hours")
 }
 
 // openKernel opens the store and wires the kernel on it.
 func (f *storeFlags) openKernel(ctx context.Context, log *slog.Logger) (*engine.Kernel, error) {
+	loc, err := time.LoadLocation(f.timezone)
+	if err != nil || f.timezone == "" || f.timezone == "Local" {
+		return nil, fmt.Errorf("--timezone %q: not an IANA time zone name (e.g. Asia/Shanghai, UTC)", f.timezone)
+	}
 	st, err := store.Open(ctx, store.Options{DataDir: f.data, MongoURI: f.mongoURI, Logger: log})
 	if err != nil {
 		return nil, err
 	}
-	return engine.NewKernel(st, engine.KernelOptions{Log: log}), nil
+	return engine.NewKernel(st, engine.KernelOptions{Log: log, Location: loc}), nil
 }
 
 func newLogger(w io.Writer, level slog.Level) *slog.Logger {

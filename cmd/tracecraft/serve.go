@@ -58,7 +58,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	log.Info("tracecraft serving", "addr", "http://"+ln.Addr().String(), "store", k.Store.Kind(), "version", version())
+	log.Info("tracecraft serving", "addr", "http://"+ln.Addr().String(), "store", k.Store.Kind(), "timezone", k.Location().String(), "version", version())
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
