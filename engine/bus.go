@@ -60,7 +60,8 @@ type Event struct {
 
 // EventHandler handles one event for a subscriber. Delivery is at least once — a handler may
 // see an event again after a failure or a restart — so handlers must be idempotent (key their
-// side effects by Event.ID). A returned error or a panic makes the bus retry the delivery later.
+// side effects by Event.ID). A returned error or a panic makes the bus retry the delivery later,
+// up to BusOptions.MaxAttempts attempts; then it is a dead letter (see Failed and Retry).
 type EventHandler func(ctx context.Context, e Event) error
 
 // BusOptions tune a Bus; zero values take the defaults.
@@ -71,7 +72,10 @@ type BusOptions struct {
 	// further failure doubles it, up to MaxBackoff (default 5 min).
 	MinBackoff time.Duration
 	MaxBackoff time.Duration
-	// MaxAttempts parks a delivery as dead after that many failed attempts; 0 retries forever.
+	// MaxAttempts is how many times a delivery is attempted before it is parked as a dead
+	// letter (default 10: with the default backoff, about 8.5 minutes of retrying). A dead
+	// delivery holds nothing back — other deliveries and pruning go on — and stays listed by
+	// Failed until Retry revives it.
 	MaxAttempts int
 	// HandlerTimeout bounds one handler call (default 1 min).
 	HandlerTimeout time.Duration
@@ -79,6 +83,9 @@ type BusOptions struct {
 	// (default 7 days).
 	Retention time.Duration
 }
+
+// BusDefaultMaxAttempts is BusOptions.MaxAttempts when it is not set.
+const BusDefaultMaxAttempts = 10
 
 // DeliveryState is the state of a delivery that has failed.
 type DeliveryState string
@@ -128,7 +135,9 @@ var busSubscriberName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:-]*$`)
 // "<event id>/<subscriber>" — is stored; nothing relies on an atomic update. Per subscriber, a
 // watermark document records the sequence number up to which every delivery is finished, so Start
 // after a restart walks the events from there, one _id lookup at a time, and delivers what has no
-// marker. Deliveries are at least once and in no guaranteed order.
+// marker. Deliveries are at least once and in no guaranteed order. A delivery that keeps failing
+// is retried with a growing backoff, MaxAttempts times at most; then its marker says "dead", so
+// it no longer holds back the watermark or pruning, and it waits in Failed until Retry.
 //
 // Recovery assumes that one process delivers a data set's events, as on the embedded store. With
 // several nodes on one MongoDB each node delivers what it publishes, but a node's watermark can
@@ -232,6 +241,9 @@ func NewBus(st *store.Store, log *slog.Logger, opts BusOptions) *Bus {
 		opts.MaxBackoff = 5 * time.Minute
 	}
 	opts.MaxBackoff = max(opts.MaxBackoff, opts.MinBackoff)
+	if opts.MaxAttempts <= 0 {
+		opts.MaxAttempts = BusDefaultMaxAttempts
+	}
 	if opts.HandlerTimeout <= 0 {
 		opts.HandlerTimeout = time.Minute
 	}
@@ -592,9 +604,13 @@ func (b *Bus) deliver(it *busItem) {
 
 	if err == nil {
 		m := busMarker{Event: eventID, Subscriber: it.sub.name, State: "done", Attempts: it.tries + 1, At: now}
-		if perr := b.st.Put(ctx, busDeliveries, it.key, m); perr != nil && !errors.Is(perr, store.ErrDuplicate) {
-			// Delivered but not marked: a restart may deliver it again, which handlers allow.
-			b.log.Error("delivery not marked done", "delivery", it.key, "err", perr)
+		// A revived delivery's event may have been pruned meanwhile (its failure document kept a
+		// copy): a marker for it would never be pruned, and nothing needs it.
+		if it.tracked || b.eventStored(ctx, eventID) {
+			if perr := b.st.Put(ctx, busDeliveries, it.key, m); perr != nil && !errors.Is(perr, store.ErrDuplicate) {
+				// Delivered but not marked: a restart may deliver it again, which handlers allow.
+				b.log.Error("delivery not marked done", "delivery", it.key, "err", perr)
+			}
 		}
 		if it.failing {
 			if derr := b.st.Delete(ctx, busFailures, it.key); derr != nil && !errors.Is(derr, store.ErrNotFound) {
@@ -616,7 +632,7 @@ func (b *Bus) deliver(it *busItem) {
 		Key: it.key, Subscriber: it.sub.name, Event: it.raw, State: string(DeliveryRetrying),
 		Attempts: it.tries, Error: err.Error(), FirstFailed: it.first, LastFailed: now,
 	}
-	if b.opts.MaxAttempts > 0 && it.tries >= b.opts.MaxAttempts {
+	if it.tries >= b.opts.MaxAttempts {
 		b.log.Error("event delivery failed for good", "delivery", it.key, "type", e.Type, "attempts", it.tries, "err", err)
 		// The failure document first: if the process dies before the marker, the delivery is
 		// tried once more on start rather than lost from view.
@@ -657,6 +673,12 @@ func (b *Bus) deliver(it *busItem) {
 		b.busyLocked(1)
 		b.work.Signal()
 	})
+}
+
+// eventStored reports whether event id is still in the outbox (true when that cannot be read).
+func (b *Bus) eventStored(ctx context.Context, id string) bool {
+	var e struct{}
+	return !errors.Is(b.st.Get(ctx, busEvents, id, &e), store.ErrNotFound)
 }
 
 // call runs the handler, turning a panic into an error.
@@ -838,8 +860,10 @@ func (b *Bus) Failed(ctx context.Context) ([]Delivery, error) {
 	return out, nil
 }
 
-// Retry revives a dead delivery (a Delivery's Key): it is attempted again now, with
-// MaxAttempts attempts. A delivery that is not dead is a conflict; an unknown one is not found.
+// Retry revives a dead delivery (a Delivery's Key): it is attempted again, with MaxAttempts
+// attempts. On a running bus the attempt starts now; on a bus that is not started (the CLI,
+// with the server stopped) the delivery is only marked for retry, and the next Start delivers
+// it. A delivery that is not dead is a conflict; an unknown one is not found.
 func (b *Bus) Retry(ctx context.Context, key string) error {
 	var f busFailure
 	if err := b.st.Get(ctx, busFailures, key, &f); err != nil {
@@ -851,11 +875,12 @@ func (b *Bus) Retry(ctx context.Context, key string) error {
 	}
 	b.mu.Lock()
 	s := b.byName[f.Subscriber]
+	running := b.started && !b.stopping
 	switch {
-	case !b.started || b.stopping:
+	case b.starting:
 		b.mu.Unlock()
-		return fmt.Errorf("retry delivery %s: bus not running", key)
-	case s == nil:
+		return fmt.Errorf("retry delivery %s: the bus is starting", key)
+	case running && s == nil:
 		b.mu.Unlock()
 		return fmt.Errorf("retry delivery %s: no subscriber %s: %w", key, f.Subscriber, ErrNotFound)
 	case b.queued[key]:
@@ -880,17 +905,20 @@ func (b *Bus) Retry(ctx context.Context, key string) error {
 	if err != nil {
 		return fmt.Errorf("retry delivery %s: %w", key, err)
 	}
-	if !b.stopping {
+	if running && !b.stopping {
 		b.enqueueLocked(&busItem{seq: seq, key: key, sub: s, raw: f.Event, first: f.FirstFailed, failing: true})
 	}
 	return nil
 }
 
 // Prune deletes the events published before `before` (zero means now minus
-// BusOptions.Retention) whose deliveries are all finished, with their delivery markers; it
-// returns how many events it deleted. Failing deliveries keep a copy of their event, so Failed
-// still shows a pruned one. Only the subscribers registered now hold events back. Prune walks
-// from where the previous prune stopped, one _id at a time; schedule it, e.g. hourly.
+// BusOptions.Retention) that every subscriber they concern has finished — delivered, or parked
+// as dead — with their delivery markers; it returns how many events it deleted. A delivery still
+// being retried holds back its own event only: later events are pruned all the same. Failing
+// deliveries keep a copy of their event, so Failed still shows a pruned one and Retry can
+// deliver it. Only the subscribers registered now hold events back. Prune walks from the oldest
+// event still held back (where the previous prune stopped), one _id at a time; schedule it,
+// e.g. hourly.
 func (b *Bus) Prune(ctx context.Context, before time.Time) (int, error) {
 	if before.IsZero() {
 		before = time.Now().Add(-b.opts.Retention)
@@ -904,12 +932,18 @@ func (b *Bus) Prune(ctx context.Context, before time.Time) (int, error) {
 	if err := b.flushMarks(ctx); err != nil {
 		return 0, fmt.Errorf("prune events: %w", err)
 	}
+	type subMark struct {
+		s    *busSub
+		mark int64
+	}
 	b.mu.Lock()
 	limit := b.top
-	names := make([]string, 0, len(b.subs))
-	for _, s := range b.subs {
-		limit = min(limit, s.mark)
-		names = append(names, s.name)
+	for seq := range b.inflight {
+		limit = min(limit, seq-1)
+	}
+	subs := make([]subMark, len(b.subs))
+	for i, s := range b.subs {
+		subs[i] = subMark{s, s.mark}
 	}
 	b.mu.Unlock()
 
@@ -917,17 +951,39 @@ func (b *Bus) Prune(ctx context.Context, before time.Time) (int, error) {
 	if err := b.st.Get(ctx, busMarks, busPruned, &cursor); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return 0, fmt.Errorf("prune events: %w", err)
 	}
-	n, last := 0, cursor.UpTo
+	// finished reports whether every subscriber that event seq concerns is done with it: below
+	// its watermark, or with a marker (done or dead).
+	finished := func(seq int64, id, typ string) (bool, error) {
+		for _, sm := range subs {
+			if seq <= sm.mark || !sm.s.matches(typ) {
+				continue
+			}
+			var m busMarker
+			err := b.st.Get(ctx, busDeliveries, id+"/"+sm.s.name, &m)
+			if errors.Is(err, store.ErrNotFound) {
+				return false, nil
+			}
+			if err != nil {
+				return false, err
+			}
+		}
+		return true, nil
+	}
+	// last is how far the cursor may move: up to the first event held back.
+	n, last, held := 0, cursor.UpTo, false
 	var err error
 walk:
 	for seq := cursor.UpTo + 1; seq <= limit; seq++ {
 		id := busEventID(seq)
 		var e struct {
-			At time.Time `bson:"at"`
+			Type string    `bson:"type"`
+			At   time.Time `bson:"at"`
 		}
 		switch gerr := b.st.Get(ctx, busEvents, id, &e); {
 		case errors.Is(gerr, store.ErrNotFound):
-			last = seq
+			if !held {
+				last = seq
+			}
 			continue
 		case gerr != nil:
 			err = gerr
@@ -936,8 +992,17 @@ walk:
 		if !e.At.Before(before) {
 			break
 		}
-		for _, name := range names {
-			if derr := b.st.Delete(ctx, busDeliveries, id+"/"+name); derr != nil && !errors.Is(derr, store.ErrNotFound) {
+		done, ferr := finished(seq, id, e.Type)
+		if ferr != nil {
+			err = ferr
+			break
+		}
+		if !done {
+			held = true
+			continue
+		}
+		for _, sm := range subs {
+			if derr := b.st.Delete(ctx, busDeliveries, id+"/"+sm.s.name); derr != nil && !errors.Is(derr, store.ErrNotFound) {
 				err = derr
 				break walk
 			}
@@ -946,7 +1011,10 @@ walk:
 			err = derr
 			break
 		}
-		last, n = seq, n+1
+		n++
+		if !held {
+			last = seq
+		}
 	}
 	if last > cursor.UpTo {
 		if serr := b.st.Set(ctx, busMarks, busPruned, busMark{UpTo: last, At: time.Now().UTC()}); serr != nil {
