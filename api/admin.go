@@ -182,6 +182,22 @@ func (s *Server) adminRoutes() []Route {
 				}
 				return c.JSON(nonNil(es))
 			}},
+		{Method: "GET", Path: "/api/v1/admin/bus/failed", Tag: "admin", Action: admin, Summary: "Event deliveries that are failing: retrying, or dead after the last attempt", Out: []engine.Delivery{},
+			Handle: func(c *fiber.Ctx, p *engine.Principal) error {
+				ds, err := s.k.Bus.Failed(c.UserContext())
+				if err != nil {
+					return err
+				}
+				return c.JSON(nonNil(ds))
+			}},
+		{Method: "POST", Path: "/api/v1/admin/bus/failed/:event/:subscriber/retry", Tag: "admin", Action: admin, Summary: "Deliver a dead event to its subscriber again", Out: OK{},
+			Handle: func(c *fiber.Ctx, p *engine.Principal) error {
+				key := c.Params("event") + "/" + c.Params("subscriber") // copied: Fiber reuses its buffers
+				if err := s.k.RetryDelivery(c.UserContext(), p, key); err != nil {
+					return err
+				}
+				return c.JSON(OK{OK: true})
+			}},
 		{Method: "GET", Path: "/api/v1/audit/verify", Tag: "admin", Action: admin, Summary: "Verify the audit log's hash chain", Out: engine.AuditReport{},
 			Handle: func(c *fiber.Ctx, p *engine.Principal) error {
 				rep, err := s.k.Audit.Verify(c.UserContext())

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -90,6 +91,22 @@ func (k *Kernel) Start(ctx context.Context) error {
 		return err
 	}
 	k.Scheduler.Start()
+	return nil
+}
+
+// RetryDelivery revives a dead delivery of the event bus (Bus.Retry) for p, who must be a
+// system administrator, and records that in the audit log: a replay has the side effects of
+// the subscriber it goes to.
+func (k *Kernel) RetryDelivery(ctx context.Context, p *Principal, key string) error {
+	if err := k.Auth.Require(ctx, p, "", PermSystemAdmin); err != nil {
+		return fmt.Errorf("retry delivery %s: %w", key, err)
+	}
+	if err := k.Bus.Retry(ctx, key); err != nil {
+		return err
+	}
+	if _, err := k.Audit.Append(ctx, AuditEntry{Actor: p.Username, IP: p.IP, Action: "bus.retry", Kind: "delivery", Target: key}); err != nil {
+		return fmt.Errorf("retry delivery %s: %w", key, err)
+	}
 	return nil
 }
 

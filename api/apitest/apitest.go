@@ -36,14 +36,32 @@ type Server struct {
 // Start starts a server on 127.0.0.1 with a fresh data folder; it stops when the test ends.
 func Start(t testing.TB) *Server {
 	t.Helper()
+	return StartWith(t, Options{})
+}
+
+// Options change what StartWith sets up.
+type Options struct {
+	// Bus tunes the kernel's event bus.
+	Bus engine.BusOptions
+	// BeforeStart runs once the engines are made, before the kernel starts: subscribe a
+	// test's own bus handlers there.
+	BeforeStart func(k *engine.Kernel)
+}
+
+// StartWith is Start with options.
+func StartWith(t testing.TB, opts Options) *Server {
+	t.Helper()
 	ctx := context.Background()
 	st := storetest.New(t)
-	k := engine.NewKernel(st, engine.KernelOptions{Log: storetest.Quiet, Auth: engine.AuthOptions{Argon2: engine.Argon2Params{Memory: 8 * 1024, Time: 1, Threads: 1}}})
+	k := engine.NewKernel(st, engine.KernelOptions{Log: storetest.Quiet, Bus: opts.Bus, Auth: engine.AuthOptions{Argon2: engine.Argon2Params{Memory: 8 * 1024, Time: 1, Threads: 1}}})
 	if _, _, err := k.Auth.Bootstrap(ctx, AdminPassword); err != nil {
 		t.Fatal(err)
 	}
 	fs := forms.New(k, forms.Options{})
 	wf := workflow.New(k, workflow.Options{})
+	if opts.BeforeStart != nil {
+		opts.BeforeStart(k)
+	}
 	if err := k.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
