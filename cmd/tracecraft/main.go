@@ -4,6 +4,7 @@
 //	tracecraft serve [--addr 127.0.0.1:8080] [--data DIR] [--mongo-uri URI]
 //	tracecraft user add|passwd|list …
 //	tracecraft audit verify
+//	tracecraft bus failed|retry …
 //	tracecraft bench
 //	tracecraft version
 package main
@@ -39,6 +40,8 @@ Usage:
   tracecraft user passwd USERNAME [--password-stdin]
   tracecraft user list
   tracecraft audit verify
+  tracecraft bus failed
+  tracecraft bus retry KEY... | --all
   tracecraft bench [--n 2000] [--docs 100000] [--mongo-uri URI]
   tracecraft version
 
@@ -59,6 +62,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cmdUser(ctx, args[1:], stdin, stdout, stderr)
 	case "audit":
 		return cmdAudit(ctx, args[1:], stdout, stderr)
+	case "bus":
+		return cmdBus(ctx, args[1:], stdout, stderr)
 	case "bench":
 		return cmdBench(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-v":
