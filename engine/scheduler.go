@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -32,6 +33,10 @@ type SchedulerOptions struct {
 	// LeaseRetention is how long run records are kept; the built-in prune job deletes older
 	// ones daily (default 30 days).
 	LeaseRetention time.Duration
+	// JobLease is how long a node's hold on a running job lasts unless renewed (default 1
+	// min). The node renews it every third of that while the job runs; a node that dies
+	// mid-run blocks the job's later ticks for at most this long.
+	JobLease time.Duration
 }
 
 // JobRun is the record of one run of a job, as the UI shows it: the lease a node claimed for
@@ -52,6 +57,23 @@ const SchedulerPruneJob = "scheduler.prune"
 // schedLeases is the collection of run leases, keyed "<job>@<tick>".
 const schedLeases = "_leases"
 
+// schedLocks is the collection of job holds, keyed by job name: a document there means some
+// node is running that job (until its Until passes unrenewed). A hold that expired is taken
+// over by whoever inserts "<job>!<its token>" first.
+const schedLocks = "_job_locks"
+
+// schedLock is a node's hold on a running job.
+type schedLock struct {
+	Node  string    `bson:"node"`
+	Token string    `bson:"token"`
+	Tick  time.Time `bson:"tick"`
+	Until time.Time `bson:"until"`
+}
+
+// schedLockMu serialises the read-then-write steps on holds in this process: on the embedded
+// store (one process) that makes them atomic; on MongoDB their filters on the token do.
+var schedLockMu sync.Mutex
+
 // schedParser reads cron specs with an optional seconds field (5 or 6 fields) and descriptors
 // such as @daily and @every 1m.
 var schedParser = cron.NewParser(cron.SecondOptional | cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
@@ -61,8 +83,9 @@ var schedParser = cron.NewParser(cron.SecondOptional | cron.Minute | cron.Hour |
 // insert, race-safe on every backend), and only the node that wins runs the job. A node that dies
 // after claiming a tick leaves it unrun: a tick runs at most once, and once when any node is up.
 //
-// Ticks of one job are independent: a run that outlasts the interval does not delay or skip the
-// next tick, on this node or another. Jobs that must not overlap must guard themselves.
+// Runs of one job never overlap: a tick that fires while the job's previous run is still going —
+// on this node (an in-process guard) or on another (the job's hold in the store, renewed while
+// the run lasts) — is skipped, not queued.
 type Scheduler struct {
 	st   *store.Store
 	log  *slog.Logger
@@ -82,8 +105,9 @@ type schedJob struct {
 	spec string
 	run  JobFunc
 
-	mu sync.Mutex
-	id cron.EntryID
+	mu      sync.Mutex
+	id      cron.EntryID
+	running bool // a run of this job is in progress in this process
 }
 
 // NewScheduler makes a scheduler on st, with the built-in job that prunes old run records.
@@ -104,6 +128,9 @@ func NewScheduler(st *store.Store, log *slog.Logger, opts SchedulerOptions) *Sch
 	}
 	if opts.LeaseRetention <= 0 {
 		opts.LeaseRetention = 30 * 24 * time.Hour
+	}
+	if opts.JobLease <= 0 {
+		opts.JobLease = time.Minute
 	}
 	s := &Scheduler{st: st, log: log.With("component", "scheduler"), opts: opts, jobs: map[string]*schedJob{}}
 	s.runCtx, s.cancel = context.WithCancel(context.Background())
@@ -181,9 +208,11 @@ func (s *Scheduler) Stop(ctx context.Context) error {
 	}
 }
 
-// RunDue runs job name for tick unless some node already has: it claims the tick's lease, runs
-// the job and records the outcome in the lease. ran is false when the tick was claimed before;
-// err is the job's error (also recorded) or the claim's. tick is truncated to the second.
+// RunDue runs job name for tick unless some node already has, or a run of the job is still
+// going here or on another node: it takes the job's hold, claims the tick's lease, runs the job
+// (renewing the hold) and records the outcome in the lease. ran is false when the tick was
+// claimed before or skipped; err is the job's error (also recorded) or the claim's. tick is
+// truncated to the second.
 func (s *Scheduler) RunDue(ctx context.Context, name string, tick time.Time) (ran bool, err error) {
 	s.mu.Lock()
 	j := s.jobs[name]
@@ -192,6 +221,30 @@ func (s *Scheduler) RunDue(ctx context.Context, name string, tick time.Time) (ra
 		return false, fmt.Errorf("run job %q: %w", name, ErrNotFound)
 	}
 	tick = tick.UTC().Truncate(time.Second)
+	j.mu.Lock()
+	busy := j.running
+	j.running = true
+	j.mu.Unlock()
+	if busy {
+		s.log.Info("tick skipped: the job's previous run is still going", "job", name, "tick", tick)
+		return false, nil
+	}
+	defer func() {
+		j.mu.Lock()
+		j.running = false
+		j.mu.Unlock()
+	}()
+
+	token, held, err := s.hold(ctx, name, tick)
+	if err != nil {
+		return false, fmt.Errorf("run job %q at %s: hold: %w", name, tick.Format(time.RFC3339), err)
+	}
+	if !held {
+		s.log.Info("tick skipped: the job is running on another node", "job", name, "tick", tick)
+		return false, nil
+	}
+	defer s.release(context.WithoutCancel(ctx), name, token)
+
 	run := JobRun{
 		ID: schedLeaseID(name, tick), Job: name, Tick: tick, Node: s.opts.Node,
 		Started: time.Now().UTC().Truncate(time.Millisecond),
@@ -203,14 +256,18 @@ func (s *Scheduler) RunDue(ctx context.Context, name string, tick time.Time) (ra
 		return false, fmt.Errorf("run job %q at %s: claim: %w", name, tick.Format(time.RFC3339), err)
 	}
 
-	jobErr := s.call(ctx, j, tick.In(s.opts.Location))
+	runCtx, cancel := context.WithCancel(ctx)
+	stop := s.keepHold(runCtx, cancel, name, token)
+	jobErr := s.call(runCtx, j, tick.In(s.opts.Location))
+	stop()
+	cancel()
 	run.Finished = time.Now().UTC().Truncate(time.Millisecond)
 	if jobErr != nil {
 		run.Error = jobErr.Error()
 	}
 	// The outcome is recorded even when ctx was cancelled during the run.
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	defer cancel()
+	rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer rcancel()
 	if serr := s.st.Set(rctx, schedLeases, run.ID, run); serr != nil {
 		s.log.Error("job run not recorded", "job", name, "tick", tick, "err", serr)
 	}
@@ -218,6 +275,126 @@ func (s *Scheduler) RunDue(ctx context.Context, name string, tick time.Time) (ra
 		return true, fmt.Errorf("run job %q at %s: %w", name, tick.Format(time.RFC3339), jobErr)
 	}
 	return true, nil
+}
+
+// hold takes this node's hold on job name, unless another node holds it and its hold has not
+// expired; an expired hold (its node died or stalled) is taken over. It returns the hold's
+// token.
+func (s *Scheduler) hold(ctx context.Context, name string, tick time.Time) (string, bool, error) {
+	token := rand.Text()
+	for range 3 {
+		now := time.Now().UTC()
+		l := schedLock{Node: s.opts.Node, Token: token, Tick: tick, Until: now.Add(s.opts.JobLease).Truncate(time.Millisecond)}
+		err := s.st.Put(ctx, schedLocks, name, l)
+		if err == nil {
+			return token, true, nil
+		}
+		if !errors.Is(err, store.ErrDuplicate) {
+			return "", false, err
+		}
+		var cur schedLock
+		switch err := s.st.Get(ctx, schedLocks, name, &cur); {
+		case errors.Is(err, store.ErrNotFound):
+			continue // released meanwhile
+		case err != nil:
+			return "", false, err
+		}
+		if now.Before(cur.Until) {
+			return "", false, nil
+		}
+		// Expired. Of the nodes that see that, the one whose insert keyed by the stale token
+		// wins removes it; the others find the winner's hold on their next attempt.
+		takeover := name + "!" + cur.Token
+		if err := s.st.Put(ctx, schedLocks, takeover, schedLock{Node: s.opts.Node, Token: token, Until: now}); err != nil {
+			if errors.Is(err, store.ErrDuplicate) {
+				return "", false, nil
+			}
+			return "", false, err
+		}
+		s.log.Warn("job hold expired; taking it over", "job", name, "holder", cur.Node, "until", cur.Until)
+		err = s.dropHold(ctx, name, cur.Token)
+		if derr := s.st.Delete(ctx, schedLocks, takeover); derr != nil && !errors.Is(derr, store.ErrNotFound) {
+			s.log.Warn("job hold takeover not cleaned up", "job", name, "err", derr)
+		}
+		if err != nil {
+			return "", false, err
+		}
+	}
+	return "", false, nil
+}
+
+// dropHold deletes job name's hold if it still has token.
+func (s *Scheduler) dropHold(ctx context.Context, name, token string) error {
+	c, err := s.st.Collection(ctx, schedLocks)
+	if err != nil {
+		return err
+	}
+	schedLockMu.Lock()
+	defer schedLockMu.Unlock()
+	_, err = c.DeleteOne(ctx, bson.D{{Key: "_id", Value: name}, {Key: "token", Value: token}})
+	return err
+}
+
+// release gives up this node's hold on job name after a run.
+func (s *Scheduler) release(ctx context.Context, name, token string) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := s.dropHold(ctx, name, token); err != nil {
+		// The hold expires by itself: the job's ticks are skipped until then.
+		s.log.Error("job hold not released", "job", name, "err", err)
+	}
+}
+
+// keepHold renews the hold on job name while the run goes on, and cancels the run (cancel) if
+// another node has taken the hold over. The returned stop ends the renewals.
+func (s *Scheduler) keepHold(ctx context.Context, cancel context.CancelFunc, name, token string) (stop func()) {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(s.opts.JobLease / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				kept, err := s.renewHold(ctx, name, token)
+				switch {
+				case err != nil:
+					s.log.Warn("job hold not renewed", "job", name, "err", err)
+				case !kept:
+					s.log.Error("job hold lost to another node; stopping the run", "job", name)
+					cancel()
+					return
+				}
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-finished
+	}
+}
+
+// renewHold moves the expiry of this node's hold on job name on; kept is false when the hold
+// is no longer this node's.
+func (s *Scheduler) renewHold(ctx context.Context, name, token string) (kept bool, err error) {
+	c, err := s.st.Collection(ctx, schedLocks)
+	if err != nil {
+		return false, err
+	}
+	until := time.Now().UTC().Add(s.opts.JobLease).Truncate(time.Millisecond)
+	schedLockMu.Lock()
+	defer schedLockMu.Unlock()
+	res, err := c.UpdateOne(ctx, bson.D{{Key: "_id", Value: name}, {Key: "token", Value: token}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "until", Value: until}}}})
+	if err != nil {
+		return false, err
+	}
+	return res.MatchedCount == 1, nil
 }
 
 // call runs the job, turning a panic into an error.
