@@ -65,11 +65,24 @@ func init() {
 type AuthOptions struct {
 	// SessionTTL is how long a session lasts from login (default 12h).
 	SessionTTL time.Duration
-	// MaxFailures is how many failed logins of one username within FailureWindow make further
-	// attempts wait (default 5); one IP address may fail four times as often.
+	// MaxFailures is how many failed logins of one username within FailureWindow start its
+	// progressive delay (default 5): every further attempt on that username, from anywhere,
+	// waits 1 s, then 2, 4, … up to MaxDelay, before its password is checked — slowed, never
+	// locked out, so guessing cannot lock a user (admin) out. From one client address, that
+	// many failures of one username, or four times as many of any, are refused (429) until
+	// the oldest leaves the window.
 	MaxFailures int
 	// FailureWindow is the sliding window failures are counted in (default 15m).
 	FailureWindow time.Duration
+	// MaxDelay caps a username's progressive delay (default 10s).
+	MaxDelay time.Duration
+	// MaxChecks is how many password checks may run at once (default 4): each costs the
+	// argon2 memory (19 MiB by default). More wait up to CheckWait (default 2s), then get a
+	// *BusyError.
+	MaxChecks int
+	CheckWait time.Duration
+	// Sleep waits d, or until ctx ends (default: a timer); tests replace it.
+	Sleep func(ctx context.Context, d time.Duration) error
 	// Now is the clock (default time.Now); tests move it.
 	Now func() time.Time
 	// Argon2 are the costs of new password hashes (default DefaultArgon2Params).
@@ -84,6 +97,7 @@ type Auth struct {
 	opts  AuthOptions
 
 	throttle authThrottle
+	checks   chan struct{} // one token per password check running
 
 	rolesMu sync.Mutex
 	roles   map[string]authCachedRole
@@ -103,13 +117,25 @@ func NewAuth(st *store.Store, audit *Audit, opts AuthOptions) *Auth {
 	if opts.FailureWindow <= 0 {
 		opts.FailureWindow = 15 * time.Minute
 	}
+	if opts.MaxDelay <= 0 {
+		opts.MaxDelay = 10 * time.Second
+	}
+	if opts.MaxChecks <= 0 {
+		opts.MaxChecks = 4
+	}
+	if opts.CheckWait <= 0 {
+		opts.CheckWait = 2 * time.Second
+	}
+	if opts.Sleep == nil {
+		opts.Sleep = authSleep
+	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
 	if opts.Argon2 == (Argon2Params{}) {
 		opts.Argon2 = DefaultArgon2Params
 	}
-	return &Auth{st: st, audit: audit, opts: opts, roles: map[string]authCachedRole{}}
+	return &Auth{st: st, audit: audit, opts: opts, roles: map[string]authCachedRole{}, checks: make(chan struct{}, opts.MaxChecks)}
 }
 
 // now is the clock truncated to what BSON keeps, so times compare the same before and after

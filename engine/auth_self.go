@@ -14,26 +14,24 @@ func init() {
 // ChangeOwnPassword changes the signed-in user's password: current must be their password now
 // ("current": "wrong_password" if not), next must satisfy the policy (field "new"). A wrong
 // current password counts as a failed login, so a stolen session cannot be used to guess the
-// password faster than the login form allows; when the user or their address is throttled the
-// answer is a *ThrottledError. The caller's session stays, every other session of the user ends.
+// password faster than the login form allows: it is slowed and throttled as logins are. The
+// caller's session stays, every other session of the user ends.
 func (a *Auth) ChangeOwnPassword(ctx context.Context, p *Principal, current, next string) error {
 	if p == nil || p.Username == "" {
 		return fmt.Errorf("change own password: %w", ErrUnauthenticated)
 	}
 	name := p.Username
-	now := a.now()
-	keys := a.throttleKeys(name, p.IP)
-	if err := a.throttleBegin(now, keys); err != nil {
+	at, err := a.beginAttempt(ctx, name, p.IP)
+	if err != nil {
 		return fmt.Errorf("change password of %q: %w", name, err)
 	}
-	ok, err := a.verifyStoredPassword(ctx, name, current)
+	ok, err := at.check(ctx, func() (bool, error) { return a.verifyStoredPassword(ctx, name, current) })
 	if err != nil {
-		a.throttle.release(now, keys) // the password was not checked
-		return fmt.Errorf("change password of %q: %w", name, err)
+		return fmt.Errorf("change password of %q: %w", name, err) // not counted: the password was not checked
 	}
 	var fe FieldErrors
 	if ok {
-		a.throttle.succeed(now, keys)
+		at.succeed()
 	} else {
 		fe.Add("current", "wrong_password", nil)
 	}

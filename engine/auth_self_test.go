@@ -128,7 +128,8 @@ func TestAuthChangeOwnPasswordThrottle(t *testing.T) {
 	ctx := context.Background()
 	e.user(t, "alice")
 	_, me := e.login(t, "alice", "password-1")
-	// Wrong current passwords and failed logins share one count.
+	// Wrong current passwords and failed logins share one count: after five, the username's
+	// attempts are slowed …
 	for range 2 {
 		if _, _, err := e.auth.Login(ctx, "alice", "wrong-pass-1", ""); !errors.Is(err, ErrUnauthenticated) {
 			t.Fatal(err)
@@ -139,13 +140,20 @@ func TestAuthChangeOwnPasswordThrottle(t *testing.T) {
 		authTestFieldError(t, err, "current", "wrong_password")
 		e.clock.Add(time.Minute)
 	}
-	var te *ThrottledError
-	err := e.auth.ChangeOwnPassword(ctx, me, "password-1", "new-password-2")
-	if !errors.As(err, &te) || !errors.Is(err, ErrThrottled) || te.RetryAfter <= 0 {
-		t.Fatalf("right password after 5 failures: %v, want a ThrottledError", err)
+	if d := e.sleeps.take(); len(d) != 0 {
+		t.Fatalf("delays %v before MaxFailures", d)
 	}
-	if _, _, err := e.auth.Login(ctx, "alice", "password-1", ""); !errors.Is(err, ErrThrottled) {
-		t.Fatalf("login after 5 failures: %v, want ErrThrottled", err)
+	for _, guess := range []string{"guess-pass-d", "guess-pass-e"} {
+		authTestFieldError(t, e.auth.ChangeOwnPassword(ctx, me, guess, "new-password-2"), "current", "wrong_password")
+	}
+	if d := e.sleeps.take(); len(d) != 2 || d[0] != time.Second || d[1] != 2*time.Second {
+		t.Fatalf("delays %v, want [1s 2s]", d)
+	}
+	// … and the session's address, with five failures of its own, is refused.
+	err := e.auth.ChangeOwnPassword(ctx, me, "password-1", "new-password-2")
+	var te *ThrottledError
+	if !errors.As(err, &te) || !errors.Is(err, ErrThrottled) || te.RetryAfter <= 0 {
+		t.Fatalf("right password after 5 failures from the address: %v, want a ThrottledError", err)
 	}
 	e.clock.Add(15 * time.Minute)
 	if err := e.auth.ChangeOwnPassword(ctx, me, "password-1", "new-password-2"); err != nil {
@@ -156,6 +164,9 @@ func TestAuthChangeOwnPasswordThrottle(t *testing.T) {
 		_ = e.auth.ChangeOwnPassword(ctx, me, "wrong-pass-1", "new-password-3")
 	}
 	e.login(t, "alice", "new-password-2")
+	if d := e.sleeps.take(); len(d) != 0 {
+		t.Fatalf("delays %v after a success", d)
+	}
 }
 
 func TestAuthLogoutSession(t *testing.T) {

@@ -96,19 +96,20 @@ func authSessionID(token string) string {
 // (32 random bytes, base64url; give it to the client as a cookie or bearer token) and the
 // principal. A wrong username or password, or a disabled user, gives ErrUnauthenticated, the
 // same error in about the same time for an unknown user. The principal's Via is empty: how the
-// token travels is the API's choice. After MaxFailures failures for one
-// username (or four times as many from one IP) within FailureWindow, attempts get a
-// *ThrottledError until the window has passed, even with the right password.
+// token travels is the API's choice. After MaxFailures failures for one username within
+// FailureWindow, its attempts are slowed (progressive delay, see AuthOptions); an address that
+// failed too often gets a *ThrottledError, and when MaxChecks password checks are running the
+// attempt may get a *BusyError; neither counts as a failure.
 func (a *Auth) Login(ctx context.Context, username, password, ip string) (string, *Principal, error) {
 	name := authNormalizeName(username)
 	if len(name) > 64 {
 		name = name[:64] // keep absurd input out of the throttle map and the audit log
 	}
-	now := a.now()
-	keys := a.throttleKeys(name, ip)
-	if err := a.throttleBegin(now, keys); err != nil {
+	at, err := a.beginAttempt(ctx, name, ip)
+	if err != nil {
 		return "", nil, fmt.Errorf("login %q: %w", name, err)
 	}
+	now := a.now()
 	// From here the attempt counts as a failure unless it succeeds or the store fails.
 	fail := func(reason string) (string, *Principal, error) {
 		err := a.record(ctx, &Principal{Username: name, IP: ip}, "login.failed", "user", name, nil, map[string]any{"reason": reason})
@@ -118,12 +119,15 @@ func (a *Auth) Login(ctx context.Context, username, password, ip string) (string
 		return "", nil, fmt.Errorf("login %q: %w", name, ErrUnauthenticated)
 	}
 	storeFailed := func(err error) (string, *Principal, error) {
-		a.throttle.release(now, keys)
+		at.release()
 		return "", nil, fmt.Errorf("login %q: %w", name, err)
 	}
 	u, err := a.getUser(ctx, name)
 	if errors.Is(err, store.ErrNotFound) {
-		_, _ = authVerifyPassword(a.dummy(), password) // spend the time a real check takes
+		// Spend the time a real check takes.
+		if _, err := at.check(ctx, func() (bool, error) { _, _ = authVerifyPassword(a.dummy(), password); return false, nil }); err != nil {
+			return storeFailed(err)
+		}
 		return fail("unknown_user")
 	}
 	if err != nil {
@@ -135,7 +139,7 @@ func (a *Auth) Login(ctx context.Context, username, password, ip string) (string
 	if err := a.st.Get(ctx, authRevocationsCollection, name, &rev); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return storeFailed(err)
 	}
-	ok, err := a.verifyStoredPassword(ctx, name, password)
+	ok, err := at.check(ctx, func() (bool, error) { return a.verifyStoredPassword(ctx, name, password) })
 	if err != nil {
 		return storeFailed(err)
 	}
@@ -159,7 +163,7 @@ func (a *Auth) Login(ctx context.Context, username, password, ip string) (string
 	if err := a.st.Put(ctx, authSessionsCollection, s.ID, s); err != nil {
 		return storeFailed(err)
 	}
-	a.throttle.succeed(now, keys)
+	at.succeed()
 	p := authPrincipal(u, s, "")
 	p.IP = ip
 	if err := a.record(ctx, p, "login", "user", name, nil, nil); err != nil {
@@ -169,21 +173,110 @@ func (a *Auth) Login(ctx context.Context, username, password, ip string) (string
 }
 
 // throttleKeys are the throttle counters an attempt to prove name's password from ip counts
-// against: the username's and, when the address is known, the address's (four times as many).
+// against: the username's (soft: past MaxFailures its attempts are delayed) and, when the
+// address is known, the username's from that address (MaxFailures) and the address's (four
+// times as many), both hard: past them the address is refused.
 func (a *Auth) throttleKeys(name, ip string) []authThrottleKey {
-	keys := []authThrottleKey{{"u:" + name, a.opts.MaxFailures}}
+	keys := []authThrottleKey{{key: "u:" + name, limit: a.opts.MaxFailures, soft: true, clear: true}}
 	if ip != "" {
-		keys = append(keys, authThrottleKey{"ip:" + ip, 4 * a.opts.MaxFailures})
+		keys = append(keys,
+			authThrottleKey{key: "ui:" + name + " " + ip, limit: a.opts.MaxFailures, clear: true},
+			authThrottleKey{key: "ip:" + ip, limit: 4 * a.opts.MaxFailures})
 	}
 	return keys
 }
 
-// throttleBegin counts an attempt, or returns a *ThrottledError when one of keys is at its limit.
-func (a *Auth) throttleBegin(now time.Time, keys []authThrottleKey) error {
-	if wait := a.throttle.begin(now, a.opts.FailureWindow, keys); wait > 0 {
-		return &ThrottledError{RetryAfter: int(math.Ceil(wait.Seconds()))}
+// authAttempt is one try to prove a user's password, counted by the throttle from its start:
+// it ends as a failure (nothing more to do), a success (succeed) or not counted (release).
+type authAttempt struct {
+	a     *Auth
+	at    time.Time
+	keys  []authThrottleKey
+	ended bool
+}
+
+// beginAttempt counts an attempt to prove name's password from ip. It returns a
+// *ThrottledError when the address is at one of its limits; when the username has failed
+// MaxFailures times it first waits the username's progressive delay (or until ctx ends).
+func (a *Auth) beginAttempt(ctx context.Context, name, ip string) (*authAttempt, error) {
+	at := &authAttempt{a: a, at: a.now(), keys: a.throttleKeys(name, ip)}
+	wait, over := a.throttle.begin(at.at, a.opts.FailureWindow, at.keys)
+	if wait > 0 {
+		return nil, &ThrottledError{RetryAfter: int(math.Ceil(wait.Seconds()))}
 	}
-	return nil
+	if over >= 0 {
+		if err := a.opts.Sleep(ctx, a.failureDelay(over)); err != nil {
+			at.release()
+			return nil, err
+		}
+	}
+	return at, nil
+}
+
+// failureDelay is the progressive delay of a username over failures past MaxFailures: 1 s,
+// doubling, at most MaxDelay.
+func (a *Auth) failureDelay(over int) time.Duration {
+	return min(time.Second<<min(over, 20), a.opts.MaxDelay)
+}
+
+// check runs the password check f in one of the MaxChecks slots; when none frees up within
+// CheckWait it gives a *BusyError. An error (busy, the store failed) releases the attempt.
+func (at *authAttempt) check(ctx context.Context, f func() (bool, error)) (bool, error) {
+	if err := at.a.acquireCheck(ctx); err != nil {
+		at.release()
+		return false, err
+	}
+	ok, err := f()
+	<-at.a.checks
+	if err != nil {
+		at.release()
+	}
+	return ok, err
+}
+
+func (a *Auth) acquireCheck(ctx context.Context) error {
+	select {
+	case a.checks <- struct{}{}:
+		return nil
+	default:
+	}
+	t := time.NewTimer(a.opts.CheckWait)
+	defer t.Stop()
+	select {
+	case a.checks <- struct{}{}:
+		return nil
+	case <-t.C:
+		return &BusyError{RetryAfter: 1}
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// succeed forgets the username's failures and takes the attempt back from the address's.
+func (at *authAttempt) succeed() {
+	if !at.ended {
+		at.ended = true
+		at.a.throttle.succeed(at.at, at.keys)
+	}
+}
+
+// release takes back an attempt whose password was not checked.
+func (at *authAttempt) release() {
+	if !at.ended {
+		at.ended = true
+		at.a.throttle.release(at.at, at.keys)
+	}
+}
+
+func authSleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // dummy is a hash to check passwords of unknown users against, made once with the same costs.
@@ -334,9 +427,10 @@ func (a *Auth) PruneSessions(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// authThrottle counts login attempts per username and per IP in memory, over a sliding window.
-// An attempt is counted when it starts, so parallel guesses cannot overtake the count; a success
-// clears the username's count and takes the attempt back from the IP's.
+// authThrottle counts login attempts per key (username, username from an address, address)
+// in memory, over a sliding window. An attempt is counted when it starts, so parallel guesses
+// cannot overtake the count; a success clears the username's counts and takes the attempt back
+// from the address's.
 type authThrottle struct {
 	mu     sync.Mutex
 	hits   map[string][]time.Time // oldest first
@@ -346,14 +440,17 @@ type authThrottle struct {
 type authThrottleKey struct {
 	key   string
 	limit int
+	soft  bool // past the limit attempts are delayed, not refused
+	clear bool // a success forgets the key's attempts
 }
 
 // authThrottlePruneEvery is how many attempts pass between sweeps of keys whose window passed.
 const authThrottlePruneEvery = 256
 
-// begin records an attempt at now under every key, or, if a key is at its limit, records
-// nothing and returns how long until its oldest counted failure leaves the window.
-func (t *authThrottle) begin(now time.Time, window time.Duration, keys []authThrottleKey) time.Duration {
+// begin records an attempt at now under every key, or, if a hard key is at its limit, records
+// nothing and returns how long until its oldest counted failure leaves the window. over is how
+// many attempts past its limit a soft key already holds (-1 when none is at its limit).
+func (t *authThrottle) begin(now time.Time, window time.Duration, keys []authThrottleKey) (wait time.Duration, over int) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.hits == nil {
@@ -366,33 +463,40 @@ func (t *authThrottle) begin(now time.Time, window time.Duration, keys []authThr
 			}
 		}
 	}
-	var wait time.Duration
+	over = -1
 	for _, k := range keys {
 		h := t.hits[k.key]
 		for len(h) > 0 && !now.Before(h[0].Add(window)) {
 			h = h[1:]
 		}
 		t.hits[k.key] = h
-		if len(h) >= k.limit {
+		switch {
+		case len(h) < k.limit:
+		case k.soft:
+			over = max(over, len(h)-k.limit)
+		default:
 			wait = max(wait, h[len(h)-k.limit].Add(window).Sub(now))
 		}
 	}
 	if wait > 0 {
-		return max(wait, time.Second)
+		return max(wait, time.Second), -1
 	}
 	for _, k := range keys {
 		t.hits[k.key] = append(t.hits[k.key], now)
 	}
-	return 0
+	return 0, over
 }
 
-// succeed clears the username's failures and takes this attempt back from the other keys.
+// succeed clears the keys that a success clears and takes this attempt back from the others.
 func (t *authThrottle) succeed(at time.Time, keys []authThrottleKey) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	delete(t.hits, keys[0].key)
-	for _, k := range keys[1:] {
-		t.hits[k.key] = authRemoveOne(t.hits[k.key], at)
+	for _, k := range keys {
+		if k.clear {
+			delete(t.hits, k.key)
+		} else {
+			t.hits[k.key] = authRemoveOne(t.hits[k.key], at)
+		}
 	}
 }
 

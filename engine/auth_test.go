@@ -37,11 +37,34 @@ func (c *authTestClock) Add(d time.Duration) {
 var authTestFastArgon2 = Argon2Params{Memory: 1024, Time: 1, Threads: 1}
 
 type authTestEnv struct {
-	auth  *Auth
-	audit *Audit
-	st    *store.Store
-	clock *authTestClock
-	admin *Principal // the bootstrapped admin, signed in
+	auth   *Auth
+	audit  *Audit
+	st     *store.Store
+	clock  *authTestClock
+	sleeps *authTestSleeps
+	admin  *Principal // the bootstrapped admin, signed in
+}
+
+// authTestSleeps records the delays Auth asks for instead of waiting them.
+type authTestSleeps struct {
+	mu sync.Mutex
+	d  []time.Duration
+}
+
+func (s *authTestSleeps) Sleep(ctx context.Context, d time.Duration) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.d = append(s.d, d)
+	return ctx.Err()
+}
+
+// take returns the delays asked for since the last take.
+func (s *authTestSleeps) take() []time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := s.d
+	s.d = nil
+	return d
 }
 
 func newAuthTestEnv(t *testing.T) *authTestEnv {
@@ -49,7 +72,8 @@ func newAuthTestEnv(t *testing.T) *authTestEnv {
 	st := storetest.New(t)
 	clock := &authTestClock{t: time.Date(2025, 6, 1, 9, 0, 0, 0, time.UTC)}
 	audit := NewAudit(st)
-	a := NewAuth(st, audit, AuthOptions{Now: clock.Now, Argon2: authTestFastArgon2})
+	sleeps := &authTestSleeps{}
+	a := NewAuth(st, audit, AuthOptions{Now: clock.Now, Argon2: authTestFastArgon2, Sleep: sleeps.Sleep})
 	ctx := context.Background()
 	if _, _, err := a.Bootstrap(ctx, "admin-pass-1"); err != nil {
 		t.Fatalf("bootstrap: %v", err)
@@ -58,7 +82,7 @@ func newAuthTestEnv(t *testing.T) *authTestEnv {
 	if err != nil {
 		t.Fatalf("admin login: %v", err)
 	}
-	return &authTestEnv{auth: a, audit: audit, st: st, clock: clock, admin: admin}
+	return &authTestEnv{auth: a, audit: audit, st: st, clock: clock, sleeps: sleeps, admin: admin}
 }
 
 // user creates a user with password "password-1" and the given roles.
@@ -217,28 +241,32 @@ func TestAuthLoginThrottle(t *testing.T) {
 		}
 		e.clock.Add(time.Minute)
 	}
-	_, _, err := e.auth.Login(ctx, "alice", "password-1", "10.9.9.9")
+	// The address that failed five times is refused for this user, even with the right password.
+	_, _, err := e.auth.Login(ctx, "alice", "password-1", "10.1.1.1")
 	var te *ThrottledError
 	if !errors.Is(err, ErrThrottled) || !errors.As(err, &te) {
-		t.Fatalf("right password after 5 failures: %v, want ErrThrottled", err)
+		t.Fatalf("right password after 5 failures from the address: %v, want ErrThrottled", err)
 	}
 	// The first failure was 5 minutes ago; it leaves the 15-minute window in 10.
 	if te.RetryAfter != 600 {
 		t.Errorf("RetryAfter %d, want 600", te.RetryAfter)
 	}
 	e.clock.Add(10*time.Minute + time.Second)
-	if _, _, err := e.auth.Login(ctx, "alice", "password-1", "10.9.9.9"); err != nil {
+	if _, _, err := e.auth.Login(ctx, "alice", "password-1", "10.1.1.1"); err != nil {
 		t.Fatalf("after the window: %v", err)
 	}
 	// A success clears the username's count.
 	for range 4 {
-		_, _, _ = e.auth.Login(ctx, "alice", "wrong-pass-1", "")
+		_, _, _ = e.auth.Login(ctx, "alice", "wrong-pass-1", "10.1.1.1")
 	}
 	e.login(t, "alice", "password-1")
 	for range 4 {
-		_, _, _ = e.auth.Login(ctx, "alice", "wrong-pass-1", "")
+		_, _, _ = e.auth.Login(ctx, "alice", "wrong-pass-1", "10.1.1.1")
 	}
 	e.login(t, "alice", "password-1")
+	if d := e.sleeps.take(); len(d) != 0 {
+		t.Errorf("delays %v, want none below MaxFailures", d)
+	}
 }
 
 func TestAuthLoginThrottleByIP(t *testing.T) {
@@ -261,7 +289,8 @@ func TestAuthLoginThrottleByIP(t *testing.T) {
 }
 
 func TestAuthLoginThrottleParallel(t *testing.T) {
-	// Attempts are counted when they start, so parallel guesses get MaxFailures tries in all.
+	// Attempts are counted when they start, so parallel guesses from one address get MaxFailures
+	// tries in all.
 	e := newAuthTestEnv(t)
 	ctx := context.Background()
 	e.user(t, "alice")
@@ -272,7 +301,7 @@ func TestAuthLoginThrottleParallel(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, _, err := e.auth.Login(ctx, "alice", "wrong-pass-1", "")
+			_, _, err := e.auth.Login(ctx, "alice", "wrong-pass-1", "203.0.113.9")
 			mu.Lock()
 			defer mu.Unlock()
 			switch {

@@ -40,18 +40,60 @@ type FieldError struct {
 	Path   string         `json:"field"`
 	Code   string         `json:"code"`
 	Params map[string]any `json:"params,omitempty"`
+	// Fault is an error met while checking the field that is not the input's fault (the store
+	// failed, a programmer error): a list holding one is a server error, never a 400, and its
+	// text is for the log only.
+	Fault error `json:"-" bson:"-"`
 }
 
-// FieldErrors is a list of field errors; as an error it means "bad input" (400).
+// FieldErrors is a list of field errors; as an error it means "bad input" (400) unless it
+// holds a Fault.
 type FieldErrors []FieldError
 
-// Error lists the fields and their English messages.
+// Error lists the fields and their English messages (faults with their error).
 func (fe FieldErrors) Error() string {
 	parts := make([]string, len(fe))
 	for i, e := range fe {
+		if e.Fault != nil {
+			parts[i] = e.Path + ": " + e.Fault.Error()
+			continue
+		}
 		parts[i] = e.Path + ": " + Message("en", e.Code, e.Params)
 	}
 	return "invalid input: " + strings.Join(parts, "; ")
+}
+
+func init() {
+	RegisterMessages(map[string]Text{
+		"internal": {ZH: "服务器内部错误", EN: "internal server error"},
+	})
+}
+
+// FieldFault records err, met while checking the field at path, as not the input's fault:
+// code that gathers field errors can keep gathering, and the list is then a server error.
+func FieldFault(path string, err error) FieldErrors {
+	return FieldErrors{{Path: path, Code: "internal", Fault: err}}
+}
+
+// Fault returns the first fault fe holds, or nil when every error is the input's.
+func (fe FieldErrors) Fault() error {
+	for _, e := range fe {
+		if e.Fault != nil {
+			return e.Fault
+		}
+	}
+	return nil
+}
+
+// Unwrap returns the faults, so that errors.Is(err, context.Canceled) sees through the list.
+func (fe FieldErrors) Unwrap() []error {
+	var errs []error
+	for _, e := range fe {
+		if e.Fault != nil {
+			errs = append(errs, e.Fault)
+		}
+	}
+	return errs
 }
 
 // Add appends a field error.
@@ -72,10 +114,11 @@ func Invalid(path, code string, params map[string]any) error {
 	return FieldErrors{{Path: path, Code: code, Params: params}}
 }
 
-// AsFieldErrors extracts the field errors from err, if it carries any.
+// AsFieldErrors extracts the field errors from err, if it carries any and they are all the
+// input's fault (a list holding a Fault is not bad input).
 func AsFieldErrors(err error) (FieldErrors, bool) {
 	var fe FieldErrors
-	if errors.As(err, &fe) {
+	if errors.As(err, &fe) && fe.Fault() == nil {
 		return fe, true
 	}
 	return nil, false
@@ -90,3 +133,17 @@ func (e *ThrottledError) Error() string {
 
 // Unwrap makes errors.Is(err, ErrThrottled) hold.
 func (e *ThrottledError) Unwrap() error { return ErrThrottled }
+
+// ErrBusy: the server is at a limit it keeps for everyone (concurrent password checks) and
+// refused the request without doing it; try again shortly (503).
+var ErrBusy = errors.New("server busy")
+
+// BusyError is ErrBusy with the seconds after which a retry may succeed.
+type BusyError struct{ RetryAfter int }
+
+func (e *BusyError) Error() string {
+	return fmt.Sprintf("server busy: try again in %d s", e.RetryAfter)
+}
+
+// Unwrap makes errors.Is(err, ErrBusy) hold.
+func (e *BusyError) Unwrap() error { return ErrBusy }
