@@ -9,12 +9,37 @@ import (
 	"tracecraft/engine/store"
 )
 
-// actionRunsCollection remembers the runs of record.create by key, so running it again after a
-// crash creates no second record.
+// actionRunsCollection claims the runs of record.create by key: the claim, a unique insert made
+// before anything else is written, fixes the id of the record the run creates, so a run again
+// after a crash, or at the same time on another node, finds that record instead of making a
+// second one.
 const actionRunsCollection = "action_runs"
 
 type actionRun struct {
 	Record string `bson:"record"`
+	// Form is the form the record is created in (absent in claims made before it was kept).
+	Form string `bson:"form,omitempty"`
+}
+
+// claimActionRun claims key for a record.create of a record in form, or returns the claim made
+// before.
+func (s *Service) claimActionRun(ctx context.Context, key, form string) (actionRun, error) {
+	run := actionRun{Record: newID(s.now()), Form: form}
+	err := s.st.Put(ctx, actionRunsCollection, key, run)
+	if err == nil {
+		return run, nil
+	}
+	if !errors.Is(err, store.ErrDuplicate) {
+		return actionRun{}, fmt.Errorf("claim action run %s: %w", key, err)
+	}
+	var prev actionRun
+	if err := s.st.Get(ctx, actionRunsCollection, key, &prev); err != nil {
+		return actionRun{}, fmt.Errorf("claim action run %s: %w", key, err)
+	}
+	if prev.Form == "" {
+		prev.Form = form
+	}
+	return prev, nil
 }
 
 // registerActions puts the form engine's automatic actions on the kernel.
@@ -75,22 +100,29 @@ func (s *Service) registerActions() {
 			if err != nil {
 				return nil, err
 			}
-			if ac.Key != "" {
-				var prev actionRun
-				if err := s.st.Get(ctx, actionRunsCollection, ac.Key, &prev); err == nil {
-					return map[string]any{"record": prev.Record}, nil
-				} else if !errors.Is(err, store.ErrNotFound) {
+			if ac.Key == "" {
+				r, err := s.Create(ctx, ac.Actor, ac.App, form, values)
+				if err != nil {
 					return nil, err
 				}
+				return map[string]any{"record": r.ID}, nil
 			}
-			r, err := s.Create(ctx, ac.Actor, ac.App, form, values)
+			run, err := s.claimActionRun(ctx, ac.Key, form)
 			if err != nil {
 				return nil, err
 			}
-			if ac.Key != "" {
-				if err := s.st.Put(ctx, actionRunsCollection, ac.Key, actionRun{Record: r.ID}); err != nil && !errors.Is(err, store.ErrDuplicate) {
-					return nil, err
-				}
+			// The claim's record exists (deleted since, perhaps): this run was done before.
+			if _, err := s.load(ctx, ac.App, run.Form, run.Record, true); err == nil {
+				return map[string]any{"record": run.Record}, nil
+			} else if !errors.Is(err, store.ErrNotFound) {
+				return nil, err
+			}
+			r, err := s.createAs(ctx, ac.Actor, ac.App, run.Form, run.Record, values)
+			if errors.Is(err, store.ErrDuplicate) {
+				return map[string]any{"record": run.Record}, nil // a run at the same time made it
+			}
+			if err != nil {
+				return nil, err
 			}
 			return map[string]any{"record": r.ID}, nil
 		},

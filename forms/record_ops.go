@@ -28,6 +28,12 @@ func (s *Service) valueContext(ctx context.Context, p *engine.Principal, c *Comp
 
 // Create validates input against the form's latest published version and stores a new record.
 func (s *Service) Create(ctx context.Context, p *engine.Principal, app, form string, input Values) (*Record, error) {
+	return s.createAs(ctx, p, app, form, newID(s.now()), input)
+}
+
+// createAs is Create under a record id chosen before (record.create claims one per action
+// key); a record already stored under it gives the store's ErrDuplicate.
+func (s *Service) createAs(ctx context.Context, p *engine.Principal, app, form, id string, input Values) (*Record, error) {
 	c, err := s.Compiled(ctx, app, form, 0)
 	if err != nil {
 		return nil, err
@@ -36,7 +42,6 @@ func (s *Service) Create(ctx context.Context, p *engine.Principal, app, form str
 	if err := acc.require(ActCreate); err != nil {
 		return nil, err
 	}
-	id := newID(s.now())
 	data, err := s.prepareData(s.valueContext(ctx, p, c, id), c, acc.rulesFor(ctx, newRecordStub(p, input), ActCreate), nil, input, true, true)
 	if err != nil {
 		return nil, err
