@@ -98,6 +98,10 @@ func (a recordsAPI) VisibleFields(ctx context.Context, p *engine.Principal, app,
 	if p == nil {
 		return engine.FieldView{}, engine.ErrUnauthenticated
 	}
+	// The form first: an unknown app or form is "not found" before its records are looked at.
+	if _, err := a.s.Compiled(ctx, app, form, 0); err != nil {
+		return engine.FieldView{}, err
+	}
 	d, err := a.s.load(ctx, app, form, id, false)
 	if err != nil {
 		return engine.FieldView{}, err
