@@ -96,6 +96,11 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 			info.Code, info.Message = "http_error", fberr.Message
 		}
 	}
+	// A sentinel with a code of its own says what happened and what to do.
+	var ce *engine.CodedError
+	if status != http500 && errors.As(err, &ce) {
+		info.Code, info.Message = ce.Code, ce.Message(lang)
+	}
 	if status == http500 {
 		info.Code = "internal"
 		info.ID = newErrorID()

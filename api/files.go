@@ -1,9 +1,10 @@
 package api
 
 import (
-	"bytes"
+	"context"
+	"io"
 	"mime"
-	"strconv"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -38,16 +39,19 @@ func (s *Server) fileRoutes() []Route {
 		{Method: "GET", Path: "/api/v1/apps/:app/files/:id", Tag: "files",
 			Summary: "Download a file (always as an attachment, never rendered inline as markup)",
 			Handle: func(c *fiber.Ctx, p *engine.Principal) error {
-				var buf bytes.Buffer
-				fi, err := f.Download(c.UserContext(), p, c.Params("app"), c.Params("id"), &buf)
+				// The content is read one chunk at a time while it is sent, which goes on after
+				// the handler returns (and its context ends): under a context of its own that
+				// closing the stream ends.
+				ctx, cancel := context.WithTimeout(context.WithoutCancel(c.UserContext()), downloadTimeout)
+				fi, r, err := f.OpenFile(ctx, p, c.Params("app"), c.Params("id"))
 				if err != nil {
+					cancel()
 					return err
 				}
 				c.Set(fiber.HeaderContentType, fi.Type)
-				c.Set(fiber.HeaderContentLength, strconv.FormatInt(fi.Size, 10))
 				c.Set(fiber.HeaderContentDisposition, mime.FormatMediaType("attachment", map[string]string{"filename": fi.Name}))
 				c.Set(fiber.HeaderCacheControl, "private, max-age=3600")
-				return c.Send(buf.Bytes())
+				return c.SendStream(streamBody{r, cancel}, int(fi.Size))
 			}},
 		{Method: "GET", Path: "/api/v1/apps/:app/files/:id/info", Tag: "files", Out: forms.FileInfo{},
 			Summary: "A file's name, size and type",
@@ -59,4 +63,19 @@ func (s *Server) fileRoutes() []Route {
 				return c.JSON(fi)
 			}},
 	}
+}
+
+// downloadTimeout bounds how long one download may take to send.
+const downloadTimeout = 30 * time.Minute
+
+// streamBody is a download's content; fasthttp closes it once the response is written or
+// dropped, which ends the context its chunks are read under.
+type streamBody struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (b streamBody) Close() error {
+	b.cancel()
+	return b.ReadCloser.Close()
 }

@@ -284,7 +284,7 @@ func (a *Auth) DeleteRole(ctx context.Context, actor *Principal, name string) er
 		return fmt.Errorf("delete role %q: %w", name, err)
 	}
 	if name == RoleAdmin {
-		return fmt.Errorf("delete role %q: the built-in role stays: %w", name, ErrConflict)
+		return fmt.Errorf("delete role %q: %w", name, Coded(ErrConflict, "role_builtin", map[string]any{"role": name}))
 	}
 	defer a.forgetRoles()
 	var cur authRoleDoc
@@ -305,7 +305,7 @@ func (a *Auth) DeleteRole(ctx context.Context, actor *Principal, name string) er
 		}
 	}
 	if len(holders) > 0 {
-		return fmt.Errorf("delete role %q: held by %s: %w", name, strings.Join(holders, ", "), ErrConflict)
+		return fmt.Errorf("delete role %q: %w", name, roleInUse(name, holders))
 	}
 	tomb := cur
 	tomb.Deleted = true
@@ -316,6 +316,26 @@ func (a *Auth) DeleteRole(ctx context.Context, actor *Principal, name string) er
 		return fmt.Errorf("delete role %q: %w", name, err)
 	}
 	return nil
+}
+
+// roleInUseNames is how many holders a role_in_use answer names; the count says the rest.
+const roleInUseNames = 10
+
+// roleInUse is the conflict of deleting a role that users hold: it names them (the first
+// roleInUseNames) and counts them, so the admin knows whom to take the role from.
+func roleInUse(role string, holders []string) error {
+	names := strings.Join(holders[:min(len(holders), roleInUseNames)], ", ")
+	if len(holders) > roleInUseNames {
+		names += ", …"
+	}
+	return Coded(ErrConflict, "role_in_use", map[string]any{"role": role, "count": len(holders), "users": names})
+}
+
+func init() {
+	RegisterMessages(map[string]Text{
+		"error.role_in_use":  {ZH: "角色“{role}”仍有 {count} 个用户在使用（{users}）：请先从这些用户中移除该角色，再删除", EN: "role “{role}” is still held by {count} user(s) ({users}): take it away from them first, then delete it"},
+		"error.role_builtin": {ZH: "内置角色“{role}”不能删除", EN: "the built-in role “{role}” cannot be deleted"},
+	})
 }
 
 // Department is a unit of the organisation; departments form a tree through Parent. Head is

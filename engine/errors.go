@@ -33,6 +33,29 @@ func IsConflict(err error) bool {
 	return errors.Is(err, ErrConflict) || errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrDuplicate)
 }
 
+// CodedError is a sentinel error (ErrConflict, ErrNotFound, ErrForbidden, …) with a code of
+// its own and a message that tells the user what to do, where the sentinel's generic message
+// would not ("the form has not been published yet: publish it first"). The sentinel decides the
+// HTTP status; the code and the message "error.<code>" of the i18n catalogue are the answer.
+type CodedError struct {
+	Code   string         // stable, for clients: "form_not_published"
+	Params map[string]any // fill the message's placeholders
+	Err    error          // the sentinel
+}
+
+// Coded makes a CodedError on sentinel.
+func Coded(sentinel error, code string, params map[string]any) *CodedError {
+	return &CodedError{Code: code, Params: params, Err: sentinel}
+}
+
+// Message renders the error's message in lang.
+func (e *CodedError) Message(lang string) string { return Message(lang, "error."+e.Code, e.Params) }
+
+func (e *CodedError) Error() string { return e.Message(LangEN) + " (" + e.Err.Error() + ")" }
+
+// Unwrap makes errors.Is(err, sentinel) hold.
+func (e *CodedError) Unwrap() error { return e.Err }
+
 // FieldError says what is wrong with one field of an input. Code names a message of the i18n
 // catalogue (see Message), Params fill its placeholders; Path is the field's location, dotted
 // ("lines.2.qty") or a JSON pointer for definitions.

@@ -34,6 +34,12 @@ type Records interface {
 	// not p may read the record through the form: an engine that grants reading by other means
 	// (a workflow task) shows no more than these. ErrNotFound when the record is gone.
 	VisibleFields(ctx context.Context, p *Principal, app, form, id string) (FieldView, error)
+	// AttachFiles binds uploaded files (ids from the app's file upload) to a record's flow
+	// timeline, as comments' attachments and signatures: each must be a file p may download
+	// (p's own upload, or one a record p can read shows), or the answer is field errors by
+	// index. Readers of the record may then download them, and they are not collected as
+	// orphans (uploads nothing holds are deleted after a day). Call it before storing the ids.
+	AttachFiles(ctx context.Context, p *Principal, app, form, id string, files []string) error
 }
 
 // FieldView is what the form's field rules let one principal see of one record.

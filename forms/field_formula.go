@@ -395,6 +395,30 @@ func formulaMembers(source, object string) []string {
 	return v.members[object]
 }
 
+// parentDeps lists the record's fields a sub-table column's formula reads (parent.tax_rate),
+// and whether it reads the record as a whole (parent[key], a function given parent): then
+// every field counts. Other fields read nothing of the record.
+func parentDeps(f *Field) (keys []string, whole bool) {
+	if f.Parent == nil || f.Type != FieldTypeFormula {
+		return nil, false
+	}
+	tree, err := parser.Parse(formulaOptionsOf(f).Expr)
+	if err != nil {
+		return nil, true // cannot tell what it reads (Link refuses such an expression anyway)
+	}
+	v := &identifierCollector{callees: map[*ast.IdentifierNode]bool{}}
+	ast.Walk(&tree.Node, v)
+	uses := 0
+	for _, id := range v.idents {
+		if id.Value == "parent" {
+			uses++
+		}
+	}
+	keys = v.members["parent"]
+	// Every parent.x is one use of the identifier; a use beyond them reads parent otherwise.
+	return keys, uses > len(keys)
+}
+
 // roundHalfAway rounds x to digits decimals, half away from zero, on its shortest decimal
 // form: 2.675 rounds to 2.68 as an analyst expects (binary floating point would give 2.67).
 func roundHalfAway(x float64, digits int) float64 {

@@ -102,43 +102,69 @@ func (s *Service) dropChunks(ctx context.Context, id string, n int) {
 	}
 }
 
-// Download writes a file's content to w after checking the caller may see the app.
+// Download writes a file's content to w if the caller may download it (see OpenFile).
 func (s *Service) Download(ctx context.Context, p *engine.Principal, app, id string, w io.Writer) (*FileInfo, error) {
-	if !s.canSeeApp(ctx, p, app) {
-		return nil, engine.ErrNotFound
-	}
-	var f storedFile
-	if err := s.st.Get(ctx, filesCollection, id, &f); err != nil {
-		return nil, err
-	}
-	if f.App != app {
-		return nil, fmt.Errorf("file %s: %w", id, engine.ErrNotFound)
-	}
-	return &f.FileInfo, s.copyChunks(ctx, &f, w)
-}
-
-// FileInfo reads a file's description (for headers before the content is written).
-func (s *Service) FileInfo(ctx context.Context, p *engine.Principal, app, id string) (*FileInfo, error) {
-	if !s.canSeeApp(ctx, p, app) {
-		return nil, engine.ErrNotFound
-	}
-	fi, err := lookup{s}.File(ctx, app, id)
+	fi, r, err := s.OpenFile(ctx, p, app, id)
 	if err != nil {
 		return nil, err
 	}
-	return &fi, nil
+	defer r.Close()
+	if _, err := io.Copy(w, r); err != nil {
+		return nil, err
+	}
+	return fi, nil
 }
 
-func (s *Service) copyChunks(ctx context.Context, f *storedFile, w io.Writer) error {
-	for i := 0; i < f.Chunks; i++ {
-		var c fileChunk
-		if err := s.st.Get(ctx, chunksCollection, chunkID(f.ID, i), &c); err != nil {
-			return fmt.Errorf("file %s chunk %d: %w", f.ID, i, err)
-		}
-		if _, err := w.Write(c.Data); err != nil {
-			return err
-		}
+// OpenFile checks the caller may download file id of app — they uploaded it, or they may read
+// a record that shows it in a visible field — and returns its description and a reader of its
+// content that reads one chunk at a time, so a download never holds the whole file. Anything
+// else is ErrNotFound. The reader uses ctx: it must live as long as the reading does.
+func (s *Service) OpenFile(ctx context.Context, p *engine.Principal, app, id string) (*FileInfo, io.ReadCloser, error) {
+	f, err := s.authorizeFile(ctx, p, app, id)
+	if err != nil {
+		return nil, nil, err
 	}
+	return &f.FileInfo, &chunkReader{ctx: ctx, s: s, f: f}, nil
+}
+
+// FileInfo reads a file's description (for headers before the content is written), on the same
+// terms as OpenFile.
+func (s *Service) FileInfo(ctx context.Context, p *engine.Principal, app, id string) (*FileInfo, error) {
+	f, err := s.authorizeFile(ctx, p, app, id)
+	if err != nil {
+		return nil, err
+	}
+	return &f.FileInfo, nil
+}
+
+// chunkReader reads a stored file chunk by chunk (each one lookup by _id).
+type chunkReader struct {
+	ctx  context.Context
+	s    *Service
+	f    *storedFile
+	next int    // the chunk to read when buf is empty
+	buf  []byte // what is left of the chunk read last
+}
+
+func (r *chunkReader) Read(b []byte) (int, error) {
+	for len(r.buf) == 0 {
+		if r.next >= r.f.Chunks {
+			return 0, io.EOF
+		}
+		var c fileChunk
+		if err := r.s.st.Get(r.ctx, chunksCollection, chunkID(r.f.ID, r.next), &c); err != nil {
+			return 0, fmt.Errorf("file %s chunk %d: %w", r.f.ID, r.next, err)
+		}
+		r.buf, r.next = c.Data, r.next+1
+	}
+	n := copy(b, r.buf)
+	r.buf = r.buf[n:]
+	return n, nil
+}
+
+// Close lets go of the chunk in hand.
+func (r *chunkReader) Close() error {
+	r.buf, r.next = nil, r.f.Chunks
 	return nil
 }
 

@@ -231,7 +231,7 @@ func prefixed(f *Field, err error, fe *engine.FieldErrors) {
 	}
 	got, ok := engine.AsFieldErrors(err)
 	if !ok {
-		fe.Add(fieldPointer(f), "invalid", map[string]any{"detail": err.Error()})
+		*fe = append(*fe, engine.FieldFault(fieldPointer(f), err)...) // not the definition's fault
 		return
 	}
 	for _, e := range got {
@@ -522,16 +522,8 @@ func compilePermissions(cc CompileEnv, perms map[string]Permission, c *Compiled,
 			cp.hidden[h] = true
 		}
 		// A formula that reads a hidden field would show what it hides (margin = price -
-		// cost): it is hidden too. c.formulas is in dependency order, so chains are followed.
-		for _, f := range c.formulas {
-			if d, ok := f.impl.(Dependent); ok {
-				for _, dep := range d.Deps(f) {
-					if cp.hidden[dep] {
-						cp.hidden[f.Key] = true
-					}
-				}
-			}
-		}
+		// cost): it is hidden too, sub-table columns included.
+		hideFormulasOverHidden(c, cp.hidden)
 		for i, h := range p.ReadOnly {
 			if _, ok := c.byKey[h]; !ok {
 				fe.Add(fmt.Sprintf("%s/readOnly/%d", path, i), "not_found", map[string]any{"value": h})

@@ -200,7 +200,7 @@ func (s *Service) readLatestVersion(ctx context.Context, app, key string) (int, 
 		n++
 	}
 	if n == 0 {
-		return 0, fmt.Errorf("form %s/%s is not published yet: %w", app, key, engine.ErrConflict)
+		return 0, fmt.Errorf("form %s/%s: %w", app, key, ErrFormNotPublished)
 	}
 	return n, nil
 }

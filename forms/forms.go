@@ -59,6 +59,7 @@ func New(k *engine.Kernel, opts Options) *Service {
 	s := &Service{k: k, st: k.Store, loc: opts.Location, now: opts.Now}
 	k.Records = recordsAPI{s}
 	s.registerActions()
+	s.registerFileJobs()
 	_ = k.Registry.RegisterKind(engine.DefinitionKind{
 		ID:    DefinitionKind,
 		Label: engine.Text{ZH: "表单", EN: "Form"},

@@ -185,6 +185,9 @@ func (s *Service) compileQuery(c *Compiled, acc *access, q *ListQuery) (bson.D, 
 		if !acc.full && !acc.can(ActDelete) {
 			return nil, sortSpec{}, engine.ErrForbidden
 		}
+		// The rows must be in the delete action's scope too: listFilter adds it, and allows
+		// checks it of each deleted record.
+		acc.deleted = true
 		filter = append(filter, bson.E{Key: "deleted", Value: bson.D{{Key: "$exists", Value: true}, {Key: "$ne", Value: nil}}})
 	} else {
 		filter = append(filter, bson.E{Key: "deleted", Value: nil})

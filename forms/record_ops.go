@@ -69,6 +69,9 @@ func (s *Service) insert(ctx context.Context, p *engine.Principal, c *Compiled, 
 	if c.Def.Status != nil {
 		doc.Status = c.Def.Status.Initial
 	}
+	if err := s.bindFiles(ctx, c.App, c.Key, id, newFileUses(c.Fields, nil, data)); err != nil {
+		return nil, nil, fmt.Errorf("create record: %w", err)
+	}
 	if err := s.st.Create(ctx, RecordsCollection(c.App, c.Key), id, doc); err != nil {
 		return nil, nil, fmt.Errorf("create record: %w", err)
 	}
@@ -127,6 +130,10 @@ func (s *Service) load(ctx context.Context, app, form, id string, withDeleted bo
 // readable loads a record with its version and checks the caller may read it. A record the
 // caller may not see is "not found", so ids cannot be probed.
 func (s *Service) readable(ctx context.Context, p *engine.Principal, app, form, id string, withDeleted bool) (*recordDoc, *Compiled, *access, error) {
+	// The form first: an unknown app or form is "not found" before its records are looked at.
+	if _, err := s.latestVersion(ctx, app, form); err != nil {
+		return nil, nil, nil, err
+	}
 	d, err := s.load(ctx, app, form, id, withDeleted)
 	if err != nil {
 		return nil, nil, nil, err
@@ -174,6 +181,9 @@ func (s *Service) Update(ctx context.Context, p *engine.Principal, app, form, id
 	data, err := s.prepareData(s.valueContext(ctx, p, c, id), c, acc.rulesFor(ctx, d, ActUpdate), before, input, false, true)
 	if err != nil {
 		return nil, err
+	}
+	if err := s.bindFiles(ctx, app, form, id, newFileUses(c.Fields, before, data)); err != nil {
+		return nil, fmt.Errorf("update record %s: %w", id, err)
 	}
 	d.Data, d.Parts = bson.M(data), s.parts(c, data)
 	return s.save(ctx, p, d, acc, "record.update", EventUpdated, before)
@@ -223,7 +233,7 @@ func (s *Service) Restore(ctx context.Context, p *engine.Principal, app, form, i
 		return nil, engine.ErrForbidden
 	}
 	if d.Deleted == nil {
-		return nil, fmt.Errorf("record %s is not deleted: %w", id, engine.ErrConflict)
+		return nil, fmt.Errorf("restore record %s: %w", id, ErrRecordNotDeleted)
 	}
 	if d.Rev != rev {
 		return nil, fmt.Errorf("record %s is at revision %d, not %d: %w", id, d.Rev, rev, engine.ErrConflict)
@@ -278,6 +288,21 @@ func (s *Service) Transition(ctx context.Context, p *engine.Principal, app, form
 // ErrInvalidTransition is a transition taken from a status it does not start from (409).
 var ErrInvalidTransition = fmt.Errorf("invalid transition: %w", engine.ErrConflict)
 
+// Conflicts with a code of their own, so the answer says what to do (409).
+var (
+	// ErrFormNotPublished: records are written (and read) in a published version only.
+	ErrFormNotPublished = engine.Coded(engine.ErrConflict, "form_not_published", nil)
+	// ErrRecordNotDeleted: only a deleted record can be restored.
+	ErrRecordNotDeleted = engine.Coded(engine.ErrConflict, "record_not_deleted", nil)
+)
+
+func init() {
+	engine.RegisterMessages(map[string]engine.Text{
+		"error.form_not_published": {ZH: "表单尚未发布，请先发布", EN: "the form has not been published yet: publish it first"},
+		"error.record_not_deleted": {ZH: "该记录没有被删除，无需恢复；请刷新后查看", EN: "the record is not deleted, so there is nothing to restore; reload to see it"},
+	})
+}
+
 func contains(list []string, v string) bool {
 	for _, x := range list {
 		if x == v {
@@ -315,12 +340,10 @@ type HistoryEntry struct {
 
 // History lists a record's revisions with field-level changes, without hidden fields.
 func (s *Service) History(ctx context.Context, p *engine.Principal, app, form, id string) ([]HistoryEntry, error) {
-	d, _, acc, err := s.readable(ctx, p, app, form, id, true)
+	// A deleted record is readable where the delete scope covers it too (allows).
+	_, _, acc, err := s.readable(ctx, p, app, form, id, true)
 	if err != nil {
 		return nil, err
-	}
-	if d.Deleted != nil && !acc.allows(ctx, ActDelete, d) {
-		return nil, fmt.Errorf("record %s: %w", id, engine.ErrNotFound)
 	}
 	revs, err := s.st.Revisions(ctx, RecordsCollection(app, form), id)
 	if err != nil {

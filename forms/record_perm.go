@@ -2,6 +2,8 @@ package forms
 
 import (
 	"context"
+	"slices"
+	"strings"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
@@ -26,24 +28,51 @@ type access struct {
 	scopes  map[string][]*compiledPerm // action → the permissions that grant it
 	// hidden are the fields some reading role hides: they cannot be filtered, sorted, chosen
 	// as columns or written. A record shows such a field only where a role that does not hide
-	// it covers that record (visible).
+	// it covers that record (visible). A sub-table column is hidden under its dotted path
+	// ("lines.margin"): only formulas over hidden fields are, and only visible reads those keys.
 	hidden   map[string]bool
 	readOnly map[string]bool
 	fields   []string
+	// initial is the status a new record starts in (row conditions may read it).
+	initial string
+	// deleted is set by compileQuery on a listing of deleted records: its rows need the
+	// delete action's row scope as well as the read scope (listFilter).
+	deleted bool
 }
 
 // fieldRules are the fields one user may not see (hidden) or not write (readOnly) on one
 // record: a write is judged by the roles that cover that record, so an "own" role can show and
 // let the user write, on their own records, a field another role hides everywhere.
-type fieldRules struct{ hidden, readOnly map[string]bool }
+type fieldRules struct {
+	hidden, readOnly map[string]bool
+	// p is the writer: files they attach are checked against them (attachable).
+	p *engine.Principal
+	// after checks the data a write leaves against the row scopes of the write's action, so
+	// a write cannot move a record out of (or create one outside) the writer's scope; nil
+	// checks nothing (full access).
+	after func(data Values) error
+}
 
 // rulesFor works out the field rules of record d for a write by action (create or update):
 // a field is hidden when roles that let the user read d cover it and none of them shows it;
 // read-only when no role that grants the action on d leaves it writable.
 func (a *access) rulesFor(ctx context.Context, d *recordDoc, action string) fieldRules {
-	r := fieldRules{hidden: map[string]bool{}, readOnly: map[string]bool{}}
+	r := fieldRules{hidden: map[string]bool{}, readOnly: map[string]bool{}, p: a.p}
 	if a.full {
 		return r
+	}
+	if action == ActCreate && d.Status == "" {
+		stub := *d
+		stub.Status = a.initial // what the record will start in
+		d = &stub
+	}
+	r.after = func(data Values) error {
+		after := *d
+		after.Data = bson.M(data)
+		if a.allows(ctx, action, &after) {
+			return nil
+		}
+		return engine.Coded(engine.ErrForbidden, action+"_out_of_scope", nil)
 	}
 	var readers, writers []*compiledPerm
 	for _, cp := range a.scopes[ActRead] {
@@ -55,6 +84,11 @@ func (a *access) rulesFor(ctx context.Context, d *recordDoc, action string) fiel
 		if a.scopeMatches(ctx, cp, d) {
 			writers = append(writers, cp)
 		}
+	}
+	if len(writers) == 0 {
+		// A new record's values outside every create scope: that is for the scope check
+		// (after) to say, not for field rules to turn into "read-only" on every field.
+		writers = a.scopes[action]
 	}
 	for _, k := range a.fields {
 		shown := len(readers) == 0
@@ -75,6 +109,9 @@ func (s *Service) accessFor(ctx context.Context, p *engine.Principal, c *Compile
 	a := &access{p: p, actions: map[string]bool{}, scopes: map[string][]*compiledPerm{}, hidden: map[string]bool{}, readOnly: map[string]bool{}}
 	for _, f := range c.Fields {
 		a.fields = append(a.fields, f.Key)
+	}
+	if c.Def.Status != nil {
+		a.initial = c.Def.Status.Initial
 	}
 	if s.k.Auth.Can(ctx, p, c.App, "app.design") {
 		a.full = true
@@ -105,6 +142,14 @@ func (s *Service) accessFor(ctx context.Context, p *engine.Principal, c *Compile
 		if roAll || a.hidden[f.Key] {
 			a.readOnly[f.Key] = true
 		}
+		for _, col := range f.Fields {
+			path := f.Key + "." + col.Key
+			for _, cp := range a.scopes[ActRead] {
+				if cp.hidden[path] {
+					a.hidden[path] = true
+				}
+			}
+		}
 	}
 	return a
 }
@@ -120,10 +165,15 @@ func (a *access) require(action string) error {
 	return engine.ErrForbidden
 }
 
-// allows tells whether the action is granted on this record by some role's row scope.
+// allows tells whether the action is granted on this record by some role's row scope. A
+// deleted record is read only where the delete action's scope covers it too: it is out of
+// every list but the deleted one, which needs the delete action.
 func (a *access) allows(ctx context.Context, action string, d *recordDoc) bool {
 	if a.full {
 		return true
+	}
+	if action == ActRead && d.Deleted != nil && !a.allows(ctx, ActDelete, d) {
+		return false
 	}
 	for _, cp := range a.scopes[action] {
 		if a.scopeMatches(ctx, cp, d) {
@@ -149,13 +199,32 @@ func (a *access) scopeMatches(ctx context.Context, cp *compiledPerm, d *recordDo
 }
 
 // listFilter is the store filter that row scopes allow for reading, and whether rows must
-// still be checked one by one (expression scopes cannot be pushed to the store).
+// still be checked one by one with allows (expression scopes cannot be pushed to the store).
+// A listing of deleted records (deleted, set by compileQuery) needs the delete action's scope
+// as well, as allows does of each deleted record.
 func (a *access) listFilter() (bson.D, bool) {
+	read, check := a.scopeFilter(ActRead)
+	if !a.deleted {
+		return read, check
+	}
+	del, delCheck := a.scopeFilter(ActDelete)
+	switch {
+	case read == nil:
+		return del, check || delCheck
+	case del == nil:
+		return read, check || delCheck
+	}
+	return bson.D{{Key: "$and", Value: bson.A{read, del}}}, check || delCheck
+}
+
+// scopeFilter is the store filter of the rows that the row scopes of action allow (nil: all),
+// and whether rows must still be checked one by one.
+func (a *access) scopeFilter(action string) (bson.D, bool) {
 	if a.full {
 		return nil, false
 	}
 	var ors bson.A
-	for _, cp := range a.scopes[ActRead] {
+	for _, cp := range a.scopes[action] {
 		switch cp.Scope {
 		case "", "all":
 			return nil, false
@@ -196,11 +265,104 @@ func (a *access) visible(ctx context.Context, d *recordDoc, data Values) Values 
 				break
 			}
 		}
-		if !shown {
+		if shown {
+			continue
+		}
+		if sub, col, ok := strings.Cut(k, "."); ok {
+			withoutColumn(data, sub, col)
+		} else {
 			delete(data, k)
 		}
 	}
 	return data
+}
+
+// withoutColumn removes column col from the rows of sub-table sub in data, on copies of the
+// rows (data is changed, the rows it held are not).
+func withoutColumn(data Values, sub, col string) {
+	rows, ok := data[sub].([]any)
+	if !ok {
+		return
+	}
+	out := make([]any, len(rows))
+	for i, r := range rows {
+		row, ok := r.(map[string]any)
+		if !ok {
+			out[i] = r
+			continue
+		}
+		cp := make(map[string]any, len(row))
+		for k, v := range row {
+			if k != col {
+				cp[k] = v
+			}
+		}
+		out[i] = cp
+	}
+	data[sub] = out
+}
+
+// hideFormulasOverHidden hides, in one role's permission, every formula that reads a field the
+// role hides: its value would show what the field hides (margin = price - cost). That covers
+// top-level formulas, sub-table columns that read the record (parent.cost) or a hidden sibling,
+// and top-level formulas over a sub-table with a hidden column (sum(lines, .margin)). Hidden
+// columns are keyed by their dotted path ("lines.margin"). It runs to a fixed point, so chains
+// of formulas are followed whatever their order.
+func hideFormulasOverHidden(c *Compiled, hidden map[string]bool) {
+	// hides tells whether reading key k (a top-level field, with its rows) reads a hidden value.
+	hides := func(k string) bool {
+		if hidden[k] {
+			return true
+		}
+		for h := range hidden {
+			if strings.HasPrefix(h, k+".") {
+				return true
+			}
+		}
+		return false
+	}
+	hide := func(path string) bool {
+		if hidden[path] {
+			return false
+		}
+		hidden[path] = true
+		return true
+	}
+	for changed := true; changed; {
+		changed = false
+		for _, f := range c.formulas {
+			if d, ok := f.impl.(Dependent); ok && slices.ContainsFunc(d.Deps(f), hides) {
+				changed = hide(f.Key) || changed
+			}
+		}
+		for _, sub := range c.Fields {
+			for _, col := range sub.Fields {
+				d, ok := col.impl.(Dependent)
+				if !ok {
+					continue
+				}
+				path := sub.Key + "." + col.Key
+				reads := slices.ContainsFunc(d.Deps(col), func(k string) bool { return hidden[sub.Key+"."+k] })
+				keys, whole := parentDeps(col)
+				reads = reads || slices.ContainsFunc(keys, hides)
+				if whole {
+					for h := range hidden {
+						reads = reads || h != path
+					}
+				}
+				if reads {
+					changed = hide(path) || changed
+				}
+			}
+		}
+	}
+}
+
+func init() {
+	engine.RegisterMessages(map[string]engine.Text{
+		"error.create_out_of_scope": {ZH: "不能创建这条记录：按这些值，它不在您可以创建的数据范围内", EN: "you may not create this record: with these values it is outside the records you may create"},
+		"error.update_out_of_scope": {ZH: "不能这样修改：修改后的记录将不在您可以修改的数据范围内", EN: "you may not make this change: it would move the record outside the records you may change"},
+	})
 }
 
 // conditionVars are the variables of conditions over a stored record.

@@ -98,6 +98,11 @@ func (s *Service) prepareData(vc *ValueContext, c *Compiled, rules fieldRules, b
 			fe.Add(f.Key, "too_few_rows", map[string]any{"min": o.MinRows})
 		}
 	}
+	// Files the write adds must be ones the writer may download; before the store checks, so
+	// those say nothing of a file the writer may not see.
+	if err := s.checkAttachable(vc, rules.p, c, base, data, &fe); err != nil {
+		return nil, err
+	}
 	// Store checks (related records, users, files) run on the values that prepared, and report
 	// what the errors so far do not already cover.
 	var checked engine.FieldErrors
@@ -105,6 +110,13 @@ func (s *Service) prepareData(vc *ValueContext, c *Compiled, rules fieldRules, b
 	fe = append(fe, unreported(fe, checked)...)
 	if err := fe.Err(); err != nil {
 		return nil, err
+	}
+	// The record as the write leaves it must still be in the writer's scope; checked before
+	// numbers are drawn, so a refused write uses none.
+	if rules.after != nil {
+		if err := rules.after(data); err != nil {
+			return nil, err
+		}
 	}
 	if !draw {
 		return data, nil
@@ -300,12 +312,13 @@ func hasErrorAt(fe engine.FieldErrors, path string) bool {
 	return false
 }
 
-// asFieldErrors turns a field type's error into field errors rooted at path.
+// asFieldErrors turns a field type's error into field errors rooted at path; any other error
+// (the store failed) is a fault, which makes the list a server error, not a 400.
 func asFieldErrors(err error, path string) engine.FieldErrors {
 	if got, ok := engine.AsFieldErrors(err); ok {
 		return prefixErrors(got, path)
 	}
-	return engine.FieldErrors{{Path: path, Code: "invalid", Params: map[string]any{"detail": err.Error()}}}
+	return engine.FieldFault(path, err)
 }
 
 func prefixErrors(got engine.FieldErrors, path string) engine.FieldErrors {

@@ -69,6 +69,13 @@ func (a recordsAPI) SetRecordStatus(ctx context.Context, p *engine.Principal, ap
 	return nil, fmt.Errorf("set status of %s: %w", id, engine.ErrConflict)
 }
 
+// AttachFiles binds uploaded files to a record's flow timeline (comments, signatures): each must
+// be one p may download. Readers of the record may then download them, and they are not
+// collected as orphans while the record exists.
+func (a recordsAPI) AttachFiles(ctx context.Context, p *engine.Principal, app, form, id string, files []string) error {
+	return a.s.attachToFlow(ctx, p, app, form, id, files)
+}
+
 func hasState(sm *StatusModel, key string) bool {
 	for _, s := range sm.States {
 		if s.Key == key {

@@ -188,6 +188,11 @@ func (s *Store) Collection(ctx context.Context, name string) (*mongo.Collection,
 	return s.db.Collection(name), nil
 }
 
+// reader returns the named collection for reading (Get, Find, Count): unlike Collection it
+// never creates it. Both backends answer a read of a missing collection as empty, so a read
+// of a made-up name (an unknown form's records) leaves no collection or table behind.
+func (s *Store) reader(name string) *mongo.Collection { return s.db.Collection(name) }
+
 // EnsureIndex creates a secondary index on MongoDB, where lists filtered or sorted by these keys
 // then use it. On the embedded store it does nothing: FerretDB's SQLite backend never uses
 // secondary indexes for queries (DESIGN.md), so they would only slow writes.

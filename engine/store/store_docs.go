@@ -57,11 +57,8 @@ func (s *Store) insert(ctx context.Context, coll string, d bson.D) error {
 
 // Get reads the document with the given _id into out (a pointer); ErrNotFound when missing.
 func (s *Store) Get(ctx context.Context, coll, id string, out any) error {
-	c, err := s.Collection(ctx, coll)
-	if err != nil {
-		return err
-	}
-	err = c.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(out)
+	c := s.reader(coll)
+	err := c.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(out)
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return fmt.Errorf("get %s/%s: %w", coll, id, ErrNotFound)
 	}
@@ -111,14 +108,12 @@ func (s *Store) Delete(ctx context.Context, coll, id string) error {
 // Find streams the documents matching filter to fn, decoded into a fresh value made by newDoc…
 // kept simple: fn receives the raw document; returning an error stops the walk with that error.
 func (s *Store) Find(ctx context.Context, coll string, filter any, opts *options.FindOptionsBuilder, fn func(bson.Raw) error) error {
-	c, err := s.Collection(ctx, coll)
-	if err != nil {
-		return err
-	}
+	c := s.reader(coll)
 	if filter == nil {
 		filter = bson.D{}
 	}
 	var cur *mongo.Cursor
+	var err error
 	if opts != nil {
 		cur, err = c.Find(ctx, filter, opts)
 	} else {
@@ -141,10 +136,7 @@ func (s *Store) Find(ctx context.Context, coll string, filter any, opts *options
 
 // Count counts the documents matching filter.
 func (s *Store) Count(ctx context.Context, coll string, filter any) (int64, error) {
-	c, err := s.Collection(ctx, coll)
-	if err != nil {
-		return 0, err
-	}
+	c := s.reader(coll)
 	if filter == nil {
 		filter = bson.D{}
 	}

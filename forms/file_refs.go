@@ -1,0 +1,386 @@
+package forms
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"tracecraft/engine"
+	"tracecraft/engine/store"
+)
+
+// A file is authorised through the records that reference it: whoever may read a record whose
+// visible field holds the file's id may download it, and so may its uploader. Which records
+// those are is kept per file as references, each a document of its own keyed by _id
+// ("<file>@0001", "<file>@0002", …) and claimed by a unique insert before the record that
+// holds the id is written. A reference is a claim, not a proof: it is checked against the
+// record it names whenever it is used, so a write that failed after its claim, an id removed
+// from a record later and a record taken back by a failed import grant nothing. A file no
+// record references any more, and an upload nobody attached, is an orphan: CollectFiles
+// deletes it once it has been one for FileOrphanAfter.
+const (
+	fileRefsCollection = "file_refs"
+	// maxFileRefs caps the records (and fields) one file may be attached to.
+	maxFileRefs = 200
+	// FileOrphanAfter is how long an upload may stay unattached, and a new reference stands
+	// before it is checked against its record, before the file is collected.
+	FileOrphanAfter = 24 * time.Hour
+	// FileCollectJob names the scheduled job that deletes orphaned files.
+	FileCollectJob = "forms.files.collect"
+	// fileCollectSpec runs it daily at 03:40, when plants are quiet.
+	fileCollectSpec = "0 40 3 * * *"
+)
+
+// fileRef is one place that holds a file: a field of a record (Field is a dotted path for a
+// sub-table column: "lines.photo"), or with Field empty the record's flow timeline (comments
+// and signatures, which engines bind through engine.Records.AttachFiles).
+type fileRef struct {
+	File   string    `bson:"file"`
+	App    string    `bson:"app"`
+	Form   string    `bson:"form"`
+	Record string    `bson:"record"`
+	Field  string    `bson:"field"`
+	At     time.Time `bson:"at"` // claimed or last claimed again
+}
+
+func fileRefID(file string, n int) string { return fmt.Sprintf("%s@%04d", file, n) }
+
+// fileUse is a file id at a place in a record's data.
+type fileUse struct {
+	ID   string
+	Path string // the field: "photo", "lines.photo"
+	At   string // where an error about it goes: "photo.0", "lines.2.photo.0", "signature"
+}
+
+// isFileField tells whether a field's value holds uploaded files' ids.
+func isFileField(f *Field) bool {
+	return f.Type == FieldTypeAttachment || f.Type == FieldTypeImage || f.Type == FieldTypeSignature
+}
+
+// fileUses lists the files that data holds in file fields, sub-table columns included.
+func fileUses(fields []*Field, data Values) []fileUse {
+	var out []fileUse
+	for _, f := range fields {
+		v, ok := data[f.Key]
+		if !ok || v == nil {
+			continue
+		}
+		v = plain(v)
+		switch {
+		case isFileField(f):
+			for i, id := range refsOf(v) {
+				at := f.Key
+				if !fileLimitsOf(f).single {
+					at += "." + strconv.Itoa(i)
+				}
+				out = append(out, fileUse{ID: id, Path: f.Key, At: at})
+			}
+		case f.Type == FieldTypeSubtable:
+			rows, _ := v.([]any)
+			for i, r := range rows {
+				row, ok := r.(map[string]any)
+				if !ok {
+					continue
+				}
+				for _, u := range fileUses(f.Fields, row) {
+					u.Path = f.Key + "." + u.Path
+					u.At = f.Key + "." + strconv.Itoa(i) + "." + u.At
+					out = append(out, u)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// holds tells whether data holds file id at path (a field or "subtable.column").
+func holds(data Values, path, id string) bool {
+	key, col, sub := strings.Cut(path, ".")
+	v := plain(data[key])
+	if !sub {
+		for _, x := range refsOf(v) {
+			if x == id {
+				return true
+			}
+		}
+		return false
+	}
+	rows, _ := v.([]any)
+	for _, r := range rows {
+		if row, ok := r.(map[string]any); ok && holds(row, col, id) {
+			return true
+		}
+	}
+	return false
+}
+
+// newFileUses lists the uses in data that base (the record before the write) does not have.
+func newFileUses(fields []*Field, base, data Values) []fileUse {
+	had := map[string]bool{}
+	for _, u := range fileUses(fields, base) {
+		had[u.ID+"\x00"+u.Path] = true
+	}
+	var out []fileUse
+	for _, u := range fileUses(fields, data) {
+		if !had[u.ID+"\x00"+u.Path] {
+			had[u.ID+"\x00"+u.Path] = true
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+// checkAttachable refuses files that data adds to the record (those base does not hold) and
+// that the writer may not download: another user's upload that no record they can read shows.
+// The answer is not_found, as for an id that does not exist, so ids cannot be probed; it is
+// given at the place the field type's own check would report, which then stays silent.
+func (s *Service) checkAttachable(vc *ValueContext, p *engine.Principal, c *Compiled, base, data Values, fe *engine.FieldErrors) error {
+	if p == nil {
+		return nil
+	}
+	had := map[string]bool{}
+	for _, u := range fileUses(c.Fields, base) {
+		had[u.ID] = true
+	}
+	for _, u := range fileUses(c.Fields, data) {
+		if had[u.ID] {
+			continue // the record holds it already
+		}
+		_, err := s.authorizeFile(vc.Ctx, p, c.App, u.ID)
+		switch {
+		case errors.Is(err, engine.ErrNotFound):
+			fe.Add(u.At, "not_found", map[string]any{"value": u.ID})
+		case err != nil:
+			return fmt.Errorf("check file %s: %w", u.ID, err)
+		}
+	}
+	return nil
+}
+
+// bindFiles claims the references of uses to record (app, form, id) before the record is
+// written: a file cannot then be collected between the write and its reference.
+func (s *Service) bindFiles(ctx context.Context, app, form, id string, uses []fileUse) error {
+	for _, u := range uses {
+		if err := s.bindFile(ctx, fileRef{File: u.ID, App: app, Form: form, Record: id, Field: u.Path}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// bindFile adds ref to its file's references, or claims again the reference it has (a later
+// time keeps the file for another FileOrphanAfter while the record is written).
+func (s *Service) bindFile(ctx context.Context, ref fileRef) error {
+	ref.At = s.now().UTC().Truncate(time.Millisecond)
+	for n := 1; n <= maxFileRefs; n++ {
+		var cur fileRef
+		err := s.st.Get(ctx, fileRefsCollection, fileRefID(ref.File, n), &cur)
+		switch {
+		case err == nil:
+			if cur.App == ref.App && cur.Form == ref.Form && cur.Record == ref.Record && cur.Field == ref.Field {
+				if err := s.st.Set(ctx, fileRefsCollection, fileRefID(ref.File, n), ref); err != nil {
+					return fmt.Errorf("bind file %s: %w", ref.File, err)
+				}
+				return nil
+			}
+			continue
+		case !errors.Is(err, store.ErrNotFound):
+			return fmt.Errorf("bind file %s: %w", ref.File, err)
+		}
+		err = s.st.Put(ctx, fileRefsCollection, fileRefID(ref.File, n), ref)
+		if errors.Is(err, store.ErrDuplicate) {
+			n-- // claimed meanwhile: look at it again
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("bind file %s: %w", ref.File, err)
+		}
+		return nil
+	}
+	return engine.Invalid("", "file_refs_limit", map[string]any{"max": maxFileRefs})
+}
+
+// fileRefs walks a file's references in the order they were claimed; fn returning false stops.
+func (s *Service) fileRefs(ctx context.Context, file string, fn func(n int, r fileRef) (bool, error)) error {
+	for n := 1; n <= maxFileRefs; n++ {
+		var r fileRef
+		err := s.st.Get(ctx, fileRefsCollection, fileRefID(file, n), &r)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("references of file %s: %w", file, err)
+		}
+		more, err := fn(n, r)
+		if err != nil || !more {
+			return err
+		}
+	}
+	return nil
+}
+
+// authorizeFile reads the description of file id of app if p may download it: p uploaded it,
+// or p may read a record that shows it in a visible field (or on its flow timeline). Anything
+// else is ErrNotFound, so file ids cannot be probed.
+func (s *Service) authorizeFile(ctx context.Context, p *engine.Principal, app, id string) (*storedFile, error) {
+	notFound := fmt.Errorf("file %s: %w", id, engine.ErrNotFound)
+	if p == nil || !s.canSeeApp(ctx, p, app) {
+		return nil, notFound
+	}
+	var f storedFile
+	if err := s.st.Get(ctx, filesCollection, id, &f); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, notFound
+		}
+		return nil, err
+	}
+	if f.App != app {
+		return nil, notFound
+	}
+	if f.UploadedBy == p.Username {
+		return &f, nil
+	}
+	granted := false
+	err := s.fileRefs(ctx, id, func(_ int, r fileRef) (bool, error) {
+		if r.App != app {
+			return true, nil
+		}
+		d, _, acc, err := s.readable(ctx, p, app, r.Form, r.Record, true)
+		switch {
+		case errors.Is(err, engine.ErrNotFound) || errors.Is(err, engine.ErrForbidden) || engine.IsConflict(err):
+			return true, nil // not this record
+		case err != nil:
+			return false, err
+		}
+		granted = r.Field == "" || holds(acc.visible(ctx, d, d.record().Data), r.Field, id)
+		return !granted, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if !granted {
+		return nil, notFound
+	}
+	return &f, nil
+}
+
+// attachToFlow binds files to a record's flow timeline (engine.Records.AttachFiles): each must
+// be one p may download (their own upload, or one a record they can read shows).
+func (s *Service) attachToFlow(ctx context.Context, p *engine.Principal, app, form, record string, ids []string) error {
+	var fe engine.FieldErrors
+	for i, id := range ids {
+		if _, err := s.authorizeFile(ctx, p, app, id); err != nil {
+			if !errors.Is(err, engine.ErrNotFound) {
+				return err
+			}
+			fe.Add(strconv.Itoa(i), "not_found", map[string]any{"value": id})
+		}
+	}
+	if err := fe.Err(); err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if err := s.bindFile(ctx, fileRef{File: id, App: app, Form: form, Record: record}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// refHolds tells whether a reference still stands: it is younger than FileOrphanAfter (its
+// record may be being written), or its record exists — deleted records can be restored — and
+// holds the file in the named field (a flow reference needs the record only).
+func (s *Service) refHolds(ctx context.Context, r fileRef, cutoff time.Time) (bool, error) {
+	if r.At.After(cutoff) {
+		return true, nil
+	}
+	var d recordDoc
+	err := s.st.Get(ctx, RecordsCollection(r.App, r.Form), r.Record, &d)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return r.Field == "" || holds(plainMap(d.Data), r.Field, r.File), nil
+}
+
+// CollectFiles deletes orphaned files: uploads older than FileOrphanAfter that no record holds
+// (never attached, or removed from every record that held them), with their chunks and
+// references. It returns how many it deleted. The scheduler runs it daily (FileCollectJob).
+func (s *Service) CollectFiles(ctx context.Context) (int, error) {
+	cutoff := s.now().UTC().Add(-FileOrphanAfter)
+	var old []storedFile
+	filter := bson.D{{Key: "uploaded_at", Value: bson.D{{Key: "$lt", Value: cutoff}}}}
+	err := s.st.Find(ctx, filesCollection, filter, nil, func(raw bson.Raw) error {
+		var f storedFile
+		if err := bson.Unmarshal(raw, &f); err != nil {
+			return err
+		}
+		old = append(old, storedFile{FileInfo: FileInfo{ID: f.ID, App: f.App, Name: f.Name}, Chunks: f.Chunks})
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("collect files: %w", err)
+	}
+	deleted := 0
+	for _, f := range old {
+		orphan, refs, err := s.orphaned(ctx, f.ID, cutoff)
+		if err != nil {
+			return deleted, fmt.Errorf("collect files: %w", err)
+		}
+		if !orphan {
+			continue
+		}
+		// Chunks first and the description last: a run cut short leaves a file that the next
+		// run finds again.
+		s.dropChunks(ctx, f.ID, f.Chunks)
+		for n := 1; n <= refs; n++ {
+			_ = s.st.Delete(ctx, fileRefsCollection, fileRefID(f.ID, n))
+		}
+		if err := s.st.Delete(ctx, filesCollection, f.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return deleted, fmt.Errorf("collect files: %w", err)
+		}
+		deleted++
+		s.audit(ctx, nil, "file.collect", "file", f.App+"/"+f.ID, map[string]any{"name": f.Name}, nil)
+	}
+	return deleted, nil
+}
+
+// orphaned tells whether no reference of file stands, and how many references it has.
+func (s *Service) orphaned(ctx context.Context, file string, cutoff time.Time) (bool, int, error) {
+	stands, refs := false, 0
+	err := s.fileRefs(ctx, file, func(n int, r fileRef) (bool, error) {
+		refs = n
+		ok, err := s.refHolds(ctx, r, cutoff)
+		stands = ok
+		return !ok, err
+	})
+	// When none stands, the walk went through them all: refs counts every one.
+	return err == nil && !stands, refs, err
+}
+
+// registerFileJobs schedules CollectFiles.
+func (s *Service) registerFileJobs() {
+	err := s.k.Scheduler.Add(FileCollectJob, fileCollectSpec, func(ctx context.Context, _ time.Time) error {
+		n, err := s.CollectFiles(ctx)
+		if n > 0 {
+			s.k.Log.Info("orphaned files deleted", "count", n)
+		}
+		return err
+	})
+	if err != nil {
+		s.k.Log.Error("orphaned files will not be collected", "err", err)
+	}
+}
+
+func init() {
+	engine.RegisterMessages(map[string]engine.Text{
+		"file_refs_limit": {ZH: "该文件已附加到太多记录（最多 {max} 处），请重新上传一份", EN: "this file is attached in too many places (at most {max}): upload a copy"},
+	})
+}
