@@ -478,14 +478,21 @@ func TestTimerSurvivesRestart(t *testing.T) {
 	e1.loadUsers(t)
 
 	// Each platform runs the job twice, all four runs at once, each for its own tick (a tick's
-	// lease would otherwise let only one run).
+	// lease would otherwise let only one run); the scheduler lets no two runs of the job
+	// overlap, so each platform also fires timers directly, at the same time, past it.
 	tick := clock.Now()
 	var wg sync.WaitGroup
 	for i, env := range []*testEnv{e1, e2, e1, e2} {
-		wg.Add(1)
+		wg.Add(2)
 		go func() {
 			defer wg.Done()
 			if _, err := env.k.Scheduler.RunDue(env.ctx, TimerJob, tick.Add(time.Duration(i)*time.Second)); err != nil {
+				t.Error(err)
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			if _, err := env.wf.FireTimers(env.ctx); err != nil {
 				t.Error(err)
 			}
 		}()
@@ -507,7 +514,7 @@ func TestTimerSurvivesRestart(t *testing.T) {
 	}
 	wantSummary(t, inst, "a1:bob:approved a1:carol:approved a2:dave:pending")
 	runs, err := e1.k.Scheduler.Runs(e1.ctx, TimerJob, 10)
-	if err != nil || len(runs) != 4 {
+	if err != nil || len(runs) == 0 || len(runs) > 4 {
 		t.Fatalf("job runs %v, %v", runs, err)
 	}
 }
