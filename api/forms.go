@@ -209,7 +209,7 @@ func (s *Server) formRoutes() []Route {
 				}
 				return c.JSON(res)
 			}},
-		{Method: "POST", Path: base + "/records", Tag: "records", Summary: "Create a record", In: RecordInput{}, Out: forms.Record{}, Status: 201,
+		{Method: "POST", Path: base + "/records", Tag: "records", Summary: "Create a record (flows: \"pending\" when a flow may start on it, asynchronously)", In: RecordInput{}, Out: CreatedRecord{}, Status: 201,
 			Handle: func(c *fiber.Ctx, p *engine.Principal) error {
 				var in RecordInput
 				if err := bind(c, &in); err != nil {
@@ -219,7 +219,7 @@ func (s *Server) formRoutes() []Route {
 				if err != nil {
 					return err
 				}
-				return c.Status(201).JSON(r)
+				return c.Status(201).JSON(s.createdRecord(c.UserContext(), r))
 			}},
 		{Method: "GET", Path: rec, Tag: "records", Summary: "One record", Out: forms.Record{},
 			Handle: func(c *fiber.Ctx, p *engine.Principal) error {

@@ -1,13 +1,43 @@
 package api
 
 import (
+	"context"
 	"strconv"
 
 	"github.com/gofiber/fiber/v2"
 
 	"tracecraft/engine"
+	"tracecraft/forms"
 	"tracecraft/workflow"
 )
+
+// CreatedRecord is the answer to a record create: the record and, when a published flow starts
+// on its form's new records, Flows "pending". Such flows start asynchronously, shortly after
+// this answer (usually within a fraction of a second; their trigger conditions are judged
+// then): …/records/{id}/flows lists them once started, and an empty list right after the
+// create does not mean that no flow applies.
+type CreatedRecord struct {
+	*forms.Record
+	Flows string `json:"flows,omitempty"`
+}
+
+// createdRecord makes the answer to the create of r.
+func (s *Server) createdRecord(ctx context.Context, r *forms.Record) CreatedRecord {
+	out := CreatedRecord{Record: r}
+	if s.flows == nil {
+		return out
+	}
+	starts, err := s.flows.StartsOnCreate(ctx, r.App, r.Form)
+	if err != nil {
+		// The record is stored; a flow may still start. Say so rather than fail the create.
+		s.log.Warn("flows on create not known", "app", r.App, "form", r.Form, "err", err)
+		starts = true
+	}
+	if starts {
+		out.Flows = "pending"
+	}
+	return out
+}
 
 // StartInput starts a flow on a record.
 type StartInput struct {
@@ -173,7 +203,7 @@ func (s *Server) workflowRoutes() []Route {
 				if err := bind(c, &in); err != nil {
 					return err
 				}
-				return c.JSON(w.BatchApprove(c.UserContext(), p, in.Tasks, in.Comment))
+				return c.JSON(w.BatchApprove(c.UserContext(), p, in.Tasks, in.Comment, langOf(c)))
 			}},
 		{Method: "GET", Path: "/api/v1/instances/:id", Tag: "inbox", Summary: "A flow instance with its tasks and timeline", Out: workflow.Instance{},
 			Handle: func(c *fiber.Ctx, p *engine.Principal) error {

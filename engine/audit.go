@@ -3,11 +3,13 @@ package engine
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"sort"
 	"strconv"
@@ -26,6 +28,7 @@ const (
 	auditCollection     = "_audit"
 	auditMetaCollection = "_audit_meta"
 	auditTailHintID     = "tail"
+	auditSealID         = "sealed" // the keyed checkpoint over entries written before the key
 )
 
 // auditHintEvery is how many appends pass between writes of the tail hint; a process that starts
@@ -36,9 +39,15 @@ const auditHintEvery = 64
 // nothing cannot walk a long log back to its start in one request. Page with BeforeSeq.
 const AuditListScan = 5000
 
-// auditHashVersion names the canonical encoding; it is the first element of what is hashed, so
-// the encoding can change later without old entries verifying against the wrong rules.
-const auditHashVersion = "tracecraft-audit-1"
+// auditHashVersion names the canonical encoding of unkeyed entries (plain SHA-256, written
+// before the log was keyed); it is the first element of what is hashed, so the encoding can
+// change later without old entries verifying against the wrong rules. auditMACVersion names
+// keyed entries (HMAC-SHA256 under the audit key), stored with v: 2.
+const (
+	auditHashVersion = "tracecraft-audit-1"
+	auditMACVersion  = "tracecraft-audit-2"
+	auditKeyedV      = 2
+)
 
 // AuditEntry is one entry of the hash-chained audit log. Append assigns Seq, At, Prev and Hash.
 //
@@ -58,7 +67,8 @@ type AuditEntry struct {
 	IP     string    `json:"ip,omitempty"`
 	// Prev is the Hash of the entry before this one; "" for the first entry.
 	Prev string `json:"prev"`
-	// Hash is the hex SHA-256 of the entry's canonical encoding, which includes Prev.
+	// Hash is the hex HMAC-SHA256, under the audit key, of the entry's canonical encoding,
+	// which includes Prev (a plain SHA-256 for entries written before the log was keyed).
 	Hash string `json:"hash"`
 }
 
@@ -79,6 +89,7 @@ type auditDoc struct {
 	IP     string    `bson:"ip"`
 	Prev   string    `bson:"prev"`
 	Hash   string    `bson:"hash"`
+	V      int       `bson:"v,omitempty"` // auditKeyedV for a keyed entry
 }
 
 // auditStored is an entry as read back. Before and After are raw so that an entry edited to
@@ -95,20 +106,39 @@ type auditStored struct {
 	IP     string        `bson:"ip"`
 	Prev   string        `bson:"prev"`
 	Hash   string        `bson:"hash"`
+	V      int           `bson:"v"`
 }
 
+// auditHint says where the tail was. Nothing trusts it: Append reads the entry it names, and
+// Verify believes its seq (to find a removed tail) only when its MAC checks out under the key.
 type auditHint struct {
 	Seq  int64  `bson:"seq"`
 	Hash string `bson:"hash"`
+	MAC  string `bson:"mac,omitempty"`
+}
+
+// auditSeal is the keyed checkpoint over the entries written before the log was keyed: it
+// vouches for entries 1..UpTo, whose last hash is Hash, as they were when they were sealed.
+type auditSeal struct {
+	UpTo int64     `bson:"upTo"`
+	Hash string    `bson:"hash"`
+	At   time.Time `bson:"at"`
+	MAC  string    `bson:"mac"`
 }
 
 // Audit is the append-only, hash-chained audit log: each entry's hash covers the previous
 // entry's hash, so changing or removing an entry breaks the chain from there on, and Verify finds
 // it. It is safe for concurrent use, and several nodes may append to one MongoDB: an entry's
 // sequence number is claimed by inserting its _id, a unique insert that exactly one writer wins.
+//
+// With a key (WithAuditKey; the binary always gives one) each hash is an HMAC-SHA256 under a
+// key kept outside the database, so whoever can write the database but has not the key cannot
+// rewrite an entry and recompute the chain after it. Entries written before the log was keyed
+// are verified by their plain hashes up to a keyed checkpoint (SealLegacy), and only there.
 type Audit struct {
 	st  *store.Store
 	now func() time.Time
+	key []byte // nil: unkeyed (plain SHA-256), for tests and tools without a key
 
 	mu       sync.Mutex // serialises appends in this process
 	known    bool       // last and lastHash have been loaded
@@ -116,9 +146,60 @@ type Audit struct {
 	lastHash string
 }
 
+// AuditOption configures NewAudit.
+type AuditOption func(*Audit)
+
+// WithAuditKey keys the log: entries are chained with HMAC-SHA256 under key. Every node of a
+// data set must use the same key, and losing it leaves the log unverifiable: keep a copy apart
+// from the database's backups.
+func WithAuditKey(key []byte) AuditOption {
+	return func(a *Audit) {
+		if len(key) > 0 {
+			a.key = append([]byte(nil), key...)
+		}
+	}
+}
+
 // NewAudit returns the audit log kept in st.
-func NewAudit(st *store.Store) *Audit {
-	return &Audit{st: st, now: time.Now}
+func NewAudit(st *store.Store, opts ...AuditOption) *Audit {
+	a := &Audit{st: st, now: time.Now}
+	for _, o := range opts {
+		o(a)
+	}
+	return a
+}
+
+// Keyed reports whether the log is keyed.
+func (a *Audit) Keyed() bool { return a.key != nil }
+
+// entryHash is the hash Append writes for e: keyed when the log has a key.
+func (a *Audit) entryHash(e AuditEntry, before, after string) (string, int) {
+	if a.key != nil {
+		return auditMAC(a.key, e, before, after), auditKeyedV
+	}
+	return auditHash(e, before, after), 0
+}
+
+// mac is the hex HMAC-SHA256 under the key of a version tag and parts.
+func (a *Audit) mac(parts ...string) string {
+	m := hmac.New(sha256.New, a.key)
+	for _, p := range parts {
+		auditWriteLen(m, p)
+	}
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+func (a *Audit) hintMAC(h auditHint) string {
+	return a.mac("tracecraft-audit-hint-1", strconv.FormatInt(h.Seq, 10), h.Hash)
+}
+
+func (a *Audit) sealMAC(c auditSeal) string {
+	return a.mac("tracecraft-audit-seal-1", strconv.FormatInt(c.UpTo, 10), c.Hash, c.At.UTC().Format(time.RFC3339Nano))
+}
+
+// auditWriteLen writes s with its length first, so parts cannot run into each other.
+func auditWriteLen(w io.Writer, s string) {
+	fmt.Fprintf(w, "%d:%s", len(s), s)
 }
 
 func auditID(seq int64) string { return fmt.Sprintf("%016d", seq) }
@@ -147,10 +228,11 @@ func (a *Audit) Append(ctx context.Context, e AuditEntry) (AuditEntry, error) {
 		e.Seq, e.Prev = a.last+1, a.lastHash
 		// BSON keeps milliseconds; the hash must cover the time as it will be read back.
 		e.At = a.now().UTC().Truncate(time.Millisecond)
-		e.Hash = auditHash(e, texts[0], texts[1])
+		var v int
+		e.Hash, v = a.entryHash(e, texts[0], texts[1])
 		doc := auditDoc{
 			ID: auditID(e.Seq), Seq: e.Seq, At: e.At, Actor: e.Actor, Action: e.Action, Kind: e.Kind,
-			Target: e.Target, Before: texts[0], After: texts[1], IP: e.IP, Prev: e.Prev, Hash: e.Hash,
+			Target: e.Target, Before: texts[0], After: texts[1], IP: e.IP, Prev: e.Prev, Hash: e.Hash, V: v,
 		}
 		err := a.st.Put(ctx, auditCollection, doc.ID, doc)
 		if err == nil {
@@ -172,9 +254,11 @@ func (a *Audit) Append(ctx context.Context, e AuditEntry) (AuditEntry, error) {
 	}
 }
 
-// loadTail finds the newest entry on first use: from the hint, walk forward by _id until an
-// entry is missing. Later calls trust the cached tail; a stale one shows up as a duplicate _id
-// in Append, which then moves on. The caller holds a.mu.
+// loadTail finds the newest entry on first use: from the entry the hint names (or the start,
+// when there is none), walk forward by _id until an entry is missing. The hint's own hash is
+// not used, so a changed hint cannot make an entry link to a made-up predecessor. Later calls
+// trust the cached tail; a stale one shows up as a duplicate _id in Append, which then moves
+// on. The caller holds a.mu.
 func (a *Audit) loadTail(ctx context.Context) error {
 	if a.known {
 		return nil
@@ -184,7 +268,16 @@ func (a *Audit) loadTail(ctx context.Context) error {
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("read audit tail hint: %w", err)
 	}
-	a.last, a.lastHash = h.Seq, h.Hash
+	a.last, a.lastHash = 0, ""
+	if h.Seq > 0 {
+		var at auditStored
+		switch err := a.st.Get(ctx, auditCollection, auditID(h.Seq), &at); {
+		case err == nil:
+			a.last, a.lastHash = h.Seq, at.Hash
+		case !errors.Is(err, store.ErrNotFound):
+			return fmt.Errorf("find audit tail: %w", err)
+		}
+	}
 	walked, err := a.walkForward(ctx)
 	if err != nil {
 		return err
@@ -217,7 +310,11 @@ func (a *Audit) walkForward(ctx context.Context) (int, error) {
 // the next start begins its walk, so that is harmless, and a failed write only makes that walk
 // longer, so it is not an error of the append that triggered it.
 func (a *Audit) writeHint(ctx context.Context) {
-	_ = a.st.Set(ctx, auditMetaCollection, auditTailHintID, auditHint{Seq: a.last, Hash: a.lastHash})
+	h := auditHint{Seq: a.last, Hash: a.lastHash}
+	if a.key != nil {
+		h.MAC = a.hintMAC(h)
+	}
+	_ = a.st.Set(ctx, auditMetaCollection, auditTailHintID, h)
 }
 
 // tail returns the seq of the newest entry, looking for entries other nodes appended.
@@ -235,18 +332,29 @@ func (a *Audit) tail(ctx context.Context) (int64, error) {
 
 // AuditReport is the result of Verify. OK is true when every entry's hash and link to its
 // predecessor check out and none is missing; otherwise FirstBad is the seq of the first entry
-// that was changed or is missing, and Reason says which.
+// that was changed or is missing, and Reason says which. Keyed says the log was verified with
+// its key; Legacy counts the entries written before it was keyed, which are vouched for by the
+// keyed checkpoint over them and checked by their plain hashes. LastHash is the hash of the
+// last entry read: kept somewhere else (a ticket, a printed report), it shows later whether the
+// newest entries were removed, which nothing inside the database can prove.
 type AuditReport struct {
 	Entries  int64  `json:"entries"`
 	OK       bool   `json:"ok"`
+	Keyed    bool   `json:"keyed"`
+	Legacy   int64  `json:"legacy,omitempty"`
+	LastHash string `json:"lastHash,omitempty"`
 	FirstBad int64  `json:"firstBad,omitempty"`
 	Reason   string `json:"reason,omitempty"`
 }
 
-// Verify walks the log from seq 1, recomputes each entry's hash and checks its link to the entry
-// before. A missing entry (a gap) is found by comparing the length of the chain with the number
-// of documents in the collection, and with the tail hint, which also catches a removed tail.
-// Entries counts the entries read; the walk stops at the first missing one.
+// Verify walks the whole log from seq 1, recomputes each entry's hash — under the key, for a
+// keyed log — and checks its link to the entry before. An entry without a keyed hash passes
+// only below the keyed checkpoint that SealLegacy wrote, and the checkpoint's last hash must
+// match; anything else that is unkeyed is reported, as an attacker who rewrote history without
+// the key would leave it. A missing entry (a gap) is found by comparing the length of the chain
+// with the number of documents in the collection, and a removed tail by the tail hint when its
+// MAC checks out (an unkeyed log trusts the hint as it is). Entries counts the entries read;
+// the walk stops at the first missing one.
 func (a *Audit) Verify(ctx context.Context) (AuditReport, error) {
 	// Count and hint are read before the walk, so entries appended meanwhile cannot look like a gap.
 	total, err := a.st.Count(ctx, auditCollection, nil)
@@ -257,11 +365,20 @@ func (a *Audit) Verify(ctx context.Context) (AuditReport, error) {
 	if err := a.st.Get(ctx, auditMetaCollection, auditTailHintID, &hint); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return AuditReport{}, fmt.Errorf("verify audit log: %w", err)
 	}
-	rep := AuditReport{OK: true}
+	seal, sealed, err := a.readSeal(ctx)
+	if err != nil {
+		return AuditReport{}, fmt.Errorf("verify audit log: %w", err)
+	}
+	rep := AuditReport{OK: true, Keyed: a.key != nil}
 	bad := func(seq int64, format string, args ...any) {
 		if rep.OK {
 			rep.OK, rep.FirstBad, rep.Reason = false, seq, fmt.Sprintf(format, args...)
 		}
+	}
+	trustHint := hint.Seq > 0 && (a.key == nil || hmac.Equal([]byte(hint.MAC), []byte(a.hintMAC(hint))))
+	if sealed && a.key != nil && !hmac.Equal([]byte(seal.MAC), []byte(a.sealMAC(seal))) {
+		bad(max(seal.UpTo, 1), "the checkpoint over the entries written before the log was keyed was changed")
+		sealed = false
 	}
 	prev := ""
 	seq := int64(1)
@@ -278,30 +395,128 @@ func (a *Audit) Verify(ctx context.Context) (AuditReport, error) {
 			return AuditReport{}, fmt.Errorf("verify audit log: %w", err)
 		}
 		rep.Entries++
+		legacyOK := a.key == nil || sealed && seq <= seal.UpTo
 		e, before, after, derr := s.decode()
+		e.Seq = seq // the hash covers the seq of the _id it is stored under
 		switch {
 		case derr != nil:
 			bad(seq, "entry %d was changed: %v", seq, derr)
 		case e.Prev != prev:
 			bad(seq, "entry %d does not link to entry %d", seq, seq-1)
+		case s.V == auditKeyedV && a.key == nil:
+			bad(seq, "entry %d is keyed: verify the log with its audit key", seq)
+		case s.V == auditKeyedV:
+			if !hmac.Equal([]byte(auditMAC(a.key, e, before, after)), []byte(e.Hash)) {
+				bad(seq, "entry %d was changed: its hash does not match its content under the audit key", seq)
+			}
+		case s.V != 0:
+			bad(seq, "entry %d was changed: unknown hash version %d", seq, s.V)
+		case !legacyOK:
+			bad(seq, "entry %d has no keyed hash and no keyed checkpoint covers it: it was written without the audit key, or rewritten", seq)
 		default:
-			e.Seq = seq // the hash covers the seq of the _id it is stored under
 			if auditHash(e, before, after) != e.Hash {
 				bad(seq, "entry %d was changed: its hash does not match its content", seq)
 			}
+			if a.key != nil {
+				rep.Legacy++
+			}
 		}
-		if seq == hint.Seq && s.Hash != hint.Hash {
+		if sealed && seq == seal.UpTo && s.Hash != seal.Hash {
+			bad(seq, "entry %d differs from the keyed checkpoint over the entries before the key", seq)
+		}
+		if trustHint && seq == hint.Seq && s.Hash != hint.Hash {
 			bad(seq, "entry %d differs from the tail hint", seq)
 		}
 		prev = s.Hash // link the next entry to what is stored, so one change is reported once
 	}
+	rep.LastHash = prev
 	if rep.Entries < total {
 		bad(seq, "entry %d is missing: the log holds %d entries but the chain ends at %d", seq, total, seq-1)
 	}
-	if hint.Seq >= seq {
+	if trustHint && hint.Seq >= seq {
 		bad(seq, "entry %d is missing: the log reached entry %d", seq, hint.Seq)
 	}
+	if sealed && seal.UpTo >= seq {
+		bad(seq, "entry %d is missing: the keyed checkpoint covers entries up to %d", seq, seal.UpTo)
+	}
 	return rep, nil
+}
+
+// readSeal reads the keyed checkpoint over the entries written before the key, if any.
+func (a *Audit) readSeal(ctx context.Context) (auditSeal, bool, error) {
+	var c auditSeal
+	err := a.st.Get(ctx, auditMetaCollection, auditSealID, &c)
+	if errors.Is(err, store.ErrNotFound) {
+		return auditSeal{}, false, nil
+	}
+	if err != nil {
+		return auditSeal{}, false, err
+	}
+	c.At = c.At.UTC()
+	return c, true, nil
+}
+
+// SealLegacy puts the entries written before the log was keyed under a keyed checkpoint, so
+// that Verify accepts them by their plain hashes and notices any later change to them. It
+// checks them first — each hash and link, from entry 1 to the last unkeyed one before the
+// first keyed entry — and refuses to seal a broken chain. It returns how many entries it sealed:
+// 0 when there are none or they are sealed already. Seal only entries that you trust, at the
+// time the key is introduced: an attacker who rewrote unkeyed history is vouched for too. The
+// binary seals when it creates the key file; `tracecraft audit seal` does it by hand.
+func (a *Audit) SealLegacy(ctx context.Context) (int64, error) {
+	if a.key == nil {
+		return 0, errors.New("seal audit log: no audit key")
+	}
+	if _, sealed, err := a.readSeal(ctx); err != nil {
+		return 0, fmt.Errorf("seal audit log: %w", err)
+	} else if sealed {
+		return 0, nil
+	}
+	var upTo int64
+	prev := ""
+	for seq := int64(1); ; seq++ {
+		var s auditStored
+		err := a.st.Get(ctx, auditCollection, auditID(seq), &s)
+		if errors.Is(err, store.ErrNotFound) {
+			break
+		}
+		if err != nil {
+			return 0, fmt.Errorf("seal audit log: %w", err)
+		}
+		if s.V == auditKeyedV {
+			break
+		}
+		e, before, after, derr := s.decode()
+		e.Seq = seq
+		switch {
+		case derr != nil:
+			return 0, fmt.Errorf("seal audit log: entry %d was changed: %v", seq, derr)
+		case s.V != 0:
+			return 0, fmt.Errorf("seal audit log: entry %d has unknown hash version %d", seq, s.V)
+		case e.Prev != prev:
+			return 0, fmt.Errorf("seal audit log: entry %d does not link to entry %d", seq, seq-1)
+		case auditHash(e, before, after) != e.Hash:
+			return 0, fmt.Errorf("seal audit log: entry %d was changed: its hash does not match its content", seq)
+		}
+		upTo, prev = seq, s.Hash
+	}
+	if upTo == 0 {
+		return 0, nil
+	}
+	c := auditSeal{UpTo: upTo, Hash: prev, At: a.now().UTC().Truncate(time.Millisecond)}
+	c.MAC = a.sealMAC(c)
+	if err := a.st.Put(ctx, auditMetaCollection, auditSealID, c); err != nil {
+		if errors.Is(err, store.ErrDuplicate) {
+			return 0, nil // sealed meanwhile
+		}
+		return 0, fmt.Errorf("seal audit log: %w", err)
+	}
+	_, err := a.Append(ctx, AuditEntry{Actor: SystemActor, Action: "audit.seal", Kind: "audit",
+		After: map[string]any{"upTo": upTo, "hash": prev}})
+	if err != nil {
+		return upTo, fmt.Errorf("seal audit log: %w", err)
+	}
+	return upTo, nil
 }
 
 // AuditQuery filters List. Empty fields match everything. Action matches exactly, or, ending in
@@ -386,12 +601,26 @@ func (s auditStored) decode() (e AuditEntry, before, after string, err error) {
 	return e, before, after, nil
 }
 
-// auditHash is the hex SHA-256 of the canonical encoding of e: a JSON array of a version tag
-// and the fields, with Before and After as their canonical JSON text (keys sorted, no spaces).
+// auditHash is the hex SHA-256 of the canonical encoding of e, as entries were hashed before the
+// log was keyed.
 func auditHash(e AuditEntry, before, after string) string {
+	sum := sha256.Sum256(auditEncode(auditHashVersion, e, before, after))
+	return hex.EncodeToString(sum[:])
+}
+
+// auditMAC is the hex HMAC-SHA256 under key of the canonical encoding of e.
+func auditMAC(key []byte, e AuditEntry, before, after string) string {
+	m := hmac.New(sha256.New, key)
+	m.Write(auditEncode(auditMACVersion, e, before, after))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// auditEncode is the canonical encoding of e: a JSON array of a version tag and the fields,
+// with Before and After as their canonical JSON text (keys sorted, no spaces).
+func auditEncode(version string, e AuditEntry, before, after string) []byte {
 	var b bytes.Buffer
 	b.WriteByte('[')
-	auditWriteString(&b, auditHashVersion)
+	auditWriteString(&b, version)
 	b.WriteByte(',')
 	b.WriteString(strconv.FormatInt(e.Seq, 10))
 	for _, s := range []string{e.At.UTC().Format(time.RFC3339Nano), e.Actor, e.Action, e.Kind, e.Target} {
@@ -407,8 +636,7 @@ func auditHash(e AuditEntry, before, after string) string {
 		auditWriteString(&b, s)
 	}
 	b.WriteByte(']')
-	sum := sha256.Sum256(b.Bytes())
-	return hex.EncodeToString(sum[:])
+	return b.Bytes()
 }
 
 // auditCanonicalText normalises v (see auditNormalize) and returns its canonical JSON text and

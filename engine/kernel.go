@@ -37,6 +37,9 @@ type KernelOptions struct {
 	// Location is the plant's time zone: the day of auto-numbers and date parts, today() in
 	// expressions, cron specs and working hours. Asia/Shanghai when nil.
 	Location *time.Location
+	// AuditKey keys the audit log's hash chain (WithAuditKey). Keep it outside the database;
+	// without it the chain is a plain hash chain that a database writer can recompute.
+	AuditKey []byte
 }
 
 // NewKernel wires the kernel services on an open store. Start begins background work.
@@ -52,7 +55,7 @@ func NewKernel(st *store.Store, opts KernelOptions) *Kernel {
 		opts.Scheduler.Location = opts.Location
 	}
 	opts.Exprs = append([]ExprOption{WithLocation(opts.Location)}, opts.Exprs...)
-	audit := NewAudit(st)
+	audit := NewAudit(st, WithAuditKey(opts.AuditKey))
 	return &Kernel{
 		Store:     st,
 		Log:       log,

@@ -24,8 +24,9 @@ const (
 )
 
 // Delegation sends the tasks made for a person while away to someone else: a task created for
-// the person within [From, Until) goes to To, with Task.OnBehalf set to the person. Delegations
-// do not chain: To's own delegation does not apply to what is delegated to them.
+// the person within [From, Until) goes to To, with Task.OnBehalf set to the person, when To is
+// a member of the task's app (else the task stays with the person). Delegations do not chain:
+// To's own delegation does not apply to what is delegated to them.
 type Delegation struct {
 	To    string    `json:"to" bson:"to"`
 	From  time.Time `json:"from" bson:"from"`
@@ -37,8 +38,9 @@ func (d *Delegation) activeAt(t time.Time) bool {
 	return d != nil && d.To != "" && !t.Before(d.From) && t.Before(d.Until)
 }
 
-// SetDelegation sets p's delegation; a zero To removes it. To must be another active user and
-// Until must come after From (a zero From means now).
+// SetDelegation sets p's delegation; a zero To removes it. To must be another active user who
+// is a member of at least one app p is a member of, and Until must come after From (a zero
+// From means now).
 func (s *Service) SetDelegation(ctx context.Context, p *engine.Principal, d Delegation) error {
 	if p == nil {
 		return engine.ErrUnauthenticated
@@ -59,6 +61,10 @@ func (s *Service) SetDelegation(ctx context.Context, p *engine.Principal, d Dele
 		fe.Add("to", "not_found", map[string]any{"value": d.To})
 	} else if err != nil {
 		return fmt.Errorf("set delegation of %s: %w", p.Username, err)
+	} else if shared, err := s.shareApp(ctx, p, principalOf(&u)); err != nil {
+		return fmt.Errorf("set delegation of %s: %w", p.Username, err)
+	} else if !shared {
+		fe.Add("to", "flowrun.no_shared_app", map[string]any{"value": d.To})
 	}
 	if d.From.IsZero() {
 		d.From = s.now()
@@ -78,6 +84,40 @@ func (s *Service) SetDelegation(ctx context.Context, p *engine.Principal, d Dele
 	}
 	s.auditf(ctx, p, "flow.delegate", "flow_delegation", p.Username, d)
 	return nil
+}
+
+// principalOf is u as the subject of permission checks.
+func principalOf(u *engine.User) *engine.Principal {
+	return &engine.Principal{Username: u.Username, DisplayName: u.DisplayName, Roles: u.Roles, Department: u.Department}
+}
+
+// isMember reports whether p is a member of app: holds app.read or app.design there.
+func (s *Service) isMember(ctx context.Context, p *engine.Principal, app string) bool {
+	return s.canSeeFlows(ctx, p, app)
+}
+
+// shareApp reports whether a and b are both members of some app. The candidates are the apps
+// their roles name in grants; "*" stands for "every app", and Can of app "*" holds only for a
+// wildcard grant, so two wildcard members share it.
+func (s *Service) shareApp(ctx context.Context, a, b *engine.Principal) (bool, error) {
+	roles, err := s.k.Auth.ListRoles(ctx)
+	if err != nil {
+		return false, err
+	}
+	apps := map[string]bool{}
+	for _, r := range roles {
+		if slices.Contains(a.Roles, r.Name) || slices.Contains(b.Roles, r.Name) {
+			for _, g := range r.Grants {
+				apps[g.App] = true
+			}
+		}
+	}
+	for app := range apps {
+		if s.isMember(ctx, a, app) && s.isMember(ctx, b, app) {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // GetDelegation gives p's delegation, or nil when there is none.
@@ -122,7 +162,17 @@ func (s *Service) world(ctx context.Context, inst *Instance, ev action) *world {
 	snapshot := &Instance{App: inst.App, Form: inst.Form, Record: inst.Record, Initiator: inst.Initiator}
 	r := &resolver{s: s, ctx: ctx, now: ev.now, inst: snapshot, byKey: map[string]*engine.User{}, deleg: map[string]*Delegation{},
 		edit: ev.recordEdit()}
-	return &world{ctx: ctx, loc: s.k.Scheduler.Location(), record: r.record, resolve: r.resolve, admins: r.admins, person: r.person}
+	return &world{ctx: ctx, loc: s.k.Scheduler.Location(), record: r.record, resolve: r.resolve, admins: r.admins, person: r.person,
+		member: r.member}
+}
+
+// member reports whether the active user name is a member of the instance's app.
+func (r *resolver) member(name string) (bool, error) {
+	u, err := r.user(name)
+	if err != nil || u == nil || u.Disabled {
+		return false, err
+	}
+	return r.s.isMember(r.ctx, principalOf(u), r.inst.App), nil
 }
 
 func (r *resolver) record() (map[string]any, string, error) {
@@ -294,8 +344,8 @@ func (r *resolver) people(names []string) ([]assignment, error) {
 	return out, nil
 }
 
-// person is one active user as an assignee, delegation applied; ok is false when there is no
-// such active user.
+// person is one active user as an assignee, delegation applied (to a delegate who is an
+// active member of the instance's app); ok is false when there is no such active user.
 func (r *resolver) person(name string) (assignment, bool, error) {
 	u, err := r.user(name)
 	if err != nil || u == nil || u.Disabled {
@@ -308,7 +358,7 @@ func (r *resolver) person(name string) (assignment, bool, error) {
 	if d.activeAt(r.now) {
 		if to, err := r.user(d.To); err != nil {
 			return assignment{}, false, err
-		} else if to != nil && !to.Disabled {
+		} else if to != nil && !to.Disabled && r.s.isMember(r.ctx, principalOf(to), r.inst.App) {
 			return assignment{User: to.Username, OnBehalf: u.Username}, true, nil
 		}
 	}

@@ -259,6 +259,18 @@ func (s *Service) updateBinding(ctx context.Context, app, form, key string, on b
 	return fmt.Errorf("update flow binding %s: %w", id, engine.ErrConflict)
 }
 
+// StartsOnCreate reports whether some published flow starts on records of form when they are
+// created (its trigger condition, if any, is not evaluated: it may not hold). Such flows start
+// asynchronously, shortly after the create has answered, so a record create answers with a
+// hint (flows: "pending") when this holds.
+func (s *Service) StartsOnCreate(ctx context.Context, app, form string) (bool, error) {
+	keys, err := s.flowsOnCreate(ctx, app, form)
+	if err != nil {
+		return false, fmt.Errorf("flows on create of %s/%s: %w", app, form, err)
+	}
+	return len(keys) > 0, nil
+}
+
 // flowsOnCreate lists the keys of the flows to start when a record of form is created: those
 // whose latest published version runs on that form with trigger "create". (Their trigger
 // conditions are the caller's to evaluate.)

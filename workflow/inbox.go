@@ -54,6 +54,8 @@ type InboxCounts struct {
 
 // TaskView is what the task page shows: the task, its instance, the record's fields the node
 // lets its assignees see, the fields they may edit now, and the actions the viewer may take.
+// Record is there only for the task's own person while the task is actionable (for a notify
+// task: as it was when the task was made), and null otherwise.
 type TaskView struct {
 	Task     Task           `json:"task"`
 	Instance *Instance      `json:"instance"`
@@ -338,8 +340,11 @@ func (s *Service) Counts(ctx context.Context, p *engine.Principal) (InboxCounts,
 }
 
 // TaskView gives the task page of taskID to p, who must be able to see its instance. The
-// record (filtered by the task's node) comes only with p's own task (p its assignee, or the
-// person it was delegated from); for a task of someone else Record is nil.
+// record comes only with p's own task (p its assignee, or the person it was delegated from),
+// only while that task is actionable (a notify task shows the snapshot made when it was
+// created), and only the fields both the task's node and the form's field rules for p show;
+// for a task of someone else, or one that is closed, Record is nil: a task is no lasting grant
+// to read the record.
 func (s *Service) TaskView(ctx context.Context, p *engine.Principal, taskID string) (*TaskView, error) {
 	if p == nil {
 		return nil, engine.ErrUnauthenticated
@@ -348,9 +353,12 @@ func (s *Service) TaskView(ctx context.Context, p *engine.Principal, taskID stri
 	if id == "" {
 		return nil, fmt.Errorf("task %s: %w", taskID, engine.ErrNotFound)
 	}
-	inst, err := s.Instance(ctx, p, id)
+	inst, err := s.load(ctx, id)
 	if err != nil {
 		return nil, err
+	}
+	if !s.canSee(ctx, p, inst) {
+		return nil, fmt.Errorf("instance %s: %w", id, engine.ErrNotFound)
 	}
 	var t *Task
 	for i := range inst.Tasks {
@@ -366,29 +374,19 @@ func (s *Service) TaskView(ctx context.Context, p *engine.Principal, taskID stri
 		return nil, err
 	}
 	n, _ := c.Node(t.Node)
-	v := &TaskView{Task: *t, Instance: inst, Editable: []string{}, Actions: []string{}}
-	// The node's visible fields are what its assignees may see: only the task's own person gets
-	// the record through them. Anyone else who may see the instance (the initiator, a CC'd
-	// person, another approver) asking for this task id would otherwise read fields their own
-	// node hides, so they get no record here.
-	own := t.Assignee == p.Username || t.OnBehalf == p.Username
-	if own && s.k.Records != nil {
-		v.Record = map[string]any{}
-		ref, err := s.k.Records.GetRecord(ctx, engine.SystemPrincipal(), inst.App, inst.Form, inst.Record)
-		if err != nil && !errors.Is(err, engine.ErrNotFound) {
-			return nil, err
-		}
-		if ref != nil {
-			for k, val := range ref.Data {
-				if n == nil || n.Fields == nil || n.Fields.Visible == nil || slices.Contains(n.Fields.Visible, k) {
-					v.Record[k] = val
-				}
-			}
-		}
+	view, err := s.recordViewOf(ctx, p, inst.App, inst.Form, inst.Record)
+	if err != nil {
+		return nil, err
 	}
-	mine := t.Assignee == p.Username && t.State == TaskPending && inst.State == StateRunning &&
-		isActive(inst, t.Node) && latestVisit(inst, t.Node) == t.Visit
-	if mine {
+	shown, err := s.presentWith(ctx, p, inst, view)
+	if err != nil {
+		return nil, err
+	}
+	v := &TaskView{Task: *t, Instance: shown, Editable: []string{}, Actions: []string{}}
+	if v.Record, err = s.taskRecord(ctx, inst, n, t, p, view); err != nil {
+		return nil, err
+	}
+	if t.Assignee == p.Username && actionable(inst, t) {
 		if n != nil && n.Fields != nil {
 			v.Editable = append(v.Editable, n.Fields.Editable...)
 		}

@@ -99,7 +99,6 @@ const (
 	evStart actionKind = iota + 1
 	evAct
 	evWithdraw
-	evComment
 	evTimer
 	evActionDone
 	evEditFailed // a stored decision's record edit could not be written
@@ -112,7 +111,7 @@ type action struct {
 	ip    string
 	now   time.Time
 	task  string   // evAct
-	in    ActInput // evAct, evComment, evWithdraw (Comment)
+	in    ActInput // evAct, evWithdraw (Comment)
 	timer timerDoc // evTimer
 	// evActionDone: the action node's visit and the action's error, if it failed.
 	node  string
@@ -130,8 +129,6 @@ func (a action) auditName() string {
 		return "flow." + a.in.Action
 	case evWithdraw:
 		return "flow.withdraw"
-	case evComment:
-		return "flow.comment"
 	case evTimer:
 		return "flow." + a.timer.Kind
 	}
@@ -158,6 +155,9 @@ type world struct {
 	// person checks a user for transfer and add_signer (delegation applied); ok false when
 	// there is no such active user.
 	person func(name string) (a assignment, ok bool, err error)
+	// member reports whether an active user is a member of the instance's app (holds app.read
+	// or app.design there): transfer and add_signer go to members only.
+	member func(name string) (bool, error)
 }
 
 // recordEdit is a decision's record edit, written after the decision is stored.
@@ -229,8 +229,6 @@ func apply(c *Compiled, inst *Instance, ev action) (effects, error) {
 		err = m.act()
 	case evWithdraw:
 		err = m.withdraw()
-	case evComment:
-		err = m.comment()
 	case evTimer:
 		err = m.fireTimer()
 	case evActionDone:
@@ -1005,7 +1003,8 @@ func checkEditable(n *Node, data map[string]any) error {
 }
 
 // newPerson checks the user a task is transferred to or a signer added: an active user who
-// holds no open task on the node visit yet (after delegation).
+// is a member of the instance's app and holds no open task on the node visit yet (after
+// delegation, which redirects only to members of the app).
 func (m *machine) newPerson(t *Task, name string) (assignment, error) {
 	name = strings.ToLower(strings.TrimSpace(name))
 	if name == "" {
@@ -1020,6 +1019,11 @@ func (m *machine) newPerson(t *Task, name string) (assignment, error) {
 	}
 	if !ok {
 		return assignment{}, engine.Invalid("toUser", "not_found", map[string]any{"value": name})
+	}
+	if member, err := m.ev.w.member(name); err != nil {
+		return assignment{}, err
+	} else if !member {
+		return assignment{}, engine.Invalid("toUser", "flowrun.not_member", map[string]any{"value": name, "app": m.inst.App})
 	}
 	for _, o := range m.inst.Tasks {
 		if o.Node == t.Node && o.Visit == t.Visit && isOpen(o.State) && o.Assignee == a.User {
@@ -1041,18 +1045,6 @@ func (m *machine) withdraw() error {
 	}
 	m.step(stepWithdraw, "", "", m.ev.in.Comment, "")
 	m.finish(StateWithdrawn, "")
-	return nil
-}
-
-func (m *machine) comment() error {
-	if !involved(m.inst, m.ev.actor) {
-		return fmt.Errorf("%s has no part in instance %s: %w", m.ev.actor, m.inst.ID, engine.ErrForbidden)
-	}
-	if strings.TrimSpace(m.ev.in.Comment) == "" && len(m.ev.in.Attachments) == 0 {
-		return engine.Invalid("comment", "required", nil)
-	}
-	s := m.step(stepComment, "", "", m.ev.in.Comment, "")
-	s.Signature, s.Attachments = m.ev.in.Signature, m.ev.in.Attachments
 	return nil
 }
 
@@ -1285,6 +1277,8 @@ func init() {
 		"flowrun.other_branch":  {ZH: "不能退回到其他并行分支中的节点：{value}", EN: "lies in another parallel branch: {value}"},
 		"flowrun.same_user":     {ZH: "不能转交或加签给自己：{value}", EN: "cannot be yourself: {value}"},
 		"flowrun.has_task":      {ZH: "该成员已有此节点的待办：{value}", EN: "already has a task on this node: {value}"},
+		"flowrun.not_member":    {ZH: "{value} 不是应用 {app} 的成员（在该应用中没有任何权限）", EN: "{value} is not a member of app {app} (holds no grant on it)"},
+		"flowrun.no_shared_app": {ZH: "{value} 与你没有共同的应用，不能代理你的待办", EN: "{value} shares no app with you, so cannot take your tasks"},
 		"flowrun.bad_period":    {ZH: "结束时间须晚于开始时间", EN: "must be after the start"},
 		"flowrun.trigger_false": {ZH: "该记录不满足流程 {value} 的发起条件", EN: "the record does not meet the start condition of flow {value}"},
 	})

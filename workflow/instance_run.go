@@ -31,15 +31,6 @@ const AutostartSubscriber = "workflow.autostart"
 // maxAttempts bounds the re-reads of an instance after lost races.
 const maxAttempts = 8
 
-// BatchResult is the outcome of one task of BatchApprove. Code is empty when OK, else one of
-// not_found, forbidden, conflict, invalid, unauthenticated, error.
-type BatchResult struct {
-	Task  string `json:"task"`
-	OK    bool   `json:"ok"`
-	Error string `json:"error,omitempty"`
-	Code  string `json:"code,omitempty"`
-}
-
 type startClaim struct {
 	Instance string    `bson:"instance"`
 	At       time.Time `bson:"at"`
@@ -189,7 +180,7 @@ func (s *Service) Start(ctx context.Context, p *engine.Principal, app, flow, rec
 			return nil, fmt.Errorf("start flow %s on %s: %w", flow, record, err)
 		}
 		if created {
-			return inst, nil
+			return s.present(ctx, p, inst)
 		}
 		if slices.Contains(ids, inst.ID) {
 			return nil, fmt.Errorf("start flow %s on %s: started by someone else just now: %w", flow, record, engine.ErrConflict)
@@ -197,7 +188,7 @@ func (s *Service) Start(ctx context.Context, p *engine.Principal, app, flow, rec
 		// The claim's instance was not on the record's list: a start that stopped after
 		// creating it. startInstance has listed and repaired it; count again.
 		if inst.State == StateRunning && inst.Initiator == p.Username {
-			return inst, nil
+			return s.present(ctx, p, inst)
 		}
 	}
 	return nil, fmt.Errorf("start flow %s on %s: %w", flow, record, engine.ErrConflict)
@@ -374,6 +365,10 @@ func (s *Service) runEffects(ctx context.Context, c *Compiled, inst *Instance, e
 		}
 	}
 	if !eff.noop {
+		if err := s.snapshot(ctx, c, inst, eff.changed); err != nil {
+			log.Error("notify snapshot not stored; the sync timer retries", "err", err)
+			synced = false
+		}
 		if err := s.project(ctx, c, inst, eff.changed); err != nil {
 			log.Error("inbox not updated; the sync timer retries", "err", err)
 			synced = false
@@ -462,6 +457,15 @@ func (s *Service) runNode(ctx context.Context, c *Compiled, inst *Instance, r no
 // writeEdit), so of racing approvers only the one whose decision was stored writes. What the
 // decision leads to in the same step (conditions, field assignees) sees the record as edited.
 func (s *Service) Act(ctx context.Context, p *engine.Principal, taskID string, in ActInput) (*Instance, error) {
+	inst, err := s.act(ctx, p, taskID, in)
+	if err != nil {
+		return nil, err
+	}
+	return s.present(ctx, p, inst)
+}
+
+// act is Act without presenting the instance to p.
+func (s *Service) act(ctx context.Context, p *engine.Principal, taskID string, in ActInput) (*Instance, error) {
 	if p == nil {
 		return nil, engine.ErrUnauthenticated
 	}
@@ -470,6 +474,9 @@ func (s *Service) Act(ctx context.Context, p *engine.Principal, taskID string, i
 		return nil, fmt.Errorf("task %s: %w", taskID, engine.ErrNotFound)
 	}
 	in.Action = strings.ToLower(strings.TrimSpace(in.Action))
+	if err := checkNote(in); err != nil {
+		return nil, fmt.Errorf("act on task %s: %w", taskID, err)
+	}
 	ev := action{kind: evAct, actor: p.Username, ip: p.IP, now: s.clock(), task: taskID, in: in}
 	inst, err := s.mutate(ctx, id, ev)
 	if err != nil {
@@ -511,59 +518,14 @@ func (s *Service) Withdraw(ctx context.Context, p *engine.Principal, instanceID,
 	if p == nil {
 		return nil, engine.ErrUnauthenticated
 	}
+	if err := checkNote(ActInput{Comment: comment}); err != nil {
+		return nil, fmt.Errorf("withdraw: %w", err)
+	}
 	inst, err := s.mutate(ctx, instanceID, action{kind: evWithdraw, actor: p.Username, ip: p.IP, in: ActInput{Comment: comment}})
 	if err != nil {
 		return nil, fmt.Errorf("withdraw: %w", err)
 	}
-	return inst, nil
-}
-
-// Comment adds a comment (with a signature and attachments, if given) to an instance's
-// timeline; the initiator and anyone with a task on the instance may.
-func (s *Service) Comment(ctx context.Context, p *engine.Principal, instanceID string, in ActInput) (*Instance, error) {
-	if p == nil {
-		return nil, engine.ErrUnauthenticated
-	}
-	inst, err := s.mutate(ctx, instanceID, action{kind: evComment, actor: p.Username, ip: p.IP,
-		in: ActInput{Comment: in.Comment, Signature: in.Signature, Attachments: in.Attachments}})
-	if err != nil {
-		return nil, fmt.Errorf("comment: %w", err)
-	}
-	return inst, nil
-}
-
-// BatchApprove approves each task with the same comment and reports each outcome.
-func (s *Service) BatchApprove(ctx context.Context, p *engine.Principal, taskIDs []string, comment string) []BatchResult {
-	out := make([]BatchResult, 0, len(taskIDs))
-	for _, id := range taskIDs {
-		_, err := s.Act(ctx, p, id, ActInput{Action: ActApprove, Comment: comment})
-		r := BatchResult{Task: id, OK: err == nil}
-		if err != nil {
-			r.Error, r.Code = err.Error(), errorCode(err)
-		}
-		out = append(out, r)
-	}
-	return out
-}
-
-// errorCode names the kind of err as BatchResult.Code does.
-func errorCode(err error) string {
-	if _, ok := engine.AsFieldErrors(err); ok {
-		return "invalid"
-	}
-	switch {
-	case errors.Is(err, engine.ErrNotFound):
-		return "not_found"
-	case errors.Is(err, engine.ErrForbidden):
-		return "forbidden"
-	case errors.Is(err, engine.ErrUnauthenticated):
-		return "unauthenticated"
-	case engine.IsConflict(err):
-		return "conflict"
-	case errors.Is(err, engine.ErrInvalid):
-		return "invalid"
-	}
-	return "error"
+	return s.present(ctx, p, inst)
 }
 
 // canSee: the initiator, anyone with a task, and the app's designers and administrators.
@@ -583,11 +545,12 @@ func (s *Service) Instance(ctx context.Context, p *engine.Principal, id string) 
 	if !s.canSee(ctx, p, inst) {
 		return nil, fmt.Errorf("instance %s: %w", id, engine.ErrNotFound)
 	}
-	return inst, nil
+	return s.present(ctx, p, inst)
 }
 
 // InstancesOfRecord lists a record's instances, oldest first: all of them when p may read the
-// record, else those p may see. It walks the record's list by _id, one instance at a time.
+// record, else those p may see, each as p may see it (present). It walks the record's list by
+// _id, one instance at a time.
 func (s *Service) InstancesOfRecord(ctx context.Context, p *engine.Principal, app, form, record string) ([]Instance, error) {
 	if p == nil {
 		return nil, engine.ErrUnauthenticated
@@ -602,6 +565,10 @@ func (s *Service) InstancesOfRecord(ctx context.Context, p *engine.Principal, ap
 	if err != nil {
 		return nil, err
 	}
+	view, err := s.recordViewOf(ctx, p, app, form, record)
+	if err != nil {
+		return nil, err
+	}
 	out := []Instance{}
 	for _, id := range ids {
 		inst, err := s.load(ctx, id)
@@ -612,7 +579,11 @@ func (s *Service) InstancesOfRecord(ctx context.Context, p *engine.Principal, ap
 			return nil, err
 		}
 		if readErr == nil || s.canSee(ctx, p, inst) {
-			out = append(out, *inst)
+			shown, err := s.presentWith(ctx, p, inst, view)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, *shown)
 		}
 	}
 	if len(out) == 0 && readErr != nil && !errors.Is(readErr, engine.ErrNotFound) && !errors.Is(readErr, engine.ErrForbidden) {

@@ -81,7 +81,7 @@ func visitStart(inst *Instance, visit int) (time.Time, bool) {
 }
 
 // resync makes again what the effects of inst's latest change would have made: it lists inst
-// on its record, projects it into the inbox, stores the timers of its active visits and runs
+// on its record, stores its notify snapshots, projects it into the inbox, stores the timers of its active visits and runs
 // its pending action nodes. Each part is idempotent.
 func (s *Service) resync(ctx context.Context, inst *Instance) error {
 	c, err := s.Compiled(ctx, inst.App, inst.Flow, inst.Version)
@@ -91,6 +91,13 @@ func (s *Service) resync(ctx context.Context, inst *Instance) error {
 	var errs []error
 	if _, err := s.addRecordInstance(ctx, inst); err != nil {
 		errs = append(errs, fmt.Errorf("list on record: %w", err))
+	}
+	ids := make([]string, len(inst.Tasks))
+	for i, t := range inst.Tasks {
+		ids[i] = t.ID
+	}
+	if err := s.snapshot(ctx, c, inst, ids); err != nil {
+		errs = append(errs, fmt.Errorf("notify snapshots: %w", err))
 	}
 	if err := s.reproject(ctx, inst); err != nil {
 		errs = append(errs, fmt.Errorf("inbox: %w", err))

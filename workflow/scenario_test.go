@@ -513,7 +513,7 @@ func scenarios() []scenario {
 			nodes: []Node{startNode("a1"), approval("a1", ModeSingle, "a2", "bob"), approval("a2", ModeSingle, "end", "bob"), endOK()},
 			run: func(t *testing.T, e *testEnv, id string) {
 				// Set after the first task was made: only later tasks are delegated.
-				d := Delegation{To: "erin", From: monday.Add(-time.Hour), Until: monday.Add(time.Hour)}
+				d := Delegation{To: "dave", From: monday.Add(-time.Hour), Until: monday.Add(time.Hour)}
 				if err := e.wf.SetDelegation(e.ctx, e.p("bob"), Delegation{To: "bob", Until: monday.Add(time.Hour)}); err == nil {
 					t.Fatal("delegating to oneself was accepted")
 				}
@@ -521,16 +521,16 @@ func scenarios() []scenario {
 					t.Fatal(err)
 				}
 				got, err := e.wf.GetDelegation(e.ctx, e.p("bob"))
-				if err != nil || got == nil || got.To != "erin" || !got.Until.Equal(d.Until) {
+				if err != nil || got == nil || got.To != "dave" || !got.Until.Equal(d.Until) {
 					t.Fatalf("delegation %+v, %v", got, err)
 				}
 				inst := e.act(t, id, "bob", "a1", approve)
-				wantSummary(t, inst, "a1:bob:approved a2:erin:pending(for bob)")
-				items, _ := e.wf.Inbox(e.ctx, e.p("erin"), BoxTodo, 10, "")
+				wantSummary(t, inst, "a1:bob:approved a2:dave:pending(for bob)")
+				items, _ := e.wf.Inbox(e.ctx, e.p("dave"), BoxTodo, 10, "")
 				if len(items) != 1 || items[0].Task.OnBehalf != "bob" {
-					t.Fatalf("erin's todo %+v", items)
+					t.Fatalf("dave's todo %+v", items)
 				}
-				inst = e.act(t, id, "erin", "a2", approve)
+				inst = e.act(t, id, "dave", "a2", approve)
 				wantState(t, inst, StateApproved)
 				if err := e.wf.SetDelegation(e.ctx, e.p("bob"), Delegation{}); err != nil {
 					t.Fatal(err)
@@ -688,7 +688,7 @@ func TestInboxBoxes(t *testing.T) {
 		t.Fatal("an unknown box was accepted")
 	}
 
-	res := e.wf.BatchApprove(e.ctx, e.p("bob"), []string{todo[0].Task.ID, todo[1].Task.ID, "nope.1", todo[0].Task.ID}, "ok")
+	res := e.wf.BatchApprove(e.ctx, e.p("bob"), []string{todo[0].Task.ID, todo[1].Task.ID, "nope.1", todo[0].Task.ID}, "ok", engine.LangEN)
 	want := []string{"ok", "ok", "not_found", "conflict"}
 	for i, r := range res {
 		got := "ok"

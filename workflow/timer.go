@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"tracecraft/engine"
 	"tracecraft/engine/store"
@@ -37,6 +37,8 @@ const (
 	// the firer died between its claim and its work (applying a timer twice is harmless, as
 	// fireTimer checks the instance's state).
 	staleClaim = 5 * time.Minute
+	// defaultTimerPage is how many due timers FireTimers reads at a time.
+	defaultTimerPage = 200
 )
 
 // timerDoc is a due timer: _id instance/node/visit/kind.
@@ -157,41 +159,63 @@ func (s *Service) dropTimer(ctx context.Context, id string) {
 	}
 }
 
-// FireTimers fires the timers due by now (the job TimerJob runs it). Each timer is claimed
-// first by a unique insert of its id, so it fires once across nodes and restarts. It returns
-// how many timers this call fired.
+// FireTimers fires the timers due by now (the job TimerJob runs it), oldest first (a node's
+// reminder before its timeout). It reads them a page at a time (Options.TimerPage), in
+// (due, _id) order from where the last page ended, so a backlog of any size is fired in
+// bounded memory and a timer that fails stays for the next run without stopping this one.
+// Each timer is claimed first by a unique insert of its id, so it fires once across nodes and
+// restarts. It returns how many timers this call fired.
 func (s *Service) FireTimers(ctx context.Context) (int, error) {
 	now := s.now().UTC()
-	var due []timerDoc
-	filter := bson.D{{Key: "due", Value: bson.D{{Key: "$lte", Value: now}}}}
-	err := s.st.Find(ctx, timersCollection, filter, nil, func(raw bson.Raw) error {
-		var t timerDoc
-		if err := bson.Unmarshal(raw, &t); err != nil {
-			return fmt.Errorf("decode timer: %w", err)
-		}
-		due = append(due, t)
-		return nil
-	})
-	if err != nil {
-		return 0, fmt.Errorf("fire timers: %w", err)
+	page := s.opts.TimerPage
+	if page <= 0 {
+		page = defaultTimerPage
 	}
-	// Oldest first: a node's reminder before its timeout.
-	slices.SortFunc(due, func(a, b timerDoc) int {
-		if c := a.Due.Compare(b.Due); c != 0 {
-			return c
-		}
-		return strings.Compare(a.ID, b.ID)
-	})
+	opts := options.Find().SetSort(bson.D{{Key: "due", Value: 1}, {Key: "_id", Value: 1}}).SetLimit(int64(page))
 	n := 0
 	var errs []error
-	for _, t := range due {
-		fired, err := s.fire(ctx, t, now)
+	var last *timerDoc
+	for {
+		if err := ctx.Err(); err != nil {
+			errs = append(errs, err)
+			break
+		}
+		filter := bson.D{{Key: "due", Value: bson.D{{Key: "$lte", Value: now}}}}
+		if last != nil {
+			filter = append(filter, bson.E{Key: "$or", Value: bson.A{
+				bson.D{{Key: "due", Value: bson.D{{Key: "$gt", Value: last.Due}}}},
+				bson.D{{Key: "due", Value: last.Due}, {Key: "_id", Value: bson.D{{Key: "$gt", Value: last.ID}}}},
+			}})
+		}
+		due := make([]timerDoc, 0, page)
+		err := s.st.Find(ctx, timersCollection, filter, opts, func(raw bson.Raw) error {
+			var t timerDoc
+			if err := bson.Unmarshal(raw, &t); err != nil {
+				return fmt.Errorf("decode timer: %w", err)
+			}
+			due = append(due, t)
+			return nil
+		})
 		if err != nil {
-			errs = append(errs, fmt.Errorf("timer %s: %w", t.ID, err))
+			errs = append(errs, err)
+			break
 		}
-		if fired {
-			n++
+		if int64(len(due)) > s.largestTimerPage.Load() {
+			s.largestTimerPage.Store(int64(len(due)))
 		}
+		for _, t := range due {
+			fired, err := s.fire(ctx, t, now)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("timer %s: %w", t.ID, err))
+			}
+			if fired {
+				n++
+			}
+		}
+		if len(due) < page {
+			break
+		}
+		last = &due[len(due)-1]
 	}
 	if err := errors.Join(errs...); err != nil {
 		return n, fmt.Errorf("fire timers: %w", err)

@@ -30,6 +30,8 @@ type Options struct {
 	Now func() time.Time
 	// TimerSpec is the scheduler spec of the job that fires due timers; "@every 15s" by default.
 	TimerSpec string
+	// TimerPage is how many due timers the job reads at a time; 200 by default.
+	TimerPage int
 }
 
 // Service is the workflow engine.
@@ -42,6 +44,8 @@ type Service struct {
 	// skipEffects (tests only) stops instance writes before their effects, as a process that
 	// stops right after the write would.
 	skipEffects atomic.Bool
+	// largestTimerPage (tests) is the most due timers one read of FireTimers has loaded.
+	largestTimerPage atomic.Int64
 }
 
 // Compiled is a checked flow version, ready to run.

@@ -1,0 +1,91 @@
+package workflow
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+
+	"tracecraft/engine"
+)
+
+// BatchResult is the outcome of one task of BatchApprove. A task that was not approved has a
+// Code (not_found, forbidden, conflict, invalid, unauthenticated or internal) and a Message in
+// the caller's language; an invalid one names its bad inputs in Fields, an internal one has
+// an ID that is also in the log. Nothing in it names the store's collections.
+type BatchResult struct {
+	Task    string       `json:"task"`
+	OK      bool         `json:"ok"`
+	Code    string       `json:"code,omitempty"`
+	Message string       `json:"message,omitempty"`
+	Fields  []BatchField `json:"fields,omitempty"`
+	ID      string       `json:"id,omitempty"`
+}
+
+// BatchField is one bad input of a task BatchApprove could not approve.
+type BatchField struct {
+	Field   string `json:"field"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// BatchApprove approves each task with the same comment and reports each outcome, with its
+// messages in lang (engine.LangZH or engine.LangEN).
+func (s *Service) BatchApprove(ctx context.Context, p *engine.Principal, taskIDs []string, comment, lang string) []BatchResult {
+	out := make([]BatchResult, 0, len(taskIDs))
+	for _, id := range taskIDs {
+		_, err := s.act(ctx, p, id, ActInput{Action: ActApprove, Comment: comment})
+		out = append(out, s.batchResult(id, err, lang))
+	}
+	return out
+}
+
+// batchResult describes err, the outcome of approving task, in lang.
+func (s *Service) batchResult(task string, err error, lang string) BatchResult {
+	r := BatchResult{Task: task, OK: err == nil}
+	if err == nil {
+		return r
+	}
+	if fe, ok := engine.AsFieldErrors(err); ok {
+		r.Code, r.Message = "invalid", engine.Message(lang, "flowrun.batch.invalid", nil)
+		for _, f := range fe {
+			r.Fields = append(r.Fields, BatchField{Field: f.Path, Code: f.Code, Message: engine.Message(lang, f.Code, f.Params)})
+		}
+		if len(r.Fields) == 1 {
+			r.Message += ": " + r.Fields[0].Field + " " + r.Fields[0].Message
+		}
+		return r
+	}
+	switch {
+	case errors.Is(err, engine.ErrNotFound):
+		r.Code = "not_found"
+	case errors.Is(err, engine.ErrForbidden):
+		r.Code = "forbidden"
+	case errors.Is(err, engine.ErrUnauthenticated):
+		r.Code = "unauthenticated"
+	case engine.IsConflict(err):
+		r.Code = "conflict"
+	case errors.Is(err, engine.ErrInvalid):
+		r.Code = "invalid"
+	default:
+		b := make([]byte, 6)
+		_, _ = rand.Read(b)
+		r.Code, r.ID = "internal", hex.EncodeToString(b)
+		s.k.Log.Error("batch approve failed", "error_id", r.ID, "task", task, "err", err)
+		r.Message = engine.Message(lang, "flowrun.batch.internal", map[string]any{"id": r.ID})
+		return r
+	}
+	r.Message = engine.Message(lang, "flowrun.batch."+r.Code, nil)
+	return r
+}
+
+func init() {
+	engine.RegisterMessages(map[string]engine.Text{
+		"flowrun.batch.not_found":       {ZH: "待办不存在", EN: "no such task"},
+		"flowrun.batch.forbidden":       {ZH: "这不是你的待办", EN: "the task is not yours"},
+		"flowrun.batch.unauthenticated": {ZH: "请先登录", EN: "sign in first"},
+		"flowrun.batch.conflict":        {ZH: "该待办已被处理或流程已继续，请刷新后重试", EN: "the task was closed or the flow moved on meanwhile; reload and try again"},
+		"flowrun.batch.invalid":         {ZH: "输入有误", EN: "invalid input"},
+		"flowrun.batch.internal":        {ZH: "服务器内部错误，错误编号 {id}", EN: "internal error, id {id}"},
+	})
+}
