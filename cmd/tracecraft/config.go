@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"time"
 
@@ -46,15 +47,17 @@ func version() string {
 
 // storeFlags are the flags every command uses to find its store.
 type storeFlags struct {
-	data     string
-	mongoURI string
-	timezone string
+	data         string
+	mongoURI     string
+	timezone     string
+	auditKeyFile string
 }
 
 func (f *storeFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.data, "data", "./data", "data folder of the embedded store")
 	fs.StringVar(&f.mongoURI, "mongo-uri", os.Getenv("TRACECRAFT_MONGO_URI"), "MongoDB URI (instead of the embedded store)")
 	fs.StringVar(&f.timezone, "timezone", envOr("TRACECRAFT_TIMEZONE", "Asia/Shanghai"), "the plant's time zone (IANA name): the day of auto-numbers and date parts, today() in formulas, schedules and working hours")
+	fs.StringVar(&f.auditKeyFile, "audit-key-file", os.Getenv("TRACECRAFT_AUDIT_KEY_FILE"), "file holding the audit log's HMAC key (else TRACECRAFT_AUDIT_KEY; on the embedded store DATA/audit.key, made when missing; required with --mongo-uri)")
 }
 
 // openKernel opens the store and wires the kernel on it.
@@ -63,11 +66,37 @@ func (f *storeFlags) openKernel(ctx context.Context, log *slog.Logger) (*engine.
 	if err != nil || f.timezone == "" || f.timezone == "Local" {
 		return nil, fmt.Errorf("--timezone %q: not an IANA time zone name (e.g. Asia/Shanghai, UTC)", f.timezone)
 	}
+	if f.mongoURI != "" && f.auditKeyFile == "" && os.Getenv("TRACECRAFT_AUDIT_KEY") == "" {
+		_, _, err := auditKey(f, log) // says what to give
+		return nil, err
+	}
 	st, err := store.Open(ctx, store.Options{DataDir: f.data, MongoURI: f.mongoURI, Logger: log})
 	if err != nil {
 		return nil, err
 	}
-	return engine.NewKernel(st, engine.KernelOptions{Log: log, Location: loc}), nil
+	// The key after the store: a key file made for a store that then did not open would keep
+	// the next start from sealing the entries written before it.
+	key, created, err := auditKey(f, log)
+	if err != nil {
+		_ = st.Close(context.WithoutCancel(ctx))
+		return nil, err
+	}
+	k := engine.NewKernel(st, engine.KernelOptions{Log: log, Location: loc, AuditKey: key})
+	if created {
+		// The first start with a key: the entries written before it are sealed under it now,
+		// while they are known to be the ones this installation wrote.
+		path := filepath.Join(f.data, auditKeyFileName)
+		n, err := k.Audit.SealLegacy(ctx)
+		switch {
+		case err != nil:
+			log.Error("audit key created, but the entries written before it were not sealed: audit verify will report them", "file", path, "err", err)
+		case n > 0:
+			log.Warn("audit key created; the entries written before it are sealed under it: back the key file up apart from the data folder", "file", path, "sealed", n)
+		default:
+			log.Info("audit key created: back the key file up apart from the data folder", "file", path)
+		}
+	}
+	return k, nil
 }
 
 func newLogger(w io.Writer, level slog.Level) *slog.Logger {

@@ -3,7 +3,7 @@
 //
 //	tracecraft serve [--addr 127.0.0.1:8080] [--data DIR] [--mongo-uri URI]
 //	tracecraft user add|passwd|list …
-//	tracecraft audit verify
+//	tracecraft audit verify|seal
 //	tracecraft bus failed|retry …
 //	tracecraft bench
 //	tracecraft version
@@ -40,14 +40,17 @@ Usage:
   tracecraft user passwd USERNAME [--password-stdin]
   tracecraft user list
   tracecraft audit verify
+  tracecraft audit seal
   tracecraft bus failed
   tracecraft bus retry KEY... | --all
   tracecraft bench [--n 2000] [--docs 100000] [--mongo-uri URI]
   tracecraft version
 
 Every command takes --data DIR (the embedded store's folder, default ./data) or --mongo-uri URI
-(also TRACECRAFT_MONGO_URI) to use a MongoDB instead. Commands other than serve open the store
-themselves: on the embedded store, stop the server first.
+(also TRACECRAFT_MONGO_URI) to use a MongoDB instead, and --audit-key-file FILE (also
+TRACECRAFT_AUDIT_KEY_FILE, or the key itself in TRACECRAFT_AUDIT_KEY): the audit log's key,
+required with MongoDB; on the embedded store DIR/audit.key is made when missing. Commands other
+than serve open the store themselves: on the embedded store, stop the server first.
 `
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {

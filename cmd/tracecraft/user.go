@@ -148,10 +148,11 @@ func randomPassword() string {
 }
 
 func cmdAudit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] != "verify" {
-		return errors.New("audit: say verify")
+	if len(args) == 0 || args[0] != "verify" && args[0] != "seal" {
+		return errors.New("audit: say verify or seal")
 	}
-	fs := newFlagSet("audit verify", stderr)
+	sub := args[0]
+	fs := newFlagSet("audit "+sub, stderr)
 	var sf storeFlags
 	sf.register(fs)
 	if err := fs.Parse(args[1:]); err != nil {
@@ -162,6 +163,18 @@ func cmdAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer k.Close(context.Background())
+	if sub == "seal" {
+		n, err := k.Audit.SealLegacy(ctx)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			fmt.Fprintln(stdout, "nothing to seal: no entries without a keyed hash, or sealed already")
+			return nil
+		}
+		fmt.Fprintf(stdout, "sealed entries 1 to %d, written before the audit key, under the key\n", n)
+		return nil
+	}
 	rep, err := k.Audit.Verify(ctx)
 	if err != nil {
 		return err
@@ -170,6 +183,13 @@ func cmdAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintf(stdout, "audit log TAMPERED: %d entries; first bad entry #%d: %s\n", rep.Entries, rep.FirstBad, rep.Reason)
 		return fmt.Errorf("audit chain broken at entry %d", rep.FirstBad)
 	}
-	fmt.Fprintf(stdout, "audit log OK: %d entries, hash chain intact\n", rep.Entries)
+	legacy := ""
+	if rep.Legacy > 0 {
+		legacy = fmt.Sprintf(" (the first %d, written before the key, by the keyed checkpoint over them)", rep.Legacy)
+	}
+	fmt.Fprintf(stdout, "audit log OK: %d entries, keyed hash chain intact%s\n", rep.Entries, legacy)
+	if rep.LastHash != "" {
+		fmt.Fprintf(stdout, "last entry #%d: %s (keep it elsewhere to notice removed entries later)\n", rep.Entries, rep.LastHash)
+	}
 	return nil
 }
