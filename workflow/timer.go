@@ -204,7 +204,7 @@ func (s *Service) FireTimers(ctx context.Context) (int, error) {
 			s.largestTimerPage.Store(int64(len(due)))
 		}
 		for _, t := range due {
-			fired, err := s.fire(ctx, t, now)
+			fired, err := s.fire(ctx, t)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("timer %s: %w", t.ID, err))
 			}
@@ -223,8 +223,10 @@ func (s *Service) FireTimers(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// fire claims and applies one due timer.
-func (s *Service) fire(ctx context.Context, t timerDoc, now time.Time) (bool, error) {
+// fire claims and applies one due timer. The claim carries its own time, not the batch's:
+// late in a long batch, the batch's start would make a fresh claim look stale to other nodes.
+func (s *Service) fire(ctx context.Context, t timerDoc) (bool, error) {
+	now := s.now().UTC()
 	claim := firedDoc{At: now.Truncate(time.Millisecond), Instance: t.Instance}
 	if err := s.st.Put(ctx, firedCollection, t.ID, claim); err != nil {
 		if !errors.Is(err, store.ErrDuplicate) {
