@@ -141,6 +141,9 @@ func (s *Service) Comment(ctx context.Context, p *engine.Principal, instanceID s
 	if !involved(inst, p.Username) {
 		return nil, fmt.Errorf("comment: %s has no part in instance %s: %w", p.Username, inst.ID, engine.ErrForbidden)
 	}
+	if err := s.attachFiles(ctx, p, inst, in); err != nil {
+		return nil, fmt.Errorf("comment: %w", err)
+	}
 	n, err := s.commentCount(ctx, inst.ID)
 	if err != nil {
 		return nil, fmt.Errorf("comment: %w", err)
@@ -177,4 +180,39 @@ func init() {
 	engine.RegisterMessages(map[string]engine.Text{
 		"flowrun.comments_full": {ZH: "该流程的评论已达上限（{max} 条）", EN: "the instance has reached its limit of {max} comments"},
 	})
+}
+
+// attachFiles binds the signature and attachments of a comment or an action to the record's
+// flow timeline (engine.Records.AttachFiles) before they are stored: each must be a file p may
+// download (their own upload, or one a record they can read shows), readers of the record may
+// then download it, and it is not collected as an orphan. Errors name the signature or the
+// attachment.
+func (s *Service) attachFiles(ctx context.Context, p *engine.Principal, inst *Instance, in ActInput) error {
+	var ids []string
+	if in.Signature != "" {
+		ids = append(ids, in.Signature)
+	}
+	ids = append(ids, in.Attachments...)
+	if len(ids) == 0 || s.k.Records == nil {
+		return nil
+	}
+	err := s.k.Records.AttachFiles(ctx, p, inst.App, inst.Form, inst.Record, ids)
+	fe, ok := engine.AsFieldErrors(err)
+	if !ok {
+		return err
+	}
+	out := make(engine.FieldErrors, 0, len(fe))
+	for _, e := range fe {
+		i, _ := strconv.Atoi(e.Path)
+		switch {
+		case in.Signature == "":
+			e.Path = "attachments." + strconv.Itoa(i)
+		case i == 0:
+			e.Path = "signature"
+		default:
+			e.Path = "attachments." + strconv.Itoa(i-1)
+		}
+		out = append(out, e)
+	}
+	return out
 }

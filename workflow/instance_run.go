@@ -477,6 +477,18 @@ func (s *Service) act(ctx context.Context, p *engine.Principal, taskID string, i
 	if err := checkNote(in); err != nil {
 		return nil, fmt.Errorf("act on task %s: %w", taskID, err)
 	}
+	if in.Signature != "" || len(in.Attachments) > 0 {
+		// Files are bound before the action stores their ids. Binding only lets the record's
+		// readers download what p could download anyway, so it need not wait for mutate to
+		// decide whether p may take the action.
+		inst, err := s.load(ctx, id)
+		if err != nil {
+			return nil, fmt.Errorf("act on task %s: %w", taskID, err)
+		}
+		if err := s.attachFiles(ctx, p, inst, in); err != nil {
+			return nil, fmt.Errorf("act on task %s: %w", taskID, err)
+		}
+	}
 	ev := action{kind: evAct, actor: p.Username, ip: p.IP, now: s.clock(), task: taskID, in: in}
 	inst, err := s.mutate(ctx, id, ev)
 	if err != nil {

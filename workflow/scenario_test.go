@@ -50,13 +50,14 @@ func scenarios() []scenario {
 			nodes: []Node{startNode("a1"), approval("a1", ModeSingle, "end", "bob", "carol"), endOK()},
 			run: func(t *testing.T, e *testEnv, id string) {
 				wantSummary(t, e.reload(t, id), "a1:bob:pending")
-				inst := e.act(t, id, "bob", "a1", ActInput{Action: ActApprove, Comment: "fine", Signature: "sig1"})
+				sig := e.uploadFile(t, "bob", "sig.png")
+				inst := e.act(t, id, "bob", "a1", ActInput{Action: ActApprove, Comment: "fine", Signature: sig})
 				wantState(t, inst, StateApproved)
 				if got, want := timeline(inst), "start enter@start leave@start enter@a1 approve@a1 leave@a1 enter@end leave@end end@end>approved"; got != want {
 					t.Fatalf("timeline\n got %s\nwant %s", got, want)
 				}
 				s := inst.Timeline[4]
-				if s.Actor != "bob" || s.Comment != "fine" || s.Signature != "sig1" || s.Task == "" || !s.At.Equal(monday) {
+				if s.Actor != "bob" || s.Comment != "fine" || s.Signature != sig || s.Task == "" || !s.At.Equal(monday) {
 					t.Fatalf("approve step %+v", s)
 				}
 				if inst.Finished.IsZero() || len(inst.Active) != 0 {
@@ -547,12 +548,13 @@ func scenarios() []scenario {
 				if _, err := e.wf.Comment(e.ctx, e.p("erin"), id, ActInput{Comment: "hi"}); !errors.Is(err, engine.ErrForbidden) {
 					t.Fatalf("erin comments: %v", err)
 				}
-				inst, err := e.wf.Comment(e.ctx, e.p("alice"), id, ActInput{Comment: "please hurry", Attachments: []string{"f1"}})
+				f1 := e.uploadFile(t, "alice", "note.pdf")
+				inst, err := e.wf.Comment(e.ctx, e.p("alice"), id, ActInput{Comment: "please hurry", Attachments: []string{f1}})
 				if err != nil {
 					t.Fatal(err)
 				}
 				last := inst.Timeline[len(inst.Timeline)-1]
-				if last.Action != stepComment || last.Actor != "alice" || !slices.Equal(last.Attachments, []string{"f1"}) {
+				if last.Action != stepComment || last.Actor != "alice" || !slices.Equal(last.Attachments, []string{f1}) {
 					t.Fatalf("comment step %+v", last)
 				}
 				if _, err := e.wf.Instance(e.ctx, e.p("erin"), id); !errors.Is(err, engine.ErrNotFound) {
