@@ -1,10 +1,31 @@
 # Tracecraft. `make test` is the test command (CI runs it through .ci/run).
 GO ?= go
 
-.PHONY: test vet build run bench
+.PHONY: test vet build run bench fuzz
 
 test: vet
 	$(GO) test -race -count=1 -timeout 40m ./...
+	$(MAKE) fuzz
+
+# Fuzz targets, each explored for FUZZTIME (their seeds and committed corpus under testdata/fuzz
+# also run with every `go test`). A failure writes the input to testdata/fuzz: commit it.
+FUZZTIME ?= 10s
+FUZZ_TARGETS = \
+	./engine:FuzzExprCompileEval \
+	./api:FuzzBindJSON \
+	./forms:FuzzFormDefinition \
+	./forms:FuzzRecordPayload \
+	./forms:FuzzListQuery \
+	./forms:FuzzImportCSV \
+	./forms:FuzzImportXLSX \
+	./workflow:FuzzFlowDefinition
+
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "fuzz $$pkg $$name ($(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg; \
+	done
 
 vet:
 	$(GO) vet ./...

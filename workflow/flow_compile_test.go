@@ -48,7 +48,7 @@ type flowEnv struct {
 // newFlowEnv makes a kernel on a fresh store with the form engine, the workflow engine, app qa
 // with the published form inspection and the draft-only form pending, roles qa, manager and
 // designer, and user lily. setup runs before the kernel starts (bus subscribers).
-func newFlowEnv(t *testing.T, setup ...func(*engine.Kernel)) *flowEnv {
+func newFlowEnv(t testing.TB, setup ...func(*engine.Kernel)) *flowEnv {
 	t.Helper()
 	ctx := context.Background()
 	k := engine.NewKernel(storetest.New(t), engine.KernelOptions{Log: storetest.Quiet})
