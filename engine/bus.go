@@ -871,7 +871,7 @@ func (b *Bus) Retry(ctx context.Context, key string) error {
 	}
 	seq, ok := busSeqOf(key)
 	if DeliveryState(f.State) != DeliveryDead || !ok {
-		return fmt.Errorf("retry delivery %s: not dead: %w", key, ErrConflict)
+		return fmt.Errorf("retry delivery %s: %w", key, ErrDeliveryNotDead)
 	}
 	b.mu.Lock()
 	s := b.byName[f.Subscriber]
@@ -885,7 +885,7 @@ func (b *Bus) Retry(ctx context.Context, key string) error {
 		return fmt.Errorf("retry delivery %s: no subscriber %s: %w", key, f.Subscriber, ErrNotFound)
 	case b.queued[key]:
 		b.mu.Unlock()
-		return fmt.Errorf("retry delivery %s: already queued: %w", key, ErrConflict)
+		return fmt.Errorf("retry delivery %s: already queued: %w", key, ErrDeliveryNotDead)
 	}
 	b.queued[key] = true // reserved while the state below is written
 	b.mu.Unlock()
@@ -909,6 +909,15 @@ func (b *Bus) Retry(ctx context.Context, key string) error {
 		b.enqueueLocked(&busItem{seq: seq, key: key, sub: s, raw: f.Event, first: f.FirstFailed, failing: true})
 	}
 	return nil
+}
+
+// ErrDeliveryNotDead: Retry of a delivery that is still being retried, or is queued (409).
+var ErrDeliveryNotDead = Coded(ErrConflict, "delivery_not_dead", nil)
+
+func init() {
+	RegisterMessages(map[string]Text{
+		"error.delivery_not_dead": {ZH: "该投递仍在自动重试中，只有已放弃（dead）的投递才能手动重试；请稍后刷新", EN: "the delivery is still being retried: only a dead delivery can be retried by hand; reload later"},
+	})
 }
 
 // Prune deletes the events published before `before` (zero means now minus
