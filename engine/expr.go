@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -18,13 +19,14 @@ import (
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/builtin"
+	"github.com/expr-lang/expr/checker"
 	"github.com/expr-lang/expr/checker/nature"
 	"github.com/expr-lang/expr/conf"
 	"github.com/expr-lang/expr/file"
+	"github.com/expr-lang/expr/parser"
 	"github.com/expr-lang/expr/patcher"
 	"github.com/expr-lang/expr/types"
 	"github.com/expr-lang/expr/vm"
-	"github.com/expr-lang/expr/vm/runtime"
 )
 
 // ErrExprBudget is wrapped by the error of an evaluation that ran out of its
@@ -306,16 +308,27 @@ func WithMaxNodes(n uint) ExprOption {
 }
 
 // WithMemoryBudget sets the memory budget of expr's virtual machine for one
-// evaluation, counted in allocated elements (a range 1..n costs n).
+// evaluation, counted in allocated elements; it is also the longest range
+// a..b an expression may build.
 func WithMemoryBudget(n uint) ExprOption {
 	return func(x *Exprs) { x.memoryBudget = n }
 }
 
-// WithStepBudget limits the work of one evaluation: every loop iteration
-// costs one step, every element of a list or object it builds one more, and
-// every 16 bytes of a string it builds one more.
+// WithStepBudget limits the work of one evaluation, counted in steps of
+// roughly a VM instruction each: every loop iteration costs the size of its
+// body, a range a..b costs its length, and every function or operator whose
+// work grows with its operands (text functions, sort, uniq, join, matches,
+// contains, ==, in, ...) costs one step per list element or per 16 bytes of
+// text it reads and makes, before it runs; see expr_budget.go.
 func WithStepBudget(n int) ExprOption {
 	return func(x *Exprs) { x.stepBudget = n }
+}
+
+// WithEvalTimeout caps the wall-clock time of one evaluation, on top of the
+// caller's context; zero means no cap. The step budget is what bounds the
+// work; the cap stops an evaluation the step model prices wrong.
+func WithEvalTimeout(d time.Duration) ExprOption {
+	return func(x *Exprs) { x.evalTimeout = d }
 }
 
 // WithMaxStringLen limits the length in bytes of a string built by an
@@ -329,15 +342,9 @@ const (
 	exprDefaultMaxNodes     = 2000
 	exprDefaultStepBudget   = 1_000_000
 	exprDefaultMaxStringLen = 1 << 20
+	exprDefaultEvalTimeout  = 300 * time.Millisecond
 	exprMaxSourceLen        = 64 << 10
 	exprCacheMax            = 4096
-)
-
-// Names the analyst cannot type: the lexer never puts a dot in an identifier.
-const (
-	exprBudgetVar = "tracecraft.budget"
-	exprFnSpend   = "tracecraft.spend"
-	exprFnAdd     = "tracecraft.add"
 )
 
 // exprAllowedBuiltins are the expr builtins kept as they are; every other
@@ -387,6 +394,7 @@ type Exprs struct {
 	memoryBudget uint
 	stepBudget   int
 	maxStringLen int
+	evalTimeout  time.Duration
 	funcs        []expr.Option
 
 	mu    sync.RWMutex
@@ -408,6 +416,7 @@ func NewExprs(opts ...ExprOption) *Exprs {
 		memoryBudget: conf.DefaultMemoryBudget,
 		stepBudget:   exprDefaultStepBudget,
 		maxStringLen: exprDefaultMaxStringLen,
+		evalTimeout:  exprDefaultEvalTimeout,
 		cache:        make(map[exprCacheKey]*Program),
 	}
 	for _, opt := range opts {
@@ -486,49 +495,76 @@ func (x *Exprs) compile(source string, env ExprEnv, want ExprKind) (_ *Program, 
 	}
 	envType[exprBudgetVar] = types.TypeOf(&exprBudget{})
 
-	guard := &exprPatch{x: x, env: env, used: make(map[string]bool), types: make(map[ast.Node]reflect.Type)}
-	opts := []expr.Option{
+	base := []expr.Option{
 		expr.Env(envType),
 		expr.DisableAllBuiltins(),
 		expr.MaxNodes(x.maxNodes),
 	}
 	for name := range exprAllowedBuiltins {
-		opts = append(opts, expr.EnableBuiltin(name))
+		base = append(base, expr.EnableBuiltin(name))
 	}
-	opts = append(opts, x.funcs...)
-	opts = append(opts,
-		expr.Patch(guard),
-		expr.Patch(patcher.WithTimezone{Location: x.loc}),
-		expr.Patch(exprRecheckCalls{}),
-	)
+	base = append(base, x.funcs...)
 
 	defer func() {
 		if r := recover(); r != nil { // an expr bug must not take the server down
 			err = fmt.Errorf("compile expression: internal error: %v", r)
 		}
 	}()
-	prog, err := expr.Compile(source, opts...)
-	if guard.err != nil { // a forbidden feature outranks follow-up type errors
+
+	// The first pass parses and checks the expression as the analyst wrote
+	// it, without patches: expr's checker keeps the type of a call from its
+	// first visit, so with patches a type error inside a call's arguments
+	// would go unreported. The second pass compiles it with the budget
+	// threaded through.
+	config := conf.CreateNew()
+	for _, opt := range base {
+		opt(config)
+	}
+	for name := range config.Disabled {
+		delete(config.Builtins, name)
+	}
+	config.Check()
+	located := func(err error) error {
+		var fe *file.Error
+		if !errors.As(err, &fe) {
+			return fmt.Errorf("compile expression: %w", err)
+		}
+		e := exprErrorFrom(fe)
+		if strings.Contains(e.Message, "exceeds maximum allowed nodes") {
+			e.Message = fmt.Sprintf("expression is too large (more than %d nodes)", x.maxNodes)
+			e.Err = ErrExprBudget
+		}
+		return e
+	}
+	tree, err := parser.ParseWithConfig(source, config)
+	if err != nil {
+		return nil, located(err)
+	}
+	guard := &exprPatch{x: x, env: env, used: make(map[string]bool)}
+	ast.Walk(&tree.Node, guard)
+	if guard.err != nil { // a forbidden feature outranks type errors
 		return nil, exprErrorFrom(guard.err.Bind(file.NewSource(source)))
 	}
+	got, err := checker.Check(tree, config)
 	if err != nil {
-		var fe *file.Error
-		if errors.As(err, &fe) {
-			e := exprErrorFrom(fe)
-			if strings.Contains(e.Message, "exceeds maximum allowed nodes") {
-				e.Message = fmt.Sprintf("expression is too large (more than %d nodes)", x.maxNodes)
-				e.Err = ErrExprBudget
-			}
-			return nil, e
-		}
-		return nil, fmt.Errorf("compile expression: %w", err)
+		return nil, located(err)
 	}
-	if got := prog.Node().Type(); want != ExprAny && !exprKindAccepts(want, got) {
+	if want != ExprAny && !exprKindAccepts(want, got) {
 		fe := &file.Error{
 			Location: file.Location{From: exprFirstRune(source)},
 			Message:  fmt.Sprintf("result must be %s, got %s", want, exprKindOf(got)),
 		}
 		return nil, exprErrorFrom(fe.Bind(file.NewSource(source)))
+	}
+
+	costs := &exprCostPatch{x: x, types: make(map[ast.Node]reflect.Type), ranges: make(map[ast.Node]ast.Node)}
+	prog, err := expr.Compile(source, append(slices.Clip(base),
+		expr.Patch(patcher.WithTimezone{Location: x.loc}),
+		expr.Patch(costs),
+		expr.Patch(exprRecheckCalls{}),
+	)...)
+	if err != nil { // the first pass accepted it: the budget patch is at fault
+		return nil, fmt.Errorf("compile expression: internal error: %w", err)
 	}
 
 	used := make(ExprEnv, len(guard.used))
@@ -649,15 +685,13 @@ func exprKindOf(t reflect.Type) string {
 	return t.String()
 }
 
-// exprPatch rejects what analysts may not use and threads the evaluation
-// budget through the tree: every predicate body, every list or object built
-// from non-literals and every string concatenation is charged to it.
+// exprPatch rejects what analysts may not use and notes the variables an
+// expression reads. It walks the parsed tree in the first pass of Compile.
 type exprPatch struct {
-	x     *Exprs
-	env   ExprEnv
-	used  map[string]bool // variables of env the expression reads
-	err   *file.Error
-	types map[ast.Node]reflect.Type // static types of the nodes this patch made
+	x    *Exprs
+	env  ExprEnv
+	used map[string]bool // variables of env the expression reads
+	err  *file.Error
 }
 
 func (p *exprPatch) fail(node ast.Node, format string, args ...any) {
@@ -682,6 +716,15 @@ func (p *exprPatch) Visit(node *ast.Node) {
 		if !exprAllowedBuiltins[n.Name] { // predicates parse even when disabled
 			p.fail(n, "function %s is not allowed", n.Name)
 		}
+		if n.Name == "date" && len(n.Arguments) == 3 {
+			// A zone name is loaded here, once, not on every evaluation.
+			zone, ok := n.Arguments[2].(*ast.StringNode)
+			if !ok {
+				p.fail(n.Arguments[2], "date: the time zone must be a quoted name such as \"Asia/Shanghai\"")
+			} else if _, err := exprLoadZone(zone.Value); err != nil {
+				p.fail(zone, "date: unknown time zone %q", zone.Value)
+			}
+		}
 	case *ast.CallNode:
 		id, ok := n.Callee.(*ast.IdentifierNode)
 		if !ok {
@@ -697,58 +740,19 @@ func (p *exprPatch) Visit(node *ast.Node) {
 				}
 			}
 		}
-	case *ast.PredicateNode:
-		n.Node = p.spend(n.Node)
-	case *ast.ArrayNode:
-		if !exprAllLiteral(n.Nodes) {
-			ast.Patch(node, p.spend(n))
-		}
-	case *ast.MapNode:
-		for _, pair := range n.Pairs {
-			if pn, ok := pair.(*ast.PairNode); ok && !exprIsLiteral(pn.Value) {
-				ast.Patch(node, p.spend(n))
-				break
-			}
-		}
 	case *ast.BinaryNode:
-		_, ls := n.Left.(*ast.StringNode)
-		_, rs := n.Right.(*ast.StringNode)
-		if n.Operator == "+" && p.maybeString(n.Left) && p.maybeString(n.Right) && !(ls && rs) {
-			call := &ast.CallNode{
-				Callee:    exprIdent(exprFnAdd, n),
-				Arguments: []ast.Node{exprIdent(exprBudgetVar, n), n.Left, n.Right},
+		if n.Operator == "matches" {
+			if pattern, ok := n.Right.(*ast.StringNode); ok {
+				// Syntax errors are the checker's to report.
+				if _, err := exprRegexInsts(pattern.Value); errors.Is(err, ErrExprBudget) {
+					p.fail(pattern, "%v", err)
+					if p.err.From == pattern.Location().From {
+						p.err.Wrap(err)
+					}
+				}
 			}
-			p.types[call] = n.Type() // so an enclosing + still sees a string
-			ast.Patch(node, call)
 		}
 	}
-}
-
-// spend wraps node in tracecraft.spend(budget, node), which charges the
-// value's size and returns it unchanged.
-func (p *exprPatch) spend(node ast.Node) ast.Node {
-	call := &ast.CallNode{
-		Callee:    exprIdent(exprFnSpend, node),
-		Arguments: []ast.Node{exprIdent(exprBudgetVar, node), node},
-	}
-	call.SetLocation(node.Location())
-	p.types[call] = p.typeOf(node)
-	return call
-}
-
-func (p *exprPatch) typeOf(node ast.Node) reflect.Type {
-	if t, ok := p.types[node]; ok {
-		return t
-	}
-	return node.Type()
-}
-
-func (p *exprPatch) maybeString(node ast.Node) bool {
-	if _, isNil := node.(*ast.NilNode); isNil {
-		return false
-	}
-	k := p.typeOf(node).Kind()
-	return k == reflect.String || k == reflect.Interface
 }
 
 // exprRecheckCalls runs last and forgets the types of call nodes: the checker
@@ -787,77 +791,6 @@ func exprAllLiteral(nodes []ast.Node) bool {
 	return true
 }
 
-// exprBudget is the per-evaluation budget, reachable from the program only
-// through the hidden variable exprBudgetVar.
-type exprBudget struct {
-	ctx       context.Context
-	left      int
-	max       int
-	sinceTick int
-}
-
-func (b *exprBudget) spend(n int) error {
-	b.left -= n
-	if b.left < 0 {
-		return exprBudgetError(fmt.Sprintf("step budget exceeded (more than %d steps)", b.max))
-	}
-	b.sinceTick += n
-	if b.sinceTick >= 256 {
-		b.sinceTick = 0
-		return b.ctx.Err()
-	}
-	return nil
-}
-
-// exprSize counts the elements and string bytes/16 in v, giving up once the
-// count passes limit so that a huge shared structure costs no more than the
-// budget it would exceed.
-func exprSize(v any, limit int) int {
-	switch v := v.(type) {
-	case nil, bool, int, int64, float64, time.Time, time.Duration:
-		return 0
-	case string:
-		return len(v) / 16
-	case []any:
-		n := 0
-		for _, e := range v {
-			n += 1 + exprSize(e, limit-n)
-			if n > limit {
-				return n
-			}
-		}
-		return n
-	case map[string]any:
-		n := 0
-		for k, e := range v {
-			n += 1 + len(k)/16 + exprSize(e, limit-n)
-			if n > limit {
-				return n
-			}
-		}
-		return n
-	}
-	rv := reflect.ValueOf(v)
-	switch rv.Kind() {
-	case reflect.Slice, reflect.Array:
-		n := 0
-		for i := 0; i < rv.Len() && n <= limit; i++ {
-			n += 1 + exprSize(rv.Index(i).Interface(), limit-n)
-		}
-		return n
-	case reflect.Map:
-		n := 0
-		it := rv.MapRange()
-		for it.Next() && n <= limit {
-			n += 1 + exprSize(it.Key().Interface(), limit-n) + exprSize(it.Value().Interface(), limit-n)
-		}
-		return n
-	case reflect.String:
-		return rv.Len() / 16
-	}
-	return 0
-}
-
 // Program is a compiled expression, safe for concurrent evaluation.
 type Program struct {
 	x      *Exprs
@@ -887,7 +820,7 @@ func (p *Program) Eval(ctx context.Context, vars map[string]any) (any, error) {
 		}
 		env[name] = v
 	}
-	env[exprBudgetVar] = &exprBudget{ctx: ctx, left: p.x.stepBudget, max: p.x.stepBudget}
+	env[exprBudgetVar] = p.x.newBudget(ctx)
 
 	machine := vm.VM{MemoryBudget: p.x.memoryBudget}
 	out, err := machine.Run(p.prog, env)
@@ -1175,10 +1108,7 @@ var exprFunctionNames = map[string]bool{
 }
 
 func (x *Exprs) functions() []expr.Option {
-	raw := func(fn *builtin.Function) expr.Option {
-		return func(c *conf.Config) { c.Functions[fn.Name] = fn }
-	}
-	return []expr.Option{
+	return append(x.budgetFunctions(), []expr.Option{
 		expr.Function("now", func(...any) (any, error) {
 			return x.clock().In(x.loc), nil
 		}, new(func() time.Time)),
@@ -1297,39 +1227,7 @@ func (x *Exprs) functions() []expr.Option {
 			}
 			return strings.ReplaceAll(s, old, repl), nil
 		}, new(func(string, string, string) string)),
-
-		// Hidden helpers the patch inserts; their names cannot be typed.
-		raw(&builtin.Function{
-			Name: exprFnSpend,
-			Func: func(args ...any) (any, error) {
-				b := args[0].(*exprBudget)
-				return args[1], b.spend(1 + exprSize(args[1], b.left))
-			},
-			Validate: func(args []reflect.Type) (reflect.Type, error) {
-				return args[1], nil
-			},
-		}),
-		raw(&builtin.Function{
-			Name: exprFnAdd,
-			Func: func(args ...any) (any, error) {
-				b := args[0].(*exprBudget)
-				sum := runtime.Add(args[1], args[2])
-				if s, ok := sum.(string); ok {
-					if err := x.checkLen(len(s)); err != nil {
-						return nil, err
-					}
-					return s, b.spend(len(s) / 16)
-				}
-				return sum, nil
-			},
-			Validate: func(args []reflect.Type) (reflect.Type, error) {
-				if args[1] != nil && args[2] != nil && args[1].Kind() == reflect.String && args[2].Kind() == reflect.String {
-					return args[1], nil
-				}
-				return reflect.TypeOf((*any)(nil)).Elem(), nil
-			},
-		}),
-	}
+	}...)
 }
 
 func (x *Exprs) checkLen(n int) error {
