@@ -598,7 +598,10 @@ func (s *Service) InstancesOfRecord(ctx context.Context, p *engine.Principal, ap
 			out = append(out, *shown)
 		}
 	}
-	if len(out) == 0 && readErr != nil && !errors.Is(readErr, engine.ErrNotFound) && !errors.Is(readErr, engine.ErrForbidden) {
+	// Someone who may not read the record sees the instances they take part in; with none, the
+	// answer is the record's own refusal (403, or 404), not an empty list that looks like "no
+	// flow ran on this record".
+	if len(out) == 0 && readErr != nil {
 		return nil, readErr
 	}
 	return out, nil
