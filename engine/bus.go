@@ -605,7 +605,8 @@ func (b *Bus) deliver(it *busItem) {
 	if err == nil {
 		m := busMarker{Event: eventID, Subscriber: it.sub.name, State: "done", Attempts: it.tries + 1, At: now}
 		// A revived delivery's event may have been pruned meanwhile (its failure document kept a
-		// copy): a marker for it would never be pruned, and nothing needs it.
+		// copy): a marker for it would never be pruned, and nothing needs it (Start does not
+		// walk below the prune cursor).
 		if it.tracked || b.eventStored(ctx, eventID) {
 			if perr := b.st.Put(ctx, busDeliveries, it.key, m); perr != nil && !errors.Is(perr, store.ErrDuplicate) {
 				// Delivered but not marked: a restart may deliver it again, which handlers allow.
@@ -641,8 +642,10 @@ func (b *Bus) deliver(it *busItem) {
 			b.log.Error("dead delivery not recorded", "delivery", it.key, "err", serr)
 		}
 		m := busMarker{Event: eventID, Subscriber: it.sub.name, State: string(DeliveryDead), Attempts: it.tries, At: now}
-		if perr := b.st.Put(ctx, busDeliveries, it.key, m); perr != nil && !errors.Is(perr, store.ErrDuplicate) {
-			b.log.Error("dead delivery not marked", "delivery", it.key, "err", perr)
+		if it.tracked || b.eventStored(ctx, eventID) { // as for a done marker, below
+			if perr := b.st.Put(ctx, busDeliveries, it.key, m); perr != nil && !errors.Is(perr, store.ErrDuplicate) {
+				b.log.Error("dead delivery not marked", "delivery", it.key, "err", perr)
+			}
 		}
 		b.mu.Lock()
 		b.finishLocked(it)
