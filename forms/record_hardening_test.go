@@ -207,6 +207,16 @@ func TestHardening03_SubtableFormulaOverHiddenParent(t *testing.T) {
 		t.Errorf("export shows the line cost:\n%s", csv.String())
 	}
 
+	// Flows show a record through the field list of VisibleFields: a sub-table with a hidden
+	// column is left out whole, and so are the hidden field and the total over the column.
+	fv, err := e.s.k.Records.VisibleFields(e.ctx, reader, "qa", "batch", rec.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(fv.Fields, []string{"price"}) {
+		t.Errorf("visible fields for flows %v, want [price]", fv.Fields)
+	}
+
 	// An owner sees the columns on their own records (their role hides nothing), and their
 	// write answers show them; a reader who is also an owner still gets them hidden on others'.
 	both := e.user(t, "otto", "reader", "owner")

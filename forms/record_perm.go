@@ -302,6 +302,19 @@ func withoutColumn(data Values, sub, col string) {
 	data[sub] = out
 }
 
+// hidesPart tells whether hidden hides field key or a column of it ("lines.margin").
+func hidesPart(hidden map[string]bool, key string) bool {
+	if hidden[key] {
+		return true
+	}
+	for h := range hidden {
+		if strings.HasPrefix(h, key+".") {
+			return true
+		}
+	}
+	return false
+}
+
 // hideFormulasOverHidden hides, in one role's permission, every formula that reads a field the
 // role hides: its value would show what the field hides (margin = price - cost). That covers
 // top-level formulas, sub-table columns that read the record (parent.cost) or a hidden sibling,
@@ -310,17 +323,7 @@ func withoutColumn(data Values, sub, col string) {
 // of formulas are followed whatever their order.
 func hideFormulasOverHidden(c *Compiled, hidden map[string]bool) {
 	// hides tells whether reading key k (a top-level field, with its rows) reads a hidden value.
-	hides := func(k string) bool {
-		if hidden[k] {
-			return true
-		}
-		for h := range hidden {
-			if strings.HasPrefix(h, k+".") {
-				return true
-			}
-		}
-		return false
-	}
+	hides := func(k string) bool { return hidesPart(hidden, k) }
 	hide := func(path string) bool {
 		if hidden[path] {
 			return false

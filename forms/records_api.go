@@ -128,13 +128,15 @@ func (a recordsAPI) VisibleFields(ctx context.Context, p *engine.Principal, app,
 	for _, f := range c.Fields {
 		shown := true
 		if !acc.full {
+			// A sub-table with a hidden column (a formula over a hidden field) counts as
+			// hidden whole here: a field list cannot show part of its rows.
 			for _, role := range p.Roles {
-				if cp, ok := c.perms[role]; ok && cp.hidden[f.Key] {
+				if cp, ok := c.perms[role]; ok && hidesPart(cp.hidden, f.Key) {
 					shown = false
 				}
 			}
 			for _, cp := range covering {
-				shown = shown || !cp.hidden[f.Key]
+				shown = shown || !hidesPart(cp.hidden, f.Key)
 			}
 		}
 		if shown {
