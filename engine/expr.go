@@ -23,6 +23,7 @@ import (
 	"github.com/expr-lang/expr/checker/nature"
 	"github.com/expr-lang/expr/conf"
 	"github.com/expr-lang/expr/file"
+	"github.com/expr-lang/expr/optimizer"
 	"github.com/expr-lang/expr/parser"
 	"github.com/expr-lang/expr/patcher"
 	"github.com/expr-lang/expr/types"
@@ -267,8 +268,12 @@ func (e *ExprError) Error() string {
 // Unwrap returns the cause of the error.
 func (e *ExprError) Unwrap() error { return e.Err }
 
+// exprMaxMessageLen caps the message of an error, which may quote an
+// operand as long as the longest string an expression can build.
+const exprMaxMessageLen = 1 << 10
+
 func exprErrorFrom(fe *file.Error) *ExprError {
-	e := &ExprError{Message: fe.Message, Err: fe.Prev}
+	e := &ExprError{Message: exprTruncate(fe.Message, exprMaxMessageLen), Err: fe.Prev}
 	if fe.Line > 0 {
 		e.Line = fe.Line
 		e.Column = fe.Column + 1 // expr counts columns from zero
@@ -278,6 +283,18 @@ func exprErrorFrom(fe *file.Error) *ExprError {
 		e.Err = ErrExprBudget
 	}
 	return e
+}
+
+// exprTruncate cuts s to at most n bytes on a rune boundary, marking the cut.
+func exprTruncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }
 
 // exprBudgetError is a budget failure with its own message that still
@@ -342,7 +359,7 @@ const (
 	exprDefaultMaxNodes     = 2000
 	exprDefaultStepBudget   = 1_000_000
 	exprDefaultMaxStringLen = 1 << 20
-	exprDefaultEvalTimeout  = 300 * time.Millisecond
+	exprDefaultEvalTimeout  = 500 * time.Millisecond
 	exprMaxSourceLen        = 64 << 10
 	exprCacheMax            = 4096
 )
@@ -547,6 +564,13 @@ func (x *Exprs) compile(source string, env ExprEnv, want ExprKind) (_ *Program, 
 	}
 	got, err := checker.Check(tree, config)
 	if err != nil {
+		return nil, located(err)
+	}
+	if err := optimizer.Optimize(&tree.Node, config); err != nil { // folding 1 % 0 fails
+		var fe *file.Error
+		if errors.As(err, &fe) {
+			err = fe.Bind(file.NewSource(source))
+		}
 		return nil, located(err)
 	}
 	if want != ExprAny && !exprKindAccepts(want, got) {
