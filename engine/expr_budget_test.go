@@ -235,3 +235,23 @@ func TestHardening07_ExprUniqLikeExpr(t *testing.T) {
 		}
 	}
 }
+
+// TestHardening07_ExprCheckedAsWritten (item 7, found by FuzzExprCompileEval):
+// expr's checker keeps a call's type from its first visit, so once patches
+// ran, a type error inside a call's arguments compiled and failed only at
+// run time; and folding 1 % 0 failed inside the service.
+func TestHardening07_ExprCheckedAsWritten(t *testing.T) {
+	x := NewExprs()
+	tests := []struct{ source, err string }{
+		{`string(!qty)`, "line 1, column 8: invalid operation: ! (mismatched type int)\n | string(!qty)\n | .......^"},
+		{`len(join(map(1..3, !0)))`, "line 1, column 20: invalid operation: ! (mismatched type int)\n | len(join(map(1..3, !0)))\n | ...................^"},
+		{`concat(name, 1 + true)`, "line 1, column 16: invalid operation: + (mismatched types int and bool)\n | concat(name, 1 + true)\n | ...............^"},
+		{`0 % 0`, "line 1, column 3: integer divide by zero\n | 0 % 0\n | ..^"},
+	}
+	for _, tt := range tests {
+		_, err := x.Compile(tt.source, exprTestEnv(), ExprAny)
+		if err == nil || err.Error() != tt.err {
+			t.Errorf("Compile(%q) error\n%v\nwant\n%s", tt.source, err, tt.err)
+		}
+	}
+}
