@@ -159,13 +159,7 @@ func (s *Server) adminRoutes() []Route {
 			Handle: func(c *fiber.Ctx, p *engine.Principal) error {
 				q := engine.AuditQuery{Actor: c.Query("actor"), Action: c.Query("action"), Target: c.Query("target")}
 				var fe engine.FieldErrors
-				if v := c.Query("limit"); v != "" {
-					n, err := strconv.Atoi(v)
-					if err != nil || n < 1 || n > 500 {
-						fe.Add("limit", "too_big", map[string]any{"max": 500})
-					}
-					q.Limit = n
-				}
+				q.Limit = intQuery(c, "limit", 0, 1, 500, &fe)
 				if v := c.Query("before"); v != "" {
 					n, err := strconv.ParseInt(v, 10, 64)
 					if err != nil {

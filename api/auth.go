@@ -20,6 +20,9 @@ const (
 
 var errCSRF = errors.New("csrf token missing or wrong")
 
+// loginBodyLimit is sign-in's body limit: a user name and a password.
+const loginBodyLimit = 8 << 10
+
 // authenticate finds the caller's session: a bearer token, else the session cookie. Cookie
 // sessions must send the CSRF token in a header on every request that changes something.
 func (s *Server) authenticate(c *fiber.Ctx) (*engine.Principal, error) {
@@ -45,7 +48,7 @@ func (s *Server) authenticate(c *fiber.Ctx) (*engine.Principal, error) {
 			return nil, errCSRF
 		}
 	}
-	p.IP = c.IP()
+	p.IP = s.clientIP(c)
 	c.Locals(principalKey, p)
 	return p, nil
 }
@@ -129,7 +132,7 @@ type OK struct {
 
 func (s *Server) authRoutes() []Route {
 	return []Route{{
-		Method: fiber.MethodPost, Path: "/api/v1/auth/login", Tag: "auth", Public: true, Limited: true,
+		Method: fiber.MethodPost, Path: "/api/v1/auth/login", Tag: "auth", Public: true, Limited: true, Body: loginBodyLimit,
 		Summary: "Sign in with a user name and password; returns a bearer token and sets the session cookie",
 		In:      LoginInput{}, Out: LoginOutput{},
 		Handle: func(c *fiber.Ctx, _ *engine.Principal) error {
@@ -137,7 +140,7 @@ func (s *Server) authRoutes() []Route {
 			if err := bind(c, &in); err != nil {
 				return err
 			}
-			token, p, err := s.k.Auth.Login(c.UserContext(), strings.TrimSpace(in.Username), in.Password, c.IP())
+			token, p, err := s.k.Auth.Login(c.UserContext(), strings.TrimSpace(in.Username), in.Password, s.clientIP(c))
 			if err != nil {
 				return err
 			}

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"strconv"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -45,18 +46,30 @@ func init() {
 		"http.csrf":              {ZH: "缺少或错误的 CSRF 令牌（X-CSRF-Token）", EN: "missing or wrong CSRF token (X-CSRF-Token)"},
 		"http.internal":          {ZH: "服务器内部错误，错误编号 {id}", EN: "internal server error, id {id}"},
 		"http.method":            {ZH: "不支持的请求方法", EN: "method not allowed"},
+		"http.content_encoding":  {ZH: "请求内容不能压缩（Content-Encoding）", EN: "request bodies must not be compressed (Content-Encoding)"},
+		"http.busy":              {ZH: "服务器繁忙，请 {seconds} 秒后再试", EN: "the server is busy; try again in {seconds} s"},
+		"http.timeout":           {ZH: "处理超时（上限 {seconds} 秒），请缩小范围后重试", EN: "the request took too long (limit {seconds} s); narrow it down and try again"},
+		"http.shutting_down":     {ZH: "服务器正在停止，请稍后再试", EN: "the server is shutting down; try again shortly"},
+		"http.client_gone":       {ZH: "客户端已断开", EN: "the client closed the connection"},
 	})
 }
+
+// errContentEncoding: the request body is compressed; no route takes that.
+var errContentEncoding = errors.New("compressed request body")
 
 // errorHandler is the one place that maps errors to HTTP statuses and bodies.
 func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 	lang := langOf(c)
 	status, info := http500, ErrorInfo{}
 	var fe engine.FieldErrors
+	isFE := errors.As(err, &fe)
 	var te *engine.ThrottledError
+	var be *engine.BusyError
 	var fberr *fiber.Error
 	switch {
-	case errors.As(err, &fe):
+	case isFE && fe.Fault() != nil:
+		// Not the input's fault (the store failed while checking a field): a 500 below.
+	case isFE:
 		status, info.Code = fiber.StatusBadRequest, "invalid"
 		for _, f := range fe {
 			info.Fields = append(info.Fields, FieldIssue{Field: f.Path, Code: f.Code, Message: engine.Message(lang, f.Code, f.Params)})
@@ -69,6 +82,12 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 		status, info.Code = fiber.StatusTooManyRequests, "throttled"
 		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(te.RetryAfter))
 		info.Message = engine.Message(lang, "http.throttled", map[string]any{"seconds": te.RetryAfter})
+	case errors.As(err, &be):
+		status, info.Code = fiber.StatusServiceUnavailable, "busy"
+		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(be.RetryAfter))
+		info.Message = engine.Message(lang, "http.busy", map[string]any{"seconds": be.RetryAfter})
+	case errors.Is(err, errContentEncoding):
+		status, info.Code, info.Message = fiber.StatusUnsupportedMediaType, "unsupported_media_type", engine.Message(lang, "http.content_encoding", nil)
 	case errors.Is(err, engine.ErrNotFound):
 		status, info.Code, info.Message = fiber.StatusNotFound, "not_found", engine.Message(lang, "http.not_found", nil)
 	case engine.IsConflict(err):
@@ -80,12 +99,15 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 	case errors.Is(err, engine.ErrForbidden):
 		status, info.Code, info.Message = fiber.StatusForbidden, "forbidden", engine.Message(lang, "http.forbidden", nil)
 	case errors.Is(err, engine.ErrInvalid):
-		status, info.Code, info.Message = fiber.StatusBadRequest, "invalid", err.Error()
+		// Bad input not tied to a field: the error's text may name internals, so it goes to
+		// the log only.
+		status, info.Code, info.Message = fiber.StatusBadRequest, "invalid", engine.Message(lang, "http.invalid", nil)
+		s.log.Info("invalid input", "method", c.Method(), "path", c.Path(), "err", err)
 	case errors.As(err, &fberr):
 		status = fberr.Code
 		switch fberr.Code {
 		case fiber.StatusRequestEntityTooLarge:
-			info.Code, info.Message = "too_large", engine.Message(lang, "http.too_large", map[string]any{"limit": humanBytes(s.opts.BodyLimit)})
+			info.Code, info.Message = "too_large", engine.Message(lang, "http.too_large", map[string]any{"limit": humanBytes(s.bodyLimitFor(c.Method(), c.Path()))})
 		case fiber.StatusNotFound:
 			info.Code, info.Message = "not_found", engine.Message(lang, "http.not_found", nil)
 		case fiber.StatusMethodNotAllowed:
@@ -102,6 +124,25 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 		info.Code, info.Message = ce.Code, ce.Message(lang)
 	}
 	if status == http500 {
+		// A request whose context ended failed because of that, not of a fault of ours.
+		switch cause := ctxFailure(c); {
+		case errors.Is(cause, errRequestTimeout):
+			status, info.Code = fiber.StatusServiceUnavailable, "timeout"
+			info.Message = engine.Message(lang, "http.timeout", map[string]any{"seconds": int(s.timeoutFor(c).Seconds())})
+			s.log.Warn("request cancelled", "cause", cause, "method", c.Method(), "path", c.Path(), "err", err)
+		case errors.Is(cause, errShuttingDown):
+			status, info.Code = fiber.StatusServiceUnavailable, "shutting_down"
+			c.Set(fiber.HeaderRetryAfter, "5")
+			info.Message = engine.Message(lang, "http.shutting_down", nil)
+			s.log.Warn("request cancelled", "cause", cause, "method", c.Method(), "path", c.Path(), "err", err)
+		case errors.Is(cause, errClientGone):
+			// Nobody reads this answer; the status is for the request log (nginx's 499).
+			status, info.Code = statusClientGone, "client_gone"
+			info.Message = engine.Message(lang, "http.client_gone", nil)
+			s.log.Info("request cancelled", "cause", cause, "method", c.Method(), "path", c.Path(), "err", err)
+		}
+	}
+	if status == http500 {
 		info.Code = "internal"
 		info.ID = newErrorID()
 		info.Message = engine.Message(lang, "http.internal", map[string]any{"id": info.ID})
@@ -111,6 +152,17 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 }
 
 const http500 = fiber.StatusInternalServerError
+
+// statusClientGone is what the request log shows for requests whose client left.
+const statusClientGone = 499
+
+// timeoutFor is the Timeout of the route serving the request.
+func (s *Server) timeoutFor(c *fiber.Ctx) time.Duration {
+	if r := s.routeFor(c.Method(), c.Path()); r != nil {
+		return r.Timeout
+	}
+	return defaultRouteTimeout
+}
 
 func fieldLabel(f string) string {
 	if f == "" {

@@ -15,7 +15,7 @@ import (
 func (s *Server) fileRoutes() []Route {
 	f := s.forms
 	return []Route{
-		{Method: "POST", Path: "/api/v1/apps/:app/files", Tag: "files", Status: 201, Out: forms.FileInfo{},
+		{Method: "POST", Path: "/api/v1/apps/:app/files", Tag: "files", Status: 201, Out: forms.FileInfo{}, Body: forms.MaxUploadSize + multipartSlack,
 			Summary: "Upload a file (multipart/form-data, field \"file\"; at most 50 MiB) for attachment, image and signature fields",
 			Handle: func(c *fiber.Ctx, p *engine.Principal) error {
 				fh, err := c.FormFile("file")

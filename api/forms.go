@@ -2,7 +2,6 @@ package api
 
 import (
 	"encoding/json"
-	"strconv"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
@@ -203,6 +202,9 @@ func (s *Server) formRoutes() []Route {
 				if err := bind(c, &q); err != nil {
 					return err
 				}
+				if q.Limit < 0 {
+					return engine.Invalid("limit", "too_small", map[string]any{"min": 1})
+				}
 				res, err := f.List(c.UserContext(), p, c.Params("app"), c.Params("form"), q)
 				if err != nil {
 					return err
@@ -308,13 +310,7 @@ func jsonBody(c *fiber.Ctx) ([]byte, error) {
 func listQueryOf(c *fiber.Ctx) (forms.ListQuery, error) {
 	var q forms.ListQuery
 	var fe engine.FieldErrors
-	if l := c.Query("limit"); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil {
-			fe.Add("limit", "wrong_type", map[string]any{"want": "integer"})
-		}
-		q.Limit = n
-	}
+	q.Limit = intQuery(c, "limit", 0, 1, forms.MaxLimit, &fe)
 	q.Cursor = c.Query("cursor")
 	if sortBy := c.Query("sort"); sortBy != "" {
 		q.Sort = &forms.SortKey{Field: strings.TrimPrefix(sortBy, "-"), Desc: strings.HasPrefix(sortBy, "-")}
@@ -334,7 +330,7 @@ func listQueryOf(c *fiber.Ctx) (forms.ListQuery, error) {
 func prefixed(prefix string, err error) engine.FieldErrors {
 	got, ok := engine.AsFieldErrors(err)
 	if !ok {
-		return engine.FieldErrors{{Path: prefix, Code: "invalid", Params: map[string]any{"detail": err.Error()}}}
+		return engine.FieldFault(prefix, err)
 	}
 	for i := range got {
 		if got[i].Path == "" {

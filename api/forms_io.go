@@ -35,7 +35,7 @@ func (s *Server) formIORoutes() []Route {
 	f := s.forms
 	const base = "/api/v1/apps/:app/forms/:form/records"
 	return []Route{
-		{Method: "GET", Path: base + "/export", Tag: "records",
+		{Method: "GET", Path: base + "/export", Tag: "records", Timeout: bulkTimeout,
 			Summary: "Export the records matching a filter as a CSV or XLSX file (labels in the caller's language; hidden fields left out)",
 			Query: []Param{
 				{Name: "format", Description: "csv (UTF-8 with BOM) or xlsx (default)"},
@@ -67,7 +67,7 @@ func (s *Server) formIORoutes() []Route {
 				c.Set("X-Export-Rows", strconv.Itoa(n))
 				return c.Send(buf.Bytes())
 			}},
-		{Method: "POST", Path: base + "/import", Tag: "records",
+		{Method: "POST", Path: base + "/import", Tag: "records", Body: forms.MaxImportBytes + multipartSlack, Timeout: bulkTimeout,
 			Summary: "Import records from a CSV or XLSX file (multipart field \"file\", or the file as the body with Content-Type text/csv or the xlsx type; at most 10 MiB and 10,000 rows). 200 with the report for a dry run or a finished import; 422 with the report when rows have errors and nothing was written",
 			Out:     forms.ImportReport{},
 			Query: []Param{

@@ -991,7 +991,7 @@ func TestListsBadQueries(t *testing.T) {
 		{name: "second filter bad", method: "GET", url: q(fl{Field: "qty", Op: "gt", Value: 1}, fl{Field: "nope", Op: "eq", Value: 1}), status: 400, fields: []string{"filters.1.field not_found"}},
 		{name: "every bad filter at once", method: "GET", url: q(fl{Field: "nope", Op: "eq", Value: 1}, fl{Field: "qty", Op: "gt", Value: "x"}), status: 400, fields: []string{"filters.0.field not_found", "filters.1.value wrong_type"}},
 		{name: "filter not JSON", method: "GET", url: lotsPath + "?filter=" + url.QueryEscape("[{"), status: 400, fields: []string{"filter invalid_json"}},
-		{name: "unknown filter key", method: "GET", url: lotsPath + "?filter=" + url.QueryEscape(`[{"field":"qty","op":"eq","value":1,"x":1}]`), status: 400, fields: []string{"filter.x unknown_field"}},
+		{name: "unknown filter key", method: "GET", url: lotsPath + "?filter=" + url.QueryEscape(`[{"field":"qty","op":"eq","value":1,"x":1}]`), status: 400, fields: []string{"filter.0.x unknown_field"}},
 		{name: "unknown sort field", method: "GET", url: lotsPath + "?sort=-weight", status: 400, fields: []string{"sort.field not_found"}},
 		{name: "unknown projected field", method: "GET", url: lotsPath + "?fields=name,weight", status: 400, fields: []string{"fields.1 not_found"}},
 		{name: "limit too big", method: "GET", url: lotsPath + "?limit=501", status: 400, fields: []string{"limit too_big"}},

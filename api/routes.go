@@ -2,6 +2,7 @@ package api
 
 import (
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -26,6 +27,14 @@ type Route struct {
 	Status  int // the success status; 200 when zero
 	Query   []Param
 	Handle  func(c *fiber.Ctx, p *engine.Principal) error
+	// Body caps the request body in bytes: Options.JSONLimit (1 MiB) when zero; routes that take
+	// files set more, sign-in less. A larger body is refused (413) before it is read.
+	Body int
+	// Timeout is how long the handler may run before its context is cancelled (60 s when
+	// zero); exports and imports set more.
+	Timeout time.Duration
+
+	segs []string // Path's segments, for routeFor
 }
 
 // Param documents a query parameter.
@@ -38,8 +47,20 @@ func (s *Server) add(r Route) {
 	if r.Status == 0 {
 		r.Status = fiber.StatusOK
 	}
+	if r.Body <= 0 {
+		r.Body = s.opts.JSONLimit
+	}
+	r.Body = min(r.Body, s.opts.BodyLimit)
+	if r.Timeout <= 0 {
+		r.Timeout = defaultRouteTimeout
+	}
+	r.segs = pathSegments(r.Path)
 	s.routes = append(s.routes, r)
 	h := func(c *fiber.Ctx) error {
+		if err := checkBody(c, r.Body); err != nil {
+			return err
+		}
+		defer s.requestContext(c, r.Timeout)()
 		var p *engine.Principal
 		if !r.Public {
 			var err error
@@ -51,12 +72,39 @@ func (s *Server) add(r Route) {
 					return err
 				}
 			}
-		} else if r.Limited && !s.limits.allow(c.IP()) {
+		} else if r.Limited && !s.limits.allow(s.clientIP(c)) {
 			return &engine.ThrottledError{RetryAfter: 60}
 		}
 		return r.Handle(c, p)
 	}
 	s.app.Add(r.Method, r.Path, h)
+	if r.Method == fiber.MethodGet {
+		s.app.Add(fiber.MethodHead, r.Path, h) // load balancers check with HEAD
+	}
+}
+
+// multipartSlack is what a multipart body may hold beyond its file: boundaries, part headers,
+// other fields.
+const multipartSlack = 1 << 20
+
+// bulkTimeout is the Timeout of routes that export or import whole lists.
+const bulkTimeout = 10 * time.Minute
+
+// checkBody refuses a body over the route's limit (headerReceived has refused those before they
+// were read; this is for requests that did not come through it) and compressed bodies: Fiber
+// would inflate them whole, past every limit.
+func checkBody(c *fiber.Ctx, limit int) error {
+	n := c.Request().Header.ContentLength()
+	if n == -1 { // chunked; a multipart body of known length is never rebuilt here
+		n = len(c.Request().Body())
+	}
+	if n > limit {
+		return fiber.ErrRequestEntityTooLarge
+	}
+	if ce := c.Get(fiber.HeaderContentEncoding); ce != "" && !strings.EqualFold(ce, "identity") {
+		return errContentEncoding
+	}
+	return nil
 }
 
 // allRoutes is the route table of the whole product.

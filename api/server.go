@@ -7,7 +7,7 @@ import (
 	"context"
 	"log/slog"
 	"net"
-	"strings"
+	"net/netip"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -22,19 +22,23 @@ import (
 
 // Options configure the server.
 type Options struct {
-	// BodyLimit caps every request body (uploads included); default 64 MiB.
+	// BodyLimit caps every request body, whatever its route allows (default 64 MiB).
 	BodyLimit int
-	// JSONLimit caps JSON request bodies; default 1 MiB.
+	// JSONLimit is the body limit of routes that do not set their own (Route.Body): JSON
+	// bodies; default 1 MiB.
 	JSONLimit int
 	// SecureCookies marks session cookies Secure (set it when served over HTTPS).
 	SecureCookies bool
 	// TrustedProxies are the addresses (or CIDR ranges) of load balancers whose
 	// X-Forwarded-For header names the real client; without them the peer address is used.
+	// See clientAddr for how the header is read; ParseTrustedProxies checks the list.
 	TrustedProxies []string
 	// Version is reported by /healthz.
 	Version string
 	// Log receives request logs; the kernel's logger when nil.
 	Log *slog.Logger
+
+	testRoutes []Route // routes the package's own tests add
 }
 
 // Server is the HTTP server of one Tracecraft node.
@@ -47,6 +51,13 @@ type Server struct {
 	app    *fiber.App
 	routes []Route
 	limits *rateLimiter
+	// trusted are the parsed TrustedProxies.
+	trusted []netip.Prefix
+	// base is the parent of every request's context; Shutdown cancels it once its grace
+	// period is over, and then waits for running handlers (running) to return.
+	base     context.Context
+	stopBase context.CancelCauseFunc
+	running  inflight
 }
 
 // Engines are the engines the server exposes.
@@ -67,6 +78,13 @@ func New(k *engine.Kernel, engines Engines, opts Options) *Server {
 		opts.Log = k.Log
 	}
 	s := &Server{k: k, forms: engines.Forms, flows: engines.Flows, opts: opts, log: opts.Log, limits: newRateLimiter(60, time.Minute)}
+	s.base, s.stopBase = context.WithCancelCause(context.Background())
+	trusted, err := ParseTrustedProxies(opts.TrustedProxies)
+	if err != nil {
+		// The CLI checks the list first; a caller that did not trusts no proxy.
+		s.log.Error("trusted proxies ignored", "err", err)
+	}
+	s.trusted = trusted
 	cfg := fiber.Config{
 		AppName:               "tracecraft",
 		BodyLimit:             opts.BodyLimit,
@@ -77,12 +95,10 @@ func New(k *engine.Kernel, engines Engines, opts Options) *Server {
 		IdleTimeout:           2 * time.Minute,
 		ErrorHandler:          s.errorHandler,
 	}
-	if len(opts.TrustedProxies) > 0 {
-		cfg.ProxyHeader = fiber.HeaderXForwardedFor
-		cfg.EnableTrustedProxyCheck = true
-		cfg.TrustedProxies = opts.TrustedProxies
-	}
 	s.app = fiber.New(cfg)
+	// Each route's body limit applies before the body is read (see headerReceived); BodyLimit
+	// above is the limit of last resort.
+	s.app.Server().HeaderReceived = s.headerReceived
 	s.app.Use(recover.New(recover.Config{EnableStackTrace: true}))
 	s.app.Use(requestid.New())
 	s.app.Use(s.requestLog)
@@ -90,11 +106,10 @@ func New(k *engine.Kernel, engines Engines, opts Options) *Server {
 		ContentSecurityPolicy: "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
 		ReferrerPolicy:        "same-origin",
 	}))
-	s.app.Use(s.limitJSON)
-	for _, r := range s.allRoutes() {
+	for _, r := range append(s.allRoutes(), opts.testRoutes...) {
 		s.add(r)
 	}
-	s.app.Use(func(c *fiber.Ctx) error { return fiber.ErrNotFound })
+	s.app.Use(s.noRoute)
 	return s
 }
 
@@ -107,8 +122,22 @@ func (s *Server) Routes() []Route { return s.routes }
 // Serve answers requests on ln until Shutdown.
 func (s *Server) Serve(ln net.Listener) error { return s.app.Listener(ln) }
 
-// Shutdown stops accepting connections and waits for running requests until ctx ends.
-func (s *Server) Shutdown(ctx context.Context) error { return s.app.ShutdownWithContext(ctx) }
+// shutdownDrain is how long Shutdown waits for handlers to return once it has cancelled them.
+const shutdownDrain = 5 * time.Second
+
+// Shutdown stops accepting connections and waits for running requests until ctx ends (the
+// grace period); then it cancels the contexts of requests still running and waits a few
+// seconds more for their handlers to return, so that the store can be closed after it.
+func (s *Server) Shutdown(ctx context.Context) error {
+	err := s.app.ShutdownWithContext(ctx)
+	s.stopBase(errShuttingDown)
+	dctx, cancel := context.WithTimeout(context.Background(), shutdownDrain)
+	defer cancel()
+	if derr := s.running.wait(dctx); derr != nil {
+		s.log.Warn("shutdown: handlers still running after they were cancelled", "wait", shutdownDrain)
+	}
+	return err
+}
 
 // requestLog writes one structured log line per request.
 func (s *Server) requestLog(c *fiber.Ctx) error {
@@ -125,7 +154,7 @@ func (s *Server) requestLog(c *fiber.Ctx) error {
 	}
 	attrs := []any{
 		"method", c.Method(), "path", c.Path(), "status", status,
-		"ms", float64(time.Since(start).Microseconds()) / 1000, "ip", c.IP(),
+		"ms", float64(time.Since(start).Microseconds()) / 1000, "ip", s.clientIP(c),
 		"request_id", c.GetRespHeader(fiber.HeaderXRequestID),
 	}
 	if p := principalOf(c); p != nil {
@@ -137,12 +166,4 @@ func (s *Server) requestLog(c *fiber.Ctx) error {
 	}
 	s.log.Log(c.UserContext(), level, "http", attrs...)
 	return nil
-}
-
-// limitJSON applies the smaller JSON limit to JSON bodies.
-func (s *Server) limitJSON(c *fiber.Ctx) error {
-	if len(c.Body()) > s.opts.JSONLimit && strings.HasPrefix(strings.ToLower(c.Get(fiber.HeaderContentType)), fiber.MIMEApplicationJSON) {
-		return fiber.ErrRequestEntityTooLarge
-	}
-	return c.Next()
 }

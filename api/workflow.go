@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"strconv"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -154,13 +153,10 @@ func (s *Server) workflowRoutes() []Route {
 		{Method: "GET", Path: "/api/v1/inbox", Tag: "inbox", Summary: "Your tasks: box todo (待我处理), done (我已处理), initiated (我发起的) or cc (抄送我), newest first", Out: []workflow.InboxItem{},
 			Query: []Param{{Name: "box", Description: "todo | done | initiated | cc (default todo)"}, {Name: "limit", Type: "integer"}, {Name: "before", Description: "continue after this task id"}},
 			Handle: func(c *fiber.Ctx, p *engine.Principal) error {
-				limit := 0
-				if v := c.Query("limit"); v != "" {
-					n, err := strconv.Atoi(v)
-					if err != nil || n < 1 || n > 200 {
-						return engine.Invalid("limit", "too_big", map[string]any{"max": 200})
-					}
-					limit = n
+				var fe engine.FieldErrors
+				limit := intQuery(c, "limit", 0, 1, 200, &fe)
+				if err := fe.Err(); err != nil {
+					return err
 				}
 				box := c.Query("box", "todo")
 				items, err := w.Inbox(c.UserContext(), p, box, limit, c.Query("before"))

@@ -458,7 +458,7 @@ func (fc *flowCompiler) checkAction(n *Node, p string) {
 	}
 	got, ok := engine.AsFieldErrors(err)
 	if !ok {
-		fc.fe.Add(p+"/params", "invalid", map[string]any{"detail": err.Error()})
+		fc.fe = append(fc.fe, engine.FieldFault(p+"/params", err)...) // the store failed: not the definition's fault
 		return
 	}
 	for _, e := range got {

@@ -46,6 +46,9 @@ type Options struct {
 	// BeforeStart runs once the engines are made, before the kernel starts: subscribe a
 	// test's own bus handlers there.
 	BeforeStart func(k *engine.Kernel)
+	// Auth and API, when set, change the sign-in options and the server's options.
+	Auth func(*engine.AuthOptions)
+	API  func(*api.Options)
 }
 
 // StartWith is Start with options.
@@ -53,7 +56,11 @@ func StartWith(t testing.TB, opts Options) *Server {
 	t.Helper()
 	ctx := context.Background()
 	st := storetest.New(t)
-	k := engine.NewKernel(st, engine.KernelOptions{Log: storetest.Quiet, Bus: opts.Bus, Auth: engine.AuthOptions{Argon2: engine.Argon2Params{Memory: 8 * 1024, Time: 1, Threads: 1}}})
+	auth := engine.AuthOptions{Argon2: engine.Argon2Params{Memory: 8 * 1024, Time: 1, Threads: 1}}
+	if opts.Auth != nil {
+		opts.Auth(&auth)
+	}
+	k := engine.NewKernel(st, engine.KernelOptions{Log: storetest.Quiet, Bus: opts.Bus, Auth: auth})
 	if _, _, err := k.Auth.Bootstrap(ctx, AdminPassword); err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +72,11 @@ func StartWith(t testing.TB, opts Options) *Server {
 	if err := k.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	srv := api.New(k, api.Engines{Forms: fs, Flows: wf}, api.Options{Version: "test", Log: storetest.Quiet})
+	apiOpts := api.Options{Version: "test", Log: storetest.Quiet}
+	if opts.API != nil {
+		opts.API(&apiOpts)
+	}
+	srv := api.New(k, api.Engines{Forms: fs, Flows: wf}, apiOpts)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
