@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"tracecraft/api"
+	builderui "tracecraft/builder-ui"
 	"tracecraft/forms"
 	"tracecraft/workflow"
 )
@@ -26,6 +27,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	proxies := fs.String("trusted-proxies", os.Getenv("TRACECRAFT_TRUSTED_PROXIES"), "comma-separated addresses or CIDR ranges of load balancers whose X-Forwarded-For is believed")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if _, err := api.ParseTrustedProxies(splitList(*proxies)); err != nil {
+		return fmt.Errorf("--trusted-proxies: %w", err)
 	}
 	level := slog.LevelInfo
 	if *debug {
@@ -53,7 +57,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := k.Start(ctx); err != nil {
 		return err
 	}
-	srv := api.New(k, engines, api.Options{Version: version(), SecureCookies: *secure, Log: log, TrustedProxies: splitList(*proxies)})
+	srv := api.New(k, engines, api.Options{UI: builderui.Dist(), Version: version(), SecureCookies: *secure, Log: log, TrustedProxies: splitList(*proxies)})
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return err
@@ -67,6 +71,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	case <-ctx.Done():
 	}
 	log.Info("shutting down")
+	// Requests get 20 s to finish; then their contexts end and Shutdown waits a little more.
 	sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
