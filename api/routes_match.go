@@ -3,6 +3,7 @@ package api
 import (
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/valyala/fasthttp"
@@ -88,10 +89,19 @@ func segmentsMatch(pattern, segs []string) bool {
 	return len(segs) == len(pattern)
 }
 
+// bigBodyReadTimeout is how long a route that takes more than a JSON body (files) may take to
+// receive it: the server's ReadTimeout (30 s) is short for 50 MiB over a slow line.
+const bigBodyReadTimeout = 5 * time.Minute
+
 // headerReceived tells fasthttp, once a request's headers are in and before its body is read,
 // how large a body the route it is for accepts: a larger one is refused (413) unread.
 func (s *Server) headerReceived(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
-	return fasthttp.RequestConfig{MaxRequestBodySize: s.bodyLimitFor(string(h.Method()), string(h.RequestURI()))}
+	limit := s.bodyLimitFor(string(h.Method()), string(h.RequestURI()))
+	rc := fasthttp.RequestConfig{MaxRequestBodySize: limit}
+	if limit > s.opts.JSONLimit {
+		rc.ReadTimeout = bigBodyReadTimeout
+	}
+	return rc
 }
 
 // bodyLimitFor is the body limit of the route that serves method and path: the JSON limit when
