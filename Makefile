@@ -1,7 +1,7 @@
 # Tracecraft. `make test` is the test command (CI runs it through .ci/run).
 GO ?= go
 
-.PHONY: test vet build run bench fuzz
+.PHONY: test vet build run bench fuzz ui ui-test
 
 test: vet
 	$(GO) test -race -count=1 -timeout 40m ./...
@@ -39,3 +39,14 @@ run:
 # Benchmarks run without the race detector (it slows the embedded store about tenfold).
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 60m ./...
+
+# The web app (builder-ui/): install the locked packages, run its unit tests, build dist/ (committed
+# and embedded in the binary, so Go builds need no Node), then stamp dist with the hash of the
+# sources it was built from (TestDistIsFresh in ./builder-ui fails when dist is stale).
+ui: ui-test
+	cd builder-ui && npm run build
+	$(GO) test ./builder-ui -run '^TestDistIsFresh$$' -count=1 -update
+
+# The web app's unit tests (Vitest).
+ui-test:
+	cd builder-ui && npm ci --no-audit --no-fund && npm test

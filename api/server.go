@@ -5,6 +5,7 @@ package api
 
 import (
 	"context"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -35,6 +36,9 @@ type Options struct {
 	TrustedProxies []string
 	// Version is reported by /healthz.
 	Version string
+	// UI is the built web app (builderui.Dist), served at / and, for any other GET outside
+	// /api/, as its index.html (home.go); nil serves a page that says the server is running.
+	UI fs.FS
 	// Log receives request logs; the kernel's logger when nil.
 	Log *slog.Logger
 
@@ -58,6 +62,7 @@ type Server struct {
 	base     context.Context
 	stopBase context.CancelCauseFunc
 	running  inflight
+	ui       appFiles // the web app's files as served (home.go)
 }
 
 // Engines are the engines the server exposes.
@@ -109,6 +114,7 @@ func New(k *engine.Kernel, engines Engines, opts Options) *Server {
 	for _, r := range append(s.allRoutes(), opts.testRoutes...) {
 		s.add(r)
 	}
+	s.app.Use(s.appPages) // the web app's files and pages (home.go)
 	s.app.Use(s.noRoute)
 	return s
 }

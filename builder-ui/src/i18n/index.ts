@@ -1,0 +1,48 @@
+import { createI18n } from 'vue-i18n'
+import zhCommon from './zh-CN/common'
+import zhAuth from './zh-CN/auth'
+import zhShell from './zh-CN/shell'
+import zhRecords from './zh-CN/records'
+import zhInbox from './zh-CN/inbox'
+import enCommon from './en/common'
+import enAuth from './en/auth'
+import enShell from './en/shell'
+import enRecords from './en/records'
+import enInbox from './en/inbox'
+
+// Messages are kept per area (one file per area and language); a designer added later brings
+// its own files and registers them here under its area's name.
+const zhCN = { common: zhCommon, auth: zhAuth, shell: zhShell, records: zhRecords, inbox: zhInbox }
+const en: typeof zhCN = { common: enCommon, auth: enAuth, shell: enShell, records: enRecords, inbox: enInbox }
+
+export type Locale = 'zh-CN' | 'en'
+export const locales: { value: Locale; label: string }[] = [
+  { value: 'zh-CN', label: '中文' },
+  { value: 'en', label: 'English' },
+]
+
+const storageKey = 'tc.lang'
+
+function initialLocale(): Locale {
+  const saved = globalThis.localStorage?.getItem(storageKey)
+  return saved === 'en' ? 'en' : 'zh-CN'
+}
+
+export const i18n = createI18n({
+  legacy: false,
+  locale: initialLocale(),
+  fallbackLocale: 'zh-CN',
+  messages: { 'zh-CN': zhCN, en },
+})
+
+/** currentLocale is the language the app shows and asks the server to answer in. */
+export function currentLocale(): Locale {
+  return i18n.global.locale.value as Locale
+}
+
+/** setLocale switches the language and keeps the choice for the next visit. */
+export function setLocale(l: Locale) {
+  i18n.global.locale.value = l
+  globalThis.localStorage?.setItem(storageKey, l)
+  if (typeof document !== 'undefined') document.documentElement.lang = l
+}

@@ -1,0 +1,38 @@
+import { createRouter, createWebHistory, type RouteRecordRaw } from 'vue-router'
+import { useSession } from './stores/session'
+
+// Every page is its own chunk (lazy import), so the first load carries only the shell. Designers
+// added later register their routes here the same way (children of the app layout).
+const routes: RouteRecordRaw[] = [
+  { path: '/login', name: 'login', component: () => import('./views/LoginView.vue'), meta: { public: true } },
+  {
+    path: '/',
+    component: () => import('./layout/AppShell.vue'),
+    children: [
+      { path: '', name: 'workbench', component: () => import('./views/WorkbenchView.vue') },
+      { path: 'inbox/:box?', name: 'inbox', component: () => import('./views/InboxView.vue') },
+      { path: 'tasks/:task', name: 'task', component: () => import('./views/TaskView.vue') },
+      {
+        path: 'apps/:app',
+        component: () => import('./layout/AppLayout.vue'),
+        children: [
+          { path: '', name: 'app', component: () => import('./views/AppHome.vue') },
+          { path: 'forms/:form', name: 'records', component: () => import('./views/RecordListView.vue') },
+          { path: 'forms/:form/new', name: 'record-new', component: () => import('./views/RecordFormView.vue') },
+          { path: 'forms/:form/records/:id/edit', name: 'record-edit', component: () => import('./views/RecordFormView.vue') },
+        ],
+      },
+      { path: ':rest(.*)*', name: 'not-found', component: () => import('./views/NotFound.vue') },
+    ],
+  },
+]
+
+export const router = createRouter({ history: createWebHistory(), routes })
+
+router.beforeEach(async (to) => {
+  if (to.meta.public) return true
+  const session = useSession()
+  const me = await session.load()
+  if (!me) return { name: 'login', query: to.fullPath !== '/' ? { next: to.fullPath } : {} }
+  return true
+})
