@@ -56,6 +56,16 @@ func decodeStrict(body []byte, v any) error {
 	return nil
 }
 
+// decodeDocument checks that body is one JSON value as strictly as decodeStrict, for documents
+// that their engine decodes (definitions); errors name fields by JSON pointer.
+func decodeDocument(body []byte) error {
+	if err := checkDocument(body); err != nil {
+		return err
+	}
+	var v any
+	return decodeStrict(body, &v)
+}
+
 func jsonError(body []byte, err error) error {
 	var se *json.SyntaxError
 	var te *json.UnmarshalTypeError

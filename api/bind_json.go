@@ -19,7 +19,8 @@ import (
 // (reported at the enclosing struct field), keys that match a field only when case is ignored,
 // and nesting as deep as the body is long. checkJSON finds each of them first and names the
 // field, as a dotted path ("data.lines.1.qty"), the same way the rest of the API names
-// request fields. Malformed JSON is left to the decoder, whose messages say where.
+// request fields (checkDocument: as a JSON pointer, the way definitions' errors name them).
+// Malformed JSON is left to the decoder, whose messages say where.
 
 func init() {
 	engine.RegisterMessages(map[string]engine.Text{
@@ -42,6 +43,17 @@ var errJSONSyntax = errors.New("json syntax")
 // the comment above says. It returns field errors, or nil (malformed JSON included).
 func checkJSON(data []byte, t reflect.Type) error {
 	k := jsonChecker{data: data, target: -1}
+	return k.check(t)
+}
+
+// checkDocument is checkJSON for documents decoded later by their engine (definitions): any
+// shape, fields named by JSON pointer ("/schema/properties/qty").
+func checkDocument(data []byte) error {
+	k := jsonChecker{data: data, target: -1, pointer: true}
+	return k.check(nil)
+}
+
+func (k *jsonChecker) check(t reflect.Type) error {
 	err := k.value(t)
 	if errors.Is(err, errJSONSyntax) {
 		return nil
@@ -58,10 +70,11 @@ func jsonPathAt(data []byte, offset int64) (path string, ok bool) {
 }
 
 type jsonChecker struct {
-	data  []byte
-	pos   int
-	depth int
-	path  []jsonStep
+	data    []byte
+	pos     int
+	depth   int
+	path    []jsonStep
+	pointer bool // name paths as JSON pointers
 	// target, when not negative, asks for the path of the innermost value holding it.
 	target   int
 	found    string
@@ -78,7 +91,14 @@ type jsonStep struct {
 func (k *jsonChecker) pathString() string {
 	var b strings.Builder
 	for i, s := range k.path {
-		if i > 0 {
+		switch {
+		case k.pointer:
+			b.WriteByte('/')
+			if !s.isIndex {
+				b.WriteString(strings.NewReplacer("~", "~0", "/", "~1").Replace(s.key))
+				continue
+			}
+		case i > 0:
 			b.WriteByte('.')
 		}
 		if s.isIndex {

@@ -300,11 +300,11 @@ func jsonBody(c *fiber.Ctx) ([]byte, error) {
 	if !strings.HasPrefix(strings.ToLower(c.Get(fiber.HeaderContentType)), fiber.MIMEApplicationJSON) {
 		return nil, fiber.ErrUnsupportedMediaType
 	}
-	var v any
-	if err := decodeStrict(c.Body(), &v); err != nil {
+	body := c.Body()
+	if err := decodeDocument(body); err != nil {
 		return nil, err
 	}
-	return c.Body(), nil
+	return body, nil
 }
 
 func listQueryOf(c *fiber.Ctx) (forms.ListQuery, error) {

@@ -262,6 +262,8 @@ func TestHardening19_StrictJSON(t *testing.T) {
 		{"raw NUL", records, "{\"data\":{\"supplier\":\"a\x00\",\"weight\":1}}", "data.supplier", "nul_character"},
 		{"field in another case", "/api/v1/users", `{"Username":"bob","displayName":"Bob","password":"passw0rd-ok"}`, "Username", "unknown_field"},
 		{"wrong type in a list", "/api/v1/users", `{"username":"bob","displayName":"Bob","password":"passw0rd-ok","roles":["a",1]}`, "roles.1", "wrong_type"},
+		{"duplicate key in a definition", "/api/v1/apps/plant/forms", `{"key":"dup","name":{"zh-CN":"a","zh-CN":"b"},"schema":{"type":"object","properties":{}}}`, "/name/zh-CN", "duplicate_key"},
+		{"lone surrogate in a definition", "/api/v1/apps/plant/forms", `{"key":"dup","name":{"zh-CN":"\udfff"},"schema":{"type":"object","properties":{"a~b/c":{"x-type":"text","x-label":{"zh-CN":"\ud800x"}}}}}`, "/name/zh-CN", "lone_surrogate"},
 		{"too deep", records, `{"data":{"supplier":` + strings.Repeat("[", 300) + strings.Repeat("]", 300) + `}}`, "", "too_deep"},
 	}
 	for _, tc := range cases {

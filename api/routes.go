@@ -28,7 +28,7 @@ type Route struct {
 	Query   []Param
 	Handle  func(c *fiber.Ctx, p *engine.Principal) error
 	// Body caps the request body in bytes: Options.JSONLimit (1 MiB) when zero; routes that take
-	// files set more, sign-in less. A larger body is refused (413) before it is read.
+	// files set more, sign-in less. A larger body is refused (413), one over 4 MiB unread.
 	Body int
 	// Timeout is how long the handler may run before its context is cancelled (60 s when
 	// zero); exports and imports set more.
@@ -90,9 +90,8 @@ const multipartSlack = 1 << 20
 // bulkTimeout is the Timeout of routes that export or import whole lists.
 const bulkTimeout = 10 * time.Minute
 
-// checkBody refuses a body over the route's limit (headerReceived has refused those before they
-// were read; this is for requests that did not come through it) and compressed bodies: Fiber
-// would inflate them whole, past every limit.
+// checkBody refuses a body over the route's limit (headerReceived refused the largest before
+// they were read) and compressed bodies: Fiber would inflate them whole, past every limit.
 func checkBody(c *fiber.Ctx, limit int) error {
 	n := c.Request().Header.ContentLength()
 	if n == -1 { // chunked; a multipart body of known length is never rebuilt here

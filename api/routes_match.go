@@ -93,11 +93,17 @@ func segmentsMatch(pattern, segs []string) bool {
 // receive it: the server's ReadTimeout (30 s) is short for 50 MiB over a slow line.
 const bigBodyReadTimeout = 5 * time.Minute
 
+// readAnyway is how much of a body over its route's limit is still read, so that the 413 reaches
+// the client: a server that closes a connection with unread bytes resets it, and most clients
+// then report the reset, not the answer. Larger bodies are refused unread.
+const readAnyway = 4 << 20
+
 // headerReceived tells fasthttp, once a request's headers are in and before its body is read,
-// how large a body the route it is for accepts: a larger one is refused (413) unread.
+// how much body to read for the route the request is for: its limit, or readAnyway when that is
+// more (checkBody then refuses what is over the limit). A larger body is refused (413) unread.
 func (s *Server) headerReceived(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
 	limit := s.bodyLimitFor(string(h.Method()), string(h.RequestURI()))
-	rc := fasthttp.RequestConfig{MaxRequestBodySize: limit}
+	rc := fasthttp.RequestConfig{MaxRequestBodySize: max(limit, min(readAnyway, s.opts.BodyLimit))}
 	if limit > s.opts.JSONLimit {
 		rc.ReadTimeout = bigBodyReadTimeout
 	}
