@@ -95,15 +95,15 @@ func TestHardening14_ClientAddressBehindProxies(t *testing.T) {
 		return c.Raw("POST", "/api/v1/auth/login", "application/json", []byte(`{"username":"`+user+`","password":"wrong-pass-1"}`))
 	}
 	cases := []struct{ xff, user, want string }{
-		{"203.0.113.5, 198.51.100.7", "ann", "198.51.100.7"},        // the proxy appended the client
-		{"198.51.100.8, 10.1.2.3", "bea", "198.51.100.8"},           // two trusted hops
-		{"10.9.0.99, attacker-99", "cid", "127.0.0.1"},              // garbage: the hop that sent it
-		{"203.0.113.9:5123", "dan", "203.0.113.9"},                  // with a port
-		{"[2001:db8::7]:443, 10.0.0.1", "eve", "2001:db8::7"},       // IPv6 with a port
-		{"198.51.100.9, evil, 10.0.0.2", "fay", "10.0.0.2"},         // stop at the bad entry
-		{"", "gus", "127.0.0.1"},                                    // no header: the peer
-		{"10.0.0.3, 10.0.0.4", "hal", "10.0.0.3"},                   // all trusted: the farthest
-		{"198.51.100.10,198.51.100.11", "ivy", "198.51.100.11"},     // no spaces
+		{"203.0.113.5, 198.51.100.7", "ann", "198.51.100.7"},          // the proxy appended the client
+		{"198.51.100.8, 10.1.2.3", "bea", "198.51.100.8"},             // two trusted hops
+		{"10.9.0.99, attacker-99", "cid", "127.0.0.1"},                // garbage: the hop that sent it
+		{"203.0.113.9:5123", "dan", "203.0.113.9"},                    // with a port
+		{"[2001:db8::7]:443, 10.0.0.1", "eve", "2001:db8::7"},         // IPv6 with a port
+		{"198.51.100.9, evil, 10.0.0.2", "fay", "10.0.0.2"},           // stop at the bad entry
+		{"", "gus", "127.0.0.1"},                                      // no header: the peer
+		{"10.0.0.3, 10.0.0.4", "hal", "10.0.0.3"},                     // all trusted: the farthest
+		{"198.51.100.10,198.51.100.11", "ivy", "198.51.100.11"},       // no spaces
 		{"1.2.3.4, 198.51.100.12, 127.0.0.1", "jon", "198.51.100.12"}, // trusted loopback hop
 	}
 	for _, tc := range cases {
@@ -317,4 +317,3 @@ func TestHardening19_ListLimits(t *testing.T) {
 		t.Errorf("query with limit -1: %d %s", res.Status, res.Body)
 	}
 }
-
