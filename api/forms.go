@@ -74,7 +74,7 @@ func (s *Server) formRoutes() []Route {
 		{Name: "deleted", Type: "boolean", Description: "list deleted records instead"},
 	}
 	return []Route{
-		{Method: "POST", Path: "/api/v1/apps", Tag: "apps", Summary: "Create an app", In: forms.AppInput{}, Out: forms.App{}, Status: 201,
+		{Method: "POST", Path: "/api/v1/apps", Tag: "apps", Summary: "Create an app", Action: engine.PermSystemAdmin, In: forms.AppInput{}, Out: forms.App{}, Status: 201,
 			Handle: func(c *fiber.Ctx, p *engine.Principal) error {
 				var in forms.AppInput
 				if err := bind(c, &in); err != nil {
@@ -124,7 +124,7 @@ func (s *Server) formRoutes() []Route {
 				}
 				return c.JSON(nonNil(list))
 			}},
-		{Method: "POST", Path: "/api/v1/apps/:app/forms", Tag: "forms", Summary: "Create a form: the body is its definition, saved as a draft", In: forms.Definition{}, Out: forms.Form{}, Status: 201,
+		{Method: "POST", Path: "/api/v1/apps/:app/forms", Tag: "forms", AppAction: engine.PermAppDesign, Summary: "Create a form: the body is its definition, saved as a draft", In: forms.Definition{}, Out: forms.Form{}, Status: 201,
 			Handle: func(c *fiber.Ctx, p *engine.Principal) error {
 				body, err := jsonBody(c)
 				if err != nil {
@@ -144,7 +144,7 @@ func (s *Server) formRoutes() []Route {
 				}
 				return c.JSON(form)
 			}},
-		{Method: "PUT", Path: base, Tag: "forms", Summary: "Save a form's draft (the body is the definition; ?rev= is the draft revision you edited)", In: forms.Definition{}, Out: forms.Form{},
+		{Method: "PUT", Path: base, Tag: "forms", AppAction: engine.PermAppDesign, Summary: "Save a form's draft (the body is the definition; ?rev= is the draft revision you edited)", In: forms.Definition{}, Out: forms.Form{},
 			Query: []Param{{Name: "rev", Type: "integer", Description: "required: the draft revision you edited"}},
 			Handle: func(c *fiber.Ctx, p *engine.Principal) error {
 				rev, err := revQuery(c)
@@ -168,7 +168,7 @@ func (s *Server) formRoutes() []Route {
 				}
 				return c.JSON(form)
 			}},
-		{Method: "POST", Path: base + "/publish", Tag: "forms", Summary: "Publish the draft as the form's next version", Out: forms.Version{}, Status: 201,
+		{Method: "POST", Path: base + "/publish", Tag: "forms", AppAction: engine.PermAppDesign, Summary: "Publish the draft as the form's next version", Out: forms.Version{}, Status: 201,
 			Handle: func(c *fiber.Ctx, p *engine.Principal) error {
 				v, err := f.Publish(c.UserContext(), p, c.Params("app"), c.Params("form"))
 				if err != nil {

@@ -11,6 +11,8 @@ import (
 
 // Route is one API route with what the OpenAPI document says of it. Every route needs a signed-in
 // user unless Public is set; Action, when set, is a permission checked on every app ("*").
+// Routes under /apps/:app also need AppAction (app.read when left empty) on that app, checked
+// before the body is read: a user with no business in an app gets 403, not a validation error.
 type Route struct {
 	Method  string
 	Path    string // Fiber syntax: /api/v1/users/:username
@@ -22,11 +24,14 @@ type Route struct {
 	// make a load balancer take the node out.
 	Limited bool
 	Action  string
-	In      any // the request body type (a zero value), nil when there is none
-	Out     any // the success body type
-	Status  int // the success status; 200 when zero
-	Query   []Param
-	Handle  func(c *fiber.Ctx, p *engine.Principal) error
+	// AppAction is checked on the app named by the :app path parameter (PermAppRead when empty
+	// on such a route); set it to PermAppDesign on the builder's write routes.
+	AppAction string
+	In        any // the request body type (a zero value), nil when there is none
+	Out       any // the success body type
+	Status    int // the success status; 200 when zero
+	Query     []Param
+	Handle    func(c *fiber.Ctx, p *engine.Principal) error
 	// Body caps the request body in bytes: Options.JSONLimit (1 MiB) when zero; routes that take
 	// files set more, sign-in less. A larger body is refused (413), one over 4 MiB unread.
 	Body int
@@ -46,6 +51,9 @@ type Param struct {
 func (s *Server) add(r Route) {
 	if r.Status == 0 {
 		r.Status = fiber.StatusOK
+	}
+	if r.AppAction == "" && strings.Contains(r.Path, "/:app") {
+		r.AppAction = engine.PermAppRead
 	}
 	if r.Body <= 0 {
 		r.Body = s.opts.JSONLimit
@@ -69,6 +77,11 @@ func (s *Server) add(r Route) {
 			}
 			if r.Action != "" {
 				if err := s.k.Auth.Require(c.UserContext(), p, "", r.Action); err != nil {
+					return err
+				}
+			}
+			if r.AppAction != "" {
+				if err := s.k.Auth.Require(c.UserContext(), p, c.Params("app"), r.AppAction); err != nil {
 					return err
 				}
 			}

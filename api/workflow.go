@@ -85,7 +85,7 @@ func (s *Server) workflowRoutes() []Route {
 				}
 				return c.JSON(nonNil(list))
 			}},
-		{Method: "POST", Path: "/api/v1/apps/:app/flows", Tag: "flows", Summary: "Create a flow: the body is its definition, saved as a draft", In: workflow.Definition{}, Out: workflow.Flow{}, Status: 201,
+		{Method: "POST", Path: "/api/v1/apps/:app/flows", Tag: "flows", AppAction: engine.PermAppDesign, Summary: "Create a flow: the body is its definition, saved as a draft", In: workflow.Definition{}, Out: workflow.Flow{}, Status: 201,
 			Handle: func(c *fiber.Ctx, p *engine.Principal) error {
 				body, err := jsonBody(c)
 				if err != nil {
@@ -105,7 +105,7 @@ func (s *Server) workflowRoutes() []Route {
 				}
 				return c.JSON(f)
 			}},
-		{Method: "PUT", Path: flowBase, Tag: "flows", Summary: "Save a flow's draft (?rev= is the draft revision you edited)", In: workflow.Definition{}, Out: workflow.Flow{},
+		{Method: "PUT", Path: flowBase, Tag: "flows", AppAction: engine.PermAppDesign, Summary: "Save a flow's draft (?rev= is the draft revision you edited)", In: workflow.Definition{}, Out: workflow.Flow{},
 			Query: []Param{{Name: "rev", Type: "integer", Description: "required: the draft revision you edited"}},
 			Handle: func(c *fiber.Ctx, p *engine.Principal) error {
 				rev, err := revQuery(c)
@@ -122,7 +122,7 @@ func (s *Server) workflowRoutes() []Route {
 				}
 				return c.JSON(f)
 			}},
-		{Method: "POST", Path: flowBase + "/publish", Tag: "flows", Summary: "Publish the draft as the flow's next version (running instances keep theirs)", Out: workflow.FlowVersion{}, Status: 201,
+		{Method: "POST", Path: flowBase + "/publish", Tag: "flows", AppAction: engine.PermAppDesign, Summary: "Publish the draft as the flow's next version (running instances keep theirs)", Out: workflow.FlowVersion{}, Status: 201,
 			Handle: func(c *fiber.Ctx, p *engine.Principal) error {
 				v, err := w.Publish(c.UserContext(), p, c.Params("app"), c.Params("flow"))
 				if err != nil {
