@@ -391,7 +391,8 @@ var exprAllowedBuiltins = map[string]bool{
 //
 //   - dates: now() and today() (midnight) in the service's zone, addDays(t, n),
 //     daysBetween(a, b) (calendar days from a to b), format(t, "yyyy-MM-dd
-//     HH:mm") (nil formats as ""), date(s[, layout]) and duration(s);
+//     HH:mm") (nil formats as ""), date(s[, layout[, "Zone/Name"]]) (a
+//     zone is a quoted name, loaded at compile time) and duration(s);
 //   - numbers: round(x), round(x, digits) (half away from zero), abs, ceil,
 //     floor, int, float, max, min, mean, median;
 //   - text: concat(a, b, ...) (nil adds nothing), string(x), join(list[, sep]),
@@ -403,7 +404,8 @@ var exprAllowedBuiltins = map[string]bool{
 //   - nil: coalesce(a, b, ...) returns the first argument that is not nil.
 //
 // Calling any other expr builtin (reduce, repeat, toJSON, get, ...) or
-// reading $env is a compile error.
+// reading $env is a compile error. Every evaluation runs within a step
+// budget charged by the work done and a wall-clock cap (expr_budget.go).
 type Exprs struct {
 	clock        func() time.Time
 	loc          *time.Location
