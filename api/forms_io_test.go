@@ -2,20 +2,24 @@ package api_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"io"
 	"mime/multipart"
 	"net/url"
 	"reflect"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/xuri/excelize/v2"
 
 	"tracecraft/api/apitest"
+	"tracecraft/engine"
 	"tracecraft/forms"
 )
 
@@ -393,4 +397,52 @@ func TestImportRefusedOverHTTP(t *testing.T) {
 	if res.Status != 400 || !apitest.ErrorFields(res.Error(t).Fields).HasField("file", "import_too_large") {
 		t.Fatalf("too many rows: %d %s", res.Status, res.Body)
 	}
+}
+
+// TestHardening09_ImportBusyOverHTTP (item 9): with every import slot taken, one more import is
+// answered 429 with Retry-After and a message that says why, instead of holding another file.
+func TestHardening09_ImportBusyOverHTTP(t *testing.T) {
+	e := startIO(t)
+	started := make(chan struct{}, forms.MaxImports)
+	release := make(chan struct{})
+	var wg sync.WaitGroup
+	for range forms.MaxImports {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := &ioBlockingReader{started: started, release: release, rest: strings.NewReader("物料\n面粉\n")}
+			if _, err := e.s.Forms.Import(context.Background(), engine.SystemPrincipal(), "qa", "receipt", forms.FormatCSV, r, true, "en"); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	for range forms.MaxImports {
+		<-started
+	}
+	res := e.admin.Raw("POST", ioBase+"/import?format=csv&dryRun=1", "text/csv", []byte("物料\n面粉\n"))
+	close(release)
+	wg.Wait()
+	if res.Status != 429 || res.Header.Get("Retry-After") != "10" {
+		t.Fatalf("busy import: %d %v %s", res.Status, res.Header, res.Body)
+	}
+	if info := res.Error(t); info.Code != "import_busy" || info.Message != "已有 2 个导入正在进行，请 10 秒后再试" {
+		t.Fatalf("busy import: %+v", info)
+	}
+	ioReport(t, e.admin.Raw("POST", ioBase+"/import?format=csv&dryRun=1", "text/csv", []byte("物料\n面粉\n")), 200)
+}
+
+// ioBlockingReader tells when it is first read and then waits for release.
+type ioBlockingReader struct {
+	started chan<- struct{}
+	release <-chan struct{}
+	rest    io.Reader
+	once    sync.Once
+}
+
+func (r *ioBlockingReader) Read(p []byte) (int, error) {
+	r.once.Do(func() {
+		r.started <- struct{}{}
+		<-r.release
+	})
+	return r.rest.Read(p)
 }

@@ -36,6 +36,8 @@ type Options struct {
 	Location *time.Location
 	// Now is the clock; time.Now by default.
 	Now func() time.Time
+	// MaxImports is how many imports run at once (MaxImports by default).
+	MaxImports int
 }
 
 // Service is the form engine.
@@ -46,6 +48,8 @@ type Service struct {
 	now    func() time.Time
 	cache  sync.Map // version id ("app/key@n") → *Compiled
 	latest sync.Map // form id ("app/key") → latestEntry
+	// imports holds a token per running import (importSlot).
+	imports chan struct{}
 }
 
 // New makes the form engine on the kernel and registers its definition kind.
@@ -56,7 +60,10 @@ func New(k *engine.Kernel, opts Options) *Service {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	s := &Service{k: k, st: k.Store, loc: opts.Location, now: opts.Now}
+	if opts.MaxImports <= 0 {
+		opts.MaxImports = MaxImports
+	}
+	s := &Service{k: k, st: k.Store, loc: opts.Location, now: opts.Now, imports: make(chan struct{}, opts.MaxImports)}
 	k.Records = recordsAPI{s}
 	s.registerActions()
 	s.registerFileJobs()

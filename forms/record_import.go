@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"math"
 	"regexp"
 	"sort"
@@ -26,15 +27,33 @@ import (
 )
 
 // Import limits. Callers that receive files (the API) refuse larger bodies before reading.
+// Every limit is checked before the part of the file it bounds is parsed, so the memory an
+// import takes follows the limits, not the file: a line of ten million commas is refused at its
+// 1,025th cell, not split into ten million strings first.
 const (
+	// MaxImportRows caps the data rows (blank rows are not counted).
 	MaxImportRows = 10_000
 	// MaxImportColumns caps the filled width of a row (a form has at most 300 fields).
 	MaxImportColumns = 400
-	MaxImportBytes   = 10 << 20
+	// MaxImportCells caps the cells of one line, blank ones included (spreadsheets pad rows
+	// with empty cells up to the widest row, so this is looser than MaxImportColumns).
+	MaxImportCells = 1024
+	// MaxImportCellBytes caps one cell's text (a record's JSON body is at most 1 MiB too).
+	MaxImportCellBytes = 1 << 20
+	// MaxImportLineBytes caps one CSV record, a quoted cell's line breaks included.
+	MaxImportLineBytes = 2 << 20
+	// MaxImportLines caps the lines of a CSV file (blank ones included) and the row numbers of a
+	// workbook: a spreadsheet has at most 1,048,576 rows.
+	MaxImportLines = 1 << 20
+	// MaxImportBytes caps the file.
+	MaxImportBytes = 10 << 20
+	// MaxImports is how many imports one service runs at once, unless Options say otherwise;
+	// one more is refused with a retry hint (HTTP 429) rather than queued.
+	MaxImports = 2
 )
 
-// xlsxUnzipLimit bounds what an imported workbook may unpack to, against zip bombs.
-const xlsxUnzipLimit = 256 << 20
+// importRetryAfter is the retry hint, in seconds, of an import refused because others run.
+const importRetryAfter = 10
 
 // ImportReport says what an import found and did. Rows counts the data rows (blank rows are
 // skipped), Valid those without errors; Imported is how many records were written (0 for a dry
@@ -111,6 +130,11 @@ func (s *Service) Import(ctx context.Context, p *engine.Principal, app, form, fo
 	if err := acc.require(ActCreate); err != nil {
 		return nil, err
 	}
+	release, err := s.importSlot()
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	sheet, err := readSheet(format, r)
 	if err != nil {
 		return nil, err
@@ -124,43 +148,31 @@ func (s *Service) Import(ctx context.Context, p *engine.Principal, app, form, fo
 			colOf[col.field.Key] = col.index
 		}
 	}
-	unnamedReported := map[int]bool{}
-	var rows []importRow
+	for _, col := range cols {
+		if col.field != nil || col.ignored {
+			continue
+		}
+		for _, cells := range sheet.rows {
+			if col.index < len(cells) && strings.TrimSpace(cells[col.index]) != "" {
+				name, _ := excelize.ColumnNumberToName(col.index + 1)
+				rep.Errors = append(rep.Errors, s.importError(lang, 1, name, "", "unnamed_column", map[string]any{"column": name}))
+				break
+			}
+		}
+	}
 	var rowErrs []ImportError
 	for i, cells := range sheet.rows {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("import into %s/%s: %w", app, form, err)
+		}
 		rowNo := sheet.rowNos[i]
 		rep.Rows++
-		input := Values{}
+		input, faults := rowInput(cols, cells, format)
 		bad := map[string]bool{}
 		before := len(rowErrs)
-		for _, col := range cols {
-			cell := ""
-			if col.index < len(cells) {
-				cell = cells[col.index]
-			}
-			if format == FormatCSV {
-				cell = csvUnquote(cell)
-			}
-			switch {
-			case col.ignored:
-				continue
-			case col.field == nil:
-				if strings.TrimSpace(cell) != "" && !unnamedReported[col.index] {
-					unnamedReported[col.index] = true
-					name, _ := excelize.ColumnNumberToName(col.index + 1)
-					rep.Errors = append(rep.Errors, s.importError(lang, 1, name, "", "unnamed_column", map[string]any{"column": name}))
-				}
-				continue
-			}
-			v, given, ferr := cellInput(col.field, cell, format == FormatXLSX)
-			if ferr != nil {
-				bad[col.field.Key] = true
-				rowErrs = append(rowErrs, s.importError(lang, rowNo, col.header, col.field.Key, ferr.Code, ferr.Params))
-				continue
-			}
-			if given {
-				input[col.field.Key] = v
-			}
+		for _, f := range faults {
+			bad[f.col.field.Key] = true
+			rowErrs = append(rowErrs, s.importError(lang, rowNo, f.col.header, f.col.field.Key, f.err.Code, f.err.Params))
 		}
 		vc := s.valueContext(ctx, p, c, newID(s.now()))
 		if _, err := s.prepareData(vc, c, acc.rulesFor(ctx, newRecordStub(p, input), ActCreate), nil, input, true, false); err != nil {
@@ -179,7 +191,6 @@ func (s *Service) Import(ctx context.Context, p *engine.Principal, app, form, fo
 		if len(rowErrs) == before {
 			rep.Valid++
 		}
-		rows = append(rows, importRow{row: rowNo, input: input})
 	}
 	sort.SliceStable(rowErrs, func(i, j int) bool {
 		if rowErrs[i].Row != rowErrs[j].Row {
@@ -191,6 +202,16 @@ func (s *Service) Import(ctx context.Context, p *engine.Principal, app, form, fo
 	if dryRun || len(rep.Errors) > 0 {
 		return rep, nil
 	}
+	// The rows' inputs are made again rather than kept: a sheet's cells take far less memory
+	// than ten thousand maps of values.
+	rows := func(yield func(importRow) bool) {
+		for i, cells := range sheet.rows {
+			input, _ := rowInput(cols, cells, format)
+			if !yield(importRow{row: sheet.rowNos[i], input: input}) {
+				return
+			}
+		}
+	}
 	n, err := s.commitImport(ctx, p, c, acc, rows, s.insert)
 	if err != nil {
 		return nil, err
@@ -200,14 +221,61 @@ func (s *Service) Import(ctx context.Context, p *engine.Principal, app, form, fo
 	return rep, nil
 }
 
+// importSlot takes one of the service's import slots; release gives it back. With every slot
+// taken it fails at once with a retry hint: an import holds a whole file in memory, so imports
+// wait at the client, not in the server.
+func (s *Service) importSlot() (release func(), err error) {
+	select {
+	case s.imports <- struct{}{}:
+		return func() { <-s.imports }, nil
+	default:
+		return nil, engine.Coded(&engine.ThrottledError{RetryAfter: importRetryAfter}, "import_busy",
+			map[string]any{"max": cap(s.imports), "seconds": importRetryAfter})
+	}
+}
+
+// cellFault is a cell that could not be read as its field's input.
+type cellFault struct {
+	col importColumn
+	err *engine.FieldError
+}
+
+// rowInput turns a row's cells into the input values of the fields they fill.
+func rowInput(cols []importColumn, cells []string, format string) (Values, []cellFault) {
+	input := Values{}
+	var faults []cellFault
+	for _, col := range cols {
+		if col.ignored || col.field == nil {
+			continue
+		}
+		cell := ""
+		if col.index < len(cells) {
+			cell = cells[col.index]
+		}
+		if format == FormatCSV {
+			cell = csvUnquote(cell)
+		}
+		v, given, ferr := cellInput(col.field, cell, format == FormatXLSX)
+		if ferr != nil {
+			faults = append(faults, cellFault{col: col, err: ferr})
+			continue
+		}
+		if given {
+			input[col.field.Key] = v
+		}
+	}
+	return input, faults
+}
+
 // insertFunc stores prepared data as a new record (Service.insert; tests pass one that fails).
 type insertFunc func(ctx context.Context, p *engine.Principal, c *Compiled, id string, data Values, batch string) (*Record, *recordDoc, error)
 
 // commitImport creates the rows' records under one batch mark, drawing their numbers. A failure
 // takes back what the batch wrote.
-func (s *Service) commitImport(ctx context.Context, p *engine.Principal, c *Compiled, acc *access, rows []importRow, insert insertFunc) (int, error) {
+func (s *Service) commitImport(ctx context.Context, p *engine.Principal, c *Compiled, acc *access, rows iter.Seq[importRow], insert insertFunc) (int, error) {
 	batch := newID(s.now())
-	for i, r := range rows {
+	n := 0
+	for r := range rows {
 		id := newID(s.now())
 		data, err := s.prepareData(s.valueContext(ctx, p, c, id), c, acc.rulesFor(ctx, newRecordStub(p, r.input), ActCreate), nil, r.input, true, true)
 		if err == nil {
@@ -215,13 +283,14 @@ func (s *Service) commitImport(ctx context.Context, p *engine.Principal, c *Comp
 		}
 		if err != nil {
 			err = fmt.Errorf("import into %s/%s: row %d: %w", c.App, c.Key, r.row, err)
-			if rerr := s.rollbackImport(ctx, p, c, batch, i, err); rerr != nil {
+			if rerr := s.rollbackImport(ctx, p, c, batch, n, err); rerr != nil {
 				return 0, fmt.Errorf("%w (taking back the rows written failed: %v)", err, rerr)
 			}
 			return 0, err
 		}
+		n++
 	}
-	return len(rows), nil
+	return n, nil
 }
 
 // rollbackImport removes the records of a batch and their revisions. It runs even when ctx is
@@ -422,12 +491,9 @@ func blankRow(cells []string) bool {
 
 // readSheet reads a CSV file or the first sheet of a workbook.
 func readSheet(format string, r io.Reader) (*sheet, error) {
-	data, err := io.ReadAll(io.LimitReader(r, MaxImportBytes+1))
+	data, err := readImportFile(r)
 	if err != nil {
-		return nil, fmt.Errorf("read import file: %w", err)
-	}
-	if len(data) > MaxImportBytes {
-		return nil, engine.Invalid("file", "file_too_large", map[string]any{"max": "10 MiB"})
+		return nil, err
 	}
 	sh := &sheet{}
 	if format == FormatXLSX {
@@ -444,9 +510,37 @@ func readSheet(format string, r io.Reader) (*sheet, error) {
 	return sh, nil
 }
 
+// readImportFile reads at most MaxImportBytes. A reader that knows its length (the API's
+// bytes.Reader, an uploaded file) is refused before reading when it is longer, and read into a
+// buffer of its size rather than one grown by doubling.
+func readImportFile(r io.Reader) ([]byte, error) {
+	tooLarge := engine.Invalid("file", "file_too_large", map[string]any{"max": "10 MiB"})
+	size := int64(-1)
+	switch x := r.(type) {
+	case interface{ Len() int }:
+		size = int64(x.Len())
+	case interface{ Size() int64 }:
+		size = x.Size()
+	}
+	if size > MaxImportBytes {
+		return nil, tooLarge
+	}
+	var buf bytes.Buffer
+	if size >= 0 {
+		buf.Grow(int(size) + bytes.MinRead)
+	}
+	if _, err := buf.ReadFrom(io.LimitReader(r, MaxImportBytes+1)); err != nil {
+		return nil, fmt.Errorf("read import file: %w", err)
+	}
+	if buf.Len() > MaxImportBytes {
+		return nil, tooLarge
+	}
+	return buf.Bytes(), nil
+}
+
 // readCSV reads comma-separated UTF-8 (a byte-order mark is dropped) or, when the bytes are not
 // UTF-8, GB18030. Row numbers are those a spreadsheet shows: blank lines count, a quoted cell
-// running over several lines does not.
+// running over several lines does not. checkCSV bounds the file's shape before it is parsed.
 func readCSV(data []byte, sh *sheet) error {
 	data = bytes.TrimPrefix(data, []byte("\ufeff"))
 	if !utf8.Valid(data) {
@@ -456,8 +550,12 @@ func readCSV(data []byte, sh *sheet) error {
 		}
 		data = decoded
 	}
+	if err := checkCSV(data); err != nil {
+		return err
+	}
 	cr := csv.NewReader(bytes.NewReader(data))
 	cr.FieldsPerRecord = -1
+	cr.ReuseRecord = true // sheet.add copies what it keeps
 	rowNo, lastLine := 0, 0
 	for {
 		rec, err := cr.Read()
@@ -478,37 +576,51 @@ func readCSV(data []byte, sh *sheet) error {
 	}
 }
 
-// readXLSX reads the first worksheet with raw cell values: numbers as stored, not as their
-// number format shows them (a format could round them or show a date as 11-25-26).
-func readXLSX(data []byte, sh *sheet) error {
-	bad := func(err error) error {
-		return engine.Invalid("file", "invalid_format", map[string]any{"detail": "not an xlsx workbook: " + err.Error()})
-	}
-	f, err := excelize.OpenReader(bytes.NewReader(data), excelize.Options{UnzipSizeLimit: xlsxUnzipLimit, UnzipXMLSizeLimit: 16 << 20})
-	if err != nil {
-		return bad(err)
-	}
-	defer f.Close()
-	sheets := f.GetSheetList()
-	if len(sheets) == 0 {
-		return engine.Invalid("file", "import_empty", nil)
-	}
-	rows, err := f.Rows(sheets[0])
-	if err != nil {
-		return bad(err)
-	}
-	defer rows.Close()
-	for rowNo := 1; rows.Next(); rowNo++ {
-		cells, err := rows.Columns(excelize.Options{RawCellValue: true})
-		if err != nil {
-			return bad(err)
+// checkCSV walks the raw bytes as encoding/csv will split them — records end at a line break
+// outside quotes, a cell that starts with a quote runs to its closing quote ("" inside is one
+// quote) — and refuses a file with more than MaxImportLines lines, a record longer than
+// MaxImportLineBytes, more than MaxImportCells cells in a record or a cell longer than
+// MaxImportCellBytes. It allocates nothing, so the parser that follows only ever meets
+// records of a bounded size and width. Bytes encoding/csv refuses (a stray quote) are not judged
+// here: the parser names them.
+func checkCSV(data []byte) error {
+	row, cells, lineBytes, cellBytes := 1, 1, 0, 0
+	quoted, cellStart := false, true
+	for i := 0; i < len(data); i++ {
+		b := data[i]
+		if lineBytes++; lineBytes > MaxImportLineBytes {
+			return engine.Invalid("file", "import_line_too_long", map[string]any{"row": row, "max": "2 MiB"})
 		}
-		if err := sh.add(rowNo, cells); err != nil {
-			return err
+		switch {
+		case quoted && b == '"' && i+1 < len(data) && data[i+1] == '"':
+			i++
+			lineBytes++
+			cellBytes++
+		case quoted && b == '"':
+			quoted = false
+		case quoted:
+			cellBytes++
+		case b == ',':
+			if cells++; cells > MaxImportCells {
+				return engine.Invalid("file", "import_too_many_cells", map[string]any{"row": row, "max": MaxImportCells})
+			}
+			cellBytes, cellStart = 0, true
+			continue
+		case b == '\n':
+			if row++; row > MaxImportLines {
+				return engine.Invalid("file", "import_too_many_lines", map[string]any{"max": MaxImportLines})
+			}
+			cells, lineBytes, cellBytes, cellStart = 1, 0, 0, true
+			continue
+		case b == '"' && cellStart:
+			quoted = true
+		default:
+			cellBytes++
 		}
-	}
-	if err := rows.Error(); err != nil {
-		return bad(err)
+		cellStart = false
+		if cellBytes > MaxImportCellBytes {
+			return engine.Invalid("file", "import_cell_too_long", map[string]any{"row": row, "max": "1 MiB"})
+		}
 	}
 	return nil
 }
@@ -669,13 +781,20 @@ func locationInput(f *Field, s string) (any, bool, *engine.FieldError) {
 
 func init() {
 	engine.RegisterMessages(map[string]engine.Text{
-		"unknown_column":       {ZH: "无法识别的列“{column}”：列名须为字段名称或字段标识", EN: "unknown column “{column}”: a header must be a field's label or key"},
-		"duplicate_column":     {ZH: "列“{column}”重复出现", EN: "column “{column}” appears twice"},
-		"unnamed_column":       {ZH: "第 {column} 列有数据但没有列名", EN: "column {column} holds data but has no header"},
-		"import_too_large":     {ZH: "一次最多导入 {max} 行数据", EN: "an import may hold at most {max} rows"},
-		"import_too_wide":      {ZH: "第 {row} 行超过 {max} 列", EN: "row {row} has more than {max} columns"},
-		"import_empty":         {ZH: "文件中没有表头和数据", EN: "the file has no header and no data"},
-		"import_subtable_row":  {ZH: "第 {row} 行：{message}", EN: "row {row}: {message}"},
-		"import_subtable_cell": {ZH: "第 {row} 行“{column}”{message}", EN: "row {row}, {column}: {message}"},
+		"unknown_column":   {ZH: "无法识别的列“{column}”：列名须为字段名称或字段标识", EN: "unknown column “{column}”: a header must be a field's label or key"},
+		"duplicate_column": {ZH: "列“{column}”重复出现", EN: "column “{column}” appears twice"},
+		"unnamed_column":   {ZH: "第 {column} 列有数据但没有列名", EN: "column {column} holds data but has no header"},
+		"import_too_large": {ZH: "一次最多导入 {max} 行数据", EN: "an import may hold at most {max} rows"},
+		"import_too_wide":  {ZH: "第 {row} 行超过 {max} 列", EN: "row {row} has more than {max} columns"},
+		"import_too_many_cells": {ZH: "第 {row} 行超过 {max} 个单元格（含空单元格），请删除多余的列后再导入",
+			EN: "row {row} has more than {max} cells, blank ones included; delete the extra columns and import again"},
+		"import_cell_too_long":      {ZH: "第 {row} 行有单元格超过 {max}", EN: "row {row} has a cell longer than {max}"},
+		"import_line_too_long":      {ZH: "第 {row} 行超过 {max}", EN: "row {row} is longer than {max}"},
+		"import_too_many_lines":     {ZH: "文件超过 {max} 行（含空行）", EN: "the file has more than {max} lines, blank ones included"},
+		"import_unzipped_too_large": {ZH: "工作簿解压后超过 {max}", EN: "the workbook unpacks to more than {max}"},
+		"error.import_busy":         {ZH: "已有 {max} 个导入正在进行，请 {seconds} 秒后再试", EN: "{max} imports are already running; try again in {seconds} s"},
+		"import_empty":              {ZH: "文件中没有表头和数据", EN: "the file has no header and no data"},
+		"import_subtable_row":       {ZH: "第 {row} 行：{message}", EN: "row {row}: {message}"},
+		"import_subtable_cell":      {ZH: "第 {row} 行“{column}”{message}", EN: "row {row}, {column}: {message}"},
 	})
 }

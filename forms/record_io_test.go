@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -508,7 +509,7 @@ func TestImportRollback(t *testing.T) {
 		}
 		return e.s.insert(ctx, p, c, id, data, batch)
 	}
-	n, err := e.s.commitImport(ctx, e.admin, c, acc, rows, failing)
+	n, err := e.s.commitImport(ctx, e.admin, c, acc, slices.Values(rows), failing)
 	if !errors.Is(err, boom) || n != 0 || !strings.Contains(err.Error(), "row 4") {
 		t.Fatalf("commit: %d, %v", n, err)
 	}
