@@ -271,9 +271,18 @@ func (s *Server) formRoutes() []Route {
 				}
 				return c.JSON(r)
 			}},
-		{Method: "GET", Path: rec + "/history", Tag: "records", Summary: "A record's revisions with field-level changes", Out: []forms.HistoryEntry{},
+		{Method: "GET", Path: rec + "/history", Tag: "records", Summary: "A page of a record's revisions, oldest first, with field-level changes", Out: forms.HistoryPage{},
+			Query: []Param{
+				{Name: "limit", Type: "integer", Description: "revisions per page, 1–200 (default 50)"},
+				{Name: "cursor", Description: "the next field of the previous page"},
+			},
 			Handle: func(c *fiber.Ctx, p *engine.Principal) error {
-				h, err := f.History(c.UserContext(), p, c.Params("app"), c.Params("form"), c.Params("id"))
+				var fe engine.FieldErrors
+				q := forms.HistoryQuery{Limit: intQuery(c, "limit", 0, 1, forms.MaxHistoryLimit, &fe), Cursor: c.Query("cursor")}
+				if err := fe.Err(); err != nil {
+					return err
+				}
+				h, err := f.History(c.UserContext(), p, c.Params("app"), c.Params("form"), c.Params("id"), q)
 				if err != nil {
 					return err
 				}

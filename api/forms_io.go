@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -52,20 +54,19 @@ func (s *Server) formIORoutes() []Route {
 				}
 				format := c.Query("format", forms.FormatXLSX)
 				lang := langOf(c)
-				// Buffered, so that an error found while writing still gets a JSON answer.
-				var buf bytes.Buffer
-				n, err := f.Export(c.UserContext(), p, c.Params("app"), c.Params("form"), q, format, lang, &buf)
+				// Every check is done, and every refusal answered as JSON, before the file starts.
+				exp, err := f.PrepareExport(c.UserContext(), p, c.Params("app"), c.Params("form"), q, format, lang)
 				if err != nil {
 					return err
 				}
-				name := c.Params("form")
-				if comp, err := f.Compiled(c.UserContext(), c.Params("app"), c.Params("form"), 0); err == nil {
-					name = comp.Def.Name.In(lang)
-				}
 				c.Set(fiber.HeaderContentType, exportMIME(format))
-				c.Set(fiber.HeaderContentDisposition, exportDisposition(c.Params("form"), name, format, time.Now()))
-				c.Set("X-Export-Rows", strconv.Itoa(n))
-				return c.Send(buf.Bytes())
+				c.Set(fiber.HeaderContentDisposition, exportDisposition(c.Params("form"), exp.Name(), format, time.Now()))
+				c.Set("X-Export-Rows", strconv.Itoa(exp.Rows))
+				s.streamBody(c, func(ctx context.Context, w io.Writer) error {
+					_, err := exp.Write(ctx, w)
+					return err
+				})
+				return nil
 			}},
 		{Method: "POST", Path: base + "/import", Tag: "records", Body: forms.MaxImportBytes + multipartSlack, Timeout: bulkTimeout,
 			Summary: "Import records from a CSV or XLSX file (multipart field \"file\", or the file as the body with Content-Type text/csv or the xlsx type; at most 10 MiB and 10,000 rows). 200 with the report for a dry run or a finished import; 422 with the report when rows have errors and nothing was written",
@@ -100,6 +101,59 @@ func (s *Server) formIORoutes() []Route {
 }
 
 var errImportTooLarge = errors.New("import file too large")
+
+// errAnswerClosed ends a streamed answer's context once the answer is sent or cannot be.
+var errAnswerClosed = errors.New("answer closed")
+
+// streamBody makes the answer what write writes, sent as it is written (chunked), after the
+// handler has returned: a file of any size passes through a pipe, never whole in memory. write
+// runs under a context with the request's values and deadline that also ends when the server
+// shuts down (after its grace period), when the client is seen to leave and when the answer
+// cannot be sent; it must not use c. An error from write cuts the answer off before its last
+// chunk, so the client sees a broken transfer rather than a file that looks complete.
+func (s *Server) streamBody(c *fiber.Ctx, write func(ctx context.Context, w io.Writer) error) {
+	parent := c.UserContext()
+	ctx, cancel := context.WithCancelCause(context.WithoutCancel(parent))
+	cancelDeadline := context.CancelFunc(func() {})
+	if dl, ok := parent.Deadline(); ok {
+		ctx, cancelDeadline = context.WithDeadlineCause(ctx, dl, errRequestTimeout)
+	}
+	stopShutdown := context.AfterFunc(s.base, func() { cancel(errShuttingDown) })
+	watch := watchConn(c.Context().Conn(), func() { cancel(errClientGone) })
+	method, path := c.Method(), c.Path()
+	pr, pw := io.Pipe()
+	s.running.add()
+	go func() {
+		defer s.running.done()
+		defer stopShutdown()
+		defer cancelDeadline()
+		err := write(ctx, pw)
+		if err != nil {
+			s.log.Warn("streamed answer cut short", "method", method, "path", path, "err", err, "cause", context.Cause(ctx))
+		}
+		pw.CloseWithError(err) // nil: the end of the answer
+	}()
+	var once sync.Once
+	c.Context().SetBodyStream(&answerStream{PipeReader: pr, closed: func() {
+		// fasthttp is done with the answer (sent, or the connection failed): the connection may
+		// serve the next request, so the watch stops looking at it, and the writer stops.
+		once.Do(func() {
+			watch.stop()
+			cancel(errAnswerClosed)
+		})
+	}}, -1)
+}
+
+// answerStream is the reading end of a streamed answer; fasthttp closes it when it is done.
+type answerStream struct {
+	*io.PipeReader
+	closed func()
+}
+
+func (a *answerStream) Close() error {
+	a.closed()
+	return a.PipeReader.Close()
+}
 
 // importFile finds the uploaded file — the multipart field "file" or the raw body — and its
 // format: ?format=, else the file name's extension, else the content type.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"mime/multipart"
+	"net/http"
 	"net/url"
 	"reflect"
 	"regexp"
@@ -445,4 +446,82 @@ func (r *ioBlockingReader) Read(p []byte) (int, error) {
 		<-r.release
 	})
 	return r.rest.Read(p)
+}
+
+// TestHardening13_ExportStreamsOverHTTP (item 13): the export was built whole in memory and
+// sent with a Content-Length. It is sent as it is written now (chunked), after every check has
+// had its chance to answer as JSON; X-Export-Rows says how many rows matched.
+func TestHardening13_ExportStreamsOverHTTP(t *testing.T) {
+	e := startIO(t)
+	e.seed(t)
+	for _, format := range []string{"csv", "xlsx"} {
+		req, err := http.NewRequest("GET", e.s.URL+ioBase+"/export?sort=no&format="+format, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+e.admin.Token)
+		res, err := e.admin.HTTP.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(res.Body)
+		res.Body.Close()
+		if err != nil || res.StatusCode != 200 {
+			t.Fatalf("%s: %d %v", format, res.StatusCode, err)
+		}
+		if res.ContentLength != -1 || !reflect.DeepEqual(res.TransferEncoding, []string{"chunked"}) || res.Header.Get("X-Export-Rows") != "3" {
+			t.Fatalf("%s: length %d, transfer %v, header %v", format, res.ContentLength, res.TransferEncoding, res.Header)
+		}
+		if format == "csv" {
+			if rows := ioReadCSV(t, body); len(rows) != 4 || rows[3][1] != "食盐" {
+				t.Fatalf("csv %q", rows)
+			}
+		} else if x, err := excelize.OpenReader(bytes.NewReader(body)); err != nil {
+			t.Fatalf("xlsx: %v", err)
+		} else {
+			x.Close()
+		}
+	}
+	// Refusals are still JSON errors.
+	res := e.admin.Do("GET", ioBase+"/export?format=csv&sort=nope", nil, 400, nil)
+	if res.Error(t).Code != "invalid" {
+		t.Fatalf("bad sort: %s", res.Body)
+	}
+}
+
+// TestHardening13_HistoryPagedOverHTTP (item 13): GET …/history answers a page, with the
+// cursor of the next one while more follow; limit and cursor are checked.
+func TestHardening13_HistoryPagedOverHTTP(t *testing.T) {
+	e := startIO(t)
+	r := e.create(t, map[string]any{"material": "v1"})
+	for i := 2; i <= 5; i++ {
+		var up forms.Record
+		e.admin.Do("PATCH", ioBase+"/"+r.ID, map[string]any{"rev": r.Rev, "data": map[string]any{"material": fmt.Sprintf("v%d", i)}}, 200, &up)
+		r = up
+	}
+	var revs []int64
+	next := ""
+	for pages := 0; ; pages++ {
+		var page forms.HistoryPage
+		url := ioBase + "/" + r.ID + "/history?limit=2"
+		if next != "" {
+			url += "&cursor=" + next
+		}
+		e.admin.Do("GET", url, nil, 200, &page)
+		for _, h := range page.Items {
+			revs = append(revs, h.Rev)
+		}
+		if next = page.Next; next == "" || pages > 5 {
+			break
+		}
+	}
+	if !reflect.DeepEqual(revs, []int64{1, 2, 3, 4, 5}) {
+		t.Fatalf("revisions %v", revs)
+	}
+	for _, q := range []string{"limit=0", "limit=201", "limit=x", "cursor=abc"} {
+		res := e.admin.Do("GET", ioBase+"/"+r.ID+"/history?"+q, nil, 400, nil)
+		if f := res.Error(t).Fields; len(f) != 1 || !strings.HasPrefix(q, f[0].Field+"=") {
+			t.Fatalf("%s: %s", q, res.Body)
+		}
+	}
 }

@@ -534,8 +534,9 @@ func TestRecordsDeleteRestoreHistory(t *testing.T) {
 		t.Fatalf("deleted list after restore %v", ids)
 	}
 
-	var h []forms.HistoryEntry
-	f.admin.Do("GET", rec+"/history", nil, 200, &h)
+	var page forms.HistoryPage
+	f.admin.Do("GET", rec+"/history", nil, 200, &page)
+	h := page.Items
 	changes := func(e forms.HistoryEntry) string {
 		var parts []string
 		for _, c := range e.Changes {
@@ -1046,8 +1047,9 @@ func TestPermMatrix(t *testing.T) {
 			{name: "update", client: reader, method: "PATCH", url: adminPath, body: api.RecordInput{Rev: 2, Data: forms.Values{"weight": 1}}, status: 403},
 			{name: "delete", client: reader, method: "DELETE", url: adminPath + "?rev=2", status: 403},
 		})
-		var h []forms.HistoryEntry
-		f.as(t, reader).Do("GET", adminPath+"/history", nil, 200, &h)
+		var page forms.HistoryPage
+		f.as(t, reader).Do("GET", adminPath+"/history", nil, 200, &page)
+		h := page.Items
 		if len(h) != 2 {
 			t.Fatalf("history %+v", h)
 		}

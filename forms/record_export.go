@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -13,9 +15,11 @@ import (
 
 	"github.com/xuri/excelize/v2"
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"tracecraft/engine"
+	"tracecraft/engine/store"
 )
 
 // Spreadsheet formats of exports and imports.
@@ -25,7 +29,8 @@ const (
 )
 
 // MaxExportRows is the most records one export writes; a larger export is refused with
-// export_too_large before anything is written (narrow the filter).
+// export_too_large before anything is written (narrow the filter). An export is written as its
+// rows are read, so its memory does not grow with its rows.
 const MaxExportRows = 100_000
 
 // systemColumn is a record value every export carries after the form's fields. Imports
@@ -84,95 +89,225 @@ type sheetWriter interface {
 // text starting with = + - @ is prefixed with ' so that Excel does not run it as a formula
 // (Import strips the quote again).
 //
-// More than MaxExportRows matching records is an export_too_large error, found before anything
-// is written unless a row condition (an expression scope) must be checked record by record; w
-// may then have received part of a CSV, so HTTP callers buffer. It returns the number of rows.
+// Export is PrepareExport and Write in one; it returns the number of rows written.
 func (s *Service) Export(ctx context.Context, p *engine.Principal, app, form string, q ListQuery, format, lang string, w io.Writer) (int, error) {
-	if format != FormatCSV && format != FormatXLSX {
-		return 0, engine.Invalid("format", "one_of", map[string]any{"values": FormatCSV + ", " + FormatXLSX})
-	}
-	c, err := s.Compiled(ctx, app, form, 0)
+	e, err := s.PrepareExport(ctx, p, app, form, q, format, lang)
 	if err != nil {
 		return 0, err
 	}
+	return e.Write(ctx, w)
+}
+
+// PreparedExport is an export whose checks are done and whose rows are found but not yet
+// written: its errors (permissions, filters, too many rows) come before the first byte of the
+// file, so a caller can still answer them as errors and then stream the file.
+type PreparedExport struct {
+	s        *Service
+	p        *engine.Principal
+	c        *Compiled
+	acc      *access
+	q        ListQuery
+	filter   bson.D
+	sortKey  sortSpec
+	rowCheck bool // rows are checked one by one (acc.allows)
+	cols     []exportColumn
+	format   string
+	lang     string
+	// keys are the rows in the export's order (the embedded store, which does not sort
+	// without loading every match: see Write).
+	keys []exportKey
+	// Rows is how many records matched when the export was prepared: rows deleted or moved out
+	// of the caller's reach before Write gets to them are left out.
+	Rows int
+}
+
+// exportKey is a row of an export on the embedded store: its sort value and id.
+type exportKey struct {
+	v  any
+	id string
+}
+
+// PrepareExport checks an export (see Export) and finds its rows: more than MaxExportRows is
+// an export_too_large error. On the embedded store it reads the matching records' ids and sort
+// values in one streamed scan and sorts them here (FerretDB would hold every matching record
+// in memory to sort them); elsewhere it counts the matches and the store sorts as Write reads.
+func (s *Service) PrepareExport(ctx context.Context, p *engine.Principal, app, form string, q ListQuery, format, lang string) (*PreparedExport, error) {
+	if format != FormatCSV && format != FormatXLSX {
+		return nil, engine.Invalid("format", "one_of", map[string]any{"values": FormatCSV + ", " + FormatXLSX})
+	}
+	c, err := s.Compiled(ctx, app, form, 0)
+	if err != nil {
+		return nil, err
+	}
 	acc := s.accessFor(ctx, p, c)
 	if err := acc.require(ActRead); err != nil {
-		return 0, err
+		return nil, err
 	}
 	if err := acc.require(ActExport); err != nil {
-		return 0, err
+		return nil, err
 	}
 	q.Limit, q.Cursor = 0, ""
 	filter, sortKey, err := s.compileQuery(c, acc, &q)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	scope, rowCheck := acc.listFilter()
 	if scope != nil {
 		filter = append(filter, bson.E{Key: "$and", Value: bson.A{scope}})
 	}
+	e := &PreparedExport{s: s, p: p, c: c, acc: acc, q: q, filter: filter, sortKey: sortKey, rowCheck: rowCheck,
+		cols: s.exportColumns(c, acc, q.Fields, lang), format: format, lang: lang}
 	coll := RecordsCollection(app, form)
-	tooLarge := engine.Invalid("filters", "export_too_large", map[string]any{"max": MaxExportRows})
-	if !rowCheck {
-		mc, err := s.st.Collection(ctx, coll)
-		if err != nil {
-			return 0, err
+	switch {
+	case s.st.Kind() == store.KindEmbedded:
+		err = e.findKeys(ctx)
+	case !rowCheck:
+		var mc *mongo.Collection
+		if mc, err = s.st.Collection(ctx, coll); err == nil {
+			var n int64
+			n, err = mc.CountDocuments(ctx, filter, options.Count().SetLimit(MaxExportRows+1))
+			e.Rows = int(n)
 		}
-		n, err := mc.CountDocuments(ctx, filter, options.Count().SetLimit(MaxExportRows+1))
-		if err != nil {
-			return 0, fmt.Errorf("export %s/%s: count: %w", app, form, err)
-		}
-		if n > MaxExportRows {
-			return 0, tooLarge
+	default:
+		// Rows checked one by one are counted the same way before anything is written.
+		err = s.st.Find(ctx, coll, filter, nil, func(raw bson.Raw) error {
+			var d recordDoc
+			if err := bson.Unmarshal(raw, &d); err != nil {
+				return err
+			}
+			if acc.allows(ctx, ActRead, &d) {
+				if e.Rows++; e.Rows > MaxExportRows {
+					return errStop
+				}
+			}
+			return nil
+		})
+		if errors.Is(err, errStop) {
+			err = nil
 		}
 	}
-	cols := s.exportColumns(c, acc, q.Fields, lang)
+	if err != nil {
+		return nil, fmt.Errorf("export %s/%s: %w", app, form, err)
+	}
+	if e.Rows > MaxExportRows {
+		return nil, tooLargeExport()
+	}
+	return e, nil
+}
+
+func tooLargeExport() error {
+	return engine.Invalid("filters", "export_too_large", map[string]any{"max": MaxExportRows})
+}
+
+// findKeys reads the sort value and id of every matching record the caller may read, and
+// sorts them as List would.
+func (e *PreparedExport) findKeys(ctx context.Context) error {
+	path := strings.Split(e.sortKey.store, ".")
+	opts := options.Find()
+	if !e.rowCheck {
+		// Only what the order needs crosses the wire.
+		proj := bson.D{{Key: "_id", Value: 1}}
+		if e.sortKey.store != "_id" {
+			proj = append(proj, bson.E{Key: e.sortKey.store, Value: 1})
+		}
+		opts.SetProjection(proj)
+	}
+	err := e.s.st.Find(ctx, RecordsCollection(e.c.App, e.c.Key), e.filter, opts, func(raw bson.Raw) error {
+		if e.rowCheck {
+			var d recordDoc
+			if err := bson.Unmarshal(raw, &d); err != nil {
+				return err
+			}
+			if !e.acc.allows(ctx, ActRead, &d) {
+				return nil
+			}
+		}
+		if len(e.keys) == MaxExportRows {
+			e.Rows = MaxExportRows + 1
+			return errStop
+		}
+		id, _ := raw.Lookup("_id").StringValueOK()
+		var v any
+		if rv, err := raw.LookupErr(path...); err == nil {
+			var x any
+			if err := rv.Unmarshal(&x); err == nil {
+				v = plain(x)
+			}
+		}
+		e.keys = append(e.keys, exportKey{v: v, id: id})
+		return nil
+	})
+	if err != nil && !errors.Is(err, errStop) {
+		return err
+	}
+	if e.Rows == 0 {
+		e.Rows = len(e.keys)
+	}
+	slices.SortFunc(e.keys, func(a, b exportKey) int {
+		c := compareValues(a.v, b.v)
+		if c == 0 {
+			c = strings.Compare(a.id, b.id)
+		}
+		if e.sortKey.Desc {
+			return -c
+		}
+		return c
+	})
+	return nil
+}
+
+// Name is the form's name in the export's language (for the file's name).
+func (e *PreparedExport) Name() string { return e.c.Def.Name.In(e.lang) }
+
+// Write writes the export's file to w as its rows are read: CSV row by row, XLSX through
+// excelize's stream writer (which keeps at most 16 MiB of rows in memory, the rest in a
+// temporary file) and then as the zip is made. On the embedded store each row is read by its
+// id, in the order PrepareExport found, and checked again: a row deleted, restored or moved out
+// of the caller's row scope in between is left out, one changed is written as it is now. A
+// cancelled ctx stops the export with ctx's error; w then holds part of a file. It returns
+// the number of rows written.
+func (e *PreparedExport) Write(ctx context.Context, w io.Writer) (int, error) {
+	app, form := e.c.App, e.c.Key
 	var sw sheetWriter
-	if format == FormatCSV {
+	if e.format == FormatCSV {
 		sw = newCSVSheet(w)
 	} else {
-		sw = newXLSXSheet(w, c.Def.Name.In(lang))
+		sw = newXLSXSheet(w, e.Name())
 	}
 	defer sw.discard()
-	headers := make([]string, len(cols))
-	for i, col := range cols {
+	headers := make([]string, len(e.cols))
+	for i, col := range e.cols {
 		headers[i] = col.header
 	}
 	if err := sw.header(headers); err != nil {
 		return 0, fmt.Errorf("export %s/%s: %w", app, form, err)
 	}
-	dir := 1
-	if sortKey.Desc {
-		dir = -1
-	}
-	order := bson.D{{Key: sortKey.store, Value: dir}}
-	if sortKey.store != "_id" {
-		order = append(order, bson.E{Key: "_id", Value: dir}) // ties in a stable order
-	}
 	n := 0
-	values := make([]any, len(cols))
-	err = s.st.Find(ctx, coll, filter, options.Find().SetSort(order), func(raw bson.Raw) error {
-		var d recordDoc
-		if err := bson.Unmarshal(raw, &d); err != nil {
+	values := make([]any, len(e.cols))
+	row := func(d *recordDoc) error {
+		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if rowCheck && !acc.allows(ctx, ActRead, &d) {
-			return nil
-		}
 		if n++; n > MaxExportRows {
-			return tooLarge
+			return tooLargeExport() // more rows than were counted: written since
 		}
 		rec := d.record()
-		data := acc.visible(ctx, &d, rec.Data)
-		for i, col := range cols {
+		data := e.acc.visible(ctx, d, rec.Data)
+		for i, col := range e.cols {
 			if col.field != nil {
-				values[i] = s.cellValue(col.field, data[col.field.Key], lang)
+				values[i] = e.s.cellValue(col.field, data[col.field.Key], e.lang)
 			} else {
-				values[i] = s.systemValue(c, rec, col.sys, lang)
+				values[i] = e.s.systemValue(e.c, rec, col.sys, e.lang)
 			}
 		}
 		return sw.row(values)
-	})
+	}
+	var err error
+	if e.keys != nil || e.s.st.Kind() == store.KindEmbedded {
+		err = e.writeKeys(ctx, row)
+	} else {
+		err = e.writeSorted(ctx, row)
+	}
 	if err != nil {
 		if _, ok := engine.AsFieldErrors(err); ok {
 			return 0, err
@@ -182,10 +317,59 @@ func (s *Service) Export(ctx context.Context, p *engine.Principal, app, form str
 	if err := sw.close(); err != nil {
 		return 0, fmt.Errorf("export %s/%s: %w", app, form, err)
 	}
-	s.audit(ctx, p, "record.export", "form", app+"/"+form, nil, map[string]any{
-		"format": format, "filters": q.Filters, "sort": sortKey.SortKey, "deleted": q.Deleted, "count": n,
+	e.s.audit(ctx, e.p, "record.export", "form", app+"/"+form, nil, map[string]any{
+		"format": e.format, "filters": e.q.Filters, "sort": e.sortKey.SortKey, "deleted": e.q.Deleted, "count": n,
 	})
 	return n, nil
+}
+
+// writeKeys reads the rows one by one by id (an indexed lookup on the embedded store).
+func (e *PreparedExport) writeKeys(ctx context.Context, row func(*recordDoc) error) error {
+	coll := RecordsCollection(e.c.App, e.c.Key)
+	for _, k := range e.keys {
+		var raw bson.Raw
+		if err := e.s.st.Get(ctx, coll, k.id, &raw); err != nil {
+			if errors.Is(err, engine.ErrNotFound) {
+				continue
+			}
+			return err
+		}
+		var d recordDoc
+		if err := bson.Unmarshal(raw, &d); err != nil {
+			return err
+		}
+		if (d.Deleted != nil) != e.q.Deleted || !e.acc.allows(ctx, ActRead, &d) {
+			continue
+		}
+		if err := row(&d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeSorted streams the matches in the store's order (MongoDB sorts, with an index or on
+// disk).
+func (e *PreparedExport) writeSorted(ctx context.Context, row func(*recordDoc) error) error {
+	dir := 1
+	if e.sortKey.Desc {
+		dir = -1
+	}
+	order := bson.D{{Key: e.sortKey.store, Value: dir}}
+	if e.sortKey.store != "_id" {
+		order = append(order, bson.E{Key: "_id", Value: dir}) // ties in a stable order
+	}
+	opts := options.Find().SetSort(order).SetAllowDiskUse(true)
+	return e.s.st.Find(ctx, RecordsCollection(e.c.App, e.c.Key), e.filter, opts, func(raw bson.Raw) error {
+		var d recordDoc
+		if err := bson.Unmarshal(raw, &d); err != nil {
+			return err
+		}
+		if e.rowCheck && !e.acc.allows(ctx, ActRead, &d) {
+			return nil
+		}
+		return row(&d)
+	})
 }
 
 // exportColumns are the visible fields in form order (only the chosen ones when fields names

@@ -188,11 +188,11 @@ func TestHardening03_SubtableFormulaOverHiddenParent(t *testing.T) {
 		t.Fatalf("list: %v %v", list, err)
 	}
 	leaks("list", list.Items[0].Data)
-	hist, err := e.s.History(e.ctx, reader, "qa", "batch", rec.ID)
+	hist, err := e.s.History(e.ctx, reader, "qa", "batch", rec.ID, HistoryQuery{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, h := range hist {
+	for _, h := range hist.Items {
 		for _, c := range h.Changes {
 			if c.Field == "cost" || c.Field == "total_cost" || strings.Contains(fmt.Sprint(c.After), "line_cost") {
 				t.Errorf("history rev %d shows %s: %v", h.Rev, c.Field, c.After)
@@ -478,7 +478,7 @@ func TestHardening05_DeletedListsApplyTheDeleteScope(t *testing.T) {
 	if csv := exported(sam); strings.Contains(csv, mine.Data["no"].(string)) || !strings.Contains(csv, his.Data["no"].(string)) {
 		t.Errorf("sam's export of deleted records:\n%s", csv)
 	}
-	if _, err := e.s.History(e.ctx, kim, "qa", "lot", his.ID); !errors.Is(err, engine.ErrNotFound) {
+	if _, err := e.s.History(e.ctx, kim, "qa", "lot", his.ID, HistoryQuery{}); !errors.Is(err, engine.ErrNotFound) {
 		t.Errorf("kim reads the history of ken's deleted record: %v", err)
 	}
 	if _, err := e.s.Restore(e.ctx, kim, "qa", "lot", his.ID, his.Rev+1); !errors.Is(err, engine.ErrNotFound) {
@@ -540,7 +540,7 @@ func TestHardening10_ReadsCreateNoCollections(t *testing.T) {
 			if _, err := e.s.Get(e.ctx, p, app, form, "madeup"); !errors.Is(err, engine.ErrNotFound) {
 				t.Errorf("get %s/%s/madeup: %v", app, form, err)
 			}
-			if _, err := e.s.History(e.ctx, p, app, form, "madeup"); !errors.Is(err, engine.ErrNotFound) {
+			if _, err := e.s.History(e.ctx, p, app, form, "madeup", HistoryQuery{}); !errors.Is(err, engine.ErrNotFound) {
 				t.Errorf("history %s/%s/madeup: %v", app, form, err)
 			}
 			if _, err := e.s.k.Records.GetRecord(e.ctx, p, app, form, "madeup"); !errors.Is(err, engine.ErrNotFound) {

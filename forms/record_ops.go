@@ -338,36 +338,6 @@ type HistoryEntry struct {
 	Changes []Change  `json:"changes"`
 }
 
-// History lists a record's revisions with field-level changes, without hidden fields.
-func (s *Service) History(ctx context.Context, p *engine.Principal, app, form, id string) ([]HistoryEntry, error) {
-	// A deleted record is readable where the delete scope covers it too (allows).
-	_, _, acc, err := s.readable(ctx, p, app, form, id, true)
-	if err != nil {
-		return nil, err
-	}
-	revs, err := s.st.Revisions(ctx, RecordsCollection(app, form), id)
-	if err != nil {
-		return nil, err
-	}
-	var out []HistoryEntry
-	prev := Values{}
-	prevStatus := ""
-	for _, r := range revs {
-		var d recordDoc
-		if err := bson.Unmarshal(r.Doc, &d); err != nil {
-			return nil, err
-		}
-		data := acc.visible(ctx, &d, plainMap(d.Data))
-		h := HistoryEntry{Rev: d.Rev, At: d.UpdatedAt.UTC(), By: d.UpdatedBy, Status: d.Status, Deleted: d.Deleted != nil, Changes: diff(prev, data)}
-		if d.Status != prevStatus && prevStatus != "" {
-			h.Changes = append(h.Changes, Change{Field: "status", Before: prevStatus, After: d.Status})
-		}
-		out = append(out, h)
-		prev, prevStatus = data, d.Status
-	}
-	return out, nil
-}
-
 // diff lists the fields whose values differ, sorted by field key.
 func diff(before, after Values) []Change {
 	keys := map[string]bool{}
