@@ -47,6 +47,8 @@ export default {
   flowPending: 'Submitted; its flow is starting',
   computed: 'Computed when saved',
   autoNumber: 'Numbered when saved',
+  rowsN: '{n} rows',
+  filesN: '{n} files',
   addRow: 'Add a row',
   removeRow: 'Remove this row',
   row: 'Row {n}',

@@ -47,6 +47,8 @@ export default {
   flowPending: '已提交，流程正在启动',
   computed: '保存后由系统计算',
   autoNumber: '保存后自动生成',
+  rowsN: '{n} 行',
+  filesN: '{n} 个文件',
   addRow: '添加一行',
   removeRow: '删除此行',
   row: '第 {n} 行',

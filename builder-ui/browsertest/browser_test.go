@@ -1,0 +1,320 @@
+// Package browsertest drives the web app in Debian's Chromium (chromedp) against a real server
+// on a fresh store, as a person would: sign in, the workbench, an app's forms, a record filled
+// and saved — on a desktop and on a 390×844 phone — saving a screenshot per step.
+package browsertest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"tracecraft/api"
+	"tracecraft/api/apitest"
+	builderui "tracecraft/builder-ui"
+)
+
+// chromium finds the browser: TRACECRAFT_CHROMIUM, else chromium on PATH. Without one the test
+// skips on a developer's machine and fails in CI (CI=true), where .ci/run installs it.
+func chromium(t *testing.T) string {
+	t.Helper()
+	if p := os.Getenv("TRACECRAFT_CHROMIUM"); p != "" {
+		return p
+	}
+	for _, name := range []string{"chromium", "chromium-browser"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatal("chromium is not installed: .ci/run installs Debian's chromium and fonts-noto-cjk for the browser tests")
+	}
+	t.Skip("chromium is not installed (apt-get install chromium fonts-noto-cjk); the browser tests need it")
+	return ""
+}
+
+// screensDir is where screenshots go: TRACECRAFT_SCREENS, else tracecraft-screens in the
+// temporary folder; emptied at the start of a run.
+func screensDir(t *testing.T) string {
+	dir := os.Getenv("TRACECRAFT_SCREENS")
+	if dir == "" {
+		dir = filepath.Join(os.TempDir(), "tracecraft-screens")
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// viewport is a screen the app is tried on.
+type viewport struct {
+	name          string
+	width, height int64
+	mobile        bool
+}
+
+var viewports = []viewport{
+	{name: "desktop", width: 1366, height: 900},
+	{name: "phone", width: 390, height: 844, mobile: true},
+}
+
+// TestOperatorFillsAForm (issue 9): an operator signs in, opens the workbench, the app, the
+// receipt form's list, fills a new record — a sub-table row, and a scan field typed by a
+// keyboard-wedge scanner (keys sent to the page with no input focused, ending with Enter) —
+// saves it, sees it in the list and opens it.
+func TestOperatorFillsAForm(t *testing.T) {
+	bin := chromium(t)
+	screens := screensDir(t)
+	t.Logf("screenshots: %s", screens)
+
+	s := apitest.StartWith(t, apitest.Options{API: func(o *api.Options) { o.UI = builderui.Dist() }})
+	admin := s.Admin(t)
+	admin.Do("POST", "/api/v1/apps", map[string]any{
+		"key": "plant", "name": map[string]string{"zh-CN": "一号工厂", "en": "Plant 1"},
+		"description": map[string]string{"zh-CN": "收货、生产与质检", "en": "Receiving, production and QC"},
+	}, 201, nil)
+	def, err := os.ReadFile(filepath.Join("testdata", "receipt.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := admin.Raw("POST", "/api/v1/apps/plant/forms", "application/json", def)
+	if res.Status != 201 {
+		t.Fatalf("create form: %d %s", res.Status, res.Body)
+	}
+	admin.Do("POST", "/api/v1/apps/plant/forms/receipt/publish", nil, 201, nil)
+
+	for _, vp := range viewports {
+		t.Run(vp.name, func(t *testing.T) {
+			material := "小麦粉-" + vp.name
+			b := newBrowser(t, bin, vp, filepath.Join(screens, vp.name))
+
+			b.run("open the app", chromedp.Navigate(s.URL+"/"), chromedp.WaitVisible(chromedp.CSS("#login-username")))
+			b.shot("01-sign-in")
+			b.run("sign in",
+				chromedp.SendKeys(chromedp.CSS("#login-username"), "admin"),
+				chromedp.SendKeys(chromedp.CSS("#login-password"), apitest.AdminPassword),
+				chromedp.Click(chromedp.CSS(`[data-test="login-submit"]`)),
+				chromedp.WaitVisible(chromedp.CSS(`[data-test="app-plant"]`)),
+			)
+			b.shot("02-workbench")
+
+			b.run("open the app", chromedp.Click(chromedp.CSS(`[data-test="app-plant"]`)))
+			if vp.mobile {
+				b.run("open the forms menu", chromedp.Click(chromedp.CSS(`[data-test="open-forms"]`)),
+					chromedp.WaitVisible(chromedp.CSS(`.el-drawer [data-test="form-receipt"]`)))
+				b.shot("03-app-forms")
+				b.run("open the receipt form", chromedp.Click(chromedp.CSS(`.el-drawer [data-test="form-receipt"]`)))
+			} else {
+				b.run("see the forms", chromedp.WaitVisible(chromedp.CSS(`[data-test="form-receipt"]`)))
+				b.shot("03-app-forms")
+				b.run("open the receipt form", chromedp.Click(chromedp.CSS(`[data-test="form-receipt"]`)))
+			}
+			b.run("see the record list", chromedp.WaitVisible(chromedp.CSS(`[data-test="form-title"]`)), chromedp.WaitVisible(chromedp.CSS(`[data-test="total"]`)))
+			b.shot("04-record-list")
+
+			b.run("open a new record", chromedp.Click(chromedp.CSS(`[data-test="new-record"]`)), chromedp.WaitVisible(chromedp.CSS("#f-material")))
+			b.shot("05-new-record")
+			// A keyboard-wedge scanner: nothing has the focus, the scanner types the code and Enter.
+			b.run("scan a GS1 code",
+				chromedp.Evaluate[chromedp.Void](`document.activeElement && document.activeElement.blur(), null`),
+				chromedp.KeyEvent("(01)09501101530003(17)261231(10)LOT-7"),
+				chromedp.KeyEvent("\r"),
+				chromedp.WaitVisible(chromedp.CSS(`[data-test="gs1-parsed"]`)),
+			)
+			scanned := b.value("#f-code")
+			if scanned != "(01)09501101530003(17)261231(10)LOT-7" {
+				t.Fatalf("scan field holds %q after the wedge scan", scanned)
+			}
+			b.run("fill the form",
+				chromedp.SendKeys(chromedp.CSS("#f-material"), material),
+				chromedp.SendKeys(chromedp.CSS("#f-qty"), "1200"),
+				chromedp.SendKeys(chromedp.CSS("#f-price"), "3.5"),
+				chromedp.Click(chromedp.CSS(`[data-field="checks"] [data-test="add-row"]`)),
+				chromedp.WaitVisible(chromedp.CSS("#f-checks-0-item")),
+				chromedp.SendKeys(chromedp.CSS("#f-checks-0-item"), "水分"),
+			)
+			b.shot("06-record-filled")
+			b.run("save", chromedp.Click(chromedp.CSS(`[data-test="save-record"]`)))
+			list := `[data-test="record-table"]`
+			if vp.mobile {
+				list = `[data-test="record-cards"]`
+			}
+			b.waitText(list, material)
+			b.shot("07-record-in-list")
+
+			// The server computed the formula and the auto-number and filled the scan's fields.
+			var got struct {
+				Items []struct {
+					ID   string         `json:"id"`
+					Data map[string]any `json:"data"`
+				} `json:"items"`
+			}
+			admin.Do("POST", "/api/v1/apps/plant/forms/receipt/records/query", map[string]any{
+				"filters": []map[string]any{{"field": "material", "op": "eq", "value": material}},
+			}, 200, &got)
+			if len(got.Items) != 1 {
+				t.Fatalf("records with material %q: %d", material, len(got.Items))
+			}
+			d := got.Items[0].Data
+			if d["amount"] != 4200.0 || d["gtin"] != "09501101530003" || d["supplier_lot"] != "LOT-7" || d["expiry"] != "2026-12-31" || !strings.HasPrefix(fmt.Sprint(d["lot_no"]), "RM") {
+				t.Fatalf("saved record: %v", d)
+			}
+			if rows, _ := d["checks"].([]any); len(rows) != 1 {
+				t.Fatalf("sub-table rows: %v", d["checks"])
+			}
+
+			open := fmt.Sprintf(`[data-record="%s"]`, got.Items[0].ID)
+			if !vp.mobile {
+				open = list + " .el-table__row"
+			}
+			b.run("open the record", chromedp.Click(chromedp.CSS(open)), chromedp.WaitVisible(chromedp.CSS(`.el-drawer [data-field="gtin"]`)))
+			b.waitText(`.el-drawer [data-field="amount"]`, "4,200.00")
+			b.shot("08-record-drawer")
+			b.noPageErrors()
+		})
+	}
+}
+
+// browser is one Chromium with a fresh profile, at one viewport.
+type browser struct {
+	t       *testing.T
+	ctx     context.Context
+	dir     string
+	vp      viewport
+	emulate []chromedp.EmulateViewportOption
+	mu     sync.Mutex
+	errors []string
+}
+
+func newBrowser(t *testing.T, bin string, vp viewport, dir string) *browser {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(bin),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.Flag("lang", "zh-CN"),
+		chromedp.WindowSize(int(vp.width), int(vp.height)),
+	)
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(actx)
+	t.Cleanup(func() {
+		cancel()
+		cancelAlloc()
+	})
+	b := &browser{t: t, ctx: ctx, dir: dir, vp: vp}
+	// Script errors and console errors (a Content-Security-Policy violation among them) fail
+	// the test. Console starts the browser; its first context has no timeout, as chromedp asks.
+	messages := chromedp.Console(ctx)
+	go func() {
+		for m, err := range messages {
+			if err != nil {
+				return
+			}
+			// Asking who is signed in before signing in is answered 401 by design.
+			if m.Source == "network" && strings.HasSuffix(m.URL, "/api/v1/me") && strings.Contains(m.Text, "401") {
+				continue
+			}
+			if m.Type == chromedp.ConsoleError || m.IsException() {
+				b.mu.Lock()
+				b.errors = append(b.errors, m.String()+" "+m.URL)
+				b.mu.Unlock()
+			}
+		}
+	}()
+	b.emulate = []chromedp.EmulateViewportOption{chromedp.EmulatePortrait}
+	if vp.mobile {
+		b.emulate = append(b.emulate, chromedp.EmulateScale(2), chromedp.EmulateMobile, chromedp.EmulateTouch)
+	}
+	b.run("set the viewport", chromedp.EmulateViewport(vp.width, vp.height, b.emulate...))
+	return b
+}
+
+// stepTimeout bounds each step: the server may run under the race detector on two busy cores.
+const stepTimeout = 60 * time.Second
+
+func (b *browser) run(step string, actions ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, stepTimeout)
+	defer cancel()
+	if err := chromedp.Do(ctx, actions...); err != nil {
+		b.shot("failed")
+		b.t.Fatalf("%s: %v (screenshot %s)", step, err, filepath.Join(b.dir, "failed.png"))
+	}
+}
+
+// waitText waits until the element matching sel shows text.
+func (b *browser) waitText(sel, text string) {
+	b.t.Helper()
+	js := fmt.Sprintf(`(() => { const el = document.querySelector(%q); return !!el && el.innerText.includes(%q) })()`, sel, text)
+	b.run("wait for "+text, chromedp.Poll[chromedp.Void](js, chromedp.WithPollingInterval(100*time.Millisecond)))
+}
+
+// value reads the value of the input matching sel.
+func (b *browser) value(sel string) string {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, stepTimeout)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Value(chromedp.CSS(sel)))
+	if err != nil {
+		b.t.Fatalf("value of %s: %v", sel, err)
+	}
+	return v
+}
+
+// shot saves a screenshot of the whole page as NAME.png. The viewport is stretched to the
+// page's height for the picture, so sticky bars sit where a person sees them, not mid-page.
+func (b *browser) shot(name string) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, stepTimeout)
+	defer cancel()
+	height, err := chromedp.Run(ctx, chromedp.Evaluate[int64](`Math.ceil(document.documentElement.scrollHeight)`))
+	var png []byte
+	if err == nil {
+		// Let transitions (drawers, messages) settle so the picture shows what a person sees.
+		err = chromedp.Do(ctx, chromedp.EmulateViewport(b.vp.width, max(height, b.vp.height), b.emulate...), chromedp.Sleep(400*time.Millisecond))
+	}
+	if err == nil {
+		png, err = chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	}
+	if err == nil {
+		err = chromedp.Do(ctx, chromedp.EmulateViewport(b.vp.width, b.vp.height, b.emulate...))
+	}
+	if err != nil {
+		b.t.Errorf("screenshot %s: %v", name, err)
+		return
+	}
+	if err := os.WriteFile(filepath.Join(b.dir, name+".png"), png, 0o644); err != nil {
+		b.t.Error(err)
+	}
+}
+
+func (b *browser) noPageErrors() {
+	b.t.Helper()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.errors) > 0 {
+		out, _ := json.MarshalIndent(b.errors, "", "  ")
+		b.t.Fatalf("the page reported errors:\n%s", out)
+	}
+}

@@ -1,1 +1,0 @@
-import{Jt as e,hn as t,yn as n}from"./index-BIjPWH4t.js";import{t as r}from"./_plugin-vue_export-helper-BDNMzG2s.js";var i={};function a(r,i){let a=n(`router-view`);return t(),e(a)}var o=r(i,[[`render`,a]]);export{o as default};

@@ -1,1 +1,0 @@
-import{Xt as e,hn as t}from"./index-BIjPWH4t.js";import{t as n}from"./_plugin-vue_export-helper-BDNMzG2s.js";var r={},i={class:`tc-page`};function a(n,r){return t(),e(`div`,i,`RecordFormView`)}var o=n(r,[[`render`,a]]);export{o as default};
