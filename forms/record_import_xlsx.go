@@ -20,20 +20,25 @@ import (
 const (
 	// xlsxMaxParts caps the entries of the zip (its directory is read whole).
 	xlsxMaxParts = 10_000
-	// xlsxMaxUnzipped caps the bytes unpacked from all parts read (the package's relationships,
-	// the workbook, the shared strings and the first sheet); the other parts are never unpacked.
-	xlsxMaxUnzipped = 128 << 20
 	// xlsxMaxToken caps one piece of XML — a tag with its attributes, a text, a comment — so that
 	// the XML decoder never holds more (a cell of MaxImportCellBytes, escaped).
 	xlsxMaxToken = 4 * MaxImportCellBytes
 	// xlsxMaxDepth caps the nesting of elements (spreadsheet XML nests about six deep).
 	xlsxMaxDepth = 64
-	// xlsxMaxStrings and xlsxMaxStringBytes cap the shared strings table, which is kept whole:
-	// cells name its entries by index.
-	xlsxMaxStrings     = 4_000_000
+	// xlsxMaxStringBytes caps the text of the shared strings table, which is kept whole: cells
+	// name its entries by index.
 	xlsxMaxStringBytes = 32 << 20
 	// xlsxMaxColumn is column XFD, the last a spreadsheet has.
 	xlsxMaxColumn = 16_384
+)
+
+// Limits that tests lower, so that reaching them costs little (variables for that only).
+var (
+	// xlsxMaxUnzipped caps the bytes unpacked from all parts read (the package's relationships,
+	// the workbook, the shared strings and the first sheet); the other parts are never unpacked.
+	xlsxMaxUnzipped int64 = 128 << 20
+	// xlsxMaxStrings caps the entries of the shared strings table.
+	xlsxMaxStrings = 4_000_000
 )
 
 // Relationship types of the parts the reader follows.
