@@ -38,7 +38,7 @@ func (s *Server) formIORoutes() []Route {
 	const base = "/api/v1/apps/:app/forms/:form/records"
 	return []Route{
 		{Method: "GET", Path: base + "/export", Tag: "records", Timeout: bulkTimeout,
-			Summary: "Export the records matching a filter as a CSV or XLSX file (labels in the caller's language; hidden fields left out)",
+			Summary: "Export the records matching a filter as a CSV or XLSX file (labels in the caller's language; hidden fields left out), sent as it is written (chunked); X-Export-Rows is the number of records that matched",
 			Query: []Param{
 				{Name: "format", Description: "csv (UTF-8 with BOM) or xlsx (default)"},
 				{Name: "filter", Description: `JSON array of {field, op, value}, as for the record list`},
@@ -69,7 +69,7 @@ func (s *Server) formIORoutes() []Route {
 				return nil
 			}},
 		{Method: "POST", Path: base + "/import", Tag: "records", Body: forms.MaxImportBytes + multipartSlack, Timeout: bulkTimeout,
-			Summary: "Import records from a CSV or XLSX file (multipart field \"file\", or the file as the body with Content-Type text/csv or the xlsx type; at most 10 MiB and 10,000 rows). 200 with the report for a dry run or a finished import; 422 with the report when rows have errors and nothing was written",
+			Summary: "Import records from a CSV or XLSX file (multipart field \"file\", or the file as the body with Content-Type text/csv or the xlsx type; at most 10 MiB and 10,000 rows). 200 with the report for a dry run or a finished import; 422 with the report when rows have errors and nothing was written; 429 import_busy (with Retry-After) while two imports already run",
 			Out:     forms.ImportReport{},
 			Query: []Param{
 				{Name: "format", Description: "csv or xlsx; by default taken from the file name or the content type"},
