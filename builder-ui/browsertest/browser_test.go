@@ -72,7 +72,8 @@ var viewports = []viewport{
 // TestOperatorFillsAForm (issue 9): an operator signs in, opens the workbench, the app, the
 // receipt form's list, fills a new record — a sub-table row, and a scan field typed by a
 // keyboard-wedge scanner (keys sent to the page with no input focused, ending with Enter) —
-// saves it, sees it in the list and opens it.
+// saves it, sees it in the list and opens it; the approver approves it in the inbox, and the
+// list shows it released.
 func TestOperatorFillsAForm(t *testing.T) {
 	bin := chromium(t)
 	screens := screensDir(t)
@@ -93,6 +94,14 @@ func TestOperatorFillsAForm(t *testing.T) {
 		t.Fatalf("create form: %d %s", res.Status, res.Body)
 	}
 	admin.Do("POST", "/api/v1/apps/plant/forms/receipt/publish", nil, 201, nil)
+	flow, err := os.ReadFile(filepath.Join("testdata", "release.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := admin.Raw("POST", "/api/v1/apps/plant/flows", "application/json", flow); res.Status != 201 {
+		t.Fatalf("create flow: %d %s", res.Status, res.Body)
+	}
+	admin.Do("POST", "/api/v1/apps/plant/flows/release/publish", nil, 201, nil)
 
 	for _, vp := range viewports {
 		t.Run(vp.name, func(t *testing.T) {
@@ -181,6 +190,40 @@ func TestOperatorFillsAForm(t *testing.T) {
 			b.run("open the record", chromedp.Click(chromedp.CSS(open)), chromedp.WaitVisible(chromedp.CSS(`.el-drawer [data-field="gtin"]`)))
 			b.waitText(`.el-drawer [data-field="amount"]`, "4,200.00")
 			b.shot("08-record-drawer")
+
+			// The flow starts just after the create (asynchronously): wait for its task.
+			flows := "/api/v1/apps/plant/forms/receipt/records/" + got.Items[0].ID + "/flows"
+			var insts []struct {
+				ID    string `json:"id"`
+				State string `json:"state"`
+			}
+			for i := 0; i < 200 && len(insts) == 0; i++ {
+				admin.Do("GET", flows, nil, 200, &insts)
+				if len(insts) == 0 {
+					time.Sleep(50 * time.Millisecond)
+				}
+			}
+			if len(insts) != 1 {
+				t.Fatalf("flow instances of the new record: %v", insts)
+			}
+			b.run("open the inbox", chromedp.Navigate(s.URL+"/inbox/todo"), chromedp.WaitVisible(chromedp.CSS(`[data-task]`)))
+			b.shot("09-inbox")
+			b.run("open the task", chromedp.Click(chromedp.CSS(`[data-task]`)), chromedp.WaitVisible(chromedp.CSS(`[data-test="act-approve"]`)),
+				chromedp.SendKeys(chromedp.CSS("#task-comment"), "水分合格，同意放行"))
+			b.shot("10-task")
+			b.run("approve", chromedp.Click(chromedp.CSS(`[data-test="act-approve"]`)), chromedp.WaitVisible(chromedp.CSS(`[data-test="box-todo"]`)))
+			b.shot("11-inbox-after-approval")
+			admin.Do("GET", flows, nil, 200, &insts)
+			if insts[0].State != "approved" {
+				t.Fatalf("flow after approval: %v", insts)
+			}
+			b.run("back to the list", chromedp.Navigate(s.URL+"/apps/plant/forms/receipt"), chromedp.WaitVisible(chromedp.CSS(list)))
+			row := list // the desktop run's record is the only one in the table
+			if vp.mobile {
+				row = fmt.Sprintf(`[data-record="%s"]`, got.Items[0].ID)
+			}
+			b.waitText(row, "合格")
+			b.shot("12-list-released")
 			b.noPageErrors()
 		})
 	}

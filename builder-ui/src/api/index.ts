@@ -1,7 +1,7 @@
 // The server's endpoints, one function each; every call goes through client.request.
 import { request } from './client'
 import type {
-  ActInput, App, Box, FileInfo, Form, HistoryEntry, InboxCounts, InboxItem, Instance, ListQuery,
+  ActInput, App, Box, Text, FileInfo, Form, HistoryEntry, InboxCounts, InboxItem, Instance, ListQuery,
   ListResult, LoginOutput, Me, RecordItem, TaskView, Values, Version,
 } from './types'
 
@@ -49,6 +49,9 @@ export const api = {
   inboxCounts: () => request<InboxCounts>('GET', '/api/v1/inbox/counts'),
   task: (id: string) => request<TaskView>('GET', `/api/v1/tasks/${enc(id)}`),
   act: (id: string, input: ActInput) => request<Instance>('POST', `/api/v1/tasks/${enc(id)}/actions`, { body: input }),
+  flowVersions: (app: string, flow: string) =>
+    request<{ version: number; definition: { nodes: { id: string; type: string; name?: Text }[] } }[]>(
+      'GET', `/api/v1/apps/${enc(app)}/flows/${enc(flow)}/versions`),
   comment: (instance: string, comment: string) =>
     request<Instance>('POST', `/api/v1/instances/${enc(instance)}/comments`, { body: { action: 'comment', comment } }),
 }

@@ -38,5 +38,9 @@ export default {
     timeout: 'Timed out',
     remind: 'Reminded',
     end: 'Ended',
+    leave: 'Left',
+    arrive: 'Joined',
+    error: 'Failed',
+    edit_failed: 'Record edit failed',
   },
 }

@@ -38,5 +38,9 @@ export default {
     timeout: '超时',
     remind: '提醒',
     end: '结束',
+    leave: '离开',
+    arrive: '汇合',
+    error: '出错',
+    edit_failed: '写入记录失败',
   },
 }

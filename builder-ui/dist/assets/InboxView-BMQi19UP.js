@@ -1,1 +1,0 @@
-import{Fn as e,mn as t}from"./index-CF0xi82O.js";import{t as n}from"./_plugin-vue_export-helper-BDNMzG2s.js";var r={},i={class:`tc-page`};function a(n,r){return e(),t(`div`,i,`InboxView`)}var o=n(r,[[`render`,a]]);export{o as default};
