@@ -1270,8 +1270,9 @@ func TestFiles(t *testing.T) {
 	t.Run("user of another app", func(t *testing.T) {
 		reader := f.user(t, "rita", "reader") // sees plant only
 		upload(t, reader, "farm", "farm.png", pic, 403)
+		// No right in the app at all: refused before the file is looked up, whatever the id.
 		res := reader.Raw("GET", "/api/v1/apps/farm/files/"+elsewhere.ID, "", nil)
-		if res.Status != 404 {
+		if res.Status != 403 {
 			t.Fatalf("another app's file: %d %s", res.Status, res.Body)
 		}
 	})
