@@ -217,6 +217,9 @@ func (s *Store) DropCollection(ctx context.Context, name string) error {
 	defer s.ensureMu.Unlock()
 	s.ensured.Delete(name)
 	delete(s.existing, name)
+	if s.emb != nil {
+		s.emb.tables.Delete(name)
+	}
 	if err := s.db.Collection(name).Drop(ctx); err != nil {
 		return fmt.Errorf("drop collection %q: %w", name, err)
 	}

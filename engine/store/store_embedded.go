@@ -33,8 +33,10 @@ type embedded struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 
-	sqlMu sync.Mutex
-	sqlDB *sql.DB
+	sqlMu  sync.Mutex
+	sqlDB  *sql.DB  // the one connection for DDL (indexes)
+	readDB *sql.DB  // the read-only pool that queries run on (query_sql.go)
+	tables sync.Map // collection name → its SQLite table
 }
 
 func startEmbedded(ctx context.Context, dir, dbName string, log *slog.Logger) (*embedded, error) {
@@ -87,6 +89,10 @@ func (e *embedded) close() {
 	if e.sqlDB != nil {
 		e.sqlDB.Close()
 		e.sqlDB = nil
+	}
+	if e.readDB != nil {
+		e.readDB.Close()
+		e.readDB = nil
 	}
 	e.sqlMu.Unlock()
 	_ = os.Remove(filepath.Join(e.dir, socketName))
