@@ -224,6 +224,12 @@ func TestOperatorFillsAForm(t *testing.T) {
 			}
 			b.waitText(row, "合格")
 			b.shot("12-list-released")
+			english := chromedp.Search(`//li[contains(@class, "el-select-dropdown__item")][normalize-space()="English"]`)
+			b.run("open the languages", chromedp.Click(chromedp.CSS(`[data-test="language"]`)), chromedp.WaitVisible(english), settled)
+			b.run("switch to English", chromedp.Click(english))
+			b.waitText(`[data-test="form-title"]`, "Raw material receipt")
+			b.waitText(`[data-test="total"]`, "in all")
+			b.shot("13-english")
 			b.noPageErrors()
 		})
 	}
@@ -292,6 +298,10 @@ func newBrowser(t *testing.T, bin string, vp viewport, dir string) *browser {
 	b.run("set the viewport", chromedp.EmulateViewport(vp.width, vp.height, b.emulate...))
 	return b
 }
+
+// settled waits until no element is in the middle of an enter transition (a menu still
+// sliding open does not take a click yet).
+var settled = chromedp.Poll[chromedp.Void](`!document.querySelector('[class*="-enter-active"]')`, chromedp.WithPollingInterval(50*time.Millisecond))
 
 // stepTimeout bounds each step: the server may run under the race detector on two busy cores.
 const stepTimeout = 60 * time.Second
