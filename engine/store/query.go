@@ -106,10 +106,10 @@ func Empty(path string) Cond { return Cond{Path: path, Op: OpEmpty} }
 func NotEmpty(path string) Cond { return Cond{Path: path, Op: OpNotEmpty} }
 
 // And matches when every condition matches.
-func And(cs ...Cond) Cond { return Cond{And: cs} }
+func And(cs ...Cond) Cond { return Cond{And: append([]Cond{}, cs...)} }
 
 // Or matches when any condition matches.
-func Or(cs ...Cond) Cond { return Cond{Or: cs} }
+func Or(cs ...Cond) Cond { return Cond{Or: append([]Cond{}, cs...)} }
 
 // Elements makes a leaf condition about the elements of the array at its path.
 func (c Cond) Elements() Cond { c.Each = true; return c }

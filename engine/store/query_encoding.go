@@ -778,7 +778,12 @@ func (s *sjScanner) value(dst []byte, key string, e *sjElem, proj *projection) (
 		if err != nil {
 			return nil, fmt.Errorf("%w: binData", errSJSON)
 		}
-		return bsoncore.AppendBinaryElement(dst, key, e.subtype, data), nil
+		// Written by hand: bsoncore adds an inner length to subtype 2 (the old binary
+		// format), which FerretDB neither stores nor sends.
+		dst = bsoncore.AppendHeader(dst, bsoncore.TypeBinary, key)
+		dst = bsoncore.AppendInt32(dst, int32(len(data)))
+		dst = append(dst, e.subtype)
+		return append(dst, data...), nil
 	case "timestamp":
 		n, err := strconv.ParseUint(string(s.literal()), 10, 64)
 		if err != nil {

@@ -387,26 +387,74 @@ type orderCol struct {
 	desc bool
 }
 
-// orderCols are the columns of a plan's order: each key's rank and value, then _id.
-func orderCols(p *qplan) []orderCol {
+// orderCols are the columns of a plan's order and the cursor's values in them: each key's rank
+// and value, then _id. A key's rank is left out where the condition fixes it (status = 'open'
+// leaves only strings): SQLite does not see that an expression pinned by an equality is
+// constant, so ordering by it would sort the matches instead of reading them from the index.
+func orderCols(p *qplan, c *cursor) ([]orderCol, []any) {
+	pinned := pinnedRanks(p.where)
 	var cols []orderCol
-	for _, k := range p.sort {
-		cols = append(cols, orderCol{rankExpr(k.path), k.desc}, orderCol{valueExpr(k.path), k.desc})
+	var vals []any
+	for i, k := range p.sort {
+		if _, ok := pinned[k.path.dotted]; !ok {
+			cols = append(cols, orderCol{rankExpr(k.path), k.desc})
+			if c != nil {
+				vals = append(vals, int64(c.keys[i].rank))
+			}
+		}
+		cols = append(cols, orderCol{valueExpr(k.path), k.desc})
+		if c != nil {
+			v := c.keys[i].sqlValue()
+			if c.keys[i].rank == rankNull {
+				v = ""
+			}
+			vals = append(vals, v)
+		}
 	}
-	return append(cols, orderCol{idExpr, p.idDesc})
+	cols = append(cols, orderCol{idExpr, p.idDesc})
+	if c != nil {
+		vals = append(vals, c.id.v)
+	}
+	return cols, vals
 }
 
-// cursorArgs are the values of a cursor in the order's columns.
-func cursorArgs(c *cursor) []any {
-	var out []any
-	for _, k := range c.keys {
-		v := k.sqlValue()
-		if k.rank == rankNull {
-			v = ""
+// pinnedRanks are the paths whose rank the condition fixes for every match: the leaves of its
+// top-level and that admit values of one rank only.
+func pinnedRanks(n *cnode) map[string]int {
+	out := map[string]int{}
+	var walk func(n *cnode)
+	walk = func(n *cnode) {
+		switch {
+		case n == nil, n.or != nil:
+		case n.and != nil:
+			for _, k := range n.and {
+				walk(k)
+			}
+		case !n.leaf.each:
+			if r, ok := n.leaf.rank(); ok {
+				out[n.leaf.path.dotted] = r
+			}
 		}
-		out = append(out, int64(k.rank), v)
 	}
-	return append(out, c.id.v)
+	walk(n)
+	return out
+}
+
+// rank is the one rank a leaf admits, if it admits only one.
+func (l *leaf) rank() (int, bool) {
+	switch l.op {
+	case OpEq, OpGt, OpGte, OpLt, OpLte, OpBetween, OpIn:
+		r := l.vals[0].rank
+		for _, v := range l.vals {
+			if v.rank != r {
+				return 0, false
+			}
+		}
+		return r, true
+	case OpContains, OpStartsWith:
+		return rankString, true
+	}
+	return 0, false
 }
 
 // after writes "comes after the cursor". When every column runs one way this is one row-value
@@ -472,10 +520,10 @@ func selectPage(table string, p *qplan) *sqlQuery {
 	}
 	q.w(" FROM ", quoteIdent(table), " WHERE ")
 	q.cond(p.where)
-	cols := orderCols(p)
+	cols, vals := orderCols(p, p.after)
 	if p.after != nil {
 		q.w(" AND ")
-		q.after(cols, cursorArgs(p.after))
+		q.after(cols, vals)
 	}
 	q.w(" ORDER BY ")
 	for i, c := range cols {
@@ -593,7 +641,18 @@ func (s *Store) Explain(ctx context.Context, coll string, q Query) (string, erro
 }
 
 func explainSQL(ctx context.Context, db *sql.DB, q *sqlQuery, out *strings.Builder) error {
-	rows, err := db.QueryContext(ctx, "EXPLAIN QUERY PLAN "+q.String(), q.args...)
+	// EXPLAIN plans with the schema the connection last read, and explaining reads nothing:
+	// read first, so that an index made or dropped since is seen.
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	var n int
+	if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_master").Scan(&n); err != nil {
+		return err
+	}
+	rows, err := conn.QueryContext(ctx, "EXPLAIN QUERY PLAN "+q.String(), q.args...)
 	if err != nil {
 		return err
 	}
