@@ -224,12 +224,25 @@ func TestOperatorFillsAForm(t *testing.T) {
 			}
 			b.waitText(row, "合格")
 			b.shot("12-list-released")
+			if !vp.mobile {
+				// An edit: the quantity changes, the server recomputes the amount, the history shows it.
+				b.run("open the record again", chromedp.Click(chromedp.CSS(list+" .el-table__row")), chromedp.WaitVisible(chromedp.CSS(`[data-test="edit-record"]`)), settled)
+				b.run("edit it", chromedp.Click(chromedp.CSS(`[data-test="edit-record"]`)), chromedp.WaitVisible(chromedp.CSS("#f-qty")),
+					chromedp.Click(chromedp.CSS("#f-qty")), chromedp.KeyEvent("a", chromedp.KeyModifiers(chromedp.ModifierCtrl)), chromedp.KeyEvent("1300"))
+				b.shot("13-record-edit")
+				b.run("save the edit", chromedp.Click(chromedp.CSS(`[data-test="save-record"]`)))
+				b.waitText(`.el-drawer [data-field="amount"]`, "4,550.00")
+				b.run("see its history", chromedp.Click(chromedp.CSS(`.el-drawer #tab-history`)))
+				b.waitText(`.el-drawer`, "1,300.00 kg")
+				b.shot("14-record-history")
+				b.run("close the drawer", chromedp.Navigate(s.URL+"/apps/plant/forms/receipt"), chromedp.WaitVisible(chromedp.CSS(list)))
+			}
 			english := chromedp.Search(`//li[contains(@class, "el-select-dropdown__item")][normalize-space()="English"]`)
 			b.run("open the languages", chromedp.Click(chromedp.CSS(`[data-test="language"]`)), chromedp.WaitVisible(english), settled)
 			b.run("switch to English", chromedp.Click(english))
 			b.waitText(`[data-test="form-title"]`, "Raw material receipt")
 			b.waitText(`[data-test="total"]`, "in all")
-			b.shot("13-english")
+			b.shot("15-english")
 			b.noPageErrors()
 		})
 	}

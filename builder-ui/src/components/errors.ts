@@ -1,17 +1,8 @@
 import { ElMessage } from 'element-plus'
 import 'element-plus/es/components/message/style/css'
-import { ApiError } from '../api/client'
-import { i18n } from '../i18n'
+import { errorText } from './errorText'
 
-/** errorText is what a person reads about a failure: the server's message, and its id when it has one. */
-export function errorText(e: unknown): string {
-  const t = i18n.global.t
-  if (e instanceof ApiError) {
-    const msg = e.message || t('common.errorCode', { code: e.code })
-    return e.id && !msg.includes(e.id) ? `${msg}（${t('common.errorId', { id: e.id })}）` : msg
-  }
-  return e instanceof Error ? e.message : String(e)
-}
+export { errorText }
 
 /** showError announces a failure in a message at the top of the page. */
 export function showError(e: unknown) {
