@@ -3,8 +3,11 @@ GO ?= go
 
 .PHONY: test vet build run bench fuzz ui ui-test
 
+# The whole test command: Go tests (race detector, browser tests included), the web app's unit
+# tests, then each fuzz target for FUZZTIME.
 test: vet
 	$(GO) test -race -count=1 -timeout 40m ./...
+	$(MAKE) ui-test
 	$(MAKE) fuzz
 
 # Fuzz targets, each explored for FUZZTIME (their seeds and committed corpus under testdata/fuzz
