@@ -226,8 +226,13 @@ func TestReviewEditAfterDecision(t *testing.T) {
 		inst := e.start(t, "f", nil)
 		var wg sync.WaitGroup
 		errs := make([]error, len(users))
+		// Every task first: the first approval cancels the others' tasks.
+		tasks := make([]string, len(users))
 		for i, u := range users {
-			task := e.taskOf(t, inst.ID, u, "a1")
+			tasks[i] = e.taskOf(t, inst.ID, u, "a1")
+		}
+		for i, u := range users {
+			task := tasks[i]
 			note := "ok"
 			if round == 1 {
 				note = "hold by " + u
