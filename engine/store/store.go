@@ -53,6 +53,9 @@ type Options struct {
 	Database string
 	// Logger receives the store's own logs; slog.Default() when nil.
 	Logger *slog.Logger
+	// Synchronous is SQLite's synchronous setting on the embedded store's connections
+	// (store_sync.go); SyncNormal when empty. Ignored on MongoDB.
+	Synchronous Sync
 }
 
 // Store is an open connection to the backend. It is safe for concurrent use.
@@ -75,6 +78,9 @@ type Store struct {
 	seqMu    sync.Mutex
 	seqLocks map[string]*sync.Mutex
 	seqTop   map[string]int64
+
+	drawMu sync.Mutex
+	draws  map[string]*drawn // blocks reserved by Draw (store_sequence.go)
 }
 
 // Open connects to MongoDB when opts.MongoURI is set, and otherwise starts the embedded FerretDB
@@ -92,7 +98,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		if opts.DataDir == "" {
 			return nil, errors.New("open store: no data folder and no MongoDB URI")
 		}
-		emb, err := startEmbedded(ctx, opts.DataDir, opts.Database, opts.Logger)
+		emb, err := startEmbedded(ctx, opts.DataDir, opts.Database, opts.Synchronous, opts.Logger)
 		if err != nil {
 			return nil, fmt.Errorf("open embedded store in %s: %w", opts.DataDir, err)
 		}
@@ -143,9 +149,11 @@ func (s *Store) ping(ctx context.Context) error {
 	return fmt.Errorf("ping: %w", err)
 }
 
-// Close disconnects and, on the embedded store, stops FerretDB and releases the data folder.
+// Close gives back the numbers Draw reserved and did not hand out, disconnects and, on the
+// embedded store, stops FerretDB and releases the data folder.
 func (s *Store) Close(ctx context.Context) error {
-	err := s.client.Disconnect(ctx)
+	err := s.releaseDraws(ctx)
+	err = errors.Join(err, s.client.Disconnect(ctx))
 	s.closeEmbedded()
 	return err
 }

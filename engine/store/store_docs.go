@@ -210,14 +210,15 @@ func (s *Store) Update(ctx context.Context, coll, id string, expected int64, doc
 	if expected < 1 {
 		return 0, fmt.Errorf("update %s/%s: revision %d: %w", coll, id, expected, ErrConflict)
 	}
-	return s.writeRevision(ctx, coll, id, expected, doc)
+	return s.writeRevision(ctx, coll, id, expected, doc, nil)
 }
 
 // writeRevision is Update. The claim of revision expected+1 in the
 // revisions collection is the commit point: it is a unique insert, so exactly one writer gets it,
 // and it holds the whole new document, so the main document can always be rolled forward to it
 // (a process killed between the claim and the replace leaves a claim that the next writer applies).
-func (s *Store) writeRevision(ctx context.Context, coll, id string, expected int64, doc any) (int64, error) {
+// before, when set, runs right before the claim (UpdateWith).
+func (s *Store) writeRevision(ctx context.Context, coll, id string, expected int64, doc any, before func(context.Context) error) (int64, error) {
 	const op = "update"
 	d, err := toD(doc)
 	if err != nil {
@@ -242,6 +243,11 @@ func (s *Store) writeRevision(ctx context.Context, coll, id string, expected int
 	}
 	if expected == 1 {
 		if err := s.keepFirstRevision(ctx, coll, id); err != nil {
+			return 0, fmt.Errorf("%s %s/%s: %w", op, coll, id, err)
+		}
+	}
+	if before != nil {
+		if err := before(ctx); err != nil {
 			return 0, fmt.Errorf("%s %s/%s: %w", op, coll, id, err)
 		}
 	}

@@ -34,13 +34,18 @@ type embedded struct {
 	done   chan struct{}
 
 	sqlMu  sync.Mutex
-	sqlDB  *sql.DB  // the one connection for DDL (indexes)
-	readDB *sql.DB  // the read-only pool that queries run on (query_sql.go)
-	tables sync.Map // collection name → its SQLite table
+	sqlDB  *sql.DB   // the one connection for DDL (indexes)
+	readDB *sql.DB   // the read-only pool that queries run on (query_sql.go)
+	tables sync.Map  // collection name → its SQLite table
+	stmts  stmtCache // prepared statements of readDB
 }
 
-func startEmbedded(ctx context.Context, dir, dbName string, log *slog.Logger) (*embedded, error) {
-	dir, err := filepath.Abs(dir)
+func startEmbedded(ctx context.Context, dir, dbName string, sync Sync, log *slog.Logger) (*embedded, error) {
+	pragmas, err := sync.pragma()
+	if err != nil {
+		return nil, err
+	}
+	dir, err = filepath.Abs(dir)
 	if err != nil {
 		return nil, err
 	}
@@ -65,7 +70,7 @@ func startEmbedded(ctx context.Context, dir, dbName string, log *slog.Logger) (*
 	fdb, err := ferretdb.New(&ferretdb.Config{
 		Listener:  ferretdb.ListenerConfig{Unix: sock},
 		Handler:   "sqlite",
-		SQLiteURL: (&url.URL{Scheme: "file", Path: dir + "/"}).String(),
+		SQLiteURL: (&url.URL{Scheme: "file", Path: dir + "/", RawQuery: pragmas}).String(),
 		Logger:    slog.New(warnOnly{log.Handler()}).With("component", "ferretdb"),
 	})
 	if err != nil {
@@ -91,6 +96,12 @@ func (e *embedded) close() {
 		e.sqlDB = nil
 	}
 	if e.readDB != nil {
+		e.stmts.mu.Lock()
+		for _, st := range e.stmts.m {
+			st.Close()
+		}
+		e.stmts.m = nil
+		e.stmts.mu.Unlock()
 		e.readDB.Close()
 		e.readDB = nil
 	}

@@ -6,32 +6,31 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
-// sequencesCollection holds the claimed blocks of every sequence.
+// sequencesCollection holds one document per sequence: the highest number handed out.
 const sequencesCollection = "_sequences"
 
-// hintEvery is how many claims pass between writes of a sequence's hint document; a process that
-// starts walks at most this many blocks from the hint to find the top.
-const hintEvery = 32
+// DrawBlock is how many numbers Draw reserves at a time.
+const DrawBlock = 32
 
-type seqBlock struct {
-	Seq   string `bson:"seq"`
-	Start int64  `bson:"start"`
-	Next  int64  `bson:"next"`
-}
-
-type seqHint struct {
-	Top int64 `bson:"top"`
+// seqDoc is a sequence: Used is the highest number handed out (0 before the first).
+type seqDoc struct {
+	Used int64 `bson:"used"`
 }
 
 // Next hands out n consecutive numbers of sequence name and returns the first; numbers start at
 // 1. No number is ever handed out twice — across goroutines, restarts and, on MongoDB, nodes —
 // and none is skipped while claims succeed.
 //
-// The sequence is a chain of blocks, each a document keyed by its first number and holding the
-// first number of the next block. Claiming a block is inserting its key: a unique insert, so of
-// racing claimers exactly one wins and the others follow the chain to the new top.
+// A sequence is one document holding the highest number handed out, so a claim costs one write
+// and leaves nothing behind. On MongoDB the claim is the server's atomic $inc; on the embedded
+// store, which belongs to this process, the claim is serialised here (FerretDB does not apply
+// updates atomically) and the document rewritten.
 func (s *Store) Next(ctx context.Context, name string, n int64) (int64, error) {
 	if n < 1 {
 		return 0, fmt.Errorf("next %d of sequence %q: count must be at least 1", n, name)
@@ -39,50 +38,183 @@ func (s *Store) Next(ctx context.Context, name string, n int64) (int64, error) {
 	mu := s.seqLock(name)
 	mu.Lock()
 	defer mu.Unlock()
-
-	s.seqMu.Lock()
-	top, known := s.seqTop[name]
-	s.seqMu.Unlock()
-	if !known {
-		var h seqHint
-		err := s.Get(ctx, sequencesCollection, name+"#hint", &h)
-		switch {
-		case errors.Is(err, ErrNotFound):
-			top = 1
-		case err != nil:
-			return 0, fmt.Errorf("sequence %q: %w", name, err)
-		default:
-			top = max(h.Top, 1)
-		}
+	used, err := s.seqUsed(ctx, name)
+	if err != nil {
+		return 0, fmt.Errorf("sequence %q: %w", name, err)
 	}
-	walked := 0
+	if s.kind == KindEmbedded {
+		if err := s.Set(ctx, sequencesCollection, name, seqDoc{Used: used + n}); err != nil {
+			return 0, fmt.Errorf("sequence %q: %w", name, err)
+		}
+		s.seqMu.Lock()
+		s.seqTop[name] = used + n
+		s.seqMu.Unlock()
+		return used + 1, nil
+	}
+	c, err := s.Collection(ctx, sequencesCollection)
+	if err != nil {
+		return 0, err
+	}
+	var d seqDoc
+	err = c.FindOneAndUpdate(ctx, bson.D{{Key: "_id", Value: name}}, bson.D{{Key: "$inc", Value: bson.D{{Key: "used", Value: n}}}},
+		options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&d)
+	if err != nil {
+		return 0, fmt.Errorf("sequence %q: %w", name, err)
+	}
+	return d.Used - n + 1, nil
+}
+
+// seqUsed is the highest number of sequence name handed out. On the embedded store it is
+// cached after the first read; on MongoDB it only makes sure the document exists (the caller
+// then increments it on the server). A sequence without its document is new, or was kept as a
+// chain of block documents before (seqLegacyTop): its document starts where that chain ends.
+// The caller holds the sequence's lock.
+func (s *Store) seqUsed(ctx context.Context, name string) (int64, error) {
+	s.seqMu.Lock()
+	used, known := s.seqTop[name]
+	s.seqMu.Unlock()
+	if known {
+		return used, nil
+	}
+	var d seqDoc
+	err := s.Get(ctx, sequencesCollection, name, &d)
+	switch {
+	case err == nil:
+		used = d.Used
+	case errors.Is(err, ErrNotFound):
+		top, err := s.seqLegacyTop(ctx, name)
+		if err != nil {
+			return 0, err
+		}
+		used = top - 1
+		if err := s.Put(ctx, sequencesCollection, name, seqDoc{Used: used}); errors.Is(err, ErrDuplicate) {
+			// Another node made it meanwhile: its count is the one to go on from.
+			if err := s.Get(ctx, sequencesCollection, name, &d); err != nil {
+				return 0, err
+			}
+			used = d.Used
+		} else if err != nil {
+			return 0, err
+		}
+	default:
+		return 0, err
+	}
+	s.seqMu.Lock()
+	s.seqTop[name] = used
+	s.seqMu.Unlock()
+	return used, nil
+}
+
+// seqLegacyTop finds the first unclaimed number of a sequence kept the old way, as a chain of
+// block documents "<name>#<first>" holding the first number of the next block, with a hint
+// "<name>#hint" saying where to start walking; 1 when there is no chain.
+func (s *Store) seqLegacyTop(ctx context.Context, name string) (int64, error) {
+	var h struct {
+		Top int64 `bson:"top"`
+	}
+	top := int64(1)
+	switch err := s.Get(ctx, sequencesCollection, name+"#hint", &h); {
+	case err == nil:
+		top = max(h.Top, 1)
+	case !errors.Is(err, ErrNotFound):
+		return 0, err
+	}
 	for {
-		key := name + "#" + strconv.FormatInt(top, 10)
-		err := s.Put(ctx, sequencesCollection, key, seqBlock{Seq: name, Start: top, Next: top + n})
-		if err == nil {
-			break
+		var b struct {
+			Next int64 `bson:"next"`
 		}
-		if !errors.Is(err, ErrDuplicate) {
-			return 0, fmt.Errorf("sequence %q: %w", name, err)
+		err := s.Get(ctx, sequencesCollection, name+"#"+strconv.FormatInt(top, 10), &b)
+		if errors.Is(err, ErrNotFound) {
+			return top, nil
 		}
-		var b seqBlock
-		if err := s.Get(ctx, sequencesCollection, key, &b); err != nil {
-			return 0, fmt.Errorf("sequence %q: %w", name, err)
+		if err != nil {
+			return 0, err
 		}
 		top = b.Next
-		walked++
 	}
-	first := top
-	s.seqMu.Lock() // seqTop is shared by every sequence; the per-name lock guards only this one
-	s.seqTop[name] = top + n
-	s.seqMu.Unlock()
-	if walked > 0 || !known || first%hintEvery == 0 || (first+n)/hintEvery != first/hintEvery {
-		// A hint may go stale or even backwards under racing nodes; it is only a starting point.
-		if err := s.Set(ctx, sequencesCollection, name+"#hint", seqHint{Top: top + n}); err != nil {
-			s.log.Warn("sequence hint not written", "sequence", name, "err", err)
+}
+
+// drawn is a block of numbers Draw reserved: next..end-1 are still to hand out.
+type drawn struct {
+	next, end int64
+}
+
+// Draw hands out the next number of sequence name from a block of DrawBlock numbers reserved
+// with Next, so that only one draw in DrawBlock writes to the store. Numbers are never handed
+// out twice, like Next's, but they are not gapless: Close gives the rest of each block back
+// (when nothing was claimed after it), so a clean restart skips none, while a process that is
+// killed loses the rest of its blocks, fewer than DrawBlock numbers per sequence. With several
+// nodes on one MongoDB, each draws from blocks of its own, so numbers are not handed out in
+// order across nodes.
+func (s *Store) Draw(ctx context.Context, name string) (int64, error) {
+	s.drawMu.Lock()
+	defer s.drawMu.Unlock()
+	b := s.draws[name]
+	if b == nil || b.next >= b.end {
+		first, err := s.Next(ctx, name, DrawBlock)
+		if err != nil {
+			return 0, err
+		}
+		b = &drawn{next: first, end: first + DrawBlock}
+		if s.draws == nil {
+			s.draws = map[string]*drawn{}
+		}
+		s.draws[name] = b
+	}
+	v := b.next
+	b.next++
+	return v, nil
+}
+
+// releaseDraws gives back the numbers Draw reserved and did not hand out, for each sequence
+// whose last claim is still that block (a claim since, by Next or another node, keeps them
+// unused). Close calls it.
+func (s *Store) releaseDraws(ctx context.Context) error {
+	s.drawMu.Lock()
+	defer s.drawMu.Unlock()
+	var errs []error
+	for name, b := range s.draws {
+		if b.next >= b.end {
+			continue
+		}
+		if err := s.seqGiveBack(ctx, name, b.next, b.end); err != nil {
+			errs = append(errs, fmt.Errorf("sequence %q: give back %d..%d: %w", name, b.next, b.end-1, err))
 		}
 	}
-	return first, nil
+	s.draws = nil
+	return errors.Join(errs...)
+}
+
+// seqGiveBack sets sequence name back to from-1 if its highest number handed out is still end-1.
+func (s *Store) seqGiveBack(ctx context.Context, name string, from, end int64) error {
+	mu := s.seqLock(name)
+	mu.Lock()
+	defer mu.Unlock()
+	if s.kind == KindEmbedded {
+		s.seqMu.Lock()
+		used, known := s.seqTop[name]
+		s.seqMu.Unlock()
+		if !known || used != end-1 {
+			return nil
+		}
+		if err := s.Set(ctx, sequencesCollection, name, seqDoc{Used: from - 1}); err != nil {
+			return err
+		}
+		s.seqMu.Lock()
+		s.seqTop[name] = from - 1
+		s.seqMu.Unlock()
+		return nil
+	}
+	c, err := s.Collection(ctx, sequencesCollection)
+	if err != nil {
+		return err
+	}
+	_, err = c.UpdateOne(ctx, bson.D{{Key: "_id", Value: name}, {Key: "used", Value: end - 1}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "used", Value: from - 1}}}})
+	if err != nil && !errors.Is(err, mongo.ErrNoDocuments) {
+		return err
+	}
+	return nil
 }
 
 func (s *Store) seqLock(name string) *sync.Mutex {
