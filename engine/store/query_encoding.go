@@ -65,6 +65,7 @@ package store
 // _ferretdb_sjson->>'$._id' (and an ObjectID _id, as in GridFS, by its hex).
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -74,6 +75,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf16"
 	"unicode/utf8"
 
@@ -148,7 +150,9 @@ func rankExpr(fp fieldPath) string {
 	if fp.isID() {
 		return strconv.Itoa(rankString)
 	}
-	return rankCase(fmt.Sprintf("%s->>'%s'", sjsonCol, typePath(fp.segs)))
+	return exprs.get("r"+fp.dotted, func() string {
+		return rankCase(fmt.Sprintf("%s->>'%s'", sjsonCol, typePath(fp.segs)))
+	})
 }
 
 // valueExpr is the SQL of a field's value (the empty string for null and missing).
@@ -156,7 +160,33 @@ func valueExpr(fp fieldPath) string {
 	if fp.isID() {
 		return idExpr
 	}
-	return fmt.Sprintf("COALESCE(%s->>'%s', '')", sjsonCol, valuePath(fp.segs))
+	return exprs.get("v"+fp.dotted, func() string {
+		return fmt.Sprintf("COALESCE(%s->>'%s', '')", sjsonCol, valuePath(fp.segs))
+	})
+}
+
+// memo keeps computed strings (the expressions of the paths in use) up to a bound.
+type memo struct {
+	mu sync.RWMutex
+	m  map[string]string
+}
+
+var exprs = &memo{m: map[string]string{}}
+
+func (c *memo) get(key string, make func() string) string {
+	c.mu.RLock()
+	v, ok := c.m[key]
+	c.mu.RUnlock()
+	if ok {
+		return v
+	}
+	v = make()
+	c.mu.Lock()
+	if len(c.m) < 4096 {
+		c.m[key] = v
+	}
+	c.mu.Unlock()
+	return v
 }
 
 // idExpr is the SQL of _id, the tie-break of every order.
@@ -249,33 +279,12 @@ func sqlScalar(rank int64, v any) scalar {
 }
 
 // ---- the sjson reader: FerretDB's JSON to BSON ----
-
-// sjElem is one entry of the type header.
-type sjElem struct {
-	t       string
-	props   []sjProp  // object: the fields in order
-	items   []*sjElem // array: the elements
-	subtype byte      // binData
-	opts    string    // regex
-}
-
-type sjProp struct {
-	key  string
-	elem *sjElem
-}
-
-func (e *sjElem) prop(key []byte, hint int) *sjElem {
-	// Values come in the header's order, so the hint (the position) nearly always hits.
-	if hint < len(e.props) && e.props[hint].key == string(key) {
-		return e.props[hint].elem
-	}
-	for _, p := range e.props {
-		if p.key == string(key) {
-			return p.elem
-		}
-	}
-	return nil
-}
+//
+// The header and the values are read side by side, with two scanners over the same text: the
+// header lists a level's fields in the order the values come (FerretDB writes both from one
+// key list), so each value's type is the next entry of the header, and no tree of the header is
+// built. Each entry is written {"t":…} first, then "$s" (documents), "i" (arrays), "s"
+// (binary) or "o" (regex).
 
 var errSJSON = errors.New("malformed FerretDB document")
 
@@ -284,6 +293,7 @@ type sjScanner struct {
 	b   []byte
 	i   int
 	buf []byte // scratch for unescaped strings
+	esc bool   // the last string read had escapes (it is in buf, not in b)
 }
 
 func (s *sjScanner) ws() {
@@ -335,6 +345,7 @@ func (s *sjScanner) str() ([]byte, error) {
 		return nil, err
 	}
 	start := s.i
+	s.esc = false
 	for s.i < len(s.b) {
 		switch c := s.b[s.i]; {
 		case c == '"':
@@ -342,6 +353,7 @@ func (s *sjScanner) str() ([]byte, error) {
 			s.i++
 			return out, nil
 		case c == '\\':
+			s.esc = true
 			return s.strEscaped(start)
 		default:
 			s.i++
@@ -433,217 +445,175 @@ func (s *sjScanner) literal() []byte {
 // skip passes over one value.
 func (s *sjScanner) skip() error {
 	switch s.peek() {
-	case '"':
-		_, err := s.str()
-		return err
-	case '{', '[':
-		end := byte('}')
-		if s.b[s.i] == '[' {
-			end = ']'
+	case '"', '{', '[':
+	default:
+		if len(s.literal()) == 0 {
+			return fmt.Errorf("%w: no value at %d", errSJSON, s.i)
 		}
-		obj := end == '}'
-		s.i++
-		for first := true; ; first = false {
-			ok, err := s.more(end, first)
-			if err != nil || !ok {
-				return err
-			}
-			if obj {
-				if _, err := s.str(); err != nil {
-					return err
+		return nil
+	}
+	// A string, document or array: find its end by counting brackets outside strings — the
+	// text is valid JSON (SQLite checked it when FerretDB wrote it), so no token need be read.
+	depth, inStr := 0, false
+	for ; s.i < len(s.b); s.i++ {
+		c := s.b[s.i]
+		if inStr {
+			switch c {
+			case '\\':
+				s.i++
+			case '"':
+				inStr = false
+				if depth == 0 {
+					s.i++
+					return nil
 				}
-				if err := s.expect(':'); err != nil {
-					return err
-				}
-			}
-			if err := s.skip(); err != nil {
-				return err
-			}
-		}
-	}
-	if len(s.literal()) == 0 {
-		return fmt.Errorf("%w: no value at %d", errSJSON, s.i)
-	}
-	return nil
-}
-
-// schema reads a header object {"p":{…},"$k":[…]} into e.props.
-func (s *sjScanner) schema(e *sjElem) error {
-	if err := s.expect('{'); err != nil {
-		return err
-	}
-	for first := true; ; first = false {
-		ok, err := s.more('}', first)
-		if err != nil || !ok {
-			return err
-		}
-		k, err := s.str()
-		if err != nil {
-			return err
-		}
-		if err := s.expect(':'); err != nil {
-			return err
-		}
-		if string(k) != "p" {
-			if err := s.skip(); err != nil { // "$k": the values come in this order anyway
-				return err
 			}
 			continue
 		}
-		if err := s.expect('{'); err != nil {
-			return err
+		switch c {
+		case '"':
+			inStr = true
+		case '{', '[':
+			depth++
+		case '}', ']':
+			depth--
+			if depth == 0 {
+				s.i++
+				return nil
+			}
 		}
-		for first := true; ; first = false {
-			ok, err := s.more('}', first)
-			if err != nil {
+	}
+	return fmt.Errorf("%w: unterminated value", errSJSON)
+}
+
+// finishObject passes over the rest of an object whose members are being read, and its '}'.
+func (s *sjScanner) finishObject() error {
+	for {
+		switch s.peek() {
+		case '}':
+			s.i++
+			return nil
+		case ',':
+			s.i++
+			if _, err := s.str(); err != nil {
 				return err
 			}
-			if !ok {
-				break
-			}
-			k, err := s.str()
-			if err != nil {
-				return err
-			}
-			key := string(k)
 			if err := s.expect(':'); err != nil {
 				return err
 			}
-			sub, err := s.elem()
-			if err != nil {
+			if err := s.skip(); err != nil {
 				return err
 			}
-			e.props = append(e.props, sjProp{key: key, elem: sub})
+		default:
+			return fmt.Errorf("%w: want ',' or '}' at %d", errSJSON, s.i)
 		}
 	}
 }
 
-// elem reads one header entry {"t":…, "$s"|"i"|"s"|"o": …}.
-func (s *sjScanner) elem() (*sjElem, error) {
-	e := &sjElem{}
+// member reads `"key":` (after a ',' unless first) and reports whether the key is want.
+func (s *sjScanner) member(want string, first bool) error {
+	if !first {
+		if err := s.expect(','); err != nil {
+			return err
+		}
+	}
+	k, err := s.str()
+	if err != nil {
+		return err
+	}
+	if string(k) != want {
+		return fmt.Errorf("%w: header has %q where %q belongs", errSJSON, k, want)
+	}
+	return s.expect(':')
+}
+
+// enterSchema reads the start of a header object {"p":{…},"$k":[…]}: it reports whether the
+// level has fields, and then stands inside "p"; an empty level ({}) is read whole.
+func (s *sjScanner) enterSchema() (bool, error) {
 	if err := s.expect('{'); err != nil {
-		return nil, err
+		return false, err
 	}
-	for first := true; ; first = false {
-		ok, err := s.more('}', first)
-		if err != nil {
-			return nil, err
-		}
-		if !ok {
-			return e, nil
-		}
-		k, err := s.str()
-		if err != nil {
-			return nil, err
-		}
-		key := string(k)
-		if err := s.expect(':'); err != nil {
-			return nil, err
-		}
-		switch key {
-		case "t":
-			t, err := s.str()
-			if err != nil {
-				return nil, err
-			}
-			e.t = string(t)
-		case "$s":
-			if err := s.schema(e); err != nil {
-				return nil, err
-			}
-		case "i":
-			if err := s.expect('['); err != nil {
-				return nil, err
-			}
-			e.items = []*sjElem{}
-			for first := true; ; first = false {
-				ok, err := s.more(']', first)
-				if err != nil {
-					return nil, err
-				}
-				if !ok {
-					break
-				}
-				it, err := s.elem()
-				if err != nil {
-					return nil, err
-				}
-				e.items = append(e.items, it)
-			}
-		case "s":
-			n, err := strconv.ParseUint(string(s.literal()), 10, 8)
-			if err != nil {
-				return nil, fmt.Errorf("%w: binary subtype", errSJSON)
-			}
-			e.subtype = byte(n)
-		case "o":
-			o, err := s.str()
-			if err != nil {
-				return nil, err
-			}
-			e.opts = string(o)
-		default:
-			if err := s.skip(); err != nil {
-				return nil, err
-			}
-		}
+	if s.peek() == '}' {
+		s.i++
+		return false, nil
 	}
+	if err := s.member("p", true); err != nil {
+		return false, err
+	}
+	return true, s.expect('{')
 }
 
 // sjsonToBSON turns one _ferretdb_sjson text into the BSON document FerretDB would return,
 // keeping only the projected fields (and _id) when proj is not nil.
 func sjsonToBSON(text []byte, proj *projection) (bson.Raw, error) {
-	s := &sjScanner{b: text}
-	if err := s.expect('{'); err != nil {
+	v := &sjScanner{b: text}
+	if err := v.expect('{'); err != nil {
 		return nil, err
 	}
-	k, err := s.str()
-	if err != nil || string(k) != "$s" {
-		return nil, fmt.Errorf("%w: no type header", errSJSON)
-	}
-	if err := s.expect(':'); err != nil {
+	if err := v.member("$s", true); err != nil {
 		return nil, err
 	}
-	root := &sjElem{t: "object"}
-	if err := s.schema(root); err != nil {
+	h := &sjScanner{b: text, i: v.i}
+	if err := v.skip(); err != nil {
+		return nil, err
+	}
+	hasP, err := h.enterSchema()
+	if err != nil {
 		return nil, err
 	}
 	dst := make([]byte, 0, len(text))
 	idx, dst := bsoncore.AppendDocumentStart(dst)
-	dst, err = s.members(dst, root, proj, true)
-	if err != nil {
+	if dst, err = decodeMembers(dst, v, h, hasP, proj, true); err != nil {
 		return nil, err
 	}
-	dst, err = bsoncore.AppendDocumentEnd(dst, idx)
-	if err != nil {
-		return nil, err
-	}
-	return bson.Raw(dst), nil
+	return bsoncore.AppendDocumentEnd(dst, idx)
 }
 
-// members reads the rest of an object whose '{' (and, at the top, whose header) is read.
-func (s *sjScanner) members(dst []byte, e *sjElem, proj *projection, top bool) ([]byte, error) {
-	for n, first := 0, !top; ; n, first = n+1, false {
-		ok, err := s.more('}', first)
+// decodeMembers reads the rest of an object's values (v after its '{', or at the top after the
+// header) beside its header level (h inside "p" when hasP), and leaves h at the end of the
+// header object.
+func decodeMembers(dst []byte, v, h *sjScanner, hasP bool, proj *projection, top bool) ([]byte, error) {
+	n := 0
+	for first := !top; ; first = false {
+		ok, err := v.more('}', first)
 		if err != nil {
 			return nil, err
 		}
 		if !ok {
-			return dst, nil
+			break
 		}
-		k, err := s.str()
+		k, err := v.str()
 		if err != nil {
 			return nil, err
 		}
-		key := string(k)
-		if err := s.expect(':'); err != nil {
+		if v.esc {
+			k = append([]byte(nil), k...)
+		}
+		if err := v.expect(':'); err != nil {
+			return nil, err
+		}
+		if !hasP {
+			return nil, fmt.Errorf("%w: %q has no type", errSJSON, k)
+		}
+		if ok, err := h.more('}', n == 0); err != nil || !ok {
+			return nil, fmt.Errorf("%w: %q has no type", errSJSON, k)
+		}
+		n++
+		hk, err := h.str()
+		if err != nil {
+			return nil, err
+		}
+		if !bytes.Equal(hk, k) {
+			return nil, fmt.Errorf("%w: header has %q where %q belongs", errSJSON, hk, k)
+		}
+		if err := h.expect(':'); err != nil {
 			return nil, err
 		}
 		var sub *projection
-		if proj != nil && !(top && key == "_id") {
-			child, ok := proj.kids[key]
+		if proj != nil && !(top && string(k) == "_id") {
+			child, ok := proj.kids[string(k)]
 			if !ok {
-				if err := s.skip(); err != nil {
+				if err := skipBoth(v, h); err != nil {
 					return nil, err
 				}
 				continue
@@ -653,151 +623,265 @@ func (s *sjScanner) members(dst []byte, e *sjElem, proj *projection, top bool) (
 				sub = nil
 			}
 		}
-		pe := e.prop(k, n)
-		if pe == nil {
-			return nil, fmt.Errorf("%w: %q has no type", errSJSON, key)
-		}
-		if sub != nil && pe.t != "object" && pe.t != "array" {
-			// A projection into a scalar keeps nothing of it (MongoDB's behaviour).
-			if err := s.skip(); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		if dst, err = s.value(dst, key, pe, sub); err != nil {
+		if dst, _, err = decodeValue(dst, k, v, h, sub); err != nil {
 			return nil, err
 		}
 	}
+	if !hasP {
+		return dst, nil
+	}
+	if ok, err := h.more('}', n == 0); err != nil || ok {
+		return nil, fmt.Errorf("%w: the header lists more fields than there are", errSJSON)
+	}
+	return dst, h.finishObject() // the rest of {"p":…,"$k":[…]}
 }
 
-// value reads one value of type e and appends it as the element key. proj, when not nil,
-// projects a document (or the documents of an array) further.
-func (s *sjScanner) value(dst []byte, key string, e *sjElem, proj *projection) ([]byte, error) {
-	if s.peek() == 'n' {
-		if string(s.literal()) != "null" {
-			return nil, fmt.Errorf("%w: bad literal", errSJSON)
-		}
-		return bsoncore.AppendNullElement(dst, key), nil
+func skipBoth(v, h *sjScanner) error {
+	if err := v.skip(); err != nil {
+		return err
 	}
-	switch e.t {
+	return h.skip()
+}
+
+// headerType is the header's type name as a constant string (no allocation per value).
+func headerType(b []byte) string {
+	switch string(b) {
+	case "string":
+		return "string"
+	case "int":
+		return "int"
+	case "double":
+		return "double"
+	case "long":
+		return "long"
 	case "object":
-		if err := s.expect('{'); err != nil {
-			return nil, err
-		}
-		idx, dst := bsoncore.AppendDocumentElementStart(dst, key)
-		dst, err := s.members(dst, e, proj, false)
-		if err != nil {
-			return nil, err
-		}
-		return bsoncore.AppendDocumentEnd(dst, idx)
+		return "object"
 	case "array":
-		if err := s.expect('['); err != nil {
-			return nil, err
+		return "array"
+	case "date":
+		return "date"
+	case "bool":
+		return "bool"
+	case "null":
+		return "null"
+	case "objectId":
+		return "objectId"
+	case "binData":
+		return "binData"
+	case "timestamp":
+		return "timestamp"
+	case "regex":
+		return "regex"
+	}
+	return "unknown"
+}
+
+// appendHead starts an element: its type and key.
+func appendHead(dst []byte, t bsoncore.Type, key []byte) []byte {
+	dst = append(dst, byte(t))
+	dst = append(dst, key...)
+	return append(dst, 0)
+}
+
+// decodeValue reads one value (v at it) with its header entry (h at its '{') and appends it as
+// the element key. proj, when not nil, projects into a document or the documents of an array:
+// then a value that is neither is left out (kept is false), as MongoDB leaves it out.
+func decodeValue(dst, key []byte, v, h *sjScanner, proj *projection) (out []byte, kept bool, err error) {
+	if err := h.expect('{'); err != nil {
+		return nil, false, err
+	}
+	if err := h.member("t", true); err != nil {
+		return nil, false, err
+	}
+	tb, err := h.str()
+	if err != nil {
+		return nil, false, err
+	}
+	t := headerType(tb)
+	if proj != nil && t != "object" && t != "array" {
+		if err := v.skip(); err != nil {
+			return nil, false, err
 		}
-		idx, dst := bsoncore.AppendArrayElementStart(dst, key)
-		out := 0
-		for n, first := 0, true; ; n, first = n+1, false {
-			ok, err := s.more(']', first)
+		return dst, false, h.finishObject()
+	}
+	switch t {
+	case "object":
+		if err := h.member("$s", false); err != nil {
+			return nil, false, err
+		}
+		hasP, err := h.enterSchema()
+		if err != nil {
+			return nil, false, err
+		}
+		if err := v.expect('{'); err != nil {
+			return nil, false, err
+		}
+		dst = appendHead(dst, bsoncore.TypeEmbeddedDocument, key)
+		idx, d := bsoncore.ReserveLength(dst)
+		if d, err = decodeMembers(d, v, h, hasP, proj, false); err != nil {
+			return nil, false, err
+		}
+		if dst, err = bsoncore.AppendDocumentEnd(d, idx); err != nil {
+			return nil, false, err
+		}
+		return dst, true, h.finishObject()
+	case "array":
+		if err := h.member("i", false); err != nil {
+			return nil, false, err
+		}
+		if err := h.expect('['); err != nil {
+			return nil, false, err
+		}
+		if err := v.expect('['); err != nil {
+			return nil, false, err
+		}
+		dst = appendHead(dst, bsoncore.TypeArray, key)
+		idx, d := bsoncore.ReserveLength(dst)
+		var num [20]byte
+		kept, read := 0, 0
+		for first := true; ; first = false {
+			ok, err := v.more(']', first)
 			if err != nil {
-				return nil, err
+				return nil, false, err
 			}
 			if !ok {
 				break
 			}
-			if n >= len(e.items) {
-				return nil, fmt.Errorf("%w: array longer than its type list", errSJSON)
+			if ok, err := h.more(']', first); err != nil || !ok {
+				return nil, false, fmt.Errorf("%w: array longer than its type list", errSJSON)
 			}
-			it := e.items[n]
-			if proj != nil && it.t != "object" && it.t != "array" {
-				// Projecting into an array keeps its documents (projected) only, as MongoDB does.
-				if err := s.skip(); err != nil {
-					return nil, err
-				}
-				continue
+			read++
+			var k bool
+			if d, k, err = decodeValue(d, strconv.AppendInt(num[:0], int64(kept), 10), v, h, proj); err != nil {
+				return nil, false, err
 			}
-			if dst, err = s.value(dst, strconv.Itoa(out), it, proj); err != nil {
-				return nil, err
+			if k {
+				kept++
 			}
-			out++
 		}
-		return bsoncore.AppendArrayEnd(dst, idx)
-	case "string":
-		b, err := s.str()
-		if err != nil {
-			return nil, err
+		if ok, err := h.more(']', read == 0); err != nil || ok {
+			return nil, false, fmt.Errorf("%w: type list longer than its array", errSJSON)
 		}
-		return bsoncore.AppendStringElement(dst, key, string(b)), nil
-	case "int":
-		n, err := strconv.ParseInt(string(s.literal()), 10, 32)
-		if err != nil {
-			return nil, fmt.Errorf("%w: int: %v", errSJSON, err)
+		if dst, err = bsoncore.AppendArrayEnd(d, idx); err != nil {
+			return nil, false, err
 		}
-		return bsoncore.AppendInt32Element(dst, key, int32(n)), nil
-	case "long":
-		n, err := strconv.ParseInt(string(s.literal()), 10, 64)
-		if err != nil {
-			return nil, fmt.Errorf("%w: long: %v", errSJSON, err)
-		}
-		return bsoncore.AppendInt64Element(dst, key, n), nil
-	case "double":
-		f, err := strconv.ParseFloat(string(s.literal()), 64)
-		if err != nil {
-			return nil, fmt.Errorf("%w: double: %v", errSJSON, err)
-		}
-		return bsoncore.AppendDoubleElement(dst, key, f), nil
-	case "bool":
-		switch string(s.literal()) {
-		case "true":
-			return bsoncore.AppendBooleanElement(dst, key, true), nil
-		case "false":
-			return bsoncore.AppendBooleanElement(dst, key, false), nil
-		}
-		return nil, fmt.Errorf("%w: bool", errSJSON)
-	case "date":
-		n, err := strconv.ParseInt(string(s.literal()), 10, 64)
-		if err != nil {
-			return nil, fmt.Errorf("%w: date: %v", errSJSON, err)
-		}
-		return bsoncore.AppendDateTimeElement(dst, key, n), nil
-	case "objectId":
-		b, err := s.str()
-		if err != nil {
-			return nil, err
-		}
-		var oid [12]byte
-		if n, err := hex.Decode(oid[:], b); err != nil || n != 12 {
-			return nil, fmt.Errorf("%w: objectId", errSJSON)
-		}
-		return bsoncore.AppendObjectIDElement(dst, key, oid), nil
+		return dst, true, h.finishObject()
 	case "binData":
-		b, err := s.str()
-		if err != nil {
-			return nil, err
+		if err := h.member("s", false); err != nil {
+			return nil, false, err
 		}
-		data, err := base64.StdEncoding.DecodeString(string(b))
+		sub, err := strconv.ParseUint(string(h.literal()), 10, 8)
 		if err != nil {
-			return nil, fmt.Errorf("%w: binData", errSJSON)
+			return nil, false, fmt.Errorf("%w: binary subtype", errSJSON)
+		}
+		b, err := v.str()
+		if err != nil {
+			return nil, false, err
+		}
+		data := make([]byte, base64.StdEncoding.DecodedLen(len(b)))
+		nd, err := base64.StdEncoding.Decode(data, b)
+		if err != nil {
+			return nil, false, fmt.Errorf("%w: binData", errSJSON)
 		}
 		// Written by hand: bsoncore adds an inner length to subtype 2 (the old binary
 		// format), which FerretDB neither stores nor sends.
-		dst = bsoncore.AppendHeader(dst, bsoncore.TypeBinary, key)
-		dst = bsoncore.AppendInt32(dst, int32(len(data)))
-		dst = append(dst, e.subtype)
-		return append(dst, data...), nil
-	case "timestamp":
-		n, err := strconv.ParseUint(string(s.literal()), 10, 64)
-		if err != nil {
-			return nil, fmt.Errorf("%w: timestamp", errSJSON)
-		}
-		return bsoncore.AppendTimestampElement(dst, key, uint32(n>>32), uint32(n)), nil
+		dst = appendHead(dst, bsoncore.TypeBinary, key)
+		dst = bsoncore.AppendInt32(dst, int32(nd))
+		dst = append(dst, byte(sub))
+		return append(dst, data[:nd]...), true, h.finishObject()
 	case "regex":
-		b, err := s.str()
-		if err != nil {
-			return nil, err
+		if err := h.member("o", false); err != nil {
+			return nil, false, err
 		}
-		return bsoncore.AppendRegexElement(dst, key, string(b), e.opts), nil
+		o, err := h.str()
+		if err != nil {
+			return nil, false, err
+		}
+		b, err := v.str()
+		if err != nil {
+			return nil, false, err
+		}
+		dst = appendHead(dst, bsoncore.TypeRegex, key)
+		dst = append(append(dst, b...), 0)
+		dst = append(append(dst, o...), 0)
+		return dst, true, h.finishObject()
 	}
-	return nil, fmt.Errorf("%w: unknown type %q", errSJSON, e.t)
+	if err := h.finishObject(); err != nil {
+		return nil, false, err
+	}
+	if t == "null" {
+		if string(v.literal()) != "null" {
+			return nil, false, fmt.Errorf("%w: null", errSJSON)
+		}
+		return appendHead(dst, bsoncore.TypeNull, key), true, nil
+	}
+	switch t {
+	case "string":
+		b, err := v.str()
+		if err != nil {
+			return nil, false, err
+		}
+		dst = appendHead(dst, bsoncore.TypeString, key)
+		dst = bsoncore.AppendInt32(dst, int32(len(b)+1))
+		return append(append(dst, b...), 0), true, nil
+	case "objectId":
+		b, err := v.str()
+		if err != nil {
+			return nil, false, err
+		}
+		if len(b) != 24 {
+			return nil, false, fmt.Errorf("%w: objectId", errSJSON)
+		}
+		dst = appendHead(dst, bsoncore.TypeObjectID, key)
+		n := len(dst)
+		dst = append(dst, make([]byte, 12)...)
+		if _, err := hex.Decode(dst[n:], b); err != nil {
+			return nil, false, fmt.Errorf("%w: objectId", errSJSON)
+		}
+		return dst, true, nil
+	case "bool":
+		switch string(v.literal()) {
+		case "true":
+			return bsoncore.AppendBoolean(appendHead(dst, bsoncore.TypeBoolean, key), true), true, nil
+		case "false":
+			return bsoncore.AppendBoolean(appendHead(dst, bsoncore.TypeBoolean, key), false), true, nil
+		}
+		return nil, false, fmt.Errorf("%w: bool", errSJSON)
+	}
+	lit := v.literal()
+	switch t {
+	case "int":
+		n, err := strconv.ParseInt(string(lit), 10, 32)
+		if err != nil {
+			return nil, false, fmt.Errorf("%w: int: %v", errSJSON, err)
+		}
+		return bsoncore.AppendInt32(appendHead(dst, bsoncore.TypeInt32, key), int32(n)), true, nil
+	case "long":
+		n, err := strconv.ParseInt(string(lit), 10, 64)
+		if err != nil {
+			return nil, false, fmt.Errorf("%w: long: %v", errSJSON, err)
+		}
+		return bsoncore.AppendInt64(appendHead(dst, bsoncore.TypeInt64, key), n), true, nil
+	case "double":
+		f, err := strconv.ParseFloat(string(lit), 64)
+		if err != nil {
+			return nil, false, fmt.Errorf("%w: double: %v", errSJSON, err)
+		}
+		return bsoncore.AppendDouble(appendHead(dst, bsoncore.TypeDouble, key), f), true, nil
+	case "date":
+		n, err := strconv.ParseInt(string(lit), 10, 64)
+		if err != nil {
+			return nil, false, fmt.Errorf("%w: date: %v", errSJSON, err)
+		}
+		return bsoncore.AppendDateTime(appendHead(dst, bsoncore.TypeDateTime, key), n), true, nil
+	case "timestamp":
+		n, err := strconv.ParseUint(string(lit), 10, 64)
+		if err != nil {
+			return nil, false, fmt.Errorf("%w: timestamp", errSJSON)
+		}
+		return bsoncore.AppendTimestamp(appendHead(dst, bsoncore.TypeTimestamp, key), uint32(n>>32), uint32(n)), true, nil
+	}
+	return nil, false, fmt.Errorf("%w: unknown type %q", errSJSON, t)
 }
 
 // projectRaw keeps the projected fields (and _id) of a BSON document, as MongoDB projects.

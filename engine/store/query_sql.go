@@ -514,7 +514,8 @@ func (q *sqlQuery) after(cols []orderCol, vals []any) {
 // selectPage is the statement of one page: the document, then each key's rank and value.
 func selectPage(table string, p *qplan) *sqlQuery {
 	q := &sqlQuery{}
-	q.w("SELECT ", sjsonCol)
+	// As a BLOB: the driver then hands over the bytes without making a string of them first.
+	q.w("SELECT CAST(", sjsonCol, " AS BLOB)")
 	for _, k := range p.sort {
 		q.w(", ", rankExpr(k.path), ", ", valueExpr(k.path))
 	}

@@ -34,10 +34,9 @@ type embedded struct {
 	done   chan struct{}
 
 	sqlMu  sync.Mutex
-	sqlDB  *sql.DB   // the one connection for DDL (indexes)
-	readDB *sql.DB   // the read-only pool that queries run on (query_sql.go)
-	tables sync.Map  // collection name → its SQLite table
-	stmts  stmtCache // prepared statements of readDB
+	sqlDB  *sql.DB  // the one connection for DDL (indexes)
+	readDB *sql.DB  // the read-only pool that queries run on (query_sql.go)
+	tables sync.Map // collection name → its SQLite table
 }
 
 func startEmbedded(ctx context.Context, dir, dbName string, sync Sync, log *slog.Logger) (*embedded, error) {
@@ -96,12 +95,6 @@ func (e *embedded) close() {
 		e.sqlDB = nil
 	}
 	if e.readDB != nil {
-		e.stmts.mu.Lock()
-		for _, st := range e.stmts.m {
-			st.Close()
-		}
-		e.stmts.m = nil
-		e.stmts.mu.Unlock()
 		e.readDB.Close()
 		e.readDB = nil
 	}

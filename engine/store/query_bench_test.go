@@ -1,0 +1,184 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"testing"
+	"time"
+)
+
+// Benchmarks of the query model on the embedded store against the same query written by hand
+// as plain SQL on the same SQLite file (with its own plain expression index), in one run:
+//
+//	go test -run '^$' -bench 'QueryPage|Aggregate' -benchtime 200x ./engine/store/
+//
+// The ratios to read: page/store ÷ page/plain-sql at each size (the model's overhead: type
+// ranks, decoding to BSON), page/store at 100,000 ÷ at 10,000 (flat: the index), and
+// group/store ÷ group/plain-sql.
+
+// benchStore fills collections of record-like documents once per run.
+type benchStore struct {
+	s     *Store
+	sizes map[int]string // size → collection
+}
+
+func newBenchStore(b *testing.B, sizes ...int) *benchStore {
+	b.Helper()
+	bs := &benchStore{s: openTestStore(b), sizes: map[int]string{}}
+	ctx := context.Background()
+	for _, n := range sizes {
+		coll := fmt.Sprintf("bench%d", n)
+		fillRecords(b, bs.s, coll, n)
+		err := bs.s.EnsureIndexes(ctx, coll, []IndexSpec{
+			{Keys: []IndexKey{{Path: "status"}, {Path: "created_at", Desc: true}}},
+			{Keys: []IndexKey{{Path: "data.supplier"}}},
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		bs.sizes[n] = coll
+	}
+	return bs
+}
+
+// plain runs hand-written SQL on the store's read pool, against an index made for it.
+func (bs *benchStore) plain(b *testing.B, coll, index string) (*sql.DB, string) {
+	b.Helper()
+	ctx := context.Background()
+	db, table, ok, err := bs.s.emb.table(ctx, coll)
+	if err != nil || !ok {
+		b.Fatalf("table of %s: %v", coll, err)
+	}
+	w, err := bs.s.emb.sql()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if index != "" {
+		q := fmt.Sprintf(`CREATE INDEX IF NOT EXISTS %s ON %s (%s)`, quoteIdent(table+"_plain"), quoteIdent(table), index)
+		if _, err := w.ExecContext(ctx, q); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return db, quoteIdent(table)
+}
+
+// BenchmarkQueryPage: the first page of 50 of a list filtered by status and sorted by creation
+// time, newest first, and the page after it (by cursor).
+func BenchmarkQueryPage(b *testing.B) {
+	sizes := []int{10_000, 100_000}
+	bs := newBenchStore(b, sizes...)
+	ctx := context.Background()
+	q := Query{Where: Eq("status", "open"), Sort: []SortKey{{Path: "created_at", Desc: true}}, Limit: 50}
+	for _, n := range sizes {
+		coll := bs.sizes[n]
+		b.Run(fmt.Sprintf("store/%d", n), func(b *testing.B) {
+			for b.Loop() {
+				page, err := bs.s.Query(ctx, coll, q)
+				if err != nil || len(page.Docs) != 50 {
+					b.Fatalf("%v %v", page, err)
+				}
+			}
+		})
+		first, err := bs.s.Query(ctx, coll, q)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(fmt.Sprintf("store-next/%d", n), func(b *testing.B) {
+			for b.Loop() {
+				page, err := bs.s.Query(ctx, coll, withAfter(q, first.Next))
+				if err != nil || len(page.Docs) != 50 {
+					b.Fatalf("%v %v", page, err)
+				}
+			}
+		})
+		db, table := bs.plain(b, coll, `_ferretdb_sjson->>'$.status', _ferretdb_sjson->>'$.created_at' DESC, _ferretdb_sjson->>'$._id' DESC`)
+		stmt := `SELECT _ferretdb_sjson FROM ` + table + ` WHERE _ferretdb_sjson->>'$.status' = ? ORDER BY _ferretdb_sjson->>'$.created_at' DESC, _ferretdb_sjson->>'$._id' DESC LIMIT 50`
+		b.Run(fmt.Sprintf("plain-sql/%d", n), func(b *testing.B) {
+			for b.Loop() {
+				rows, err := db.QueryContext(ctx, stmt, "open")
+				if err != nil {
+					b.Fatal(err)
+				}
+				got := 0
+				for rows.Next() {
+					var doc []byte
+					if err := rows.Scan(&doc); err != nil {
+						b.Fatal(err)
+					}
+					got++
+				}
+				rows.Close()
+				if got != 50 {
+					b.Fatalf("%d rows", got)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkAggregate: documents per supplier with the sum and mean of a quantity, over
+// 100,000 documents.
+func BenchmarkAggregate(b *testing.B) {
+	const n = 100_000
+	bs := newBenchStore(b, n)
+	ctx := context.Background()
+	coll := bs.sizes[n]
+	a := Aggregation{
+		GroupBy:  []GroupKey{{Name: "supplier", Path: "data.supplier"}},
+		Measures: []Measure{{Name: "n", Op: AggCount}, {Name: "qty", Op: AggSum, Path: "data.qty"}, {Name: "avg", Op: AggAvg, Path: "data.qty"}},
+	}
+	b.Run(fmt.Sprintf("group-store/%d", n), func(b *testing.B) {
+		for b.Loop() {
+			res, err := bs.s.Aggregate(ctx, coll, a)
+			if err != nil || len(res.Groups) != 97 {
+				b.Fatalf("%v %v", res, err)
+			}
+		}
+	})
+	db, table := bs.plain(b, coll, "")
+	stmt := `SELECT _ferretdb_sjson->>'$.data.supplier', count(*), total(_ferretdb_sjson->>'$.data.qty'), avg(_ferretdb_sjson->>'$.data.qty') FROM ` + table + ` GROUP BY 1 ORDER BY 1`
+	b.Run(fmt.Sprintf("group-plain-sql/%d", n), func(b *testing.B) {
+		for b.Loop() {
+			rows, err := db.QueryContext(ctx, stmt)
+			if err != nil {
+				b.Fatal(err)
+			}
+			got := 0
+			for rows.Next() {
+				var k string
+				var c int64
+				var sum float64
+				var avg float64
+				if err := rows.Scan(&k, &c, &sum, &avg); err != nil {
+					b.Fatal(err)
+				}
+				got++
+			}
+			rows.Close()
+			if got != 97 {
+				b.Fatalf("%d groups", got)
+			}
+		}
+	})
+	by := Aggregation{
+		Where:    Eq("status", "open"),
+		GroupBy:  []GroupKey{{Name: "month", Path: "data.made_on", Bucket: BucketMonth, Zone: shanghai(b)}},
+		Measures: []Measure{{Name: "n", Op: AggCount}, {Name: "qty", Op: AggSum, Path: "data.qty"}},
+	}
+	b.Run(fmt.Sprintf("month-store/%d", n), func(b *testing.B) {
+		for b.Loop() {
+			if _, err := bs.s.Aggregate(ctx, coll, by); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+func shanghai(b *testing.B) *time.Location {
+	loc, err := time.LoadLocation("Asia/Shanghai")
+	if err != nil {
+		b.Fatal(err)
+	}
+	return loc
+}
