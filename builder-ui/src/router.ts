@@ -22,6 +22,8 @@ const routes: RouteRecordRaw[] = [
           { path: 'forms/:form/records/:id/edit', name: 'record-edit', component: () => import('./views/RecordFormView.vue') },
         ],
       },
+      // The form designer takes the whole width (no app navigation beside it); form "new" is a new form.
+      { path: 'apps/:app/forms/:form/design', name: 'form-design', component: () => import('./designer/FormDesigner.vue') },
       { path: ':rest(.*)*', name: 'not-found', component: () => import('./views/NotFound.vue') },
     ],
   },

@@ -174,7 +174,7 @@ describe('round trip of edited states', () => {
     s = g.state
     const tabs = addLayout(s, 'tabs', { container: ROOT, index: 1 }, {}, [{ 'zh-CN': '甲' }, { 'zh-CN': '乙' }])
     s = tabs.state
-    const tabIds = (s.nodes[tabs.node] as { tabs: { id: string }[] }).tabs.map((t) => t.id)
+    const tabIds = (s.nodes[tabs.node] as unknown as { tabs: { id: string }[] }).tabs.map((t) => t.id)
     allTypes.forEach((t, i) => {
       const place = [{ container: ROOT, index: Infinity }, { container: g.node, index: 0 }, { container: tabIds[i % 2], index: 1 }][i % 3]
       s = addField(s, newField(t, words), place).state
@@ -236,7 +236,7 @@ describe('adding fields', () => {
     let s = empty()
     const t = addLayout(s, 'tabs', { container: ROOT, index: 0 }, {}, [{ 'zh-CN': '一' }])
     s = addTab(t.state, t.node, { 'zh-CN': '二' })
-    const node = s.nodes[t.node] as { tabs: { id: string }[] }
+    const node = s.nodes[t.node] as unknown as { tabs: { id: string }[] }
     s = addField(s, newField('text', words), { container: node.tabs[1].id, index: 0 }).state
     s = setTabLabel(s, t.node, node.tabs[0].id, { 'zh-CN': '甲', en: 'A' })
     expect(toDefinition(s).layout!.items[0].tabs!.map((x) => x.label)).toEqual([{ 'zh-CN': '甲', en: 'A' }, { 'zh-CN': '二' }])

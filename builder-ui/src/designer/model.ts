@@ -25,18 +25,24 @@ export interface Permission {
   [k: string]: unknown
 }
 
-/** FormDoc is a form definition as the server stores it (unknown keys are kept as they are). */
-export interface FormDoc {
+/** FormHead is a definition's own keys besides its schema and layout. */
+export interface FormHead {
   key: string
   name: Text
   description?: Text
   group?: Text
-  schema: SchemaDoc
-  layout?: LayoutDoc
   titleField?: string
   status?: unknown
   permissions?: Record<string, Permission>
-  [k: string]: unknown
+}
+
+/** FormRest is FormHead with whatever other keys a definition has (kept as they are). */
+export type FormRest = FormHead & { [k: string]: unknown }
+
+/** FormDoc is a form definition as the server stores it (unknown keys are kept as they are). */
+export type FormDoc = FormRest & {
+  schema: SchemaDoc
+  layout?: LayoutDoc
 }
 
 export interface SchemaDoc {
@@ -85,7 +91,7 @@ export interface TabState {
 /** DesignerState is the whole form as the designer holds it. */
 export interface DesignerState {
   /** form is the definition without schema and layout (key, name, group, permissions, …). */
-  readonly form: Readonly<Omit<FormDoc, 'schema' | 'layout'>>
+  readonly form: Readonly<FormRest>
   readonly schemaRest: Readonly<Record<string, unknown>>
   /** required lists the required top-level fields' keys, in the definition's order. */
   readonly required?: readonly string[]
@@ -206,7 +212,7 @@ export function fromDefinition(def: FormDoc): DesignerState {
 
   const schemaRest = omit(def.schema ?? { properties: {} }, 'properties', 'required')
   const state: DesignerState = {
-    form: omit(def, 'schema', 'layout'),
+    form: omit(def, 'schema', 'layout') as FormRest,
     schemaRest,
     order,
     fields,
@@ -482,7 +488,7 @@ function forgetKeys(s: DesignerState, keys: string[]): DesignerState {
   if (!keys.length) return s
   const gone = new Set(keys)
   let form = s.form
-  if (form.titleField && gone.has(form.titleField)) form = omit(form, 'titleField')
+  if (form.titleField && gone.has(form.titleField)) form = omit(form, 'titleField') as FormRest
   if (form.permissions) {
     const perms: Record<string, Permission> = {}
     for (const [role, p] of Object.entries(form.permissions)) {
@@ -491,7 +497,7 @@ function forgetKeys(s: DesignerState, keys: string[]): DesignerState {
         const l = q[list]
         if (l?.some((k) => gone.has(k))) {
           const kept = l.filter((k) => !gone.has(k))
-          q = kept.length ? { ...q, [list]: kept } : omit(q, list)
+          q = kept.length ? { ...q, [list]: kept } : (omit(q, list) as Permission)
         }
       }
       perms[role] = q

@@ -4,16 +4,18 @@ import zhAuth from './zh-CN/auth'
 import zhShell from './zh-CN/shell'
 import zhRecords from './zh-CN/records'
 import zhInbox from './zh-CN/inbox'
+import zhDesigner from './zh-CN/designer'
 import enCommon from './en/common'
 import enAuth from './en/auth'
 import enShell from './en/shell'
 import enRecords from './en/records'
 import enInbox from './en/inbox'
+import enDesigner from './en/designer'
 
 // Messages are kept per area (one file per area and language); a designer added later brings
 // its own files and registers them here under its area's name.
-const zhCN = { common: zhCommon, auth: zhAuth, shell: zhShell, records: zhRecords, inbox: zhInbox }
-const en: typeof zhCN = { common: enCommon, auth: enAuth, shell: enShell, records: enRecords, inbox: enInbox }
+const zhCN = { common: zhCommon, auth: zhAuth, shell: zhShell, records: zhRecords, inbox: zhInbox, designer: zhDesigner }
+const en: typeof zhCN = { common: enCommon, auth: enAuth, shell: enShell, records: enRecords, inbox: enInbox, designer: enDesigner }
 
 export type Locale = 'zh-CN' | 'en'
 export const locales: { value: Locale; label: string }[] = [
