@@ -95,7 +95,8 @@ type appAsset struct {
 	body, gz                              []byte
 }
 
-// appFiles caches the web app's files by name (nil: not a servable file).
+// appFiles caches the web app's files by name. Only files that exist are kept: anyone may ask
+// for any path, so remembering misses would let anonymous requests grow the cache without end.
 type appFiles struct {
 	mu    sync.Mutex
 	files map[string]*appAsset
@@ -112,7 +113,9 @@ func (s *Server) appFile(name string) *appAsset {
 		s.ui.files = map[string]*appAsset{}
 	}
 	f := loadAppAsset(s.opts.UI, name)
-	s.ui.files[name] = f
+	if f != nil {
+		s.ui.files[name] = f
+	}
 	return f
 }
 
