@@ -60,7 +60,10 @@ func TestAnalystDesignsAForm(t *testing.T) {
 
 	t.Run("desktop", func(t *testing.T) {
 		b := newBrowser(t, bin, viewports[0], filepath.Join(screens, "desktop"))
-		b.signInAt(s.URL+"/apps/plant/forms/new/design", `[data-test="palette-text"]`)
+		// The app's navigation leads to the designer: 新建表单 under the forms.
+		b.signInAt(s.URL+"/apps/plant", `[data-test="new-form"]`)
+		b.run("open a new form's designer", chromedp.Click(chromedp.CSS(`[data-test="new-form"]`)), chromedp.WaitVisible(chromedp.CSS(`[data-test="palette-text"]`)))
+		b.waitURL("/apps/plant/forms/new/design")
 		b.shot("01-new-form")
 
 		b.run("name the form",
@@ -166,10 +169,17 @@ func TestAnalystDesignsAForm(t *testing.T) {
 			t.Fatalf("sub-table columns: %v", cols)
 		}
 
+		b.run("see the form in the app's navigation",
+			chromedp.Click(chromedp.CSS(`.fd__back`)),
+			chromedp.WaitVisible(chromedp.CSS(`[data-test="form-receipt"]`)),
+			chromedp.WaitVisible(chromedp.CSS(`[data-test="design-receipt"]`)),
+		)
+		b.shot("09-app-navigation")
+		b.run("back to the designer", chromedp.Click(chromedp.CSS(`[data-test="design-receipt"]`)), chromedp.WaitVisible(chromedp.CSS(`[data-field-key="qty"]`)))
 		b.run("see the versions", chromedp.Click(chromedp.CSS(`[data-test="view-versions"]`)), chromedp.WaitVisible(chromedp.CSS(`[data-test="version-1"]`)))
-		b.shot("09-versions")
+		b.shot("10-versions")
 		b.run("see the data permissions", chromedp.Click(chromedp.CSS(`[data-test="view-rules"]`)), chromedp.WaitVisible(chromedp.CSS(`[data-test="field-rules"]`)))
-		b.shot("10-data-permissions")
+		b.shot("11-data-permissions")
 		// The formula with a mistake was refused on purpose (the browser logs the 400).
 		b.noPageErrorsBut("400 (Bad Request) " + s.URL + "/api/v1/apps/plant/forms")
 	})
