@@ -182,3 +182,23 @@ func shanghai(b *testing.B) *time.Location {
 	}
 	return loc
 }
+
+// BenchmarkSJSONToBSON: reading one record-like document from FerretDB's JSON.
+func BenchmarkSJSONToBSON(b *testing.B) {
+	s, ctx := openTestStore(b), context.Background()
+	fillRecords(b, s, "one", 1)
+	db, table, _, err := s.emb.table(ctx, "one")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var text []byte
+	if err := db.QueryRowContext(ctx, "SELECT CAST(_ferretdb_sjson AS BLOB) FROM "+quoteIdent(table)).Scan(&text); err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(text)))
+	for b.Loop() {
+		if _, err := sjsonToBSON(text, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

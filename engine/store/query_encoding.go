@@ -65,7 +65,6 @@ package store
 // _ferretdb_sjson->>'$._id' (and an ObjectID _id, as in GridFS, by its hex).
 
 import (
-	"bytes"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -131,15 +130,20 @@ func typePath(segs []string) string {
 	return b.String()
 }
 
-// rankCase maps a type name expression to a rank.
+// rankCase maps a type name expression to a rank: a lookup in a constant JSON object, which
+// SQLite parses once per statement — far shorter SQL to parse than a CASE of twelve arms.
 func rankCase(typeExpr string) string {
 	var b strings.Builder
-	b.WriteString("CASE ")
-	b.WriteString(typeExpr)
-	for _, r := range headerRanks {
-		fmt.Fprintf(&b, " WHEN '%s' THEN %d", r.t, r.rank)
+	b.WriteString("COALESCE('{")
+	for i, r := range headerRanks {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		fmt.Fprintf(&b, `"%s":%d`, r.t, r.rank)
 	}
-	b.WriteString(" ELSE 1 END")
+	b.WriteString("}'->>(")
+	b.WriteString(typeExpr)
+	b.WriteString("), 1)")
 	return b.String()
 }
 
@@ -280,11 +284,11 @@ func sqlScalar(rank int64, v any) scalar {
 
 // ---- the sjson reader: FerretDB's JSON to BSON ----
 //
-// The header and the values are read side by side, with two scanners over the same text: the
-// header lists a level's fields in the order the values come (FerretDB writes both from one
-// key list), so each value's type is the next entry of the header, and no tree of the header is
-// built. Each entry is written {"t":…} first, then "$s" (documents), "i" (arrays), "s"
-// (binary) or "o" (regex).
+// The header is read once into a tape: one entry per value in document order (a document's
+// or array's entry is followed by its members' entries and knows how many entries it spans).
+// FerretDB writes the header and the values from one key list, so the values then read in step
+// with the tape. Each header entry is written {"t":…} first, then "$s" (documents), "i"
+// (arrays), "s" (binary) or "o" (regex).
 
 var errSJSON = errors.New("malformed FerretDB document")
 
@@ -510,7 +514,7 @@ func (s *sjScanner) finishObject() error {
 	}
 }
 
-// member reads `"key":` (after a ',' unless first) and reports whether the key is want.
+// member reads `"key":` (after a ',' unless first) and checks the key is want.
 func (s *sjScanner) member(want string, first bool) error {
 	if !first {
 		if err := s.expect(','); err != nil {
@@ -527,60 +531,214 @@ func (s *sjScanner) member(want string, first bool) error {
 	return s.expect(':')
 }
 
-// enterSchema reads the start of a header object {"p":{…},"$k":[…]}: it reports whether the
-// level has fields, and then stands inside "p"; an empty level ({}) is read whole.
-func (s *sjScanner) enterSchema() (bool, error) {
-	if err := s.expect('{'); err != nil {
-		return false, err
+// The header's types, as tape codes.
+const (
+	sjString byte = iota + 1
+	sjInt
+	sjLong
+	sjDouble
+	sjObject
+	sjArray
+	sjDate
+	sjBool
+	sjNull
+	sjObjectID
+	sjBinData
+	sjTimestamp
+	sjRegex
+)
+
+func headerType(b []byte) byte {
+	switch string(b) {
+	case "string":
+		return sjString
+	case "int":
+		return sjInt
+	case "long":
+		return sjLong
+	case "double":
+		return sjDouble
+	case "object":
+		return sjObject
+	case "array":
+		return sjArray
+	case "date":
+		return sjDate
+	case "bool":
+		return sjBool
+	case "null":
+		return sjNull
+	case "objectId":
+		return sjObjectID
+	case "binData":
+		return sjBinData
+	case "timestamp":
+		return sjTimestamp
+	case "regex":
+		return sjRegex
 	}
-	if s.peek() == '}' {
-		s.i++
-		return false, nil
+	return 0
+}
+
+// sjEntry is one entry of the tape.
+type sjEntry struct {
+	t    byte
+	sub  byte   // binData: the subtype
+	span int32  // entries this value's entry and its members' take
+	opts []byte // regex: the options
+}
+
+// sjDecoder reads documents; its tape is reused (decoders are pooled).
+type sjDecoder struct {
+	tape []sjEntry
+	v    sjScanner
+}
+
+var sjDecoders = sync.Pool{New: func() any { return &sjDecoder{} }}
+
+// level reads a header object {"p":{key: entry, …},"$k":[…]} (or {}) onto the tape.
+func (d *sjDecoder) level(h *sjScanner) error {
+	if err := h.expect('{'); err != nil {
+		return err
 	}
-	if err := s.member("p", true); err != nil {
-		return false, err
+	if h.peek() == '}' {
+		h.i++
+		return nil
 	}
-	return true, s.expect('{')
+	if err := h.member("p", true); err != nil {
+		return err
+	}
+	if err := h.expect('{'); err != nil {
+		return err
+	}
+	for first := true; ; first = false {
+		ok, err := h.more('}', first)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			break
+		}
+		if _, err := h.str(); err != nil {
+			return err
+		}
+		if err := h.expect(':'); err != nil {
+			return err
+		}
+		if err := d.entry(h); err != nil {
+			return err
+		}
+	}
+	return h.finishObject() // ,"$k":[…]}
+}
+
+// entry reads one header entry {"t":…, …} onto the tape.
+func (d *sjDecoder) entry(h *sjScanner) error {
+	if err := h.expect('{'); err != nil {
+		return err
+	}
+	if err := h.member("t", true); err != nil {
+		return err
+	}
+	tb, err := h.str()
+	if err != nil {
+		return err
+	}
+	at := len(d.tape)
+	d.tape = append(d.tape, sjEntry{t: headerType(tb)})
+	switch d.tape[at].t {
+	case 0:
+		return fmt.Errorf("%w: unknown type %q", errSJSON, tb)
+	case sjObject:
+		if err := h.member("$s", false); err != nil {
+			return err
+		}
+		if err := d.level(h); err != nil {
+			return err
+		}
+	case sjArray:
+		if err := h.member("i", false); err != nil {
+			return err
+		}
+		if err := h.expect('['); err != nil {
+			return err
+		}
+		for first := true; ; first = false {
+			ok, err := h.more(']', first)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				break
+			}
+			if err := d.entry(h); err != nil {
+				return err
+			}
+		}
+	case sjBinData:
+		if err := h.member("s", false); err != nil {
+			return err
+		}
+		sub, err := strconv.ParseUint(string(h.literal()), 10, 8)
+		if err != nil {
+			return fmt.Errorf("%w: binary subtype", errSJSON)
+		}
+		d.tape[at].sub = byte(sub)
+	case sjRegex:
+		if err := h.member("o", false); err != nil {
+			return err
+		}
+		o, err := h.str()
+		if err != nil {
+			return err
+		}
+		d.tape[at].opts = append([]byte(nil), o...)
+	}
+	d.tape[at].span = int32(len(d.tape) - at)
+	return h.finishObject()
 }
 
 // sjsonToBSON turns one _ferretdb_sjson text into the BSON document FerretDB would return,
 // keeping only the projected fields (and _id) when proj is not nil.
 func sjsonToBSON(text []byte, proj *projection) (bson.Raw, error) {
-	v := &sjScanner{b: text}
-	if err := v.expect('{'); err != nil {
+	d := sjDecoders.Get().(*sjDecoder)
+	defer sjDecoders.Put(d)
+	d.tape = d.tape[:0]
+	h := sjScanner{b: text}
+	if err := h.expect('{'); err != nil {
 		return nil, err
 	}
-	if err := v.member("$s", true); err != nil {
+	if err := h.member("$s", true); err != nil {
 		return nil, err
 	}
-	h := &sjScanner{b: text, i: v.i}
-	if err := v.skip(); err != nil {
+	if err := d.level(&h); err != nil {
 		return nil, err
 	}
-	hasP, err := h.enterSchema()
+	d.v = sjScanner{b: text, i: h.i, buf: d.v.buf[:0]}
+	dst := make([]byte, 0, len(text))
+	idx, dst := bsoncore.AppendDocumentStart(dst)
+	pos := 0
+	dst, err := d.members(dst, &pos, proj, true)
 	if err != nil {
 		return nil, err
 	}
-	dst := make([]byte, 0, len(text))
-	idx, dst := bsoncore.AppendDocumentStart(dst)
-	if dst, err = decodeMembers(dst, v, h, hasP, proj, true); err != nil {
-		return nil, err
+	if pos != len(d.tape) {
+		return nil, fmt.Errorf("%w: the header lists more values than there are", errSJSON)
 	}
 	return bsoncore.AppendDocumentEnd(dst, idx)
 }
 
-// decodeMembers reads the rest of an object's values (v after its '{', or at the top after the
-// header) beside its header level (h inside "p" when hasP), and leaves h at the end of the
-// header object.
-func decodeMembers(dst []byte, v, h *sjScanner, hasP bool, proj *projection, top bool) ([]byte, error) {
-	n := 0
+// members reads the rest of an object's values (after its '{', or at the top after the
+// header), taking their entries from the tape at *pos.
+func (d *sjDecoder) members(dst []byte, pos *int, proj *projection, top bool) ([]byte, error) {
+	v := &d.v
 	for first := !top; ; first = false {
 		ok, err := v.more('}', first)
 		if err != nil {
 			return nil, err
 		}
 		if !ok {
-			break
+			return dst, nil
 		}
 		k, err := v.str()
 		if err != nil {
@@ -592,28 +750,15 @@ func decodeMembers(dst []byte, v, h *sjScanner, hasP bool, proj *projection, top
 		if err := v.expect(':'); err != nil {
 			return nil, err
 		}
-		if !hasP {
+		if *pos >= len(d.tape) {
 			return nil, fmt.Errorf("%w: %q has no type", errSJSON, k)
-		}
-		if ok, err := h.more('}', n == 0); err != nil || !ok {
-			return nil, fmt.Errorf("%w: %q has no type", errSJSON, k)
-		}
-		n++
-		hk, err := h.str()
-		if err != nil {
-			return nil, err
-		}
-		if !bytes.Equal(hk, k) {
-			return nil, fmt.Errorf("%w: header has %q where %q belongs", errSJSON, hk, k)
-		}
-		if err := h.expect(':'); err != nil {
-			return nil, err
 		}
 		var sub *projection
 		if proj != nil && !(top && string(k) == "_id") {
 			child, ok := proj.kids[string(k)]
 			if !ok {
-				if err := skipBoth(v, h); err != nil {
+				*pos += int(d.tape[*pos].span)
+				if err := v.skip(); err != nil {
 					return nil, err
 				}
 				continue
@@ -623,57 +768,10 @@ func decodeMembers(dst []byte, v, h *sjScanner, hasP bool, proj *projection, top
 				sub = nil
 			}
 		}
-		if dst, _, err = decodeValue(dst, k, v, h, sub); err != nil {
+		if dst, _, err = d.value(dst, k, pos, sub); err != nil {
 			return nil, err
 		}
 	}
-	if !hasP {
-		return dst, nil
-	}
-	if ok, err := h.more('}', n == 0); err != nil || ok {
-		return nil, fmt.Errorf("%w: the header lists more fields than there are", errSJSON)
-	}
-	return dst, h.finishObject() // the rest of {"p":…,"$k":[…]}
-}
-
-func skipBoth(v, h *sjScanner) error {
-	if err := v.skip(); err != nil {
-		return err
-	}
-	return h.skip()
-}
-
-// headerType is the header's type name as a constant string (no allocation per value).
-func headerType(b []byte) string {
-	switch string(b) {
-	case "string":
-		return "string"
-	case "int":
-		return "int"
-	case "double":
-		return "double"
-	case "long":
-		return "long"
-	case "object":
-		return "object"
-	case "array":
-		return "array"
-	case "date":
-		return "date"
-	case "bool":
-		return "bool"
-	case "null":
-		return "null"
-	case "objectId":
-		return "objectId"
-	case "binData":
-		return "binData"
-	case "timestamp":
-		return "timestamp"
-	case "regex":
-		return "regex"
-	}
-	return "unknown"
 }
 
 // appendHead starts an element: its type and key.
@@ -683,62 +781,42 @@ func appendHead(dst []byte, t bsoncore.Type, key []byte) []byte {
 	return append(dst, 0)
 }
 
-// decodeValue reads one value (v at it) with its header entry (h at its '{') and appends it as
-// the element key. proj, when not nil, projects into a document or the documents of an array:
-// then a value that is neither is left out (kept is false), as MongoDB leaves it out.
-func decodeValue(dst, key []byte, v, h *sjScanner, proj *projection) (out []byte, kept bool, err error) {
-	if err := h.expect('{'); err != nil {
-		return nil, false, err
+// value reads one value with the tape's entry at *pos and appends it as the element key. proj,
+// when not nil, projects into a document or the documents of an array: then a value that is
+// neither is left out (kept is false), as MongoDB leaves it out.
+func (d *sjDecoder) value(dst, key []byte, pos *int, proj *projection) (out []byte, kept bool, err error) {
+	v := &d.v
+	e := d.tape[*pos]
+	*pos++
+	if proj != nil && e.t != sjObject && e.t != sjArray {
+		*pos += int(e.span) - 1
+		return dst, false, v.skip()
 	}
-	if err := h.member("t", true); err != nil {
-		return nil, false, err
-	}
-	tb, err := h.str()
-	if err != nil {
-		return nil, false, err
-	}
-	t := headerType(tb)
-	if proj != nil && t != "object" && t != "array" {
-		if err := v.skip(); err != nil {
-			return nil, false, err
-		}
-		return dst, false, h.finishObject()
-	}
-	switch t {
-	case "object":
-		if err := h.member("$s", false); err != nil {
-			return nil, false, err
-		}
-		hasP, err := h.enterSchema()
-		if err != nil {
-			return nil, false, err
-		}
+	switch e.t {
+	case sjObject:
 		if err := v.expect('{'); err != nil {
 			return nil, false, err
 		}
 		dst = appendHead(dst, bsoncore.TypeEmbeddedDocument, key)
-		idx, d := bsoncore.ReserveLength(dst)
-		if d, err = decodeMembers(d, v, h, hasP, proj, false); err != nil {
+		idx, dst := bsoncore.ReserveLength(dst)
+		end := *pos + int(e.span) - 1
+		if dst, err = d.members(dst, pos, proj, false); err != nil {
 			return nil, false, err
 		}
-		if dst, err = bsoncore.AppendDocumentEnd(d, idx); err != nil {
-			return nil, false, err
+		if *pos != end {
+			return nil, false, fmt.Errorf("%w: a document has fewer values than types", errSJSON)
 		}
-		return dst, true, h.finishObject()
-	case "array":
-		if err := h.member("i", false); err != nil {
-			return nil, false, err
-		}
-		if err := h.expect('['); err != nil {
-			return nil, false, err
-		}
+		dst, err = bsoncore.AppendDocumentEnd(dst, idx)
+		return dst, true, err
+	case sjArray:
 		if err := v.expect('['); err != nil {
 			return nil, false, err
 		}
 		dst = appendHead(dst, bsoncore.TypeArray, key)
-		idx, d := bsoncore.ReserveLength(dst)
+		idx, dst := bsoncore.ReserveLength(dst)
+		end := *pos + int(e.span) - 1
 		var num [20]byte
-		kept, read := 0, 0
+		n := 0
 		for first := true; ; first = false {
 			ok, err := v.more(']', first)
 			if err != nil {
@@ -747,76 +825,23 @@ func decodeValue(dst, key []byte, v, h *sjScanner, proj *projection) (out []byte
 			if !ok {
 				break
 			}
-			if ok, err := h.more(']', first); err != nil || !ok {
+			if *pos >= end {
 				return nil, false, fmt.Errorf("%w: array longer than its type list", errSJSON)
 			}
-			read++
 			var k bool
-			if d, k, err = decodeValue(d, strconv.AppendInt(num[:0], int64(kept), 10), v, h, proj); err != nil {
+			if dst, k, err = d.value(dst, strconv.AppendInt(num[:0], int64(n), 10), pos, proj); err != nil {
 				return nil, false, err
 			}
 			if k {
-				kept++
+				n++
 			}
 		}
-		if ok, err := h.more(']', read == 0); err != nil || ok {
+		if *pos != end {
 			return nil, false, fmt.Errorf("%w: type list longer than its array", errSJSON)
 		}
-		if dst, err = bsoncore.AppendArrayEnd(d, idx); err != nil {
-			return nil, false, err
-		}
-		return dst, true, h.finishObject()
-	case "binData":
-		if err := h.member("s", false); err != nil {
-			return nil, false, err
-		}
-		sub, err := strconv.ParseUint(string(h.literal()), 10, 8)
-		if err != nil {
-			return nil, false, fmt.Errorf("%w: binary subtype", errSJSON)
-		}
-		b, err := v.str()
-		if err != nil {
-			return nil, false, err
-		}
-		data := make([]byte, base64.StdEncoding.DecodedLen(len(b)))
-		nd, err := base64.StdEncoding.Decode(data, b)
-		if err != nil {
-			return nil, false, fmt.Errorf("%w: binData", errSJSON)
-		}
-		// Written by hand: bsoncore adds an inner length to subtype 2 (the old binary
-		// format), which FerretDB neither stores nor sends.
-		dst = appendHead(dst, bsoncore.TypeBinary, key)
-		dst = bsoncore.AppendInt32(dst, int32(nd))
-		dst = append(dst, byte(sub))
-		return append(dst, data[:nd]...), true, h.finishObject()
-	case "regex":
-		if err := h.member("o", false); err != nil {
-			return nil, false, err
-		}
-		o, err := h.str()
-		if err != nil {
-			return nil, false, err
-		}
-		b, err := v.str()
-		if err != nil {
-			return nil, false, err
-		}
-		dst = appendHead(dst, bsoncore.TypeRegex, key)
-		dst = append(append(dst, b...), 0)
-		dst = append(append(dst, o...), 0)
-		return dst, true, h.finishObject()
-	}
-	if err := h.finishObject(); err != nil {
-		return nil, false, err
-	}
-	if t == "null" {
-		if string(v.literal()) != "null" {
-			return nil, false, fmt.Errorf("%w: null", errSJSON)
-		}
-		return appendHead(dst, bsoncore.TypeNull, key), true, nil
-	}
-	switch t {
-	case "string":
+		dst, err = bsoncore.AppendArrayEnd(dst, idx)
+		return dst, true, err
+	case sjString:
 		b, err := v.str()
 		if err != nil {
 			return nil, false, err
@@ -824,7 +849,7 @@ func decodeValue(dst, key []byte, v, h *sjScanner, proj *projection) (out []byte
 		dst = appendHead(dst, bsoncore.TypeString, key)
 		dst = bsoncore.AppendInt32(dst, int32(len(b)+1))
 		return append(append(dst, b...), 0), true, nil
-	case "objectId":
+	case sjObjectID:
 		b, err := v.str()
 		if err != nil {
 			return nil, false, err
@@ -839,49 +864,66 @@ func decodeValue(dst, key []byte, v, h *sjScanner, proj *projection) (out []byte
 			return nil, false, fmt.Errorf("%w: objectId", errSJSON)
 		}
 		return dst, true, nil
-	case "bool":
-		switch string(v.literal()) {
+	case sjBinData:
+		b, err := v.str()
+		if err != nil {
+			return nil, false, err
+		}
+		data := make([]byte, base64.StdEncoding.DecodedLen(len(b)))
+		nd, err := base64.StdEncoding.Decode(data, b)
+		if err != nil {
+			return nil, false, fmt.Errorf("%w: binData", errSJSON)
+		}
+		// Written by hand: bsoncore adds an inner length to subtype 2 (the old binary
+		// format), which FerretDB neither stores nor sends.
+		dst = appendHead(dst, bsoncore.TypeBinary, key)
+		dst = bsoncore.AppendInt32(dst, int32(nd))
+		dst = append(dst, e.sub)
+		return append(dst, data[:nd]...), true, nil
+	case sjRegex:
+		b, err := v.str()
+		if err != nil {
+			return nil, false, err
+		}
+		dst = appendHead(dst, bsoncore.TypeRegex, key)
+		dst = append(append(dst, b...), 0)
+		return append(append(dst, e.opts...), 0), true, nil
+	}
+	lit := v.literal()
+	switch e.t {
+	case sjNull:
+		if string(lit) == "null" {
+			return appendHead(dst, bsoncore.TypeNull, key), true, nil
+		}
+	case sjBool:
+		switch string(lit) {
 		case "true":
 			return bsoncore.AppendBoolean(appendHead(dst, bsoncore.TypeBoolean, key), true), true, nil
 		case "false":
 			return bsoncore.AppendBoolean(appendHead(dst, bsoncore.TypeBoolean, key), false), true, nil
 		}
-		return nil, false, fmt.Errorf("%w: bool", errSJSON)
+	case sjInt:
+		if n, err := strconv.ParseInt(string(lit), 10, 32); err == nil {
+			return bsoncore.AppendInt32(appendHead(dst, bsoncore.TypeInt32, key), int32(n)), true, nil
+		}
+	case sjLong:
+		if n, err := strconv.ParseInt(string(lit), 10, 64); err == nil {
+			return bsoncore.AppendInt64(appendHead(dst, bsoncore.TypeInt64, key), n), true, nil
+		}
+	case sjDouble:
+		if f, err := strconv.ParseFloat(string(lit), 64); err == nil {
+			return bsoncore.AppendDouble(appendHead(dst, bsoncore.TypeDouble, key), f), true, nil
+		}
+	case sjDate:
+		if n, err := strconv.ParseInt(string(lit), 10, 64); err == nil {
+			return bsoncore.AppendDateTime(appendHead(dst, bsoncore.TypeDateTime, key), n), true, nil
+		}
+	case sjTimestamp:
+		if n, err := strconv.ParseUint(string(lit), 10, 64); err == nil {
+			return bsoncore.AppendTimestamp(appendHead(dst, bsoncore.TypeTimestamp, key), uint32(n>>32), uint32(n)), true, nil
+		}
 	}
-	lit := v.literal()
-	switch t {
-	case "int":
-		n, err := strconv.ParseInt(string(lit), 10, 32)
-		if err != nil {
-			return nil, false, fmt.Errorf("%w: int: %v", errSJSON, err)
-		}
-		return bsoncore.AppendInt32(appendHead(dst, bsoncore.TypeInt32, key), int32(n)), true, nil
-	case "long":
-		n, err := strconv.ParseInt(string(lit), 10, 64)
-		if err != nil {
-			return nil, false, fmt.Errorf("%w: long: %v", errSJSON, err)
-		}
-		return bsoncore.AppendInt64(appendHead(dst, bsoncore.TypeInt64, key), n), true, nil
-	case "double":
-		f, err := strconv.ParseFloat(string(lit), 64)
-		if err != nil {
-			return nil, false, fmt.Errorf("%w: double: %v", errSJSON, err)
-		}
-		return bsoncore.AppendDouble(appendHead(dst, bsoncore.TypeDouble, key), f), true, nil
-	case "date":
-		n, err := strconv.ParseInt(string(lit), 10, 64)
-		if err != nil {
-			return nil, false, fmt.Errorf("%w: date: %v", errSJSON, err)
-		}
-		return bsoncore.AppendDateTime(appendHead(dst, bsoncore.TypeDateTime, key), n), true, nil
-	case "timestamp":
-		n, err := strconv.ParseUint(string(lit), 10, 64)
-		if err != nil {
-			return nil, false, fmt.Errorf("%w: timestamp", errSJSON)
-		}
-		return bsoncore.AppendTimestamp(appendHead(dst, bsoncore.TypeTimestamp, key), uint32(n>>32), uint32(n)), true, nil
-	}
-	return nil, false, fmt.Errorf("%w: unknown type %q", errSJSON, t)
+	return nil, false, fmt.Errorf("%w: %q is not a value of type %d", errSJSON, lit, e.t)
 }
 
 // projectRaw keeps the projected fields (and _id) of a BSON document, as MongoDB projects.
