@@ -65,6 +65,7 @@ package store
 // _ferretdb_sjson->>'$._id' (and an ObjectID _id, as in GridFS, by its hex).
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -350,17 +351,15 @@ func (s *sjScanner) str() ([]byte, error) {
 	}
 	start := s.i
 	s.esc = false
-	for s.i < len(s.b) {
-		switch c := s.b[s.i]; {
-		case c == '"':
-			out := s.b[start:s.i]
-			s.i++
-			return out, nil
-		case c == '\\':
+	for i, c := range s.b[start:] {
+		switch c {
+		case '"':
+			s.i = start + i + 1
+			return s.b[start : start+i], nil
+		case '\\':
 			s.esc = true
+			s.i = start + i
 			return s.strEscaped(start)
-		default:
-			s.i++
 		}
 	}
 	return nil, fmt.Errorf("%w: unterminated string", errSJSON)
@@ -580,6 +579,8 @@ func headerType(b []byte) byte {
 	return 0
 }
 
+var typePrefix = []byte(`{"t":"`)
+
 // sjEntry is one entry of the tape.
 type sjEntry struct {
 	t    byte
@@ -634,6 +635,17 @@ func (d *sjDecoder) level(h *sjScanner) error {
 
 // entry reads one header entry {"t":…, …} onto the tape.
 func (d *sjDecoder) entry(h *sjScanner) error {
+	if bytes.HasPrefix(h.b[h.i:], typePrefix) {
+		// The usual entry, {"t":"name"}, read without the general scanner.
+		rest := h.b[h.i+len(typePrefix):]
+		if n := bytes.IndexByte(rest, '"'); n > 0 && n+1 < len(rest) && rest[n+1] == '}' {
+			if t := headerType(rest[:n]); t != 0 && t != sjObject && t != sjArray && t != sjBinData && t != sjRegex {
+				d.tape = append(d.tape, sjEntry{t: t, span: 1})
+				h.i += len(typePrefix) + n + 2
+				return nil
+			}
+		}
+	}
 	if err := h.expect('{'); err != nil {
 		return err
 	}
