@@ -620,7 +620,12 @@ const equivColl = "equiv"
 
 func newEquivFixture(t *testing.T, n int) *equivFixture {
 	t.Helper()
-	s, ctx := openTestStore(t), context.Background()
+	return fillEquiv(t, openTestStore(t), n)
+}
+
+func fillEquiv(t *testing.T, s *Store, n int) *equivFixture {
+	t.Helper()
+	ctx := context.Background()
 	g := newEquivGen(20261205)
 	var batch []any
 	for i := range n {
@@ -1150,3 +1155,69 @@ func TestAggregateEquivalence(t *testing.T) {
 
 // quietLogger drops the store's logs in tests.
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// TestQueryEquivalenceMongoDB runs the model's MongoDB form on a real MongoDB (given by
+// TRACECRAFT_TEST_MONGO_URI) against the brute force: pages, counts, and every aggregation with
+// its full pipeline (on FerretDB only the simple ones can run).
+func TestQueryEquivalenceMongoDB(t *testing.T) {
+	uri := os.Getenv("TRACECRAFT_TEST_MONGO_URI")
+	if uri == "" {
+		t.Skip("TRACECRAFT_TEST_MONGO_URI is not set")
+	}
+	ctx := context.Background()
+	db := fmt.Sprintf("tcq_%d", time.Now().UnixNano())
+	s, err := Open(ctx, Options{MongoURI: uri, Database: db, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = s.Database().Drop(context.Background())
+		_ = s.Close(context.Background())
+	})
+	f := fillEquiv(t, s, 260)
+	err = s.EnsureIndexes(ctx, equivColl, []IndexSpec{{Keys: []IndexKey{{Path: "s"}, {Path: "d", Desc: true}}}, {Keys: []IndexKey{{Path: "n"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 200 {
+		q := f.gen.query()
+		want := bfQuery(f.docs, q)
+		total := len(want)
+		pages, err := allPages(q, 5, func(p *qplan) (*Page, error) { return s.queryMongo(ctx, equivColl, p) })
+		if err != nil {
+			t.Fatalf("query %d %s: %v", i, describe(q), err)
+		}
+		var got []bson.Raw
+		for _, p := range pages {
+			got = append(got, p...)
+		}
+		if seen := 5 * q.Limit; len(want) > seen {
+			want = want[:seen]
+		}
+		if g, w := ids(got), ids(want); !slices.Equal(g, w) {
+			t.Fatalf("query %d %s:\n mongodb %v\n brute   %v", i, describe(q), g, w)
+		}
+		w, _ := planWhere(q.Where, "where")
+		if n, err := s.countMongo(ctx, equivColl, w, 0); err != nil || n != int64(total) {
+			t.Fatalf("query %d %s: count %d (%v), want %d", i, describe(q), n, err, total)
+		}
+	}
+	for i := range 200 {
+		a := f.gen.aggregation()
+		res, err := s.Aggregate(ctx, equivColl, a)
+		if err != nil {
+			t.Fatalf("aggregation %d %+v: %v", i, a, err)
+		}
+		want := bfAggregate(f.docs, a)
+		limit := a.Limit
+		if limit == 0 {
+			limit = DefaultGroupLimit
+		}
+		if len(want) > limit {
+			want = want[:limit]
+		}
+		if msg := sameGroups(res.Groups, want); msg != "" {
+			t.Fatalf("aggregation %d %+v (where %s):\n mongodb: %s\n got  %v\n want %v", i, a, condString(a.Where), msg, res.Groups, want)
+		}
+	}
+}
