@@ -44,7 +44,8 @@ func designerScreens(t *testing.T) string {
 
 // TestAnalystDesignsAForm (issue 9, form designer): an analyst builds a receipt form by
 // dragging fields from the palette with real pointer events — an auto-number, a number, a
-// sub-table (and a column dropped into it) and a formula — renames a field, writes a formula
+// sub-table (and a column dropped into it), a formula, a group with a field dropped into it —
+// reorders by dragging, undoes and redoes, renames a field, writes a formula
 // the server refuses (the error shows under the expression with its line and column), fixes it,
 // saves the draft, previews it on a desktop and a phone, and publishes version 1. On a 390×844
 // phone the designer opens the published form. On a 200-field form the time to add a field and
@@ -88,6 +89,15 @@ func TestAnalystDesignsAForm(t *testing.T) {
 		b.drag(`[data-field-key="formula_1"]`, `[data-field-key="subtable_1"]`, "top")
 		b.waitOrder(root, []string{"autonumber_1", "number_1", "formula_1", "subtable_1"})
 
+		// A group, and a field dragged into it; undo takes the field out, redo puts it back.
+		b.drag(`[data-test="palette-layout:group"]`, root, "end")
+		b.run("see the group", chromedp.WaitVisible(chromedp.CSS(`.cl__item--group [data-container]`)))
+		b.drag(`[data-test="palette-text"]`, `.cl__item--group [data-container]`, "center")
+		b.run("see the field in the group", chromedp.WaitVisible(chromedp.CSS(`.cl__item--group [data-field-key="text_1"]`)))
+		b.shot("03-group")
+		b.run("undo", chromedp.Click(chromedp.CSS(`[data-test="undo"]`)), chromedp.WaitNotPresent(chromedp.CSS(`[data-field-key="text_1"]`)))
+		b.run("redo", chromedp.Click(chromedp.CSS(`[data-test="redo"]`)), chromedp.WaitVisible(chromedp.CSS(`.cl__item--group [data-field-key="text_1"]`)))
+
 		b.run("rename the number to qty",
 			chromedp.Click(chromedp.CSS(`[data-field-key="number_1"]`)),
 			chromedp.WaitVisible(chromedp.CSS(`[data-test="field-key"]`)),
@@ -103,7 +113,7 @@ func TestAnalystDesignsAForm(t *testing.T) {
 			chromedp.WaitVisible(chromedp.CSS(`[data-test="formula-error"]`)),
 		)
 		b.waitText(`[data-test="formula-error"]`, "第 1 行，第 7 列")
-		b.shot("03-formula-error")
+		b.shot("04-formula-error")
 
 		b.run("fix the formula and check it",
 			b.typeInto(`[data-test="formula-expr"]`, "qty * 2"),
@@ -113,15 +123,15 @@ func TestAnalystDesignsAForm(t *testing.T) {
 		// Checking saved the new form's first draft: the designer moved to the form's address.
 		b.waitText(`[data-test="designer-status"]`, "草稿")
 		b.waitURL("/apps/plant/forms/receipt/design")
-		b.shot("04-formula-ok-draft-saved")
+		b.shot("05-formula-ok-draft-saved")
 
 		b.run("preview on a desktop", chromedp.Click(chromedp.CSS(`[data-test="preview"]`)), chromedp.WaitVisible(chromedp.CSS(`[data-test="preview-desktop"] #f-qty`)))
-		b.shot("05-preview-desktop")
+		b.shot("06-preview-desktop")
 		b.run("preview on a phone",
 			chromedp.Click(chromedp.CSS(`[data-test="preview-device"] label:nth-child(2)`)),
 			chromedp.WaitVisible(chromedp.CSS(`[data-test="preview-phone"] #f-qty`)),
 		)
-		b.shot("06-preview-phone")
+		b.shot("07-preview-phone")
 		b.run("close the preview", chromedp.KeyEvent("\x1b"), chromedp.WaitNotPresent(chromedp.CSS(`[data-test="preview-phone"]`)))
 
 		b.run("publish",
@@ -129,10 +139,10 @@ func TestAnalystDesignsAForm(t *testing.T) {
 			chromedp.WaitVisible(chromedp.CSS(`[data-test="publish-confirm"]`)),
 		)
 		b.waitText(`.el-dialog [data-test="diff"]`, "qty")
-		b.shot("07-publish-dialog")
+		b.shot("08-publish-dialog")
 		b.run("confirm", chromedp.Click(chromedp.CSS(`[data-test="publish-confirm"]`)))
 		b.waitText(`[data-test="designer-status"]`, "已发布第 1 版")
-		b.shot("08-published")
+		b.shot("09-published")
 
 		var versions []struct {
 			Version    int `json:"version"`
@@ -159,7 +169,7 @@ func TestAnalystDesignsAForm(t *testing.T) {
 			keys = append(keys, k)
 		}
 		slices.Sort(keys)
-		if strings.Join(keys, ",") != "autonumber_1,formula_1,qty,subtable_1" {
+		if strings.Join(keys, ",") != "autonumber_1,formula_1,qty,subtable_1,text_1" {
 			t.Fatalf("published fields: %v", keys)
 		}
 		if props["formula_1"].Options["expr"] != "qty * 2" || props["autonumber_1"].Type != "autonumber" {
@@ -174,12 +184,12 @@ func TestAnalystDesignsAForm(t *testing.T) {
 			chromedp.WaitVisible(chromedp.CSS(`[data-test="form-receipt"]`)),
 			chromedp.WaitVisible(chromedp.CSS(`[data-test="design-receipt"]`)),
 		)
-		b.shot("09-app-navigation")
+		b.shot("10-app-navigation")
 		b.run("back to the designer", chromedp.Click(chromedp.CSS(`[data-test="design-receipt"]`)), chromedp.WaitVisible(chromedp.CSS(`[data-field-key="qty"]`)))
 		b.run("see the versions", chromedp.Click(chromedp.CSS(`[data-test="view-versions"]`)), chromedp.WaitVisible(chromedp.CSS(`[data-test="version-1"]`)))
-		b.shot("10-versions")
+		b.shot("11-versions")
 		b.run("see the data permissions", chromedp.Click(chromedp.CSS(`[data-test="view-rules"]`)), chromedp.WaitVisible(chromedp.CSS(`[data-test="field-rules"]`)))
-		b.shot("11-data-permissions")
+		b.shot("12-data-permissions")
 		// The formula with a mistake was refused on purpose (the browser logs the 400).
 		b.noPageErrorsBut("400 (Bad Request) " + s.URL + "/api/v1/apps/plant/forms")
 	})
@@ -279,6 +289,7 @@ func (b *browser) drag(from, to, where string) {
 	point := func(sel, where string) string {
 		return fmt.Sprintf(`(() => {
 			const el = document.querySelector(%q);
+			if (!el) return [0, 0];
 			el.scrollIntoView({ block: 'nearest' });
 			const r = el.getBoundingClientRect();
 			const y = %q === 'end' ? r.bottom - 8 : %q === 'top' ? r.top + r.height / 4 : r.top + r.height / 2;
@@ -309,21 +320,24 @@ func (b *browser) drag(from, to, where string) {
 		if err := mouse(chromedp.MousePressed, src[0], src[1], chromedp.ClickCount(1)); err != nil {
 			return err
 		}
+		// The target is read again at every step: the drag's placeholder moves things as it goes
+		// (a person follows the target with their eyes; the test follows its box).
 		const steps = 16
-		for i := 1; i <= steps; i++ {
-			x := src[0] + (dst[0]-src[0])*float64(i)/steps
-			y := src[1] + (dst[1]-src[1])*float64(i)/steps
+		x, y := src[0], src[1]
+		for i := 0; i < steps+3; i++ {
+			if dst, err = chromedp.Evaluate[[]float64](point(to, where))(ctx, t); err != nil {
+				return err
+			}
+			left := max(steps-i, 1)
+			x += (dst[0] - x) / float64(left)
+			y += (dst[1] - y) / float64(left)
 			if err := mouse(chromedp.MouseMoved, x, y, func(p *input.DispatchMouseEventParams) { p.Buttons = 1 }); err != nil {
 				return err
 			}
 			time.Sleep(40 * time.Millisecond)
 		}
-		// A last small move over the target, so the list under the pointer sees it settle.
-		if err := mouse(chromedp.MouseMoved, dst[0], dst[1]+1, func(p *input.DispatchMouseEventParams) { p.Buttons = 1 }); err != nil {
-			return err
-		}
 		time.Sleep(120 * time.Millisecond)
-		return mouse(chromedp.MouseReleased, dst[0], dst[1]+1, chromedp.ClickCount(1))
+		return mouse(chromedp.MouseReleased, x, y, chromedp.ClickCount(1))
 	}))
 	// Let the drop's animation end before the next step reads positions.
 	b.run("settle", chromedp.Sleep(250*time.Millisecond))
