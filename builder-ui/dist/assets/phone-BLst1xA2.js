@@ -1,1 +1,0 @@
-import{$n as e,kn as t}from"./index-Bl7y18zx.js";var n=`(max-width: 767px)`;function r(){let r=typeof window<`u`&&window.matchMedia?window.matchMedia(n):void 0,i=e(r?.matches??!1),a=e=>i.value=e.matches;return r?.addEventListener(`change`,a),t(()=>r?.removeEventListener(`change`,a)),i}export{r as t};
