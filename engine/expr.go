@@ -242,7 +242,9 @@ func (e ExprEnv) fingerprint() string {
 
 // ExprError is a compile or run-time error of an expression. Line and Column
 // are 1-based and zero when the position is unknown; Snippet shows the source
-// line with a caret under the position.
+// line with a caret under the position. The Message of a run-time error names
+// the operation and the kinds of its operands, never their values (see
+// expr_runtime.go), so it may be shown to anyone who may see the source.
 type ExprError struct {
 	Line    int    `json:"line,omitempty"`
 	Column  int    `json:"column,omitempty"`
@@ -250,6 +252,9 @@ type ExprError struct {
 	Snippet string `json:"snippet,omitempty"`
 	// Err is the cause, such as ErrExprBudget or context.Canceled.
 	Err error `json:"-"`
+	// detail is the message expr gave for a run-time error, which may quote
+	// values: for the server's log only (ExprDetail).
+	detail string
 }
 
 // Error returns "line L, column C: message" followed by the snippet on its
@@ -853,7 +858,7 @@ func (p *Program) Eval(ctx context.Context, vars map[string]any) (any, error) {
 	if err != nil {
 		var fe *file.Error
 		if errors.As(err, &fe) {
-			return nil, exprErrorFrom(fe)
+			return nil, exprRuntimeError(fe)
 		}
 		return nil, fmt.Errorf("eval expression: %w", err)
 	}
@@ -908,6 +913,15 @@ func exprKindOfValue(v any) string {
 	return exprKindOf(reflect.TypeOf(v))
 }
 
+// exprNumberKind describes a value that should have been a whole number: "a fraction" for a
+// number with one, else its kind.
+func exprNumberKind(v any) string {
+	if f, ok := exprToFloat(v); ok && f != math.Trunc(f) {
+		return "a fraction"
+	}
+	return exprKindOfValue(v)
+}
+
 // exprConvert brings a value from outside (often decoded JSON) to the Go type
 // the program was checked against, copying lists and objects only when an
 // element has to change.
@@ -946,8 +960,8 @@ func exprConvert(t ExprType, v any) (any, error) {
 			return *tv, nil
 		case string:
 			parsed, err := time.Parse(time.RFC3339Nano, tv)
-			if err != nil {
-				return nil, fmt.Errorf("must be time, got string %q", tv)
+			if err != nil { // the text is data: it is not quoted
+				return nil, errors.New("must be time, got a string that is not an RFC 3339 time")
 			}
 			return parsed, nil
 		}
@@ -958,7 +972,7 @@ func exprConvert(t ExprType, v any) (any, error) {
 		case string:
 			parsed, err := time.ParseDuration(d)
 			if err != nil {
-				return nil, fmt.Errorf("must be duration, got string %q", d)
+				return nil, errors.New("must be duration, got a string that is not a duration such as 90m")
 			}
 			return parsed, nil
 		}
@@ -1144,11 +1158,11 @@ func (x *Exprs) functions() []expr.Option {
 		expr.Function("addDays", func(args ...any) (any, error) {
 			t, ok := args[0].(time.Time)
 			if !ok {
-				return nil, fmt.Errorf("addDays: first argument must be time, got %s", exprKindOfValue(args[0]))
+				return nil, exprFailure("addDays: first argument must be time, got " + exprKindOfValue(args[0]))
 			}
 			n, ok := exprToInt(args[1])
 			if !ok {
-				return nil, fmt.Errorf("addDays: days must be a whole number, got %v", args[1])
+				return nil, exprFailure("addDays: days must be a whole number, got " + exprNumberKind(args[1]))
 			}
 			return t.AddDate(0, 0, n), nil
 		}, new(func(time.Time, int) time.Time), new(func(time.Time, float64) time.Time)),
@@ -1156,7 +1170,7 @@ func (x *Exprs) functions() []expr.Option {
 			a, okA := args[0].(time.Time)
 			b, okB := args[1].(time.Time)
 			if !okA || !okB {
-				return nil, fmt.Errorf("daysBetween: arguments must be times, got %s and %s", exprKindOfValue(args[0]), exprKindOfValue(args[1]))
+				return nil, exprFailure("daysBetween: arguments must be times, got " + exprKindOfValue(args[0]) + " and " + exprKindOfValue(args[1]))
 			}
 			// Count calendar days in the service's zone; UTC dates keep DST out of it.
 			da, db := exprMidnight(a, x.loc), exprMidnight(b, x.loc)
@@ -1167,12 +1181,12 @@ func (x *Exprs) functions() []expr.Option {
 		expr.Function("round", func(args ...any) (any, error) {
 			f, ok := exprToFloat(args[0])
 			if !ok {
-				return nil, fmt.Errorf("round: argument must be a number, got %s", exprKindOfValue(args[0]))
+				return nil, exprFailure("round: argument must be a number, got " + exprKindOfValue(args[0]))
 			}
 			digits := 0
 			if len(args) == 2 {
 				if digits, ok = exprToInt(args[1]); !ok {
-					return nil, fmt.Errorf("round: digits must be a whole number, got %v", args[1])
+					return nil, exprFailure("round: digits must be a whole number, got " + exprNumberKind(args[1]))
 				}
 			}
 			return exprRound(f, digits), nil
@@ -1200,12 +1214,12 @@ func (x *Exprs) functions() []expr.Option {
 			}
 			t, ok := args[0].(time.Time)
 			if !ok {
-				return nil, fmt.Errorf("format: first argument must be time, got %s", exprKindOfValue(args[0]))
+				return nil, exprFailure("format: first argument must be time, got " + exprKindOfValue(args[0]))
 			}
 			layout, _ := args[1].(string)
 			s, err := exprFormatTime(t.In(x.loc), layout)
-			if err != nil {
-				return nil, err
+			if err != nil { // a computed layout is data: the message quoting it is not shown
+				return nil, exprFailure("format: the layout is not valid (letters yyyy MM dd HH mm ss…, text in single quotes)")
 			}
 			return s, x.checkLen(len(s))
 		}, new(func(time.Time, string) string)),
@@ -1226,7 +1240,7 @@ func (x *Exprs) functions() []expr.Option {
 				return "", nil
 			}
 			if rv.Kind() != reflect.Slice && rv.Kind() != reflect.Array {
-				return nil, fmt.Errorf("join: first argument must be a list, got %s", exprKindOfValue(args[0]))
+				return nil, exprFailure("join: first argument must be a list, got " + exprKindOfValue(args[0]))
 			}
 			var b strings.Builder
 			for i := 0; i < rv.Len(); i++ {

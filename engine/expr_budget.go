@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"math/bits"
@@ -655,7 +656,8 @@ func (x *Exprs) makeRange(b *exprBudget, from, to int) ([]int, error) {
 	}
 	n := uint64(to) - uint64(from) + 1 // cannot overflow into a wrong small number unless it is the whole int range
 	if n == 0 || n > uint64(x.memoryBudget) {
-		return nil, exprBudgetError(fmt.Sprintf("range %d..%d is too long (more than %d elements)", from, to, x.memoryBudget))
+		// The bounds may be data: they are not quoted.
+		return nil, exprBudgetError(fmt.Sprintf("range is too long (more than %d elements)", x.memoryBudget))
 	}
 	if err := b.spend(int(n)); err != nil {
 		return nil, err
@@ -669,7 +671,7 @@ func (x *Exprs) makeRange(b *exprBudget, from, to int) ([]int, error) {
 func exprUniq(b *exprBudget, v any) (any, error) {
 	rv := reflect.ValueOf(v)
 	if rv.Kind() != reflect.Slice && rv.Kind() != reflect.Array {
-		return nil, fmt.Errorf("cannot uniq %s", exprKindOfValue(v))
+		return nil, exprFailure("uniq: cannot take " + exprKindOfValue(v))
 	}
 	// A set lookup of a boxed value costs about four steps.
 	if err := b.spend(1 + 4*rv.Len() + exprSize(v, b.left)); err != nil {
@@ -767,7 +769,7 @@ func exprTrim(b *exprBudget, s, cutset any) (any, error) {
 	str, ok1 := s.(string)
 	cut, ok2 := cutset.(string)
 	if !ok1 || !ok2 {
-		return nil, fmt.Errorf("trim: arguments must be strings, got %s and %s", exprKindOfValue(s), exprKindOfValue(cutset))
+		return nil, exprFailure("trim: arguments must be strings, got " + exprKindOfValue(s) + " and " + exprKindOfValue(cutset))
 	}
 	cost := 1 + len(str)/16 + len(cut)/16
 	if !exprIsASCII(cut) {
@@ -797,24 +799,27 @@ func exprMatches(b *exprBudget, s, pattern any) (any, error) {
 	str, ok1 := s.(string)
 	pat, ok2 := pattern.(string)
 	if !ok1 || !ok2 {
-		return nil, fmt.Errorf("matches: operands must be strings, got %s and %s", exprKindOfValue(s), exprKindOfValue(pattern))
+		return nil, exprFailure("matches: operands must be strings, got " + exprKindOfValue(s) + " and " + exprKindOfValue(pattern))
 	}
-	if len(pat) > exprMaxPatternLen {
-		return nil, exprBudgetError(fmt.Sprintf("pattern is too long (%d bytes, at most %d)", len(pat), exprMaxPatternLen))
+	if len(pat) > exprMaxPatternLen { // a computed pattern is data: its size is not told
+		return nil, exprBudgetError(fmt.Sprintf("pattern is too long (at most %d bytes)", exprMaxPatternLen))
 	}
 	if err := b.spend(exprRegexCompileSteps * len(pat)); err != nil {
 		return nil, err
 	}
 	insts, err := exprRegexInsts(pat)
-	if err != nil {
-		return nil, err
+	if errors.Is(err, ErrExprBudget) {
+		return nil, exprBudgetError(fmt.Sprintf("pattern is too complex (at most %d instructions)", exprMaxPatternInsts))
+	}
+	if err != nil { // the parser's message quotes the pattern
+		return nil, exprFailure("matches: the pattern is not a valid regular expression")
 	}
 	if err := b.spend(exprRegexCompileSteps*insts + exprRegexSteps(len(str), insts)); err != nil {
 		return nil, err
 	}
 	re, err := regexp.Compile(pat)
 	if err != nil {
-		return nil, err
+		return nil, exprFailure("matches: the pattern is not a valid regular expression")
 	}
 	return re.MatchString(str), nil
 }

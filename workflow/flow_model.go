@@ -198,6 +198,10 @@ type Step struct {
 	Signature   string    `json:"signature,omitempty" bson:"signature,omitempty"`     // uploaded file id
 	Attachments []string  `json:"attachments,omitempty" bson:"attachments,omitempty"` // uploaded file ids
 	Target      string    `json:"target,omitempty" bson:"target,omitempty"`           // transfer/add-signer user, return node
+	// ErrorID is set on a failure's step (error, edit_failed): its Comment says what failed in
+	// neutral words, and the cause, which may quote record values, is in the server's log
+	// under this id.
+	ErrorID string `json:"errorId,omitempty" bson:"errorId,omitempty"`
 	// Data is the record edit an approve or submit made (written to the record after the step
 	// is stored).
 	Data map[string]any `json:"data,omitempty" bson:"data,omitempty"`

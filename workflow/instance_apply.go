@@ -113,10 +113,12 @@ type action struct {
 	task  string   // evAct
 	in    ActInput // evAct, evWithdraw (Comment)
 	timer timerDoc // evTimer
-	// evActionDone: the action node's visit and the action's error, if it failed.
+	// evActionDone: the action node's visit; evActionDone, evEditFailed: the failure's
+	// neutral text and the id its cause is logged under (see stepFailure).
 	node  string
 	visit int
 	err   string
+	errID string
 	w     *world
 }
 
@@ -196,6 +198,8 @@ type effects struct {
 	// drops it when the effects it guards succeeded. syncFailed: one failed before runEffects.
 	sync       string
 	syncFailed bool
+	// failures are logged with their ids once the change is stored.
+	failures []stepFailure
 }
 
 // errInvalidTransition is wrapped by every refusal of an action that the instance's state no
@@ -238,7 +242,7 @@ func apply(c *Compiled, inst *Instance, ev action) (effects, error) {
 		if t == nil {
 			return effects{}, fmt.Errorf("task %s: %w", ev.task, engine.ErrNotFound)
 		}
-		m.step(stepEditFailed, t.Node, t.ID, ev.err, "")
+		m.step(stepEditFailed, t.Node, t.ID, ev.err, "").ErrorID = ev.errID
 	default:
 		err = fmt.Errorf("apply: unknown action %d", ev.kind)
 	}
@@ -453,7 +457,8 @@ func (m *machine) enter(id string) error {
 	case NodeCondition:
 		next, err := m.branch(n)
 		if err != nil {
-			m.fail(n.ID, err.Error())
+			// The cause may quote a record value (an expression's operand): logged, not shown.
+			m.failOn(n.ID, "flowrun.condition_failed", err)
 			return nil
 		}
 		m.leave(n)
@@ -1199,7 +1204,8 @@ func (m *machine) actionDone() error {
 		return err
 	}
 	if m.ev.err != "" {
-		m.fail(n.ID, m.ev.err)
+		m.step(stepError, n.ID, "", m.ev.err, "").ErrorID = m.ev.errID
+		m.finish(StateFailed, n.ID)
 		return nil
 	}
 	m.leave(n)

@@ -355,11 +355,17 @@ func (s *Service) runEffects(ctx context.Context, c *Compiled, inst *Instance, e
 	log := s.k.Log.With("instance", inst.ID)
 	synced := !eff.syncFailed
 	// The record edit first: the events and actions that follow may read the record.
+	for _, f := range eff.failures {
+		log.Error("flow failed", "error_id", f.id, "node", f.node, "err", engine.ExprDetail(f.err))
+	}
 	if eff.edit != nil {
 		if err := s.writeEdit(ctx, inst, eff.edit); err != nil {
-			log.Error("record edit not saved", "task", eff.edit.task, "err", err)
+			// The cause may quote the edit's values (a validation error, a formula's operand):
+			// the timeline gets a neutral text and the id it is logged under.
+			id := newErrorID()
+			log.Error("record edit not saved", "error_id", id, "task", eff.edit.task, "err", engine.ExprDetail(err))
 			if _, merr := s.mutate(ctx, inst.ID, action{kind: evEditFailed, actor: engine.SystemActor, task: eff.edit.task,
-				err: err.Error()}); merr != nil {
+				err: failureComment("flowrun.edit_failed", id), errID: id}); merr != nil {
 				log.Error("record edit failure not put on the timeline", "task", eff.edit.task, "err", merr)
 			}
 		}
@@ -429,18 +435,25 @@ func (s *Service) runNode(ctx context.Context, c *Compiled, inst *Instance, r no
 	if !ok {
 		return inst
 	}
-	var failure string
+	var cause error
 	act, ok := s.k.Actions.Get(n.Action)
 	if !ok {
-		failure = fmt.Sprintf("unknown action %q", n.Action)
+		cause = fmt.Errorf("unknown action %q", n.Action)
 	} else {
 		ac := engine.ActionContext{Key: inst.ID + "/" + n.ID + "/" + strconv.Itoa(r.Visit), App: inst.App, Form: inst.Form,
 			Record: inst.Record, Actor: engine.SystemPrincipal(), Params: n.Params}
 		if _, err := act.Run(ctx, ac); err != nil {
-			failure = fmt.Sprintf("action %s: %v", n.Action, err)
+			cause = fmt.Errorf("action %s: %w", n.Action, err)
 		}
 	}
-	latest, err := s.mutate(ctx, inst.ID, action{kind: evActionDone, actor: engine.SystemActor, node: r.Node, visit: r.Visit, err: failure})
+	done := action{kind: evActionDone, actor: engine.SystemActor, node: r.Node, visit: r.Visit}
+	if cause != nil {
+		// The cause may quote record values: the timeline gets a neutral text and an id.
+		done.errID = newErrorID()
+		done.err = failureComment("flowrun.action_failed", done.errID)
+		s.k.Log.Error("flow action failed", "error_id", done.errID, "instance", inst.ID, "node", n.ID, "err", engine.ExprDetail(cause))
+	}
+	latest, err := s.mutate(ctx, inst.ID, done)
 	if err != nil {
 		s.k.Log.Error("action node result not stored; the timer retries", "instance", inst.ID, "node", n.ID, "err", err)
 		return inst

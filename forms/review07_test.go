@@ -1,0 +1,90 @@
+package forms
+
+import (
+	"strings"
+	"testing"
+
+	"tracecraft/engine"
+)
+
+// Regression tests of the review of issue 7's fixes ("TestHardening07Review_N", finding N),
+// the form engine's parts.
+
+// gateDef: op may write gate records but not see their code; pend may read and change them
+// while they are pending only. Two transitions lead from pending to released, one of them
+// only when code parses as a date before now.
+const gateDef = `{
+  "key": "gate",
+  "name": {"zh-CN": "放行"},
+  "schema": {"type": "object", "properties": {
+    "title": {"x-type": "text", "x-label": {"zh-CN": "标题"}},
+    "code":  {"x-type": "text", "x-label": {"zh-CN": "代码"}}
+  }},
+  "status": {
+    "initial": "pending",
+    "states": [
+      {"key": "pending", "label": {"zh-CN": "待检"}},
+      {"key": "released", "label": {"zh-CN": "放行"}}
+    ],
+    "transitions": [
+      {"key": "release", "label": {"zh-CN": "放行"}, "from": ["pending"], "to": "released"},
+      {"key": "check", "label": {"zh-CN": "核对放行"}, "from": ["pending"], "to": "released", "when": "date(code) < now()"}
+    ]
+  },
+  "permissions": {
+    "op":   {"actions": ["create", "read", "update"], "hidden": ["code"]},
+    "pend": {"actions": ["read", "update"], "scope": "expr", "condition": "status == \"pending\""}
+  }
+}`
+
+// TestHardening07Review_1_TransitionErrorQuotesNoValue (finding 1): a transition whose
+// condition fails at run time on a field hidden from the caller answers with the position
+// and the kind of failure, not the field's value.
+func TestHardening07Review_1_TransitionErrorQuotesNoValue(t *testing.T) {
+	const secret = "TOPSECRET-42"
+	e := newHardEnv(t)
+	e.publish(t, "gate", gateDef)
+	op := e.user(t, "olga", "op")
+	rec := e.create(t, e.admin, "gate", Values{"title": "t", "code": secret})
+	if got, err := e.s.Get(e.ctx, op, "qa", "gate", rec.ID); err != nil || got.Data["code"] != nil {
+		t.Fatalf("op reads %v, %v; want the record without code", got, err)
+	}
+	_, err := e.s.Transition(e.ctx, op, "qa", "gate", rec.ID, rec.Rev, "check")
+	fe, ok := engine.AsFieldErrors(err)
+	if !ok || len(fe) != 1 || fe[0].Code != "expr" {
+		t.Fatalf("error %v, want an expr field error", err)
+	}
+	for _, lang := range []string{engine.LangZH, engine.LangEN} {
+		msg := engine.Message(lang, fe[0].Code, fe[0].Params)
+		if strings.Contains(msg, secret) || !strings.Contains(msg, "line 1, column 1") {
+			t.Errorf("%s message %q: want the position and no value", lang, msg)
+		}
+	}
+	if strings.Contains(err.Error(), secret) {
+		t.Errorf("error text %q quotes the hidden value", err)
+	}
+}
+
+// TestHardening07Review_1_FormulaErrorQuotesNoValue (finding 1): a formula that fails on a
+// value answers with the position and the kind of failure, not the value.
+func TestHardening07Review_1_FormulaErrorQuotesNoValue(t *testing.T) {
+	const secret = "TOPSECRET-42"
+	e := newHardEnv(t)
+	e.publish(t, "calc", `{
+  "key": "calc",
+  "name": {"zh-CN": "计算"},
+  "schema": {"type": "object", "properties": {
+    "code": {"x-type": "text", "x-label": {"zh-CN": "代码"}},
+    "next": {"x-type": "formula", "x-label": {"zh-CN": "下一个"}, "x-options": {"expr": "int(code) + 1"}}
+  }}
+}`)
+	_, err := e.s.Create(e.ctx, e.admin, "qa", "calc", Values{"code": secret})
+	fe, ok := engine.AsFieldErrors(err)
+	if !ok || len(fe) != 1 || fe[0].Code != "expr" {
+		t.Fatalf("error %v, want an expr field error", err)
+	}
+	msg := engine.Message(engine.LangEN, fe[0].Code, fe[0].Params)
+	if strings.Contains(msg, secret) || !strings.Contains(msg, "int: the value is not a whole number") {
+		t.Errorf("message %q: want the kind of failure and no value", msg)
+	}
+}

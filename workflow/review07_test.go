@@ -1,0 +1,125 @@
+package workflow
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"tracecraft/engine"
+)
+
+// Regression tests of the review of issue 7's fixes ("TestHardening07Review_N", finding N),
+// the workflow parts. Each runs on a real kernel over a fresh embedded store.
+
+// secretForm hides code and qty from the role op, which may create and read records.
+const secretForm = `{
+  "key": "secret",
+  "name": {"zh-CN": "机密", "en": "Secret"},
+  "schema": {
+    "type": "object",
+    "properties": {
+      "title": {"x-type": "text", "x-label": {"zh-CN": "标题", "en": "Title"}},
+      "code":  {"x-type": "text", "x-label": {"zh-CN": "代码", "en": "Code"}},
+      "qty":   {"x-type": "number", "x-label": {"zh-CN": "数量", "en": "Quantity"}}
+    }
+  },
+  "permissions": {
+    "op": {"actions": ["create", "read"], "hidden": ["code", "qty"]}
+  }
+}`
+
+// secretEnv adds the secret form and the user olga (role op, a member of the app).
+func secretEnv(t *testing.T) *testEnv {
+	t.Helper()
+	e := newTestEnv(t, "", nil)
+	sys := engine.SystemPrincipal()
+	if _, err := e.fs.SaveDraft(e.ctx, sys, testApp, []byte(secretForm), 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.fs.Publish(e.ctx, sys, testApp, "secret"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.k.Auth.PutRole(e.ctx, sys, engine.Role{Name: "op", Label: engine.Text{ZH: "op"},
+		Grants: []engine.Grant{{App: testApp, Actions: []string{engine.PermAppRead}}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.k.Auth.CreateUser(e.ctx, sys, engine.UserInput{Username: "olga", Password: "password123", Roles: []string{"op"}}); err != nil {
+		t.Fatal(err)
+	}
+	e.users["olga"] = &engine.Principal{Username: "olga", Roles: []string{"op"}}
+	return e
+}
+
+// installOn saves and publishes a manual flow of nodes on form.
+func (e *testEnv) installOn(t *testing.T, key, form string, nodes ...Node) {
+	t.Helper()
+	raw, err := json.Marshal(Definition{Key: key, Name: engine.Text{ZH: key, EN: key}, Form: form,
+		Trigger: Trigger{On: "manual"}, Nodes: nodes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.install(t, raw)
+}
+
+// TestHardening07Review_1_FailureStepsQuoteNoValue (finding 1): a flow condition that fails on
+// a field the form hides from op (code = "TOPSECRET-42", date(code)) and an approver's edit
+// that fails validation (qty = "TOPSECRET-42") put neither value on the timeline op reads: the
+// steps say what failed in neutral words and carry an error id, under which the cause is
+// logged.
+func TestHardening07Review_1_FailureStepsQuoteNoValue(t *testing.T) {
+	const secret = "TOPSECRET-42"
+	e := secretEnv(t)
+	e.installOn(t, "route", "secret", startNode("cond"),
+		Node{ID: "cond", Type: NodeCondition, Branches: []Branch{{When: `date(code) < now()`, Next: "end"}}, Default: "end"},
+		endOK())
+	a1 := approval("a1", ModeSingle, "end", "boss")
+	a1.Fields = &NodeFields{Visible: []string{"title", "qty"}, Editable: []string{"qty"}}
+	e.installOn(t, "edit", "secret", startNode("a1"), a1, endOK())
+
+	rec, err := e.fs.Create(e.ctx, e.p("olga"), testApp, "secret", map[string]any{"title": "t"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := e.fs.Get(e.ctx, e.p("root"), testApp, "secret", rec.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.fs.Update(e.ctx, e.p("root"), testApp, "secret", rec.ID, got.Rev, map[string]any{"code": secret}); err != nil {
+		t.Fatal(err)
+	}
+
+	failed, err := e.wf.Start(e.ctx, e.p("olga"), testApp, "route", rec.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited, err := e.wf.Start(e.ctx, e.p("olga"), testApp, "edit", rec.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.act(t, edited.ID, "boss", "a1", ActInput{Action: ActApprove, Data: map[string]any{"qty": secret}})
+
+	for _, c := range []struct {
+		id, action string
+	}{{failed.ID, stepError}, {edited.ID, stepEditFailed}} {
+		inst, err := e.wf.Instance(e.ctx, e.p("olga"), c.id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := json.Marshal(inst)
+		if strings.Contains(string(raw), secret) {
+			t.Errorf("olga reads the hidden value in instance %s: %s", c.id, raw)
+		}
+		var step *Step
+		for i := range inst.Timeline {
+			if inst.Timeline[i].Action == c.action {
+				step = &inst.Timeline[i]
+			}
+		}
+		if step == nil {
+			t.Fatalf("instance %s has no %s step: %s", c.id, c.action, timeline(inst))
+		}
+		if len(step.ErrorID) != 12 || !strings.Contains(step.Comment, "error id "+step.ErrorID) {
+			t.Errorf("%s step: comment %q, error id %q; want a neutral text naming the id", c.action, step.Comment, step.ErrorID)
+		}
+	}
+}
