@@ -26,7 +26,8 @@ type Records interface {
 	// CreateRecord creates a record in a form's latest version.
 	CreateRecord(ctx context.Context, p *Principal, app, form string, data map[string]any) (*RecordRef, error)
 	// SetRecordStatus sets a record's status to one of its form's states without a transition
-	// (flows and rules that decide a status call it; it is audited like any write).
+	// (flows and rules that decide a status call it; it is audited like any write). The record
+	// must be in p's update scope before and after (SystemPrincipal is in every scope).
 	SetRecordStatus(ctx context.Context, p *Principal, app, form, id string, status string) (*RecordRef, error)
 	// FieldKeys lists a form's top-level fields with their x-type, in form order.
 	FieldKeys(ctx context.Context, app, form string) ([]FieldRef, error)

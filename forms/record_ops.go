@@ -276,6 +276,9 @@ func (s *Service) Transition(ctx context.Context, p *engine.Principal, app, form
 	}
 	from := d.Status
 	d.Status = t.To
+	if err := acc.requireAfter(ctx, ActUpdate, d); err != nil {
+		return nil, err // the new status would take the record out of the caller's scope
+	}
 	before := d.record().Data
 	rec, err := s.save(ctx, p, d, acc, "record.status", EventStatusChanged, before)
 	if err != nil {

@@ -69,10 +69,7 @@ func (a *access) rulesFor(ctx context.Context, d *recordDoc, action string) fiel
 	r.after = func(data Values) error {
 		after := *d
 		after.Data = bson.M(data)
-		if a.allows(ctx, action, &after) {
-			return nil
-		}
-		return engine.Coded(engine.ErrForbidden, action+"_out_of_scope", nil)
+		return a.requireAfter(ctx, action, &after)
 	}
 	var readers, writers []*compiledPerm
 	for _, cp := range a.scopes[ActRead] {
@@ -181,6 +178,16 @@ func (a *access) allows(ctx context.Context, action string, d *recordDoc) bool {
 		}
 	}
 	return false
+}
+
+// requireAfter checks the state a write leaves (d as it will be stored) against the row
+// scopes of the write's action, so that a write cannot move a record out of the writer's
+// scope: action_out_of_scope (403) if none covers it.
+func (a *access) requireAfter(ctx context.Context, action string, d *recordDoc) error {
+	if a.allows(ctx, action, d) {
+		return nil
+	}
+	return engine.Coded(engine.ErrForbidden, action+"_out_of_scope", nil)
 }
 
 func (a *access) scopeMatches(ctx context.Context, cp *compiledPerm, d *recordDoc) bool {

@@ -57,6 +57,11 @@ func (a recordsAPI) SetRecordStatus(ctx context.Context, p *engine.Principal, ap
 		}
 		before := d.record().Data
 		d.Status = status
+		// A user may not set a status that takes the record out of their scope; the system
+		// (a flow's end node, a rule's action) has full access and is not bound by scopes.
+		if err := acc.requireAfter(ctx, ActUpdate, d); err != nil {
+			return nil, err
+		}
 		r, err := a.s.save(ctx, p, d, acc, "record.status", EventStatusChanged, before)
 		if engine.IsConflict(err) {
 			continue

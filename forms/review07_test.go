@@ -88,3 +88,32 @@ func TestHardening07Review_1_FormulaErrorQuotesNoValue(t *testing.T) {
 		t.Errorf("message %q: want the kind of failure and no value", msg)
 	}
 }
+
+// TestHardening07Review_2_TransitionStaysInScope (finding 2): a status transition, or a status
+// set through engine.Records, may not move a record out of the caller's row scope (pend may
+// change pending records only, so releasing one would leave them unable to); the system (a
+// flow's end, a rule) is not bound by scopes.
+func TestHardening07Review_2_TransitionStaysInScope(t *testing.T) {
+	e := newHardEnv(t)
+	e.publish(t, "gate", gateDef)
+	pat := e.user(t, "pat", "pend")
+	rec := e.create(t, e.admin, "gate", Values{"title": "t"})
+
+	_, err := e.s.Transition(e.ctx, pat, "qa", "gate", rec.ID, rec.Rev, "release")
+	wantCode(t, err, engine.ErrForbidden, "update_out_of_scope")
+	_, err = e.s.k.Records.SetRecordStatus(e.ctx, pat, "qa", "gate", rec.ID, "released")
+	wantCode(t, err, engine.ErrForbidden, "update_out_of_scope")
+	got, err := e.s.Get(e.ctx, pat, "qa", "gate", rec.ID)
+	if err != nil || got.Status != "pending" || got.Rev != rec.Rev {
+		t.Fatalf("after the refused changes: %+v, %v", got, err)
+	}
+
+	ref, err := e.s.k.Records.SetRecordStatus(e.ctx, engine.SystemPrincipal(), "qa", "gate", rec.ID, "released")
+	if err != nil || ref.Status != "released" {
+		t.Fatalf("the system sets the status: %+v, %v", ref, err)
+	}
+	other := e.create(t, e.admin, "gate", Values{"title": "u"})
+	if _, err := e.s.Transition(e.ctx, e.admin, "qa", "gate", other.ID, other.Rev, "release"); err != nil {
+		t.Fatalf("an administrator releases: %v", err)
+	}
+}
