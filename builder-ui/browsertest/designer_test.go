@@ -186,10 +186,23 @@ func TestAnalystDesignsAForm(t *testing.T) {
 		)
 		b.shot("10-app-navigation")
 		b.run("back to the designer", chromedp.Click(chromedp.CSS(`[data-test="design-receipt"]`)), chromedp.WaitVisible(chromedp.CSS(`[data-field-key="qty"]`)))
+		// Leaving with an unsaved change asks first; staying keeps the change, undo drops it.
+		b.run("change something", chromedp.Click(chromedp.CSS(`[data-test="palette-date"]`)), chromedp.WaitVisible(chromedp.CSS(`[data-field-key="date_1"]`)))
+		b.waitText(`[data-test="designer-status"]`, "有未保存的修改")
+		b.run("try to leave", chromedp.Click(chromedp.CSS(`.fd__back`)), chromedp.WaitVisible(chromedp.CSS(`.el-message-box`)))
+		b.shot("11-leave-unsaved")
+		b.run("stay",
+			chromedp.Evaluate[chromedp.Void](`[...document.querySelectorAll('.el-message-box__btns button')].find((e) => e.innerText.includes('留下')).click(), null`),
+			chromedp.WaitNotPresent(chromedp.CSS(`.el-message-box`)),
+			chromedp.WaitVisible(chromedp.CSS(`[data-field-key="date_1"]`)),
+			chromedp.Click(chromedp.CSS(`[data-test="undo"]`)),
+			chromedp.WaitNotPresent(chromedp.CSS(`[data-field-key="date_1"]`)),
+		)
+		b.waitText(`[data-test="designer-status"]`, "已发布第 1 版")
 		b.run("see the versions", chromedp.Click(chromedp.CSS(`[data-test="view-versions"]`)), chromedp.WaitVisible(chromedp.CSS(`[data-test="version-1"]`)))
-		b.shot("11-versions")
+		b.shot("12-versions")
 		b.run("see the data permissions", chromedp.Click(chromedp.CSS(`[data-test="view-rules"]`)), chromedp.WaitVisible(chromedp.CSS(`[data-test="field-rules"]`)))
-		b.shot("12-data-permissions")
+		b.shot("13-data-permissions")
 		// The formula with a mistake was refused on purpose (the browser logs the 400).
 		b.noPageErrorsBut("400 (Bad Request) " + s.URL + "/api/v1/apps/plant/forms")
 	})
