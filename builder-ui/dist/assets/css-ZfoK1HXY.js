@@ -1,1 +1,0 @@
-import"./index-CARAom1K.js";

@@ -1,0 +1,1 @@
+import"./index-B7bTM5ZR.js";
