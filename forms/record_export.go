@@ -265,9 +265,19 @@ func (e *PreparedExport) Name() string { return e.c.Def.Name.In(e.lang) }
 // id, in the order PrepareExport found, and checked again: a row deleted, restored or moved out
 // of the caller's row scope in between is left out, one changed is written as it is now. A
 // cancelled ctx stops the export with ctx's error; w then holds part of a file. It returns
-// the number of rows written.
+// the number of rows written. Every export is audited, one cut short too (the reader left,
+// the store failed): with the rows handed to w and whether the file was finished.
 func (e *PreparedExport) Write(ctx context.Context, w io.Writer) (int, error) {
 	app, form := e.c.App, e.c.Key
+	n, complete := 0, false
+	defer func() {
+		// The request's context may be over (that may be why the export stopped): the entry
+		// is written all the same.
+		e.s.audit(context.WithoutCancel(ctx), e.p, "record.export", "form", app+"/"+form, nil, map[string]any{
+			"format": e.format, "filters": e.q.Filters, "sort": e.sortKey.SortKey, "deleted": e.q.Deleted,
+			"count": n, "complete": complete,
+		})
+	}()
 	var sw sheetWriter
 	if e.format == FormatCSV {
 		sw = newCSVSheet(w)
@@ -282,13 +292,12 @@ func (e *PreparedExport) Write(ctx context.Context, w io.Writer) (int, error) {
 	if err := sw.header(headers); err != nil {
 		return 0, fmt.Errorf("export %s/%s: %w", app, form, err)
 	}
-	n := 0
 	values := make([]any, len(e.cols))
 	row := func(d *recordDoc) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if n++; n > MaxExportRows {
+		if n >= MaxExportRows {
 			return tooLargeExport() // more rows than were counted: written since
 		}
 		rec := d.record()
@@ -300,7 +309,11 @@ func (e *PreparedExport) Write(ctx context.Context, w io.Writer) (int, error) {
 				values[i] = e.s.systemValue(e.c, rec, col.sys, e.lang)
 			}
 		}
-		return sw.row(values)
+		if err := sw.row(values); err != nil {
+			return err
+		}
+		n++
+		return nil
 	}
 	var err error
 	if e.keys != nil || e.s.st.Kind() == store.KindEmbedded {
@@ -317,9 +330,7 @@ func (e *PreparedExport) Write(ctx context.Context, w io.Writer) (int, error) {
 	if err := sw.close(); err != nil {
 		return 0, fmt.Errorf("export %s/%s: %w", app, form, err)
 	}
-	e.s.audit(ctx, e.p, "record.export", "form", app+"/"+form, nil, map[string]any{
-		"format": e.format, "filters": e.q.Filters, "sort": e.sortKey.SortKey, "deleted": e.q.Deleted, "count": n,
-	})
+	complete = true
 	return n, nil
 }
 

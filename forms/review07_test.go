@@ -1,6 +1,11 @@
 package forms
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -116,4 +121,68 @@ func TestHardening07Review_2_TransitionStaysInScope(t *testing.T) {
 	if _, err := e.s.Transition(e.ctx, e.admin, "qa", "gate", other.ID, other.Rev, "release"); err != nil {
 		t.Fatalf("an administrator releases: %v", err)
 	}
+}
+
+// TestHardening07Review_3_CutExportAudited (finding 3): an export whose reader leaves part way
+// through is audited, with the rows handed over and complete false; a finished one with
+// complete true.
+func TestHardening07Review_3_CutExportAudited(t *testing.T) {
+	e := newIOEnv(t)
+	const total = 150
+	for i := range total {
+		e.create(t, Values{"material": fmt.Sprintf("material %03d of a receipt", i)})
+	}
+	ctx, cancel := context.WithCancel(e.ctx)
+	defer cancel()
+	exp, err := e.s.PrepareExport(ctx, e.admin, "qa", "receipt", ListQuery{}, FormatCSV, engine.LangEN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The reader leaves once the first buffer of rows has reached it.
+	w := &leavingWriter{after: 2, cancel: cancel}
+	if _, err := exp.Write(ctx, w); !errors.Is(err, context.Canceled) {
+		t.Fatalf("write: %v, want cancelled", err)
+	}
+	entries, err := e.s.k.Audit.List(e.ctx, engine.AuditQuery{Action: "record.export"})
+	if err != nil || len(entries) != 1 {
+		t.Fatalf("audit of the cut export: %+v, %v", entries, err)
+	}
+	after, _ := entries[0].After.(map[string]any)
+	count, _ := strconv.Atoi(fmt.Sprint(after["count"]))
+	if after["complete"] != false || count <= 0 || count >= total {
+		t.Fatalf("audit after %#v: want some rows, not all, and complete false", after)
+	}
+
+	if _, err := e.s.Export(e.ctx, e.admin, "qa", "receipt", ListQuery{}, FormatCSV, engine.LangEN, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	entries, _ = e.s.k.Audit.List(e.ctx, engine.AuditQuery{Action: "record.export"})
+	if len(entries) != 2 {
+		t.Fatalf("audit entries: %+v", entries)
+	}
+	finished := 0
+	for _, en := range entries {
+		if a, _ := en.After.(map[string]any); a["complete"] == true {
+			finished++
+			if fmt.Sprint(a["count"]) != strconv.Itoa(total) {
+				t.Fatalf("the finished export: %#v", a)
+			}
+		}
+	}
+	if finished != 1 {
+		t.Fatalf("finished exports audited: %d, want 1", finished)
+	}
+}
+
+// leavingWriter takes writes until its after-th, on which it cancels the export's context.
+type leavingWriter struct {
+	after, writes int
+	cancel        func()
+}
+
+func (l *leavingWriter) Write(p []byte) (int, error) {
+	if l.writes++; l.writes == l.after {
+		l.cancel()
+	}
+	return len(p), nil
 }
