@@ -141,17 +141,24 @@ func (s *Service) Comment(ctx context.Context, p *engine.Principal, instanceID s
 	if !involved(inst, p.Username) {
 		return nil, fmt.Errorf("comment: %s has no part in instance %s: %w", p.Username, inst.ID, engine.ErrForbidden)
 	}
-	if err := s.attachFiles(ctx, p, inst, in); err != nil {
-		return nil, fmt.Errorf("comment: %w", err)
-	}
+	// Every refusal comes before the files are bound: a refused comment binds nothing.
 	n, err := s.commentCount(ctx, inst.ID)
 	if err != nil {
 		return nil, fmt.Errorf("comment: %w", err)
 	}
+	full := func() error {
+		return fmt.Errorf("comment: %w", engine.Invalid("comment", "flowrun.comments_full", map[string]any{"max": maxComments}))
+	}
+	if n >= maxComments {
+		return nil, full()
+	}
+	if err := s.attachFiles(ctx, p, inst, in); err != nil {
+		return nil, fmt.Errorf("comment: %w", err)
+	}
 	doc := commentDoc{Instance: inst.ID, At: s.clock(), Actor: p.Username, Comment: in.Comment, Signature: in.Signature, Attachments: in.Attachments}
 	for {
-		if n >= maxComments {
-			return nil, fmt.Errorf("comment: %w", engine.Invalid("comment", "flowrun.comments_full", map[string]any{"max": maxComments}))
+		if n >= maxComments { // filled up by others meanwhile
+			return nil, full()
 		}
 		n++
 		doc.N = n

@@ -491,11 +491,15 @@ func (s *Service) act(ctx context.Context, p *engine.Principal, taskID string, i
 		return nil, fmt.Errorf("act on task %s: %w", taskID, err)
 	}
 	if in.Signature != "" || len(in.Attachments) > 0 {
-		// Files are bound before the action stores their ids. Binding only lets the record's
-		// readers download what p could download anyway, so it need not wait for mutate to
-		// decide whether p may take the action.
+		// Files are bound before the action stores their ids, and only once it is known that p
+		// may take it now: a refused action binds nothing. (mutate decides again on the state
+		// it writes; losing that race leaves a binding of p's own files to a record whose
+		// timeline p takes part in.)
 		inst, err := s.load(ctx, id)
 		if err != nil {
+			return nil, fmt.Errorf("act on task %s: %w", taskID, err)
+		}
+		if err := mayAct(inst, p, taskID, in.Action); err != nil {
 			return nil, fmt.Errorf("act on task %s: %w", taskID, err)
 		}
 		if err := s.attachFiles(ctx, p, inst, in); err != nil {
@@ -508,6 +512,29 @@ func (s *Service) act(ctx context.Context, p *engine.Principal, taskID string, i
 		return nil, fmt.Errorf("act on task %s: %w", taskID, err)
 	}
 	return inst, nil
+}
+
+// mayAct tells whether p may take action on task taskID of inst as it stands: the task is
+// p's, open and on a node the instance is at, and the action is one of its kind's — the checks
+// apply makes first (machine.act), made before anything is written for the action.
+func mayAct(inst *Instance, p *engine.Principal, taskID, action string) error {
+	var t *Task
+	for i := range inst.Tasks {
+		if inst.Tasks[i].ID == taskID {
+			t = &inst.Tasks[i]
+		}
+	}
+	switch {
+	case t == nil:
+		return fmt.Errorf("task %s: %w", taskID, engine.ErrNotFound)
+	case t.Assignee != p.Username:
+		return fmt.Errorf("task %s belongs to %s: %w", t.ID, t.Assignee, engine.ErrForbidden)
+	case !actionable(inst, t):
+		return fmt.Errorf("task %s is %s in a %s instance: %w", t.ID, t.State, inst.State, errInvalidTransition)
+	case !slices.Contains(allowedActions(t.Kind), action):
+		return engine.Invalid("action", "not_allowed", map[string]any{"value": action})
+	}
+	return nil
 }
 
 // editor is the principal a task's record edit is written as: the approver, by name (the

@@ -1,11 +1,14 @@
 package workflow
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 
 	"tracecraft/engine"
+	"tracecraft/forms"
 )
 
 // Regression tests of the review of issue 7's fixes ("TestHardening07Review_N", finding N),
@@ -121,5 +124,46 @@ func TestHardening07Review_1_FailureStepsQuoteNoValue(t *testing.T) {
 		if len(step.ErrorID) != 12 || !strings.Contains(step.Comment, "error id "+step.ErrorID) {
 			t.Errorf("%s step: comment %q, error id %q; want a neutral text naming the id", c.action, step.Comment, step.ErrorID)
 		}
+	}
+}
+
+// TestHardening07Review_5_RefusedActionsBindNoFiles (finding 5): an action p may not take (not
+// p's task, a task already decided) and a comment refused by the instance's comment limit
+// bind none of their files to the record's flow timeline: its readers cannot download them,
+// and they stay orphans.
+func TestHardening07Review_5_RefusedActionsBindNoFiles(t *testing.T) {
+	e := newTestEnv(t, "", nil)
+	e.install(t, flowDef("f", "manual", "", startNode("a1"), approval("a1", ModeSingle, "end", "bob"), endOK()))
+	inst := e.start(t, "f", map[string]any{"material": "flour"})
+	task := e.taskOf(t, inst.ID, "bob", "a1")
+	carols := e.uploadFile(t, "carol", "carol.pdf")
+	if _, err := e.wf.Act(e.ctx, e.p("carol"), task, ActInput{Action: ActApprove, Attachments: []string{carols}}); !errors.Is(err, engine.ErrForbidden) {
+		t.Fatalf("carol acts on bob's task: %v", err)
+	}
+	e.act(t, inst.ID, "bob", "a1", ActInput{Action: ActApprove})
+	bobs := e.uploadFile(t, "bob", "bob.pdf")
+	if _, err := e.wf.Act(e.ctx, e.p("bob"), task, ActInput{Action: ActApprove, Signature: bobs}); !engine.IsConflict(err) {
+		t.Fatalf("bob acts on his decided task: %v", err)
+	}
+
+	// alice's instance has its fill of comments.
+	full := e.start(t, "f", map[string]any{"material": "salt"})
+	for n := 1; n <= maxComments; n++ {
+		if err := e.wf.st.Put(e.ctx, commentsCollection, commentID(full.ID, n), commentDoc{Instance: full.ID, N: n, At: e.clock.Now(), Actor: "alice", Comment: "c"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	alices := e.uploadFile(t, "alice", "alice.pdf")
+	_, err := e.wf.Comment(e.ctx, e.p("alice"), full.ID, ActInput{Comment: "one more", Attachments: []string{alices}})
+	wantField(t, err, "comment", "flowrun.comments_full")
+
+	for _, id := range []string{carols, bobs, alices} {
+		if _, err := e.fs.Download(e.ctx, e.p("root"), testApp, id, &bytes.Buffer{}); !errors.Is(err, engine.ErrNotFound) {
+			t.Errorf("a reader of the record downloads %s of a refused action: %v", id, err)
+		}
+	}
+	e.clock.Add(forms.FileOrphanAfter * 2)
+	if n, err := e.fs.CollectFiles(e.ctx); err != nil || n != 3 {
+		t.Errorf("collected %d orphans, %v; want the 3 files of refused actions", n, err)
 	}
 }
