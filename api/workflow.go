@@ -57,13 +57,13 @@ type BatchInput struct {
 	Comment string   `json:"comment,omitempty"`
 }
 
-// Validate checks there are 1 to 200 tasks.
+// Validate checks there are 1 to workflow.MaxBatch tasks.
 func (in *BatchInput) Validate() error {
 	if len(in.Tasks) == 0 {
 		return engine.Invalid("tasks", "required", nil)
 	}
-	if len(in.Tasks) > 200 {
-		return engine.Invalid("tasks", "too_many", map[string]any{"max": 200})
+	if len(in.Tasks) > workflow.MaxBatch {
+		return engine.Invalid("tasks", "too_many", map[string]any{"max": workflow.MaxBatch})
 	}
 	return nil
 }
@@ -199,7 +199,11 @@ func (s *Server) workflowRoutes() []Route {
 				if err := bind(c, &in); err != nil {
 					return err
 				}
-				return c.JSON(w.BatchApprove(c.UserContext(), p, in.Tasks, in.Comment, langOf(c)))
+				res, err := w.BatchApprove(c.UserContext(), p, in.Tasks, in.Comment, langOf(c))
+				if err != nil {
+					return err
+				}
+				return c.JSON(res)
 			}},
 		{Method: "GET", Path: "/api/v1/instances/:id", Tag: "inbox", Summary: "A flow instance with its tasks and timeline", Out: workflow.Instance{},
 			Handle: func(c *fiber.Ctx, p *engine.Principal) error {

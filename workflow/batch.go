@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 
 	"tracecraft/engine"
 )
@@ -29,15 +30,26 @@ type BatchField struct {
 	Message string `json:"message"`
 }
 
+// MaxBatch is the most tasks one BatchApprove takes.
+const MaxBatch = 200
+
 // BatchApprove approves each task with the same comment and reports each outcome, with its
-// messages in lang (engine.LangZH or engine.LangEN).
-func (s *Service) BatchApprove(ctx context.Context, p *engine.Principal, taskIDs []string, comment, lang string) []BatchResult {
+// messages in lang (engine.LangZH or engine.LangEN). More than MaxBatch tasks is a field error
+// on tasks (too_many) before any is approved. When ctx ends it stops before the next task and
+// returns the outcomes so far with ctx's error.
+func (s *Service) BatchApprove(ctx context.Context, p *engine.Principal, taskIDs []string, comment, lang string) ([]BatchResult, error) {
+	if len(taskIDs) > MaxBatch {
+		return nil, fmt.Errorf("batch approve: %w", engine.Invalid("tasks", "too_many", map[string]any{"max": MaxBatch}))
+	}
 	out := make([]BatchResult, 0, len(taskIDs))
 	for _, id := range taskIDs {
+		if err := ctx.Err(); err != nil {
+			return out, fmt.Errorf("batch approve: stopped after %d of %d tasks: %w", len(out), len(taskIDs), err)
+		}
 		_, err := s.act(ctx, p, id, ActInput{Action: ActApprove, Comment: comment})
 		out = append(out, s.batchResult(id, err, lang))
 	}
-	return out
+	return out, nil
 }
 
 // batchResult describes err, the outcome of approving task, in lang.

@@ -379,7 +379,10 @@ func TestHardening07_Item19_BatchErrors(t *testing.T) {
 	tasks := []string{"nope.1", second.ID + ".99", done, e.taskOf(t, second.ID, "carol", "a1")}
 	wantCodes := []string{"not_found", "not_found", "conflict", "forbidden"}
 	for _, lang := range []string{engine.LangZH, engine.LangEN} {
-		res := e.wf.BatchApprove(e.ctx, e.p("bob"), tasks, "ok", lang)
+		res, err := e.wf.BatchApprove(e.ctx, e.p("bob"), tasks, "ok", lang)
+		if err != nil {
+			t.Fatal(err)
+		}
 		for i, r := range res {
 			if r.OK || r.Code != wantCodes[i] || r.Message == "" || strings.Contains(r.Message, "wf_") || strings.Contains(r.Message, "flowrun.") {
 				t.Errorf("%s: result %d %+v, want code %s with a message", lang, i, r, wantCodes[i])
@@ -396,7 +399,10 @@ func TestHardening07_Item19_BatchErrors(t *testing.T) {
 			t.Errorf("Chinese message %q", res[0].Message)
 		}
 	}
-	res := e.wf.BatchApprove(e.ctx, e.p("bob"), []string{open}, strings.Repeat("x", maxCommentLen+1), engine.LangEN)
+	res, err := e.wf.BatchApprove(e.ctx, e.p("bob"), []string{open}, strings.Repeat("x", maxCommentLen+1), engine.LangEN)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if r := res[0]; r.Code != "invalid" || len(r.Fields) != 1 || r.Fields[0].Field != "comment" || !strings.Contains(r.Message, "at most") {
 		t.Fatalf("invalid result %+v", r)
 	}

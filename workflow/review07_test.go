@@ -2,8 +2,10 @@ package workflow
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -165,5 +167,34 @@ func TestHardening07Review_5_RefusedActionsBindNoFiles(t *testing.T) {
 	e.clock.Add(forms.FileOrphanAfter * 2)
 	if n, err := e.fs.CollectFiles(e.ctx); err != nil || n != 3 {
 		t.Errorf("collected %d orphans, %v; want the 3 files of refused actions", n, err)
+	}
+}
+
+// TestHardening07Review_9_BatchBounded (finding 9): BatchApprove takes at most MaxBatch tasks
+// (a field error on tasks before any is approved) and stops when its context ends.
+func TestHardening07Review_9_BatchBounded(t *testing.T) {
+	e := newTestEnv(t, "", nil)
+	e.install(t, flowDef("f", "manual", "", startNode("a1"), approval("a1", ModeSingle, "end", "bob"), endOK()))
+	inst := e.start(t, "f", map[string]any{"material": "flour"})
+	open := e.taskOf(t, inst.ID, "bob", "a1")
+
+	tasks := []string{open}
+	for i := range MaxBatch {
+		tasks = append(tasks, fmt.Sprintf("nope.%d", i))
+	}
+	res, err := e.wf.BatchApprove(e.ctx, e.p("bob"), tasks, "ok", engine.LangEN)
+	wantField(t, err, "tasks", "too_many")
+	if len(res) != 0 {
+		t.Fatalf("results of a refused batch: %d", len(res))
+	}
+
+	ctx, cancel := context.WithCancel(e.ctx)
+	cancel()
+	res, err = e.wf.BatchApprove(ctx, e.p("bob"), []string{open, open}, "ok", engine.LangEN)
+	if !errors.Is(err, context.Canceled) || len(res) != 0 {
+		t.Fatalf("a cancelled batch: %+v, %v", res, err)
+	}
+	if got := e.reload(t, inst.ID); got.State != StateRunning || got.Tasks[0].State != TaskPending {
+		t.Fatalf("the task was approved: %s", summary(got))
 	}
 }

@@ -690,7 +690,10 @@ func TestInboxBoxes(t *testing.T) {
 		t.Fatal("an unknown box was accepted")
 	}
 
-	res := e.wf.BatchApprove(e.ctx, e.p("bob"), []string{todo[0].Task.ID, todo[1].Task.ID, "nope.1", todo[0].Task.ID}, "ok", engine.LangEN)
+	res, err := e.wf.BatchApprove(e.ctx, e.p("bob"), []string{todo[0].Task.ID, todo[1].Task.ID, "nope.1", todo[0].Task.ID}, "ok", engine.LangEN)
+	if err != nil {
+		t.Fatal(err)
+	}
 	want := []string{"ok", "ok", "not_found", "conflict"}
 	for i, r := range res {
 		got := "ok"
