@@ -203,15 +203,18 @@ func (q *sqlQuery) String() string { return q.b.String() }
 // unit in the last place for some magnitudes beyond 1e±80, and a stored value is read through
 // that same conversion, so an operand equal to a stored double must be converted the same way
 // to compare equal.
-func (q *sqlQuery) operand(x scalar) {
-	if f, ok := x.v.(float64); ok {
+func (q *sqlQuery) operand(x scalar) { q.bind(x.sqlValue()) }
+
+// bind writes a parameter, a double as operand says.
+func (q *sqlQuery) bind(v any) {
+	if f, ok := v.(float64); ok {
 		b, _ := json.Marshal(f)
 		q.w("CAST(")
 		q.arg(string(b))
 		q.w(" AS REAL)")
 		return
 	}
-	q.arg(x.sqlValue())
+	q.arg(v)
 }
 
 // cond writes a condition tree.
@@ -484,7 +487,7 @@ func (q *sqlQuery) after(cols []orderCol, vals []any) {
 			if i > 0 {
 				q.w(", ")
 			}
-			q.arg(v)
+			q.bind(v)
 		}
 		q.w(")")
 	}
@@ -501,23 +504,38 @@ func (q *sqlQuery) after(cols []orderCol, vals []any) {
 		q.w("(")
 		for j := 0; j < i; j++ {
 			q.w(cols[j].expr, " = ")
-			q.arg(vals[j])
+			q.bind(vals[j])
 			q.w(" AND ")
 		}
 		q.w(cols[i].expr, " ", op(cols[i].desc), " ")
-		q.arg(vals[i])
+		q.bind(vals[i])
 		q.w(")")
 	}
 	q.w(")")
 }
 
-// selectPage is the statement of one page: the document, then each key's rank and value.
+// keyCols reports whether a page must select its sort values: only when the projection leaves
+// them out of the documents (otherwise they are read from the documents, which costs less than
+// two more expressions a row).
+func (p *qplan) keyCols() bool {
+	for _, k := range p.sort {
+		if !p.fields.covers(k.path) {
+			return true
+		}
+	}
+	return false
+}
+
+// selectPage is the statement of one page: the document, then (keyCols) each key's rank and
+// value.
 func selectPage(table string, p *qplan) *sqlQuery {
 	q := &sqlQuery{}
 	// As a BLOB: the driver then hands over the bytes without making a string of them first.
 	q.w("SELECT CAST(", sjsonCol, " AS BLOB)")
-	for _, k := range p.sort {
-		q.w(", ", rankExpr(k.path), ", ", valueExpr(k.path))
+	if p.keyCols() {
+		for _, k := range p.sort {
+			q.w(", ", rankExpr(k.path), ", ", valueExpr(k.path))
+		}
 	}
 	q.w(" FROM ", quoteIdent(table), " WHERE ")
 	q.cond(p.where)
@@ -555,8 +573,11 @@ func (s *Store) querySQL(ctx context.Context, coll string, p *qplan) (*Page, err
 		ranks := make([]int64, len(p.sort))
 		vals := make([]any, len(p.sort))
 		dest := []any{&text}
-		for i := range p.sort {
-			dest = append(dest, &ranks[i], &vals[i])
+		cols := p.keyCols()
+		if cols {
+			for i := range p.sort {
+				dest = append(dest, &ranks[i], &vals[i])
+			}
 		}
 		var lastKeys []scalar
 		for rows.Next() {
@@ -571,15 +592,19 @@ func (s *Store) querySQL(ctx context.Context, coll string, p *qplan) (*Page, err
 			if err := rows.Scan(dest...); err != nil {
 				return err
 			}
-			keys := make([]scalar, len(p.sort))
-			for i := range p.sort {
-				keys[i] = sqlScalar(ranks[i], vals[i])
-			}
-			if err := checkSortValues(p, func(i int) scalar { return keys[i] }); err != nil {
-				return err
-			}
 			doc, err := sjsonToBSON(text, p.fields)
 			if err != nil {
+				return err
+			}
+			keys := make([]scalar, len(p.sort))
+			for i, k := range p.sort {
+				if cols {
+					keys[i] = sqlScalar(ranks[i], vals[i])
+				} else {
+					keys[i] = lookupScalar(doc, k.path)
+				}
+			}
+			if err := checkSortValues(p, func(i int) scalar { return keys[i] }); err != nil {
 				return err
 			}
 			page.Docs = append(page.Docs, doc)
