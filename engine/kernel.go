@@ -23,6 +23,9 @@ type Kernel struct {
 	Registry  *Registry
 	// Records is set by the form engine when it is made (forms.New).
 	Records Records
+	// Grants is set by the workflow engine when it is made (workflow.New): what open tasks
+	// show their people of a record.
+	Grants TaskGrants
 	// Actions are the automatic actions engines register for flows and rules.
 	Actions *Set[Action]
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -15,7 +16,8 @@ import (
 )
 
 // A file is authorised through the records that reference it: whoever may read a record whose
-// visible field holds the file's id may download it, and so may its uploader. Which records
+// visible field holds the file's id may download it, and so may its uploader and an approver
+// whose actionable task shows that field (engine.TaskGrants). Which records
 // those are is kept per file as references, each a document of its own keyed by _id
 // ("<file>@0001", "<file>@0002", …) and claimed by a unique insert before the record that
 // holds the id is written. A reference is a claim, not a proof: it is checked against the
@@ -225,8 +227,9 @@ func (s *Service) fileRefs(ctx context.Context, file string, fn func(n int, r fi
 }
 
 // authorizeFile reads the description of file id of app if p may download it: p uploaded it,
-// or p may read a record that shows it in a visible field (or on its flow timeline). Anything
-// else is ErrNotFound, so file ids cannot be probed.
+// or p may read a record that shows it in a visible field (or on its flow timeline), or an
+// actionable task of p's on the record's flow shows that field (or the timeline; taskShows).
+// Anything else is ErrNotFound, so file ids cannot be probed.
 func (s *Service) authorizeFile(ctx context.Context, p *engine.Principal, app, id string) (*storedFile, error) {
 	notFound := fmt.Errorf("file %s: %w", id, engine.ErrNotFound)
 	if p == nil || !s.canSeeApp(ctx, p, app) {
@@ -253,7 +256,9 @@ func (s *Service) authorizeFile(ctx context.Context, p *engine.Principal, app, i
 		d, _, acc, err := s.readable(ctx, p, app, r.Form, r.Record, true)
 		switch {
 		case errors.Is(err, engine.ErrNotFound) || errors.Is(err, engine.ErrForbidden) || engine.IsConflict(err):
-			return true, nil // not this record
+			// Not a reader of this record: an open task of p's may show the field.
+			granted, err = s.taskShows(ctx, p, r)
+			return !granted, err
 		case err != nil:
 			return false, err
 		}
@@ -267,6 +272,36 @@ func (s *Service) authorizeFile(ctx context.Context, p *engine.Principal, app, i
 		return nil, notFound
 	}
 	return &f, nil
+}
+
+// taskShows tells whether an actionable task of p's on a flow instance of r's record shows the
+// file r places there (engine.TaskGrants): the field holding it is one the task's node shows
+// p within the form's field rules, and the record holds the file there now; a file on the
+// flow timeline is shown to whoever holds such a task.
+func (s *Service) taskShows(ctx context.Context, p *engine.Principal, r fileRef) (bool, error) {
+	if s.k.Grants == nil {
+		return false, nil
+	}
+	fields, open, err := s.k.Grants.TaskFields(ctx, p, r.App, r.Form, r.Record)
+	if err != nil || !open {
+		return false, err
+	}
+	if r.Field == "" {
+		return true, nil
+	}
+	top, _, _ := strings.Cut(r.Field, ".")
+	if !slices.Contains(fields, top) {
+		return false, nil
+	}
+	var d recordDoc
+	err = s.st.Get(ctx, RecordsCollection(r.App, r.Form), r.Record, &d)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return d.Deleted == nil && holds(plainMap(d.Data), r.Field, r.File), nil
 }
 
 // attachToFlow binds files to a record's flow timeline (engine.Records.AttachFiles): each must

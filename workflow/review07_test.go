@@ -198,3 +198,102 @@ func TestHardening07Review_9_BatchBounded(t *testing.T) {
 		t.Fatalf("the task was approved: %s", summary(got))
 	}
 }
+
+// docsForm has attachments: sheet and extra for everyone, cost_sheet hidden from the role
+// viewer, which may only create records (so cannot read them through the form).
+const docsForm = `{
+  "key": "docs",
+  "name": {"zh-CN": "文件", "en": "Documents"},
+  "schema": {
+    "type": "object",
+    "properties": {
+      "title":      {"x-type": "text", "x-label": {"zh-CN": "标题", "en": "Title"}},
+      "sheet":      {"x-type": "attachment", "x-label": {"zh-CN": "表单", "en": "Sheet"}},
+      "cost_sheet": {"x-type": "attachment", "x-label": {"zh-CN": "成本表", "en": "Cost sheet"}},
+      "extra":      {"x-type": "attachment", "x-label": {"zh-CN": "附件", "en": "Extra"}}
+    }
+  },
+  "permissions": {
+    "clerk":  {"actions": ["create", "read", "update"]},
+    "viewer": {"actions": ["create"], "hidden": ["cost_sheet"]}
+  }
+}`
+
+// TestHardening07Review_7_ApproverDownloadsTaskFiles (finding 7): an approver who may not read
+// the record through its form downloads, while their task is actionable, the files in the
+// fields their node shows them (within the form's field rules) and those on the flow's
+// timeline — not a field the node leaves out or the form hides from them, and nothing once
+// the task is decided.
+func TestHardening07Review_7_ApproverDownloadsTaskFiles(t *testing.T) {
+	e := newTestEnv(t, "", nil)
+	sys := engine.SystemPrincipal()
+	if _, err := e.fs.SaveDraft(e.ctx, sys, testApp, []byte(docsForm), 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.fs.Publish(e.ctx, sys, testApp, "docs"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.k.Auth.PutRole(e.ctx, sys, engine.Role{Name: "viewer", Label: engine.Text{ZH: "viewer"},
+		Grants: []engine.Grant{{App: testApp, Actions: []string{engine.PermAppRead}}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.k.Auth.CreateUser(e.ctx, sys, engine.UserInput{Username: "vic", Password: "password123", Roles: []string{"viewer"}}); err != nil {
+		t.Fatal(err)
+	}
+	e.users["vic"] = &engine.Principal{Username: "vic", Roles: []string{"viewer"}}
+	if _, err := e.k.Auth.CreateUser(e.ctx, sys, engine.UserInput{Username: "nina", Password: "password123", Roles: []string{"nobody"}}); err != nil {
+		t.Fatal(err)
+	}
+	e.users["nina"] = &engine.Principal{Username: "nina", Roles: []string{"nobody"}}
+	a1 := approval("a1", ModeAll, "end", "vic", "nina")
+	a1.Fields = &NodeFields{Visible: []string{"title", "sheet", "cost_sheet"}}
+	e.installOn(t, "review", "docs", startNode("a1"), a1, endOK())
+
+	sheet, cost, extra := e.uploadFile(t, "alice", "sheet.pdf"), e.uploadFile(t, "alice", "cost.pdf"), e.uploadFile(t, "alice", "extra.pdf")
+	rec, err := e.fs.Create(e.ctx, e.p("alice"), testApp, "docs", map[string]any{"title": "t", "sheet": []any{sheet}, "cost_sheet": []any{cost}, "extra": []any{extra}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst, err := e.wf.Start(e.ctx, e.p("alice"), testApp, "review", rec.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	note := e.uploadFile(t, "alice", "note.pdf")
+	if _, err := e.wf.Comment(e.ctx, e.p("alice"), inst.ID, ActInput{Comment: "see", Attachments: []string{note}}); err != nil {
+		t.Fatal(err)
+	}
+
+	downloads := func(who, id string) bool {
+		t.Helper()
+		_, err := e.fs.Download(e.ctx, e.p(who), testApp, id, &bytes.Buffer{})
+		if err != nil && !errors.Is(err, engine.ErrNotFound) {
+			t.Fatalf("%s downloads %s: %v", who, id, err)
+		}
+		return err == nil
+	}
+	for _, c := range []struct {
+		who, file, name string
+		want            bool
+	}{
+		{"nina", sheet, "sheet", true}, // nina is a member of the app with no permission on the form
+		{"nina", cost, "cost_sheet", true},
+		{"nina", extra, "extra (not on the node)", false},
+		{"nina", note, "the comment's attachment", true},
+		{"vic", sheet, "sheet", true},
+		{"vic", cost, "cost_sheet (hidden from viewer)", false},
+		{"vic", extra, "extra (not on the node)", false},
+		{"dave", sheet, "sheet (no task)", false},
+	} {
+		if got := downloads(c.who, c.file); got != c.want {
+			t.Errorf("%s downloads %s: %v, want %v", c.who, c.name, got, c.want)
+		}
+	}
+
+	e.act(t, inst.ID, "nina", "a1", ActInput{Action: ActApprove})
+	if downloads("nina", sheet) || downloads("nina", note) {
+		t.Error("nina still downloads the files once her task is decided")
+	}
+	if !downloads("vic", sheet) {
+		t.Error("vic, whose task is still open, no longer downloads the sheet")
+	}
+}
