@@ -165,21 +165,33 @@ func (s *Service) checkAttachable(vc *ValueContext, p *engine.Principal, c *Comp
 }
 
 // bindFiles claims the references of uses to record (app, form, id) before the record is
-// written: a file cannot then be collected between the write and its reference.
+// written: a file cannot then be collected between the write and its reference. A file being
+// collected (or gone) is not_found at the use's place.
 func (s *Service) bindFiles(ctx context.Context, app, form, id string, uses []fileUse) error {
 	for _, u := range uses {
-		if err := s.bindFile(ctx, fileRef{File: u.ID, App: app, Form: form, Record: id, Field: u.Path}); err != nil {
+		err := s.bindFile(ctx, fileRef{File: u.ID, App: app, Form: form, Record: id, Field: u.Path})
+		if errors.Is(err, errFileGone) {
+			return engine.Invalid(u.At, "not_found", map[string]any{"value": u.ID})
+		}
+		if err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
+// errFileGone: the file a reference was claimed for is being collected, or is gone.
+var errFileGone = errors.New("file is collected")
+
 // bindFile adds ref to its file's references, or claims again the reference it has (a later
-// time keeps the file for another FileOrphanAfter while the record is written).
+// time keeps the file for another FileOrphanAfter while the record is written). Then it reads
+// the file again: a collector that marked it (claimCollect) before the claim was made may not
+// have seen the claim, so the binding fails with errFileGone (and takes its new reference
+// back); one that marks it after the claim sees the claim and lets the file be.
 func (s *Service) bindFile(ctx context.Context, ref fileRef) error {
 	ref.At = s.now().UTC().Truncate(time.Millisecond)
-	for n := 1; n <= maxFileRefs; n++ {
+	claimed := 0 // the reference this call inserted
+	for n := 1; n <= maxFileRefs && claimed == 0; n++ {
 		var cur fileRef
 		err := s.st.Get(ctx, fileRefsCollection, fileRefID(ref.File, n), &cur)
 		switch {
@@ -188,7 +200,7 @@ func (s *Service) bindFile(ctx context.Context, ref fileRef) error {
 				if err := s.st.Set(ctx, fileRefsCollection, fileRefID(ref.File, n), ref); err != nil {
 					return fmt.Errorf("bind file %s: %w", ref.File, err)
 				}
-				return nil
+				return s.fileStays(ctx, ref.File, 0)
 			}
 			continue
 		case !errors.Is(err, store.ErrNotFound):
@@ -202,9 +214,34 @@ func (s *Service) bindFile(ctx context.Context, ref fileRef) error {
 		if err != nil {
 			return fmt.Errorf("bind file %s: %w", ref.File, err)
 		}
+		claimed = n
+	}
+	if claimed == 0 {
+		return engine.Invalid("", "file_refs_limit", map[string]any{"max": maxFileRefs})
+	}
+	return s.fileStays(ctx, ref.File, claimed)
+}
+
+// fileStays checks, after a reference was claimed, that file is neither marked for collection
+// nor gone; if it is, the reference this binding inserted (claimed > 0) is taken back.
+func (s *Service) fileStays(ctx context.Context, file string, claimed int) error {
+	var mark collectMark
+	err := s.st.Get(ctx, fileRefsCollection, collectMarkID(file), &mark)
+	if err == nil {
+		err = errFileGone
+	} else if errors.Is(err, store.ErrNotFound) {
+		var f storedFile
+		if err = s.st.Get(ctx, filesCollection, file, &f); errors.Is(err, store.ErrNotFound) {
+			err = errFileGone
+		}
+	}
+	if err == nil {
 		return nil
 	}
-	return engine.Invalid("", "file_refs_limit", map[string]any{"max": maxFileRefs})
+	if errors.Is(err, errFileGone) && claimed > 0 {
+		_ = s.st.Delete(ctx, fileRefsCollection, fileRefID(file, claimed))
+	}
+	return fmt.Errorf("bind file %s: %w", file, err)
 }
 
 // fileRefs walks a file's references in the order they were claimed; fn returning false stops.
@@ -319,8 +356,12 @@ func (s *Service) attachToFlow(ctx context.Context, p *engine.Principal, app, fo
 	if err := fe.Err(); err != nil {
 		return err
 	}
-	for _, id := range ids {
-		if err := s.bindFile(ctx, fileRef{File: id, App: app, Form: form, Record: record}); err != nil {
+	for i, id := range ids {
+		err := s.bindFile(ctx, fileRef{File: id, App: app, Form: form, Record: record})
+		if errors.Is(err, errFileGone) {
+			return engine.Invalid(strconv.Itoa(i), "not_found", map[string]any{"value": id})
+		}
+		if err != nil {
 			return err
 		}
 	}
@@ -365,26 +406,91 @@ func (s *Service) CollectFiles(ctx context.Context) (int, error) {
 	}
 	deleted := 0
 	for _, f := range old {
-		orphan, refs, err := s.orphaned(ctx, f.ID, cutoff)
+		refs, claimed, err := s.claimCollect(ctx, f.ID, cutoff)
 		if err != nil {
 			return deleted, fmt.Errorf("collect files: %w", err)
 		}
-		if !orphan {
+		if !claimed {
 			continue
 		}
-		// Chunks first and the description last: a run cut short leaves a file that the next
-		// run finds again.
-		s.dropChunks(ctx, f.ID, f.Chunks)
-		for n := 1; n <= refs; n++ {
-			_ = s.st.Delete(ctx, fileRefsCollection, fileRefID(f.ID, n))
-		}
-		if err := s.st.Delete(ctx, filesCollection, f.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+		if err := s.finishCollect(ctx, f, refs); err != nil {
 			return deleted, fmt.Errorf("collect files: %w", err)
 		}
 		deleted++
-		s.audit(ctx, nil, "file.collect", "file", f.App+"/"+f.ID, map[string]any{"name": f.Name}, nil)
 	}
 	return deleted, nil
+}
+
+// A collector and an attach race over a file: the attach claims a reference and then writes
+// its record, the collector checks the references and then deletes. So collection is in two
+// phases. claimCollect marks the file as being collected, by a unique insert (race-safe on
+// every store), and only then checks its references again; bindFile claims its reference and
+// only then looks for the mark. Either the collector's check sees the new reference (which is
+// fresh, so it stands, and the collector lets the file be) or the binder sees the mark and
+// fails not_found; never both miss each other.
+
+// collectMark is the mark of a file being collected: _id "<file>@collecting" among the
+// references, which holds it from the moment it is claimed until the file is gone.
+type collectMark struct {
+	File string    `bson:"file"`
+	At   time.Time `bson:"at"`
+}
+
+func collectMarkID(file string) string { return file + "@collecting" }
+
+// collectMarkLease is how long a mark keeps other collectors away: one older than this was
+// left by a run that stopped half way, and the next run takes the file over.
+const collectMarkLease = time.Hour
+
+// claimCollect decides whether file, uploaded before cutoff, is an orphan and, if so, marks it
+// as being collected and checks its references again under the mark. claimed reports whether
+// the file is now this run's to delete (with refs references to delete); a file that turned
+// out to be held is unmarked again.
+func (s *Service) claimCollect(ctx context.Context, file string, cutoff time.Time) (refs int, claimed bool, err error) {
+	orphan, _, err := s.orphaned(ctx, file, cutoff)
+	if err != nil || !orphan {
+		return 0, false, err
+	}
+	now := s.now().UTC()
+	mark := collectMark{File: file, At: now}
+	err = s.st.Put(ctx, fileRefsCollection, collectMarkID(file), mark)
+	if errors.Is(err, store.ErrDuplicate) {
+		var cur collectMark
+		if err := s.st.Get(ctx, fileRefsCollection, collectMarkID(file), &cur); err != nil {
+			return 0, false, nil // gone meanwhile: another run finished it
+		}
+		if now.Sub(cur.At) < collectMarkLease {
+			return 0, false, nil // another run is collecting it
+		}
+		err = s.st.Set(ctx, fileRefsCollection, collectMarkID(file), mark)
+	}
+	if err != nil {
+		return 0, false, err
+	}
+	orphan, refs, err = s.orphaned(ctx, file, cutoff)
+	if err != nil || !orphan {
+		_ = s.st.Delete(ctx, fileRefsCollection, collectMarkID(file))
+		return 0, false, err
+	}
+	return refs, true, nil
+}
+
+// finishCollect deletes a file claimCollect claimed: chunks first, then its references, the
+// description and last the mark, so a run cut short leaves a file (or a mark) that the next
+// run finds again.
+func (s *Service) finishCollect(ctx context.Context, f storedFile, refs int) error {
+	s.dropChunks(ctx, f.ID, f.Chunks)
+	for n := 1; n <= refs; n++ {
+		_ = s.st.Delete(ctx, fileRefsCollection, fileRefID(f.ID, n))
+	}
+	if err := s.st.Delete(ctx, filesCollection, f.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	if err := s.st.Delete(ctx, fileRefsCollection, collectMarkID(f.ID)); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	s.audit(ctx, nil, "file.collect", "file", f.App+"/"+f.ID, map[string]any{"name": f.Name}, nil)
+	return nil
 }
 
 // orphaned tells whether no reference of file stands, and how many references it has.

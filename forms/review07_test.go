@@ -8,8 +8,10 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"tracecraft/engine"
+	"tracecraft/engine/store"
 )
 
 // Regression tests of the review of issue 7's fixes ("TestHardening07Review_N", finding N),
@@ -185,4 +187,81 @@ func (l *leavingWriter) Write(p []byte) (int, error) {
 		l.cancel()
 	}
 	return len(p), nil
+}
+
+// TestHardening07Review_6_CollectRacesAttach (finding 6): collection and attaching meet in two
+// phases. Once a collector has marked an orphan, an attach of it — to a record or to a flow —
+// fails not_found and leaves no reference behind, and the collector deletes it; an attach
+// whose reference is claimed first keeps the file. A mark left by a run that stopped half way
+// is taken over after its lease; a fresh one keeps other runs away.
+func TestHardening07Review_6_CollectRacesAttach(t *testing.T) {
+	e := newHardEnv(t)
+	e.publish(t, "coa", fileDef)
+	carl := e.user(t, "carl", "clerk")
+	late := e.upload(t, carl, "late.pdf", []byte("attached as it is collected"))
+	early := e.upload(t, carl, "early.pdf", []byte("attached before the collector looks"))
+	left := e.upload(t, carl, "left.pdf", []byte("a run stopped half way"))
+	busy := e.upload(t, carl, "busy.pdf", []byte("another run is on it"))
+	rec := e.create(t, carl, "coa", Values{"supplier": "s"})
+	e.advance(FileOrphanAfter + time.Hour)
+	cutoff := e.clock().UTC().Add(-FileOrphanAfter)
+
+	refs, claimed, err := e.s.claimCollect(e.ctx, late, cutoff)
+	if err != nil || !claimed || refs != 0 {
+		t.Fatalf("claim the orphan: %d, %v, %v", refs, claimed, err)
+	}
+	_, err = e.s.Update(e.ctx, carl, "qa", "coa", rec.ID, rec.Rev, Values{"doc": []any{late}})
+	if fe, ok := engine.AsFieldErrors(err); !ok || len(fe) != 1 || fe[0].Path != "doc.0" || fe[0].Code != "not_found" {
+		t.Fatalf("attach a file being collected: %v", err)
+	}
+	err = e.s.k.Records.AttachFiles(e.ctx, carl, "qa", "coa", rec.ID, []string{late})
+	if fe, ok := engine.AsFieldErrors(err); !ok || len(fe) != 1 || fe[0].Path != "0" || fe[0].Code != "not_found" {
+		t.Fatalf("attach a file being collected to a flow: %v", err)
+	}
+	var f storedFile
+	if err := e.s.st.Get(e.ctx, filesCollection, late, &f); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.s.finishCollect(e.ctx, f, refs); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{fileRefID(late, 1), fileRefID(late, 2), collectMarkID(late)} {
+		var r fileRef
+		if err := e.s.st.Get(e.ctx, fileRefsCollection, id, &r); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("%s is left behind: %v", id, err)
+		}
+	}
+	if got, err := e.s.Get(e.ctx, carl, "qa", "coa", rec.ID); err != nil || got.Data["doc"] != nil || got.Rev != rec.Rev {
+		t.Fatalf("the record after the refused attach: %+v, %v", got, err)
+	}
+
+	rec2, err := e.s.Update(e.ctx, carl, "qa", "coa", rec.ID, rec.Rev, Values{"doc": []any{early}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, claimed, err := e.s.claimCollect(e.ctx, early, cutoff); err != nil || claimed {
+		t.Fatalf("claim a file just attached: %v, %v", claimed, err)
+	}
+	var mark collectMark
+	if err := e.s.st.Get(e.ctx, fileRefsCollection, collectMarkID(early), &mark); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a held file stays marked: %v", err)
+	}
+
+	if err := e.s.st.Put(e.ctx, fileRefsCollection, collectMarkID(left), collectMark{File: left, At: e.clock().UTC().Add(-2 * collectMarkLease)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.s.st.Put(e.ctx, fileRefsCollection, collectMarkID(busy), collectMark{File: busy, At: e.clock().UTC()}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := e.s.CollectFiles(e.ctx); err != nil || n != 1 {
+		t.Fatalf("collected %d, %v; want 1 (the file of the run that stopped)", n, err)
+	}
+	for id, want := range map[string]bool{early: true, left: false, busy: true} {
+		if _, err := e.download(carl, id); (err == nil) != want {
+			t.Errorf("download %s: %v, want it there: %v", id, err, want)
+		}
+	}
+	if got, err := e.s.Get(e.ctx, carl, "qa", "coa", rec.ID); err != nil || got.Rev != rec2.Rev {
+		t.Fatalf("record: %+v, %v", got, err)
+	}
 }
