@@ -389,36 +389,57 @@ func (s *Service) refHolds(ctx context.Context, r fileRef, cutoff time.Time) (bo
 // CollectFiles deletes orphaned files: uploads older than FileOrphanAfter that no record holds
 // (never attached, or removed from every record that held them), with their chunks and
 // references. It returns how many it deleted. The scheduler runs it daily (FileCollectJob).
+// It reads the old files a page at a time (oldFiles), so its memory does not grow with them.
 func (s *Service) CollectFiles(ctx context.Context) (int, error) {
 	cutoff := s.now().UTC().Add(-FileOrphanAfter)
-	var old []storedFile
-	filter := bson.D{{Key: "uploaded_at", Value: bson.D{{Key: "$lt", Value: cutoff}}}}
-	err := s.st.Find(ctx, filesCollection, filter, nil, func(raw bson.Raw) error {
-		var f storedFile
-		if err := bson.Unmarshal(raw, &f); err != nil {
-			return err
-		}
-		old = append(old, storedFile{FileInfo: FileInfo{ID: f.ID, App: f.App, Name: f.Name}, Chunks: f.Chunks})
-		return nil
-	})
-	if err != nil {
-		return 0, fmt.Errorf("collect files: %w", err)
-	}
 	deleted := 0
-	for _, f := range old {
-		refs, claimed, err := s.claimCollect(ctx, f.ID, cutoff)
+	after := ""
+	for {
+		old, next, err := s.oldFiles(ctx, cutoff, after)
 		if err != nil {
 			return deleted, fmt.Errorf("collect files: %w", err)
 		}
-		if !claimed {
-			continue
+		for _, f := range old {
+			refs, claimed, err := s.claimCollect(ctx, f.ID, cutoff)
+			if err != nil {
+				return deleted, fmt.Errorf("collect files: %w", err)
+			}
+			if !claimed {
+				continue
+			}
+			if err := s.finishCollect(ctx, f, refs); err != nil {
+				return deleted, fmt.Errorf("collect files: %w", err)
+			}
+			deleted++
 		}
-		if err := s.finishCollect(ctx, f, refs); err != nil {
-			return deleted, fmt.Errorf("collect files: %w", err)
+		if next == "" {
+			return deleted, nil
 		}
-		deleted++
+		after = next
 	}
-	return deleted, nil
+}
+
+// fileCollectBatch is how many files CollectFiles holds at a time.
+var fileCollectBatch = 200
+
+// oldFiles reads one page of the files uploaded before cutoff, in _id order after the cursor
+// after ("" for the first page): at most fileCollectBatch of them, and the cursor of the next
+// page ("" after the last). Deleting files of a page does not disturb the pages after it.
+func (s *Service) oldFiles(ctx context.Context, cutoff time.Time, after string) ([]storedFile, string, error) {
+	page, err := s.st.Query(ctx, filesCollection, store.Query{Where: store.Lt("uploaded_at", cutoff),
+		Limit: fileCollectBatch, After: after, Fields: []string{"app", "name", "chunks"}})
+	if err != nil {
+		return nil, "", err
+	}
+	out := make([]storedFile, 0, len(page.Docs))
+	for _, raw := range page.Docs {
+		var f storedFile
+		if err := bson.Unmarshal(raw, &f); err != nil {
+			return nil, "", err
+		}
+		out = append(out, f)
+	}
+	return out, page.Next, nil
 }
 
 // A collector and an attach race over a file: the attach claims a reference and then writes
