@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"math"
 	"sync"
 	"time"
 
@@ -317,29 +318,7 @@ func (s *Store) rollForward(ctx context.Context, coll, id string, rev int64) err
 // Revisions lists the stored revisions of document id, oldest first. It walks the revisions by
 // _id (one indexed lookup each) and so needs no secondary index.
 func (s *Store) Revisions(ctx context.Context, coll, id string) ([]Revision, error) {
-	var out []Revision
-	for rev := int64(1); ; rev++ {
-		var r Revision
-		err := s.Get(ctx, RevisionsCollection(coll), revID(id, rev), &r)
-		if errors.Is(err, ErrNotFound) && rev == 1 {
-			// Never updated: revision 1 is the document itself.
-			var cur bson.Raw
-			if err := s.Get(ctx, coll, id, &cur); err != nil {
-				if errors.Is(err, ErrNotFound) {
-					return nil, nil
-				}
-				return nil, err
-			}
-			return []Revision{{Rev: 1, Doc: cur}}, nil
-		}
-		if errors.Is(err, ErrNotFound) {
-			return out, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
+	return s.RevisionsFrom(ctx, coll, id, 1, math.MaxInt)
 }
 
 // toD turns a struct, map or bson document into a bson.D.
