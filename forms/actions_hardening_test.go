@@ -4,9 +4,9 @@ import (
 	"context"
 	"sync"
 	"testing"
-	"time"
 
 	"tracecraft/engine"
+	"tracecraft/engine/enginetest"
 	"tracecraft/engine/store/storetest"
 )
 
@@ -24,15 +24,7 @@ func TestHardening12_RecordCreateActionIsIdempotentPerKey(t *testing.T) {
 	ctx := context.Background()
 	k := engine.NewKernel(storetest.New(t), engine.KernelOptions{Log: storetest.Quiet})
 	s := New(k, Options{})
-	if err := k.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = k.Scheduler.Stop(ctx)
-		_ = k.Bus.Close(ctx)
-	})
+	enginetest.Start(t, k)
 	sys := engine.SystemPrincipal()
 	if _, err := s.CreateApp(ctx, sys, AppInput{Key: "qa", Name: engine.Text{ZH: "质量"}}); err != nil {
 		t.Fatal(err)

@@ -9,9 +9,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"tracecraft/engine"
+	"tracecraft/engine/enginetest"
 	"tracecraft/engine/store/storetest"
 )
 
@@ -63,15 +63,7 @@ func newFuzzEnv(t testing.TB) *fuzzEnv {
 	ctx := context.Background()
 	k := engine.NewKernel(storetest.New(t), engine.KernelOptions{Log: storetest.Quiet})
 	s := New(k, Options{})
-	if err := k.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = k.Scheduler.Stop(ctx)
-		_ = k.Bus.Close(ctx)
-	})
+	enginetest.Start(t, k)
 	e := &fuzzEnv{ctx: ctx, s: s, admin: engine.SystemPrincipal(),
 		clerk: &engine.Principal{Username: "carl", Roles: []string{"clerk"}}}
 	if _, err := s.CreateApp(ctx, e.admin, AppInput{Key: "fz", Name: engine.Text{ZH: "模糊"}}); err != nil {

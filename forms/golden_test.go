@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"tracecraft/engine"
+	"tracecraft/engine/enginetest"
 	"tracecraft/engine/store/storetest"
 	"tracecraft/forms"
 )
@@ -116,15 +117,7 @@ func goldenSetup(t *testing.T) *goldenEnv {
 		t.Fatal(err)
 	}
 	fs := forms.New(k, forms.Options{Now: func() time.Time { return now }, Location: loc})
-	if err := k.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = k.Scheduler.Stop(ctx)
-		_ = k.Bus.Close(ctx)
-	})
+	enginetest.Start(t, k)
 	sys := engine.SystemPrincipal()
 	env := &goldenEnv{forms: fs, p: sys, ids: map[string]string{}}
 

@@ -14,6 +14,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"tracecraft/engine"
+	"tracecraft/engine/enginetest"
 	"tracecraft/engine/store"
 	"tracecraft/engine/store/storetest"
 )
@@ -36,15 +37,7 @@ func newHardEnv(t *testing.T) *hardEnv {
 	k := engine.NewKernel(storetest.New(t), engine.KernelOptions{Log: storetest.Quiet})
 	e := &hardEnv{ctx: ctx, admin: engine.SystemPrincipal(), roles: map[string]bool{}, now: time.Date(2026, 11, 25, 8, 0, 0, 0, time.UTC)}
 	e.s = New(k, Options{Now: e.clock})
-	if err := k.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = k.Scheduler.Stop(ctx)
-		_ = k.Bus.Close(ctx)
-	})
+	enginetest.Start(t, k)
 	if _, err := e.s.CreateApp(ctx, e.admin, AppInput{Key: "qa", Name: engine.Text{ZH: "质量"}}); err != nil {
 		t.Fatal(err)
 	}

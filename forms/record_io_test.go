@@ -18,6 +18,7 @@ import (
 	"golang.org/x/text/encoding/simplifiedchinese"
 
 	"tracecraft/engine"
+	"tracecraft/engine/enginetest"
 	"tracecraft/engine/store"
 	"tracecraft/engine/store/storetest"
 )
@@ -69,15 +70,7 @@ func newIOEnv(t *testing.T) *ioEnv {
 	ctx := context.Background()
 	k := engine.NewKernel(storetest.New(t), engine.KernelOptions{Log: storetest.Quiet})
 	s := New(k, Options{})
-	if err := k.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = k.Scheduler.Stop(ctx)
-		_ = k.Bus.Close(ctx)
-	})
+	enginetest.Start(t, k)
 	e := &ioEnv{s: s, ctx: ctx, admin: engine.SystemPrincipal(),
 		auditor: &engine.Principal{Username: "amy", Roles: []string{"auditor"}},
 		clerk:   &engine.Principal{Username: "carl", Roles: []string{"clerk"}}}

@@ -13,9 +13,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"tracecraft/engine"
+	"tracecraft/engine/enginetest"
 	"tracecraft/engine/store/storetest"
 	"tracecraft/forms"
 )
@@ -57,15 +57,7 @@ func newFlowEnv(t testing.TB, setup ...func(*engine.Kernel)) *flowEnv {
 	for _, fn := range setup {
 		fn(k)
 	}
-	if err := k.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = k.Scheduler.Stop(ctx)
-		_ = k.Bus.Close(ctx)
-	})
+	enginetest.Start(t, k)
 	e := &flowEnv{ctx: ctx, k: k, s: s, admin: engine.SystemPrincipal(),
 		designer: &engine.Principal{Username: "dora", Roles: []string{"designer"}},
 		reader:   &engine.Principal{Username: "quinn", Roles: []string{"qa"}}}
