@@ -147,14 +147,18 @@ func (s *Service) PrepareExport(ctx context.Context, p *engine.Principal, app, f
 		return nil, err
 	}
 	q.Limit, q.Cursor = 0, ""
-	filter, sortKey, err := s.compileQuery(c, acc, &q)
+	lq, err := s.compileQuery(c, acc, &q)
 	if err != nil {
 		return nil, err
 	}
-	scope, rowCheck := acc.listFilter()
-	if scope != nil {
-		filter = append(filter, bson.E{Key: "$and", Value: bson.A{scope}})
+	// The list's condition as the store compiles it for MongoDB (FerretDB evaluates it alike).
+	filter := bson.D{{Key: "_id", Value: bson.D{{Key: "$exists", Value: false}}}}
+	if !lq.none {
+		if filter, err = store.MongoFilter(lq.where); err != nil {
+			return nil, listError(err)
+		}
 	}
+	sortKey, rowCheck := lq.sort, lq.rowCheck
 	e := &PreparedExport{s: s, p: p, c: c, acc: acc, q: q, filter: filter, sortKey: sortKey, rowCheck: rowCheck,
 		cols: s.exportColumns(c, acc, q.Fields, lang), format: format, lang: lang}
 	coll := RecordsCollection(app, form)

@@ -3,49 +3,63 @@ package forms
 import (
 	"context"
 
-	"go.mongodb.org/mongo-driver/v2/bson"
+	"tracecraft/engine"
+	"tracecraft/engine/store"
 )
 
-// indexedTypes are the field types whose values lists filter and sort by often enough to
-// deserve an index on MongoDB.
+// indexedTypes are the field types whose values lists filter and sort by most often: they get
+// their indexes first, then the other top-level scalar fields in form order.
 var indexedTypes = map[string]bool{
 	"autonumber": true, "date": true, "datetime": true, "number": true, "money": true,
 	"select": true, "radio": true, "relation": true, "user": true, "department": true, "scan": true,
 }
 
-// maxFieldIndexes caps the field indexes of one form (MongoDB allows 64 per collection, and
-// each one costs writes).
-const maxFieldIndexes = 24
+// maxFieldIndexes caps the field indexes of one form (each one costs writes; MongoDB allows
+// 64 per collection).
+const maxFieldIndexes = 16
 
-// ensureIndexes creates the MongoDB indexes a form's lists use: system fields, then the
-// fields of indexed types in form order, and the month part of date fields. On the embedded
-// store the store does nothing (its queries never use secondary indexes).
-func (s *Service) ensureIndexes(ctx context.Context, c *Compiled) error {
-	coll := RecordsCollection(c.App, c.Key)
-	keys := []bson.D{
-		{{Key: "deleted", Value: 1}, {Key: "_id", Value: -1}},
-		{{Key: "owner", Value: 1}},
-		{{Key: "dept", Value: 1}},
-		{{Key: "status", Value: 1}},
-		{{Key: "created_at", Value: -1}},
-		{{Key: "updated_at", Value: -1}},
+// listIndexes are the query indexes of a form's lists: the system fields people sort by,
+// status and the owner and department (row scopes own and department are equalities on them)
+// followed by creation for the default order, and the top-level scalar fields, each then _id
+// (the store's tie-break). A page filtered by one key and sorted by it, or filtered by status
+// and sorted by creation, is read from an index in order. Every list also has the condition
+// deleted = null, checked on the rows the index yields: an index led by deleted would not
+// help, since the store reads null as a type, not a value (an equality on the type alone does
+// not let the planner use the index's later keys).
+func listIndexes(c *Compiled) []store.IndexSpec {
+	created := store.IndexKey{Path: "created_at", Desc: true}
+	specs := []store.IndexSpec{
+		{Keys: []store.IndexKey{created}},
+		{Keys: []store.IndexKey{{Path: "updated_at", Desc: true}}},
+		{Keys: []store.IndexKey{{Path: "status"}, created}},
+		{Keys: []store.IndexKey{{Path: "created_by"}, created}},
+		{Keys: []store.IndexKey{{Path: "owner"}, created}},
+		{Keys: []store.IndexKey{{Path: "dept"}, created}},
 	}
-	n := 0
+	var first, rest []store.IndexSpec
 	for _, f := range c.Fields {
-		if !indexedTypes[f.Type] || n >= maxFieldIndexes {
-			continue
+		switch f.Impl().ExprType(f).Kind {
+		case engine.ExprString, engine.ExprNumber, engine.ExprInt, engine.ExprBool, engine.ExprTime:
+		default:
+			continue // lists, sub-tables, objects: not sortable, matched by element
 		}
-		keys = append(keys, bson.D{{Key: "data." + f.Key, Value: 1}})
-		n++
-		if (f.Type == "date" || f.Type == "datetime") && n < maxFieldIndexes {
-			keys = append(keys, bson.D{{Key: "parts." + f.Key + ".month", Value: 1}})
-			n++
-		}
-	}
-	for _, k := range keys {
-		if err := s.st.EnsureIndex(ctx, coll, k, false); err != nil {
-			return err
+		spec := store.IndexSpec{Keys: []store.IndexKey{{Path: "data." + f.Key}}}
+		if indexedTypes[f.Type] {
+			first = append(first, spec)
+		} else {
+			rest = append(rest, spec)
 		}
 	}
-	return nil
+	fields := append(first, rest...)
+	if len(fields) > maxFieldIndexes {
+		fields = fields[:maxFieldIndexes]
+	}
+	return append(specs, fields...)
+}
+
+// ensureIndexes declares a form's list indexes (listIndexes) through the store: MongoDB
+// indexes on MongoDB, SQLite expression indexes over the compiled query's expressions on the
+// embedded store. Indexes an earlier version declared and this one does not are dropped.
+func (s *Service) ensureIndexes(ctx context.Context, c *Compiled) error {
+	return s.st.EnsureIndexes(ctx, RecordsCollection(c.App, c.Key), listIndexes(c))
 }

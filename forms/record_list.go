@@ -2,15 +2,12 @@ package forms
 
 import (
 	"context"
-	"encoding/base64"
+	"errors"
 	"fmt"
-	"regexp"
-	"sort"
 	"strings"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"tracecraft/engine"
 	"tracecraft/engine/store"
@@ -62,9 +59,11 @@ var systemFields = map[string]string{
 }
 
 // List returns one page of records matching the query that the caller may read, without
-// hidden fields. On MongoDB the server filters, sorts and pages (with indexes); on the embedded
-// store, which scans for any filter but by id and sorts slowly (DESIGN.md), one scan filters
-// and the page is sorted and cut here (listScan).
+// hidden fields. The filters, the row scopes that conditions can express (own, department,
+// all), the sort, the keyset cursor, the projection and the capped count all go to the store's
+// query model (st.Query, st.QueryCount): on MongoDB a filter served by the indexes declared on
+// publish (record_index.go), on the embedded store SQL over the same indexes. Only rows of a
+// role whose scope is an expression are checked here one by one (listChecked).
 func (s *Service) List(ctx context.Context, p *engine.Principal, app, form string, q ListQuery) (*ListResult, error) {
 	c, err := s.Compiled(ctx, app, form, 0)
 	if err != nil {
@@ -74,96 +73,126 @@ func (s *Service) List(ctx context.Context, p *engine.Principal, app, form strin
 	if err := acc.require(ActRead); err != nil {
 		return nil, err
 	}
-	filter, sortKey, err := s.compileQuery(c, acc, &q)
+	lq, err := s.compileQuery(c, acc, &q)
 	if err != nil {
 		return nil, err
 	}
-	scope, rowCheck := acc.listFilter()
-	if scope != nil {
-		filter = append(filter, bson.E{Key: "$and", Value: bson.A{scope}})
+	if lq.none {
+		return &ListResult{Items: []*Record{}}, nil
 	}
-	if s.st.Kind() == store.KindEmbedded {
-		return s.listScan(ctx, app, form, acc, q, filter, sortKey, rowCheck)
+	coll := RecordsCollection(app, form)
+	if lq.rowCheck {
+		return s.listChecked(ctx, coll, acc, q, lq)
 	}
-	dir := 1
-	if sortKey.Desc {
-		dir = -1
+	sq := lq.query(q.Limit, q.Cursor)
+	if len(q.Fields) > 0 && !acc.exprScoped() {
+		// The system fields a record carries, and the named fields; hidden fields are checked
+		// by compileQuery (never named) and removed by visible.
+		sq.Fields = append([]string{"_rev", "app", "form", "version", "status", "owner", "dept",
+			"created_by", "created_at", "updated_by", "updated_at", "deleted"}, dataPaths(q.Fields)...)
 	}
-	page := filter
-	if q.Cursor != "" {
-		cf, err := cursorFilter(q.Cursor, sortKey.store, dir)
-		if err != nil {
-			return nil, err
-		}
-		page = append(append(bson.D(nil), filter...), bson.E{Key: "$and", Value: bson.A{cf}})
+	page, err := s.st.Query(ctx, coll, sq)
+	if err != nil {
+		return nil, listError(err)
 	}
-	res := &ListResult{Items: []*Record{}}
-	// Ties are broken by _id; sorting by _id itself must not name it twice (the embedded
-	// store's FerretDB panics on a duplicated key and drops the connection).
-	order := bson.D{{Key: sortKey.store, Value: dir}}
-	if sortKey.store != "_id" {
-		order = append(order, bson.E{Key: "_id", Value: dir})
-	}
-	opts := options.Find().SetSort(order)
-	if !rowCheck {
-		opts.SetLimit(int64(q.Limit + 1))
-	}
-	var last *recordDoc
-	more := false
-	var allowed int64 // with row checks, the rows of this page and after that the user may read
-	err = s.st.Find(ctx, RecordsCollection(app, form), page, opts, func(raw bson.Raw) error {
+	res := &ListResult{Items: make([]*Record, 0, len(page.Docs)), Next: page.Next}
+	for _, raw := range page.Docs {
 		var d recordDoc
 		if err := bson.Unmarshal(raw, &d); err != nil {
-			return err
-		}
-		if rowCheck && !acc.allows(ctx, ActRead, &d) {
-			return nil
-		}
-		allowed++
-		if len(res.Items) == q.Limit {
-			more = true
-			if rowCheck {
-				return nil // keep counting: a count over rows the user may not read would leak them
-			}
-			return errStop
+			return nil, err
 		}
 		rec := d.record()
 		rec.Data = project(acc.visible(ctx, &d, rec.Data), q.Fields)
 		res.Items = append(res.Items, rec)
-		last = &d
-		return nil
-	})
-	if err != nil && err != errStop {
-		return nil, err
 	}
-	if more && last != nil {
-		res.Next = encodeCursor(sortValue(last, sortKey.store), last.ID)
-	}
-	if rowCheck {
-		// Only the readable rows from the cursor on were seen: the total is a lower bound.
-		res.Total, res.TotalEstimated = allowed, q.Cursor != ""
+	if q.Cursor == "" && page.Next == "" {
+		// The whole match is on this page: no count needed.
+		res.Total = int64(len(res.Items))
 		return res, nil
 	}
-	n, err := s.count(ctx, app, form, filter)
+	n, err := s.st.QueryCount(ctx, coll, lq.where, CountCap)
 	if err != nil {
-		return nil, err
+		return nil, listError(err)
 	}
-	res.Total, res.TotalEstimated = n, n >= CountCap
+	res.Total, res.TotalEstimated = n.N, n.Capped
+	return res, nil
+}
+
+// listChecked answers List when some reading role's row scope is an expression, which no
+// store condition can express: it reads the filtered, sorted match in chunks through the
+// store's query and keeps the rows acc.allows, counting every readable row from the cursor on
+// (a count over rows the user may not read would leak them; it is a lower bound after a
+// cursor). The page's Next is the store's cursor after its last row.
+func (s *Service) listChecked(ctx context.Context, coll string, acc *access, q ListQuery, lq *listQuery) (*ListResult, error) {
+	const chunk = 500
+	res := &ListResult{Items: []*Record{}}
+	after := q.Cursor
+	var lastFrom string // the cursor of the chunk holding the page's last row
+	lastAt, more := -1, false
+	for {
+		page, err := s.st.Query(ctx, coll, lq.query(chunk, after))
+		if err != nil {
+			return nil, listError(err)
+		}
+		for i, raw := range page.Docs {
+			var d recordDoc
+			if err := bson.Unmarshal(raw, &d); err != nil {
+				return nil, err
+			}
+			if !acc.allows(ctx, ActRead, &d) {
+				continue
+			}
+			res.Total++
+			if len(res.Items) == q.Limit {
+				more = true
+				continue
+			}
+			rec := d.record()
+			rec.Data = project(acc.visible(ctx, &d, rec.Data), q.Fields)
+			res.Items = append(res.Items, rec)
+			lastFrom, lastAt = after, i
+		}
+		if page.Next == "" {
+			break
+		}
+		after = page.Next
+	}
+	res.TotalEstimated = q.Cursor != ""
+	if more && lastAt >= 0 {
+		// The store's cursor right after the page's last row: its chunk again, cut there.
+		sq := lq.query(lastAt+1, lastFrom)
+		sq.Fields = []string{"_id"}
+		page, err := s.st.Query(ctx, coll, sq)
+		if err != nil {
+			return nil, listError(err)
+		}
+		res.Next = page.Next
+	}
 	return res, nil
 }
 
 var errStop = fmt.Errorf("stop")
 
-// count counts matches up to CountCap, so a count never costs more than the cap.
-func (s *Service) count(ctx context.Context, app, form string, filter bson.D) (int64, error) {
-	c, err := s.st.Collection(ctx, RecordsCollection(app, form))
-	if err != nil {
-		return 0, err
+// listError turns the store's refusals into the list's own errors: a cursor that is not one of
+// this list's, or a query the store cannot answer (such as a sort over a field holding lists).
+func listError(err error) error {
+	var qe *store.QueryError
+	switch {
+	case errors.Is(err, store.ErrBadCursor):
+		return engine.Invalid("cursor", "invalid_format", map[string]any{"detail": "not a cursor of this list"})
+	case errors.As(err, &qe):
+		return engine.Invalid("filters", "invalid_format", map[string]any{"detail": qe.Msg})
 	}
-	if filter == nil {
-		filter = bson.D{}
+	return err
+}
+
+// dataPaths are the stored paths of field keys.
+func dataPaths(keys []string) []string {
+	out := make([]string, len(keys))
+	for i, k := range keys {
+		out[i] = "data." + k
 	}
-	return c.CountDocuments(ctx, filter, options.Count().SetLimit(CountCap))
+	return out
 }
 
 type sortSpec struct {
@@ -171,8 +200,22 @@ type sortSpec struct {
 	store string
 }
 
-// compileQuery checks the query and turns its filters into a store filter.
-func (s *Service) compileQuery(c *Compiled, acc *access, q *ListQuery) (bson.D, sortSpec, error) {
+// listQuery is a checked list query in the store's terms.
+type listQuery struct {
+	where    store.Cond // filters, deleted or not, and the row scopes conditions express
+	sort     sortSpec
+	none     bool // the row scopes allow no row at all
+	rowCheck bool // rows must still be checked one by one (expression scopes)
+}
+
+// query is the store query of one page of the list.
+func (lq *listQuery) query(limit int, after string) store.Query {
+	return store.Query{Where: lq.where, Sort: []store.SortKey{{Path: lq.sort.store, Desc: lq.sort.Desc}}, Limit: limit, After: after}
+}
+
+// compileQuery checks the query and turns its filters and the caller's row scopes into a
+// store condition.
+func (s *Service) compileQuery(c *Compiled, acc *access, q *ListQuery) (*listQuery, error) {
 	var fe engine.FieldErrors
 	if q.Limit <= 0 {
 		q.Limit = DefaultLimit
@@ -180,19 +223,18 @@ func (s *Service) compileQuery(c *Compiled, acc *access, q *ListQuery) (bson.D, 
 	if q.Limit > MaxLimit {
 		fe.Add("limit", "too_big", map[string]any{"max": MaxLimit})
 	}
-	filter := bson.D{}
+	var ands []store.Cond
 	if q.Deleted {
 		if !acc.full && !acc.can(ActDelete) {
-			return nil, sortSpec{}, engine.ErrForbidden
+			return nil, engine.ErrForbidden
 		}
-		// The rows must be in the delete action's scope too: listFilter adds it, and allows
+		// The rows must be in the delete action's scope too: scopeCond adds it, and allows
 		// checks it of each deleted record.
 		acc.deleted = true
-		filter = append(filter, bson.E{Key: "deleted", Value: bson.D{{Key: "$exists", Value: true}, {Key: "$ne", Value: nil}}})
+		ands = append(ands, store.Ne("deleted", nil))
 	} else {
-		filter = append(filter, bson.E{Key: "deleted", Value: nil})
+		ands = append(ands, store.Eq("deleted", nil))
 	}
-	var ands bson.A
 	for i, f := range q.Filters {
 		path := fmt.Sprintf("filters.%d", i)
 		storePath, kind, ok := s.resolveField(c, acc, f.Field)
@@ -207,13 +249,17 @@ func (s *Service) compileQuery(c *Compiled, acc *access, q *ListQuery) (bson.D, 
 		}
 		ands = append(ands, cond)
 	}
-	sk := sortSpec{SortKey: SortKey{Field: "id", Desc: true}, store: "_id"}
+	lq := &listQuery{sort: sortSpec{SortKey: SortKey{Field: "id", Desc: true}, store: "_id"}}
 	if q.Sort != nil {
-		storePath, _, ok := s.resolveField(c, acc, q.Sort.Field)
+		storePath, kind, ok := s.resolveField(c, acc, q.Sort.Field)
 		if !ok {
 			fe.Add("sort.field", "not_found", map[string]any{"value": q.Sort.Field})
+		} else if kind == "list" {
+			// A list has no order of its own (MongoDB sorts by its least or greatest element,
+			// SQL could only by its JSON text).
+			fe.Add("sort.field", "not_sortable", map[string]any{"value": q.Sort.Field})
 		}
-		sk = sortSpec{SortKey: *q.Sort, store: storePath}
+		lq.sort = sortSpec{SortKey: *q.Sort, store: storePath}
 	}
 	for i, f := range q.Fields {
 		if _, ok := c.byKey[f]; !ok || acc.hidden[f] {
@@ -221,12 +267,79 @@ func (s *Service) compileQuery(c *Compiled, acc *access, q *ListQuery) (bson.D, 
 		}
 	}
 	if err := fe.Err(); err != nil {
-		return nil, sk, err
+		return nil, err
 	}
-	if len(ands) > 0 {
-		filter = append(filter, bson.E{Key: "$and", Value: ands})
+	scope, none, check := acc.scopeCond()
+	if scope != nil {
+		ands = append(ands, *scope)
 	}
-	return filter, sk, nil
+	lq.where, lq.none, lq.rowCheck = store.And(ands...), none, check
+	return lq, nil
+}
+
+// scopeCond is the store condition of the rows the caller's row scopes allow reading (nil:
+// all), whether they allow none, and whether rows must still be checked one by one with
+// allows (expression scopes cannot be expressed as conditions). A listing of deleted records
+// needs the delete action's scope as well, as allows does of each deleted record.
+func (a *access) scopeCond() (*store.Cond, bool, bool) {
+	read, none, check := a.actionScope(ActRead)
+	if !a.deleted || none {
+		return read, none, check
+	}
+	del, delNone, delCheck := a.actionScope(ActDelete)
+	switch {
+	case delNone:
+		return nil, true, false
+	case read == nil:
+		return del, false, check || delCheck
+	case del == nil:
+		return read, false, check || delCheck
+	}
+	both := store.And(*read, *del)
+	return &both, false, check || delCheck
+}
+
+// actionScope is scopeCond for one action.
+func (a *access) actionScope(action string) (*store.Cond, bool, bool) {
+	if a.full {
+		return nil, false, false
+	}
+	var ors []store.Cond
+	for _, cp := range a.scopes[action] {
+		switch cp.Scope {
+		case "", "all":
+			return nil, false, false
+		case "own":
+			ors = append(ors, store.Eq("owner", a.p.Username))
+		case "department":
+			if a.p.Department != "" {
+				ors = append(ors, store.Eq("dept", a.p.Department))
+			}
+		case "expr":
+			return nil, false, true // check every row in Go
+		}
+	}
+	if len(ors) == 0 {
+		return nil, true, false
+	}
+	if len(ors) == 1 {
+		return &ors[0], false, false
+	}
+	c := store.Or(ors...)
+	return &c, false, false
+}
+
+// exprScoped tells whether a role the caller reads by has an expression scope, which reads
+// every field of a record (so a list does not project them away before visible).
+func (a *access) exprScoped() bool {
+	for _, action := range []string{ActRead, ActDelete} {
+		for _, cp := range a.scopes[action] {
+			if cp.Scope == "expr" {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // resolveField maps a query field to its stored path and its value kind.
@@ -268,79 +381,86 @@ func (s *Service) resolveField(c *Compiled, acc *access, name string) (string, s
 	return "data." + key, kind, true
 }
 
-// condition builds one filter condition, converting the value to the field's kind.
-func condition(path, kind, op string, v any) (bson.D, error) {
+// condition builds one filter condition, converting the value to the field's kind. A list
+// field (multi-choice, attachments) is matched by its elements, as MongoDB matches arrays.
+func condition(path, kind, op string, v any) (store.Cond, error) {
+	list := kind == "list"
 	conv := func(x any) (any, error) { return convertFilterValue(kind, x) }
-	one := func(mop string) (bson.D, error) {
+	each := func(c store.Cond) store.Cond {
+		if list {
+			return c.Elements()
+		}
+		return c
+	}
+	one := func(mk func(string, any) store.Cond) (store.Cond, error) {
 		x, err := conv(v)
 		if err != nil {
-			return nil, err
+			return store.Cond{}, err
 		}
-		return bson.D{{Key: path, Value: bson.D{{Key: mop, Value: x}}}}, nil
+		return each(mk(path, x)), nil
 	}
 	switch op {
 	case "eq":
-		x, err := conv(v)
-		if err != nil {
-			return nil, err
-		}
-		return bson.D{{Key: path, Value: x}}, nil
+		return one(store.Eq)
 	case "ne":
-		return one("$ne")
+		return one(store.Ne)
 	case "gt":
-		return one("$gt")
+		return one(store.Gt)
 	case "gte":
-		return one("$gte")
+		return one(store.Gte)
 	case "lt":
-		return one("$lt")
+		return one(store.Lt)
 	case "lte":
-		return one("$lte")
+		return one(store.Lte)
 	case "in":
-		list, ok := v.([]any)
-		if !ok || len(list) == 0 || len(list) > 500 {
-			return nil, engine.Invalid("value", "wrong_type", map[string]any{"want": "array of 1 to 500 values"})
+		vs, ok := v.([]any)
+		if !ok || len(vs) == 0 || len(vs) > 500 {
+			return store.Cond{}, engine.Invalid("value", "wrong_type", map[string]any{"want": "array of 1 to 500 values"})
 		}
-		var xs bson.A
-		for _, e := range list {
+		xs := make([]any, len(vs))
+		for i, e := range vs {
 			x, err := conv(e)
 			if err != nil {
-				return nil, err
+				return store.Cond{}, err
 			}
-			xs = append(xs, x)
+			xs[i] = x
 		}
-		return bson.D{{Key: path, Value: bson.D{{Key: "$in", Value: xs}}}}, nil
+		return each(store.In(path, xs...)), nil
 	case "between":
-		list, ok := v.([]any)
-		if !ok || len(list) != 2 {
-			return nil, engine.Invalid("value", "wrong_type", map[string]any{"want": "[from, to]"})
+		vs, ok := v.([]any)
+		if !ok || len(vs) != 2 {
+			return store.Cond{}, engine.Invalid("value", "wrong_type", map[string]any{"want": "[from, to]"})
 		}
-		lo, err := conv(list[0])
+		lo, err := conv(vs[0])
 		if err != nil {
-			return nil, err
+			return store.Cond{}, err
 		}
-		hi, err := conv(list[1])
+		hi, err := conv(vs[1])
 		if err != nil {
-			return nil, err
+			return store.Cond{}, err
 		}
-		return bson.D{{Key: path, Value: bson.D{{Key: "$gte", Value: lo}, {Key: "$lte", Value: hi}}}}, nil
+		if list {
+			return store.And(store.Gte(path, lo).Elements(), store.Lte(path, hi).Elements()), nil
+		}
+		if fmt.Sprintf("%T", lo) != fmt.Sprintf("%T", hi) {
+			return store.Cond{}, engine.Invalid("value", "wrong_type", map[string]any{"want": "[from, to] of one type"})
+		}
+		return store.Between(path, lo, hi), nil
 	case "contains":
 		str, ok := v.(string)
 		if !ok || str == "" {
-			return nil, engine.Invalid("value", "wrong_type", map[string]any{"want": "text"})
+			return store.Cond{}, engine.Invalid("value", "wrong_type", map[string]any{"want": "text"})
 		}
-		if kind == "list" {
-			return bson.D{{Key: path, Value: str}}, nil
+		if list {
+			return store.Eq(path, str).Elements(), nil
 		}
-		return bson.D{{Key: path, Value: bson.D{{Key: "$regex", Value: regexp.QuoteMeta(str)}, {Key: "$options", Value: "i"}}}}, nil
+		return store.Contains(path, str), nil
 	case "empty":
-		return bson.D{{Key: "$or", Value: bson.A{
-			bson.D{{Key: path, Value: bson.D{{Key: "$exists", Value: false}}}},
-			bson.D{{Key: path, Value: nil}}, bson.D{{Key: path, Value: ""}}, bson.D{{Key: path, Value: bson.A{}}},
-		}}}, nil
+		return each(store.Empty(path)), nil
 	case "notEmpty":
-		return bson.D{{Key: path, Value: bson.D{{Key: "$exists", Value: true}, {Key: "$nin", Value: bson.A{nil, "", bson.A{}}}}}}, nil
+		return each(store.NotEmpty(path)), nil
 	}
-	return nil, engine.Invalid("op", "one_of", map[string]any{"values": "eq, ne, gt, gte, lt, lte, in, contains, between, empty, notEmpty"})
+	return store.Cond{}, engine.Invalid("op", "one_of", map[string]any{"values": "eq, ne, gt, gte, lt, lte, in, contains, between, empty, notEmpty"})
 }
 
 func convertFilterValue(kind string, v any) (any, error) {
@@ -390,169 +510,6 @@ func project(data Values, fields []string) Values {
 		}
 	}
 	return out
-}
-
-func sortValue(d *recordDoc, path string) any {
-	switch path {
-	case "_id":
-		return d.ID
-	case "status":
-		return d.Status
-	case "created_by":
-		return d.CreatedBy
-	case "created_at":
-		return d.CreatedAt.UTC()
-	case "updated_by":
-		return d.UpdatedBy
-	case "updated_at":
-		return d.UpdatedAt.UTC()
-	case "version":
-		return d.Version
-	}
-	if key, ok := strings.CutPrefix(path, "data."); ok {
-		return d.Data[key]
-	}
-	if rest, ok := strings.CutPrefix(path, "parts."); ok {
-		key, part, _ := strings.Cut(rest, ".")
-		dp := d.Parts[key]
-		return map[string]string{"day": dp.Day, "week": dp.Week, "month": dp.Month, "quarter": dp.Quarter, "year": dp.Year}[part]
-	}
-	return nil
-}
-
-type cursorDoc struct {
-	V  any    `bson:"v"`
-	ID string `bson:"id"`
-}
-
-func encodeCursor(v any, id string) string {
-	raw, _ := bson.Marshal(cursorDoc{V: v, ID: id})
-	return base64.RawURLEncoding.EncodeToString(raw)
-}
-
-func decodeCursor(cur string) (cursorDoc, error) {
-	raw, err := base64.RawURLEncoding.DecodeString(cur)
-	var cd cursorDoc
-	if err == nil {
-		err = bson.Unmarshal(raw, &cd)
-	}
-	if err != nil || cd.ID == "" {
-		return cursorDoc{}, engine.Invalid("cursor", "invalid_format", map[string]any{"detail": "not a cursor of this list"})
-	}
-	cd.V = plain(cd.V)
-	switch cd.V.(type) {
-	case nil, string, float64, bool, time.Time:
-	default:
-		// Only the scalar a list sorts by; anything else could carry query operators.
-		return cursorDoc{}, engine.Invalid("cursor", "invalid_format", map[string]any{"detail": "not a cursor of this list"})
-	}
-	return cd, nil
-}
-
-// cursorFilter continues after the cursor's (value, id) in the sort order.
-func cursorFilter(cur, path string, dir int) (bson.D, error) {
-	cd, err := decodeCursor(cur)
-	if err != nil {
-		return nil, err
-	}
-	op := "$lt"
-	if dir > 0 {
-		op = "$gt"
-	}
-	if path == "_id" {
-		return bson.D{{Key: "_id", Value: bson.D{{Key: op, Value: cd.ID}}}}, nil
-	}
-	return bson.D{{Key: "$or", Value: bson.A{
-		bson.D{{Key: path, Value: bson.D{{Key: op, Value: cd.V}}}},
-		bson.D{{Key: path, Value: bson.D{{Key: "$eq", Value: cd.V}}}, {Key: "_id", Value: bson.D{{Key: op, Value: cd.ID}}}},
-	}}}, nil
-}
-
-// listScan answers List on the embedded store with one streamed scan and no server-side sort:
-// it counts every match exactly and keeps only the page's records (plus one, to know whether
-// another page follows), in a heap ordered by the sort key and then _id.
-func (s *Service) listScan(ctx context.Context, app, form string, acc *access, q ListQuery, filter bson.D, sk sortSpec, rowCheck bool) (*ListResult, error) {
-	var after *cursorDoc
-	if q.Cursor != "" {
-		cd, err := decodeCursor(q.Cursor)
-		if err != nil {
-			return nil, err
-		}
-		after = &cd
-	}
-	// less reports whether (v1, id1) comes before (v2, id2) in the list's order.
-	less := func(v1 any, id1 string, v2 any, id2 string) bool {
-		c := compareValues(v1, v2)
-		if c == 0 {
-			c = strings.Compare(id1, id2)
-		}
-		if sk.Desc {
-			return c > 0
-		}
-		return c < 0
-	}
-	type cand struct {
-		v   any
-		id  string
-		raw bson.Raw
-	}
-	keep := q.Limit + 1
-	var page []cand // sorted, at most keep long
-	var total int64
-	path := strings.Split(sk.store, ".")
-	err := s.st.Find(ctx, RecordsCollection(app, form), filter, nil, func(raw bson.Raw) error {
-		if rowCheck {
-			var d recordDoc
-			if err := bson.Unmarshal(raw, &d); err != nil {
-				return err
-			}
-			if !acc.allows(ctx, ActRead, &d) {
-				return nil
-			}
-		}
-		total++
-		id, _ := raw.Lookup("_id").StringValueOK()
-		var v any
-		if rv, err := raw.LookupErr(path...); err == nil {
-			var x any
-			if err := rv.Unmarshal(&x); err == nil {
-				v = plain(x)
-			}
-		}
-		if after != nil && !less(after.V, after.ID, v, id) {
-			return nil
-		}
-		if len(page) == keep && !less(v, id, page[keep-1].v, page[keep-1].id) {
-			return nil
-		}
-		i := sort.Search(len(page), func(i int) bool { return less(v, id, page[i].v, page[i].id) })
-		page = append(page, cand{})
-		copy(page[i+1:], page[i:])
-		page[i] = cand{v: v, id: id, raw: append(bson.Raw(nil), raw...)}
-		if len(page) > keep {
-			page = page[:keep]
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	res := &ListResult{Items: []*Record{}, Total: total}
-	for i, c := range page {
-		if i == q.Limit {
-			last := page[i-1]
-			res.Next = encodeCursor(last.v, last.id)
-			break
-		}
-		var d recordDoc
-		if err := bson.Unmarshal(c.raw, &d); err != nil {
-			return nil, err
-		}
-		rec := d.record()
-		rec.Data = project(acc.visible(ctx, &d, rec.Data), q.Fields)
-		res.Items = append(res.Items, rec)
-	}
-	return res, nil
 }
 
 // compareValues orders values as MongoDB does across types (missing and null, numbers, text,
@@ -607,4 +564,10 @@ func typeRank(v any) int {
 		return 6
 	}
 	return 7
+}
+
+func init() {
+	engine.RegisterMessages(map[string]engine.Text{
+		"not_sortable": {ZH: "字段 {value} 存放多个值，不能用于排序", EN: "field {value} holds several values and cannot sort a list"},
+	})
 }

@@ -36,7 +36,7 @@ type access struct {
 	// initial is the status a new record starts in (row conditions may read it).
 	initial string
 	// deleted is set by compileQuery on a listing of deleted records: its rows need the
-	// delete action's row scope as well as the read scope (listFilter).
+	// delete action's row scope as well as the read scope (scopeCond).
 	deleted bool
 }
 
@@ -203,52 +203,6 @@ func (a *access) scopeMatches(ctx context.Context, cp *compiledPerm, d *recordDo
 		return err == nil && ok
 	}
 	return false
-}
-
-// listFilter is the store filter that row scopes allow for reading, and whether rows must
-// still be checked one by one with allows (expression scopes cannot be pushed to the store).
-// A listing of deleted records (deleted, set by compileQuery) needs the delete action's scope
-// as well, as allows does of each deleted record.
-func (a *access) listFilter() (bson.D, bool) {
-	read, check := a.scopeFilter(ActRead)
-	if !a.deleted {
-		return read, check
-	}
-	del, delCheck := a.scopeFilter(ActDelete)
-	switch {
-	case read == nil:
-		return del, check || delCheck
-	case del == nil:
-		return read, check || delCheck
-	}
-	return bson.D{{Key: "$and", Value: bson.A{read, del}}}, check || delCheck
-}
-
-// scopeFilter is the store filter of the rows that the row scopes of action allow (nil: all),
-// and whether rows must still be checked one by one.
-func (a *access) scopeFilter(action string) (bson.D, bool) {
-	if a.full {
-		return nil, false
-	}
-	var ors bson.A
-	for _, cp := range a.scopes[action] {
-		switch cp.Scope {
-		case "", "all":
-			return nil, false
-		case "own":
-			ors = append(ors, bson.D{{Key: "owner", Value: a.p.Username}})
-		case "department":
-			if a.p.Department != "" {
-				ors = append(ors, bson.D{{Key: "dept", Value: a.p.Department}})
-			}
-		case "expr":
-			return nil, true // check every row in Go
-		}
-	}
-	if len(ors) == 0 {
-		return bson.D{{Key: "_id", Value: bson.D{{Key: "$exists", Value: false}}}}, false
-	}
-	return bson.D{{Key: "$or", Value: ors}}, false
 }
 
 // visible removes from data (in place) the fields the user may not see on this record: a
