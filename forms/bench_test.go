@@ -232,15 +232,17 @@ func seedLots(b *testing.B, fs *forms.Service, n int) {
 
 // BenchmarkListFilter lists the first page (50, newest first) of the records with qty ≥ 90
 // (one in ten) through the engine, against a raw driver Find with the same filter, sort and
-// limit, at 1,000 and 10,000 records. The embedded store has no secondary indexes (DESIGN.md),
-// so both scan the form's records; the engine also counts the matches (a second scan, capped
-// at forms.CountCap) and checks permissions. engine/raw in "ratio" is the time of an engine
-// list divided by that of the raw Find, measured interleaved.
+// limit, at 1,000 and 10,000 records. The raw Find goes through FerretDB, which scans the
+// form's records; the engine asks the store's query model (SQL over the indexes publishing
+// declared), also counts the matches (capped at forms.CountCap) and checks permissions.
+// engine/raw in "ratio" is the time of an engine list divided by that of the raw Find,
+// measured interleaved. BenchmarkListPage compares the engine with the same query asked of
+// the store directly.
 func BenchmarkListFilter(b *testing.B) {
 	ctx := context.Background()
 	sys := engine.SystemPrincipal()
 	query := forms.ListQuery{Filters: []forms.Filter{{Field: "qty", Op: "gte", Value: 90.0}}, Limit: 50}
-	// The filter the engine builds for query (record_list.go), given to the driver directly.
+	// The filter of query, given to the driver directly.
 	rawFilter := bson.D{
 		{Key: "deleted", Value: nil},
 		{Key: "$and", Value: bson.A{bson.D{{Key: "data.qty", Value: bson.D{{Key: "$gte", Value: 90.0}}}}}},
