@@ -35,26 +35,8 @@ const listIndexDef = `{
 // also checked against the records themselves: order, cursor, exact total.
 func TestIssue08_ListPageUsesIndex(t *testing.T) {
 	ctx := context.Background()
-	st := storetest.New(t)
-	k := engine.NewKernel(st, engine.KernelOptions{Log: storetest.Quiet})
-	s := New(k, Options{})
-	if err := k.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = k.Scheduler.Stop(ctx)
-		_ = k.Bus.Close(ctx)
-	})
+	s, st := listTestService(t, listIndexDef)
 	sys := engine.SystemPrincipal()
-	if _, err := s.CreateApp(ctx, sys, AppInput{Key: "qa", Name: engine.Text{ZH: "质量"}}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.SaveDraft(ctx, sys, "qa", []byte(listIndexDef), 0); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Publish(ctx, sys, "qa", "lots"); err != nil {
-		t.Fatal(err)
-	}
 	// 2,000 records written straight into the collection (the engine's create is not what is
 	// tested here), in the engine's layout.
 	const n = 2000
@@ -150,5 +132,96 @@ func TestIssue08_ListPageUsesIndex(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// listTestService is a started form engine on a fresh store with the app qa and the given
+// form published.
+func listTestService(t *testing.T, def string) (*Service, *store.Store) {
+	t.Helper()
+	ctx := context.Background()
+	st := storetest.New(t)
+	k := engine.NewKernel(st, engine.KernelOptions{Log: storetest.Quiet})
+	s := New(k, Options{})
+	if err := k.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = k.Scheduler.Stop(ctx)
+		_ = k.Bus.Close(ctx)
+	})
+	sys := engine.SystemPrincipal()
+	if _, err := s.CreateApp(ctx, sys, AppInput{Key: "qa", Name: engine.Text{ZH: "质量"}}); err != nil {
+		t.Fatal(err)
+	}
+	f, err := s.SaveDraft(ctx, sys, "qa", []byte(def), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Publish(ctx, sys, "qa", f.Key); err != nil {
+		t.Fatal(err)
+	}
+	return s, st
+}
+
+// TestIssue08_ExprScopeListPages (issue 8, item 1): a role whose row scope is an expression
+// cannot be a store condition, so its lists read the filtered, sorted match through the
+// store's query and check each row; the pages it cuts must still continue one another by the
+// store's cursor, with every readable row once and in order, and the total counts only
+// readable rows.
+func TestIssue08_ExprScopeListPages(t *testing.T) {
+	const def = `{
+  "key": "lot",
+  "name": {"zh-CN": "批次"},
+  "schema": {"type": "object", "properties": {
+    "site": {"x-type": "text", "x-label": {"zh-CN": "厂区"}},
+    "qty":  {"x-type": "number", "x-label": {"zh-CN": "数量"}}
+  }},
+  "permissions": {"siteops": {"actions": ["read"], "scope": "expr", "condition": "site == \"A\""}}
+}`
+	ctx := context.Background()
+	s, st := listTestService(t, def)
+	mc, err := st.Collection(ctx, RecordsCollection("qa", "lot"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 11, 1, 8, 0, 0, 0, time.UTC)
+	var docs []any
+	for i := range 30 {
+		site := "B"
+		if i%3 == 0 {
+			site = "A"
+		}
+		docs = append(docs, &recordDoc{ID: fmt.Sprintf("r%02d", i), Rev: 1, App: "qa", Form: "lot", Version: 1,
+			Data: map[string]any{"site": site, "qty": float64(i)}, Owner: "kim", CreatedBy: "kim", CreatedAt: at, UpdatedBy: "kim", UpdatedAt: at})
+	}
+	if _, err := mc.InsertMany(ctx, docs); err != nil {
+		t.Fatal(err)
+	}
+	sam := &engine.Principal{Username: "sam", Roles: []string{"siteops"}}
+	q := ListQuery{Filters: []Filter{{Field: "qty", Op: "gte", Value: 3}}, Sort: &SortKey{Field: "qty", Desc: true}, Limit: 4}
+	var got []string
+	var totals []int64
+	for range 5 {
+		res, err := s.List(ctx, sam, "qa", "lot", q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range res.Items {
+			got = append(got, r.ID)
+		}
+		totals = append(totals, res.Total)
+		if res.Next == "" {
+			break
+		}
+		q.Cursor = res.Next
+	}
+	want := []string{"r27", "r24", "r21", "r18", "r15", "r12", "r09", "r06", "r03"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("pages %v, want %v", got, want)
+	}
+	// Readable rows from each page's cursor on: 9, then 5, then 1.
+	if fmt.Sprint(totals) != "[9 5 1]" {
+		t.Fatalf("totals %v", totals)
 	}
 }
