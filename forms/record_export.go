@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -15,7 +14,6 @@ import (
 
 	"github.com/xuri/excelize/v2"
 	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"tracecraft/engine"
@@ -107,6 +105,7 @@ type PreparedExport struct {
 	c        *Compiled
 	acc      *access
 	q        ListQuery
+	lq       *listQuery
 	filter   bson.D
 	sortKey  sortSpec
 	rowCheck bool // rows are checked one by one (acc.allows)
@@ -121,16 +120,19 @@ type PreparedExport struct {
 	Rows int
 }
 
-// exportKey is a row of an export on the embedded store: its sort value and id.
+// exportKeyChunk is how many ids of an export's rows findKeys reads at a time.
+const exportKeyChunk = 16
+
+// exportKey is a row of an export on the embedded store: its id.
 type exportKey struct {
-	v  any
 	id string
 }
 
 // PrepareExport checks an export (see Export) and finds its rows: more than MaxExportRows is
-// an export_too_large error. On the embedded store it reads the matching records' ids and sort
-// values in one streamed scan and sorts them here (FerretDB would hold every matching record
-// in memory to sort them); elsewhere it counts the matches and the store sorts as Write reads.
+// an export_too_large error. On the embedded store it reads the matching records' ids in the
+// list's order through the store's query (findKeys; FerretDB would hold every matching record
+// in memory to sort them); elsewhere it counts the matches (st.QueryCount) and MongoDB sorts as
+// Write reads.
 func (s *Service) PrepareExport(ctx context.Context, p *engine.Principal, app, form string, q ListQuery, format, lang string) (*PreparedExport, error) {
 	if format != FormatCSV && format != FormatXLSX {
 		return nil, engine.Invalid("format", "one_of", map[string]any{"values": FormatCSV + ", " + FormatXLSX})
@@ -159,18 +161,17 @@ func (s *Service) PrepareExport(ctx context.Context, p *engine.Principal, app, f
 		}
 	}
 	sortKey, rowCheck := lq.sort, lq.rowCheck
-	e := &PreparedExport{s: s, p: p, c: c, acc: acc, q: q, filter: filter, sortKey: sortKey, rowCheck: rowCheck,
+	e := &PreparedExport{s: s, p: p, c: c, acc: acc, q: q, lq: lq, filter: filter, sortKey: sortKey, rowCheck: rowCheck,
 		cols: s.exportColumns(c, acc, q.Fields, lang), format: format, lang: lang}
 	coll := RecordsCollection(app, form)
 	switch {
 	case s.st.Kind() == store.KindEmbedded:
 		err = e.findKeys(ctx)
+	case lq.none:
 	case !rowCheck:
-		var mc *mongo.Collection
-		if mc, err = s.st.Collection(ctx, coll); err == nil {
-			var n int64
-			n, err = mc.CountDocuments(ctx, filter, options.Count().SetLimit(MaxExportRows+1))
-			e.Rows = int(n)
+		var n store.Count
+		if n, err = s.st.QueryCount(ctx, coll, lq.where, MaxExportRows+1); err == nil {
+			e.Rows = int(n.N)
 		}
 	default:
 		// Rows checked one by one are counted the same way before anything is written.
@@ -203,60 +204,50 @@ func tooLargeExport() error {
 	return engine.Invalid("filters", "export_too_large", map[string]any{"max": MaxExportRows})
 }
 
-// findKeys reads the sort value and id of every matching record the caller may read, and
-// sorts them as List would.
+// findKeys reads the ids of the matching records the caller may read, in the list's order,
+// through the store's query (the list's indexes and keyset cursor, a chunk at a time; only the
+// ids cross unless rows are checked one by one).
 func (e *PreparedExport) findKeys(ctx context.Context) error {
-	path := strings.Split(e.sortKey.store, ".")
-	opts := options.Find()
-	if !e.rowCheck {
-		// Only what the order needs crosses the wire.
-		proj := bson.D{{Key: "_id", Value: 1}}
-		if e.sortKey.store != "_id" {
-			proj = append(proj, bson.E{Key: e.sortKey.store, Value: 1})
-		}
-		opts.SetProjection(proj)
+	e.keys = []exportKey{}
+	if e.lq.none {
+		return nil
 	}
-	err := e.s.st.Find(ctx, RecordsCollection(e.c.App, e.c.Key), e.filter, opts, func(raw bson.Raw) error {
-		if e.rowCheck {
-			var d recordDoc
-			if err := bson.Unmarshal(raw, &d); err != nil {
-				return err
+	coll := RecordsCollection(e.c.App, e.c.Key)
+	// Small chunks: a page of the store's SQL query reads each matching document whole even
+	// when it keeps only _id, and the heap grows with the chunk (64 records of 100 kB in one
+	// chunk: 9 MiB); a chunk costs one seek in the list's index.
+	sq := e.lq.query(exportKeyChunk, "")
+	if !e.rowCheck {
+		sq.Fields = []string{"_id"}
+	}
+	for {
+		page, err := e.s.st.Query(ctx, coll, sq)
+		if err != nil {
+			return listError(err)
+		}
+		for _, raw := range page.Docs {
+			if e.rowCheck {
+				var d recordDoc
+				if err := bson.Unmarshal(raw, &d); err != nil {
+					return err
+				}
+				if !e.acc.allows(ctx, ActRead, &d) {
+					continue
+				}
 			}
-			if !e.acc.allows(ctx, ActRead, &d) {
+			if len(e.keys) == MaxExportRows {
+				e.Rows = MaxExportRows + 1
 				return nil
 			}
+			id, _ := raw.Lookup("_id").StringValueOK()
+			e.keys = append(e.keys, exportKey{id: id})
 		}
-		if len(e.keys) == MaxExportRows {
-			e.Rows = MaxExportRows + 1
-			return errStop
+		if page.Next == "" {
+			break
 		}
-		id, _ := raw.Lookup("_id").StringValueOK()
-		var v any
-		if rv, err := raw.LookupErr(path...); err == nil {
-			var x any
-			if err := rv.Unmarshal(&x); err == nil {
-				v = plain(x)
-			}
-		}
-		e.keys = append(e.keys, exportKey{v: v, id: id})
-		return nil
-	})
-	if err != nil && !errors.Is(err, errStop) {
-		return err
+		sq.After = page.Next
 	}
-	if e.Rows == 0 {
-		e.Rows = len(e.keys)
-	}
-	slices.SortFunc(e.keys, func(a, b exportKey) int {
-		c := compareValues(a.v, b.v)
-		if c == 0 {
-			c = strings.Compare(a.id, b.id)
-		}
-		if e.sortKey.Desc {
-			return -c
-		}
-		return c
-	})
+	e.Rows = len(e.keys)
 	return nil
 }
 

@@ -14,13 +14,17 @@ var indexedTypes = map[string]bool{
 	"select": true, "radio": true, "relation": true, "user": true, "department": true, "scan": true,
 }
 
+// longTextTypes hold long text nobody sorts by: indexing them would copy every body into
+// the index.
+var longTextTypes = map[string]bool{"textarea": true, "richtext": true}
+
 // maxFieldIndexes caps the field indexes of one form (each one costs writes; MongoDB allows
 // 64 per collection).
 const maxFieldIndexes = 16
 
 // listIndexes are the query indexes of a form's lists: the system fields people sort by,
 // status and the owner and department (row scopes own and department are equalities on them)
-// followed by creation for the default order, and the top-level scalar fields, each then _id
+// followed by creation for the default order, and the top-level scalar fields but long text, each then _id
 // (the store's tie-break). A page filtered by one key and sorted by it, or filtered by status
 // and sorted by creation, is read from an index in order. Every list also has the condition
 // deleted = null, checked on the rows the index yields: an index led by deleted would not
@@ -38,6 +42,9 @@ func listIndexes(c *Compiled) []store.IndexSpec {
 	}
 	var first, rest []store.IndexSpec
 	for _, f := range c.Fields {
+		if longTextTypes[f.Type] {
+			continue
+		}
 		switch f.Impl().ExprType(f).Kind {
 		case engine.ExprString, engine.ExprNumber, engine.ExprInt, engine.ExprBool, engine.ExprTime:
 		default:

@@ -512,60 +512,6 @@ func project(data Values, fields []string) Values {
 	return out
 }
 
-// compareValues orders values as MongoDB does across types (missing and null, numbers, text,
-// objects, lists, booleans, times) and within a type by value.
-func compareValues(a, b any) int {
-	ra, rb := typeRank(a), typeRank(b)
-	if ra != rb {
-		return ra - rb
-	}
-	switch x := a.(type) {
-	case float64:
-		y := b.(float64)
-		switch {
-		case x < y:
-			return -1
-		case x > y:
-			return 1
-		}
-		return 0
-	case string:
-		return strings.Compare(x, b.(string))
-	case bool:
-		y := b.(bool)
-		switch {
-		case x == y:
-			return 0
-		case !x:
-			return -1
-		}
-		return 1
-	case time.Time:
-		return x.Compare(b.(time.Time))
-	}
-	return strings.Compare(fmt.Sprint(a), fmt.Sprint(b))
-}
-
-func typeRank(v any) int {
-	switch v.(type) {
-	case nil:
-		return 0
-	case float64:
-		return 1
-	case string:
-		return 2
-	case map[string]any:
-		return 3
-	case []any:
-		return 4
-	case bool:
-		return 5
-	case time.Time:
-		return 6
-	}
-	return 7
-}
-
 func init() {
 	engine.RegisterMessages(map[string]engine.Text{
 		"not_sortable": {ZH: "字段 {value} 存放多个值，不能用于排序", EN: "field {value} holds several values and cannot sort a list"},
