@@ -22,17 +22,19 @@ var longTextTypes = map[string]bool{"textarea": true, "richtext": true}
 // 64 per collection).
 const maxFieldIndexes = 16
 
-// listIndexes are the query indexes of a form's lists: the system fields people sort by,
-// status and the owner and department (row scopes own and department are equalities on them)
-// followed by creation for the default order, and the top-level scalar fields but long text, each then _id
-// (the store's tie-break). A page filtered by one key and sorted by it, or filtered by status
-// and sorted by creation, is read from an index in order. Every list also has the condition
-// deleted = null, checked on the rows the index yields: an index led by deleted would not
-// help, since the store reads null as a type, not a value (an equality on the type alone does
-// not let the planner use the index's later keys).
+// listIndexes are the query indexes of a form's lists: the id (the default order, newest
+// first); creation and update times; status, creator, owner and department (row scopes own
+// and department are equalities on the last two), each followed by creation; and the
+// top-level scalar fields but long text. Each index ends with _id, the store's tie-break. A
+// page filtered by one key and sorted by it, or filtered by status and sorted by creation, is
+// read from an index in order. Every list also has the condition deleted = null, checked on
+// the rows the index yields: an index led by deleted would not help, since the store reads
+// null as a type, not a value (an equality on the type alone does not let the planner use the
+// index's later keys).
 func listIndexes(c *Compiled) []store.IndexSpec {
 	created := store.IndexKey{Path: "created_at", Desc: true}
 	specs := []store.IndexSpec{
+		{Keys: []store.IndexKey{{Path: "_id", Desc: true}}}, // the default order
 		{Keys: []store.IndexKey{created}},
 		{Keys: []store.IndexKey{{Path: "updated_at", Desc: true}}},
 		{Keys: []store.IndexKey{{Path: "status"}, created}},

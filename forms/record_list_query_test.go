@@ -80,6 +80,10 @@ func TestIssue08_ListPageUsesIndex(t *testing.T) {
 			ListQuery{Filters: []Filter{{Field: "status", Op: "eq", Value: "open"}}, Sort: &SortKey{Field: "createdAt", Desc: true}, Limit: 50},
 			func(i int) bool { return i%4 != 0 },
 			func(a, b int) bool { return a > b }, 1500},
+		{"everything, in the default order",
+			ListQuery{Limit: 50},
+			func(i int) bool { return true },
+			func(a, b int) bool { return a > b }, 2000},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
