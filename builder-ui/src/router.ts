@@ -24,6 +24,8 @@ const routes: RouteRecordRaw[] = [
       },
       // The form designer takes the whole width (no app navigation beside it); form "new" is a new form.
       { path: 'apps/:app/forms/:form/design', name: 'form-design', component: () => import('./designer/FormDesigner.vue') },
+      // The flow designer likewise; flow "new" is a new flow on the form ?form=KEY.
+      { path: 'apps/:app/flows/:flow/design', name: 'flow-design', component: () => import('./flow-designer/FlowDesigner.vue') },
       { path: ':rest(.*)*', name: 'not-found', component: () => import('./views/NotFound.vue') },
     ],
   },

@@ -211,3 +211,16 @@ describe('flow model: editing', () => {
     expect(p).toEqual({ 'big/b1': ['bad condition'], managers: ['not found'], '': ['/trigger/when: bad trigger'] })
   })
 })
+
+describe('flow model: node summaries', () => {
+  const t = (k: string, n?: Record<string, unknown>) => `${k}${n ? JSON.stringify(n) : ''}`
+  const names = { role: (r: string) => (r === 'qa' ? '质量经理' : r), field: (f: string) => f, text: () => '' }
+  it('says who, how and when', async () => {
+    const { summary, duration } = await import('./summary')
+    const qa = everyType.nodes.find((n) => n.id === 'qa')!
+    expect(summary(t, names, qa)).toEqual(['质量经理', 'flowDesigner.modes.any', 'flowDesigner.timeout.escalate{"d":"flowDesigner.hours{\\"n\\":24}"}'])
+    expect(summary(t, names, { id: 'a', type: 'approval', assignees: [] })).toEqual([])
+    expect(duration(t, '1h30m')).toBe('flowDesigner.hours{"n":1} flowDesigner.minutes{"n":30}')
+    expect(duration(t, 'soon')).toBe('soon')
+  })
+})

@@ -1,0 +1,178 @@
+package browsertest
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"tracecraft/api"
+	"tracecraft/api/apitest"
+)
+
+// flowScreens is the flow designer's folder of screenshots, emptied at the start.
+func flowScreens(t *testing.T) string {
+	base := os.Getenv("TRACECRAFT_SCREENS")
+	if base == "" {
+		base = filepath.Join(os.TempDir(), "tracecraft-screens")
+	}
+	dir := filepath.Join(base, "flow-designer")
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// pickOption opens the Element Plus select matching sel and clicks its option showing text.
+func (b *browser) pickOption(sel, text string) {
+	b.t.Helper()
+	js := fmt.Sprintf(`(() => {
+		const o = [...document.querySelectorAll('.el-select-dropdown__item')].find((e) => e.offsetParent && e.innerText.trim() === %q);
+		if (!o) return false;
+		o.click();
+		return true;
+	})()`, text)
+	b.run("pick "+text,
+		chromedp.Click(chromedp.CSS(sel)),
+		chromedp.Poll[chromedp.Void](js, chromedp.WithPollingInterval(100*time.Millisecond)),
+	)
+}
+
+// closeDrawer clicks the drawer's 完成 and waits until it has slid away (its overlay would take the next click).
+func (b *browser) closeDrawer() {
+	b.t.Helper()
+	b.run("close the drawer",
+		chromedp.Click(chromedp.CSS(`[data-test="drawer-done"]`)),
+		chromedp.Poll[chromedp.Void](`![...document.querySelectorAll('.el-overlay')].some((e) => getComputedStyle(e).display !== 'none')`, chromedp.WithPollingInterval(100*time.Millisecond)),
+	)
+}
+
+// addNode clicks the "+" of block at index and picks kind from its menu.
+func (b *browser) addNode(block string, index int, kind string) {
+	b.t.Helper()
+	b.run(fmt.Sprintf("add %s to %s at %d", kind, block, index),
+		chromedp.Click(chromedp.CSS(fmt.Sprintf(`[data-test="add-%s-%d"]`, block, index))),
+		settled,
+		// Every "+" has its menu (kept in the page once opened): the one showing is clicked.
+		chromedp.Poll[chromedp.Void](fmt.Sprintf(`(() => {
+			const o = [...document.querySelectorAll('[data-test="add-kind-%s"]')].find((e) => e.offsetParent);
+			if (!o) return false;
+			o.click();
+			return true;
+		})()`, kind), chromedp.WithPollingInterval(100*time.Millisecond)),
+	)
+}
+
+// TestAnalystDesignsAFlow (issue 9, flow designer): on a published receipt form, an analyst
+// opens a new flow, adds an approver (或签, the initiator's manager, a reminder after 24 h,
+// qty editable), a condition branch with a condition the engine refuses — saving shows the
+// compile error on the branch it names — fixes it, adds an approver inside the branch, saves
+// and publishes version 1; the server holds it. On a 390×844 phone the designer shows the
+// published flow, reached from the form designer's 流程设计.
+func TestAnalystDesignsAFlow(t *testing.T) {
+	bin := chromium(t)
+	screens := flowScreens(t)
+	t.Logf("screenshots: %s", screens)
+
+	s := apitest.StartWith(t, apitest.Options{API: func(o *api.Options) { o.UI = uiFiles() }})
+	admin := s.Admin(t)
+	admin.Do("POST", "/api/v1/apps", map[string]any{"key": "plant", "name": map[string]string{"zh-CN": "一号工厂", "en": "Plant 1"}}, 201, nil)
+	def, err := os.ReadFile(filepath.Join("testdata", "receipt.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := admin.Raw("POST", "/api/v1/apps/plant/forms", "application/json", def); res.Status != 201 {
+		t.Fatalf("create form: %d %s", res.Status, res.Body)
+	}
+	admin.Do("POST", "/api/v1/apps/plant/forms/receipt/publish", nil, 201, nil)
+
+	t.Run("desktop", func(t *testing.T) {
+		b := newBrowser(t, bin, viewports[0], filepath.Join(screens, "desktop"))
+		b.signInAt(s.URL+"/apps/plant/flows/new/design?form=receipt", `[data-test="flow-canvas"]`)
+		b.waitText(`[data-test="node-start"]`, "发起人")
+		b.shot("01-new-flow")
+
+		// An approver: the initiator's manager, 或签, reminded after 24 hours, qty editable.
+		b.addNode("root", 0, "approval")
+		b.run("see the drawer", chromedp.WaitVisible(chromedp.CSS(`[data-test="node-name"]`)))
+		b.run("name it", b.typeInto(`[data-test="node-name"]`, "质量经理审核"))
+		b.run("add an assignee", chromedp.Click(chromedp.CSS(`[data-test="add-assignee"]`)), chromedp.WaitVisible(chromedp.CSS(`[data-test="assignee-kind-0"]`)))
+		b.pickOption(`[data-test="assignee-kind-0"]`, "直属主管")
+		b.run("remind after 24h", b.typeInto(`[data-test="remind-after"]`, "24h"))
+		b.run("qty editable", chromedp.Click(chromedp.CSS(`[data-test="editable-qty"]`)))
+		b.shot("02-approver-drawer")
+		b.closeDrawer()
+		b.waitText(`[data-test="node-approval_1"]`, "直属主管 · 或签 · 24 小时未处理自动提醒")
+
+		// A condition after it, with a condition the engine refuses.
+		b.addNode("root", 1, "condition")
+		b.run("write a bad condition", b.typeInto(`[data-test="branch-when"]`, "qty >"))
+		b.closeDrawer()
+		b.addNode("condition_1/b0", 0, "approval")
+		b.run("add its assignee", chromedp.Click(chromedp.CSS(`[data-test="add-assignee"]`)), chromedp.WaitVisible(chromedp.CSS(`[data-test="assignee-kind-0"]`)))
+		b.pickOption(`[data-test="assignee-kind-0"]`, "发起人本人")
+		b.closeDrawer()
+		b.run("save the draft", chromedp.Click(chromedp.CSS(`[data-test="flow-save"]`)),
+			chromedp.WaitVisible(chromedp.CSS(`[data-test="branch-condition_1-0"] [data-test="branch-problems"]`)))
+		b.shot("03-compile-error-on-branch")
+		b.noPageErrorsBut("400")
+
+		b.run("fix the condition",
+			chromedp.Click(chromedp.CSS(`[data-test="branch-condition_1-0"]`)),
+			b.typeInto(`[data-test="branch-when"]`, "qty > 1000"),
+		)
+		b.closeDrawer()
+		b.run("save the draft", chromedp.Click(chromedp.CSS(`[data-test="flow-save"]`)))
+		b.waitURL("/apps/plant/flows/receipt_flow/design")
+		b.waitText(`[data-test="flow-status"]`, "草稿")
+		b.run("no problems left", chromedp.WaitNotPresent(chromedp.CSS(`[data-test="branch-problems"]`)))
+		b.run("publish", chromedp.Click(chromedp.CSS(`[data-test="flow-publish"]`)))
+		b.waitText(`[data-test="flow-status"]`, "已发布第 1 版")
+		b.shot("04-published")
+		b.noPageErrorsBut("400")
+
+		var versions []struct {
+			Version    int `json:"version"`
+			Definition struct {
+				Nodes []struct {
+					ID       string `json:"id"`
+					Type     string `json:"type"`
+					Mode     string `json:"mode"`
+					Branches []struct {
+						When string `json:"when"`
+						Next string `json:"next"`
+					} `json:"branches"`
+					Default string `json:"default"`
+				} `json:"nodes"`
+			} `json:"definition"`
+		}
+		admin.Do("GET", "/api/v1/apps/plant/flows/receipt_flow/versions", nil, 200, &versions)
+		if len(versions) != 1 {
+			t.Fatalf("versions: %+v", versions)
+		}
+		var found bool
+		for _, n := range versions[0].Definition.Nodes {
+			if n.Type == "condition" {
+				found = len(n.Branches) == 1 && n.Branches[0].When == "qty > 1000" && n.Branches[0].Next == "approval_2" && n.Default == "end"
+			}
+		}
+		if !found {
+			t.Fatalf("the published flow has not the condition designed: %+v", versions[0].Definition.Nodes)
+		}
+	})
+
+	t.Run("phone", func(t *testing.T) {
+		b := newBrowser(t, bin, viewports[1], filepath.Join(screens, "phone"))
+		// The form designer's 流程设计 leads to the form's flow.
+		b.signInAt(s.URL+"/apps/plant/forms/receipt/design", `[data-test="view-flow"]`)
+		b.run("open the flow designer", chromedp.Click(chromedp.CSS(`[data-test="view-flow"]`)), chromedp.WaitVisible(chromedp.CSS(`[data-test="flow-canvas"]`)))
+		b.waitURL("/apps/plant/flows/receipt_flow/design")
+		b.waitText(`[data-test="flow-status"]`, "已发布第 1 版")
+		b.run("see the branch", chromedp.WaitVisible(chromedp.CSS(`[data-test="branch-condition_1-0"]`)))
+		b.shot("01-published-flow")
+		b.noPageErrors()
+	})
+}

@@ -1,1 +1,0 @@
-import"./index-B7bTM5ZR.js";
