@@ -107,6 +107,10 @@ type auditStored struct {
 	Prev   string        `bson:"prev"`
 	Hash   string        `bson:"hash"`
 	V      int           `bson:"v"`
+	// E and H are an entry stored in the outbox layout (audit_outbox.go): its canonical
+	// encoding as it was hashed, and that hash.
+	E string `bson:"e"`
+	H string `bson:"h"`
 }
 
 // auditHint says where the tail was. Nothing trusts it: Append reads the entry it names, and
@@ -140,10 +144,17 @@ type Audit struct {
 	now func() time.Time
 	key []byte // nil: unkeyed (plain SHA-256), for tests and tools without a key
 
-	mu       sync.Mutex // serialises appends in this process
-	known    bool       // last and lastHash have been loaded
-	last     int64      // seq of the newest entry this process knows of
+	qmu      sync.Mutex  // guards queue
+	queue    []*auditReq // entries waiting for the next batch (append)
+	mu       sync.Mutex  // serialises appends in this process
+	known    bool        // last and lastHash have been loaded
+	last     int64       // seq of the newest entry this process knows of
 	lastHash string
+	// open holds the entries appended for a write (Kernel.Commit) whose write and event are not
+	// settled yet; under mu. The bus and the reconciler stay below the oldest (openLimit).
+	open map[int64]struct{}
+	// covers are the collections whose every document revision must have an entry (Cover).
+	covers []auditCover
 }
 
 // AuditOption configures NewAudit.
@@ -207,50 +218,134 @@ func auditID(seq int64) string { return fmt.Sprintf("%016d", seq) }
 // Append adds e to the log and returns it as stored, with Seq, At, Prev and Hash set (any values
 // the caller put there are ignored).
 func (a *Audit) Append(ctx context.Context, e AuditEntry) (AuditEntry, error) {
+	e, _, err := a.append(ctx, e, nil)
+	return e, err
+}
+
+// append is Append. An entry with extras x (the write it stands for, its event, the entry it
+// voids) is stored in the outbox layout, and returned with its encoding; one that names a write
+// or carries an event stays open until closeEntry.
+func (a *Audit) append(ctx context.Context, e AuditEntry, x *auditExtra) (AuditEntry, string, error) {
+	var xtext string
+	if x != nil {
+		var err error
+		if xtext, err = x.text(); err != nil {
+			return AuditEntry{}, "", fmt.Errorf("append audit entry %q: %w", e.Action, err)
+		}
+	}
 	var texts [2]string
 	for i, v := range []*any{&e.Before, &e.After} {
 		text, plain, err := auditCanonicalText(*v)
 		if err != nil {
-			return AuditEntry{}, fmt.Errorf("append audit entry %q: %s: %w", e.Action, [2]string{"before", "after"}[i], err)
+			return AuditEntry{}, "", fmt.Errorf("append audit entry %q: %s: %w", e.Action, [2]string{"before", "after"}[i], err)
 		}
 		texts[i], *v = text, plain
 	}
 
+	// Group commit: the entry joins the queue, and whoever holds a.mu next stores every entry
+	// queued by then in one insert. So concurrent writers share one store call, and an entry is
+	// stored, or has failed, when a.mu is free again.
+	req := &auditReq{e: e, texts: texts, x: x, xtext: xtext}
+	a.qmu.Lock()
+	a.queue = append(a.queue, req)
+	a.qmu.Unlock()
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if err := a.loadTail(ctx); err != nil {
-		return AuditEntry{}, fmt.Errorf("append audit entry %q: %w", e.Action, err)
+	if !req.done {
+		a.qmu.Lock()
+		batch := a.queue
+		a.queue = nil
+		a.qmu.Unlock()
+		// The batch holds other writers' entries: one caller going away must not fail them.
+		bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), auditBatchTimeout)
+		a.commitLocked(bctx, batch)
+		cancel()
 	}
-	for {
-		if err := ctx.Err(); err != nil {
-			return AuditEntry{}, fmt.Errorf("append audit entry %q: %w", e.Action, err)
+	if req.err != nil {
+		return AuditEntry{}, "", fmt.Errorf("append audit entry %q: %w", e.Action, req.err)
+	}
+	return req.e, req.enc, nil
+}
+
+// auditBatchTimeout bounds the store call that appends a batch of entries.
+const auditBatchTimeout = 30 * time.Second
+
+// auditReq is an entry waiting to be appended, and then the result; under a.mu once queued.
+type auditReq struct {
+	e     AuditEntry
+	texts [2]string // before and after as canonical JSON
+	x     *auditExtra
+	xtext string
+	done  bool
+	enc   string // the outbox encoding, for an entry with extras
+	err   error
+}
+
+// commitLocked appends the entries of batch, in order, with one insert when nothing is in the
+// way: each gets the next seq and links to the one before. When another node (or an earlier
+// process) took a seq meanwhile, the entries before it are stored, and the rest chain on after
+// it. The caller holds a.mu.
+func (a *Audit) commitLocked(ctx context.Context, batch []*auditReq) {
+	fail := func(reqs []*auditReq, err error) {
+		for _, r := range reqs {
+			r.done, r.err = true, err
 		}
-		e.Seq, e.Prev = a.last+1, a.lastHash
+	}
+	if err := a.loadTail(ctx); err != nil {
+		fail(batch, err)
+		return
+	}
+	for pending := batch; len(pending) > 0; {
 		// BSON keeps milliseconds; the hash must cover the time as it will be read back.
-		e.At = a.now().UTC().Truncate(time.Millisecond)
-		var v int
-		e.Hash, v = a.entryHash(e, texts[0], texts[1])
-		doc := auditDoc{
-			ID: auditID(e.Seq), Seq: e.Seq, At: e.At, Actor: e.Actor, Action: e.Action, Kind: e.Kind,
-			Target: e.Target, Before: texts[0], After: texts[1], IP: e.IP, Prev: e.Prev, Hash: e.Hash, V: v,
+		at := a.now().UTC().Truncate(time.Millisecond)
+		last, lastHash := a.last, a.lastHash
+		docs := make([]any, len(pending))
+		for i, r := range pending {
+			r.e.Seq, r.e.Prev, r.e.At = last+1, lastHash, at
+			if r.x == nil {
+				var v int
+				r.e.Hash, v = a.entryHash(r.e, r.texts[0], r.texts[1])
+				docs[i] = auditDoc{
+					ID: auditID(r.e.Seq), Seq: r.e.Seq, At: r.e.At, Actor: r.e.Actor, Action: r.e.Action, Kind: r.e.Kind,
+					Target: r.e.Target, Before: r.texts[0], After: r.texts[1], IP: r.e.IP, Prev: r.e.Prev, Hash: r.e.Hash, V: v,
+				}
+			} else {
+				r.enc, r.e.Hash = a.encodeOutbox(r.e, r.texts[0], r.texts[1], r.xtext)
+				docs[i] = auditOutboxDoc{ID: auditID(r.e.Seq), E: r.enc, H: r.e.Hash}
+				if r.x.opens() {
+					a.openLocked(r.e.Seq)
+				}
+			}
+			last, lastHash = r.e.Seq, r.e.Hash
 		}
-		err := a.st.Put(ctx, auditCollection, doc.ID, doc)
-		if err == nil {
-			a.last, a.lastHash = e.Seq, e.Hash
-			if e.Seq%auditHintEvery == 0 {
+		n, err := a.st.PutMany(ctx, auditCollection, docs)
+		if n > 0 {
+			before := a.last
+			a.last, a.lastHash = pending[n-1].e.Seq, pending[n-1].e.Hash
+			for _, r := range pending[:n] {
+				r.done = true
+			}
+			if a.last/auditHintEvery != before/auditHintEvery {
 				a.writeHint(ctx)
 			}
-			return e, nil
 		}
-		if !errors.Is(err, store.ErrDuplicate) {
-			return AuditEntry{}, fmt.Errorf("append audit entry %q: %w", e.Action, err)
+		rest := pending[n:]
+		for _, r := range rest {
+			delete(a.open, r.e.Seq)
 		}
-		// Another node (or a process before a restart) wrote this seq: chain on after it.
-		var taken auditStored
-		if err := a.st.Get(ctx, auditCollection, auditID(e.Seq), &taken); err != nil {
-			return AuditEntry{}, fmt.Errorf("append audit entry %q: read entry %d: %w", e.Action, e.Seq, err)
+		switch {
+		case err == nil:
+			return
+		case !errors.Is(err, store.ErrDuplicate):
+			fail(rest, err)
+			return
 		}
-		a.last, a.lastHash = e.Seq, taken.Hash
+		// Another node (or a process before a restart) wrote the next seq: chain on after it.
+		if _, err := a.walkForward(ctx); err != nil {
+			fail(rest, err)
+			return
+		}
+		pending = rest
 	}
 }
 
@@ -273,7 +368,7 @@ func (a *Audit) loadTail(ctx context.Context) error {
 		var at auditStored
 		switch err := a.st.Get(ctx, auditCollection, auditID(h.Seq), &at); {
 		case err == nil:
-			a.last, a.lastHash = h.Seq, at.Hash
+			a.last, a.lastHash = h.Seq, at.hash()
 		case !errors.Is(err, store.ErrNotFound):
 			return fmt.Errorf("find audit tail: %w", err)
 		}
@@ -301,7 +396,7 @@ func (a *Audit) walkForward(ctx context.Context) (int, error) {
 		if err != nil {
 			return walked, fmt.Errorf("find audit tail: %w", err)
 		}
-		a.last, a.lastHash = a.last+1, next.Hash
+		a.last, a.lastHash = a.last+1, next.hash()
 		walked++
 	}
 }
@@ -345,6 +440,9 @@ type AuditReport struct {
 	LastHash string `json:"lastHash,omitempty"`
 	FirstBad int64  `json:"firstBad,omitempty"`
 	Reason   string `json:"reason,omitempty"`
+	// Unaudited counts the stored revisions of covered collections (Cover) that no entry
+	// stands for: written behind the log's back, or its entry removed. Any makes OK false.
+	Unaudited int64 `json:"unaudited,omitempty"`
 }
 
 // Verify walks the whole log from seq 1, recomputes each entry's hash — under the key, for a
@@ -354,7 +452,8 @@ type AuditReport struct {
 // the key would leave it. A missing entry (a gap) is found by comparing the length of the chain
 // with the number of documents in the collection, and a removed tail by the tail hint when its
 // MAC checks out (an unkeyed log trusts the hint as it is). Entries counts the entries read;
-// the walk stops at the first missing one.
+// the walk stops at the first missing one. Last, every stored revision of the collections the
+// log covers (Cover) must have an entry that stands for its write (Unaudited).
 func (a *Audit) Verify(ctx context.Context) (AuditReport, error) {
 	// Count and hint are read before the walk, so entries appended meanwhile cannot look like a gap.
 	total, err := a.st.Count(ctx, auditCollection, nil)
@@ -382,6 +481,7 @@ func (a *Audit) Verify(ctx context.Context) (AuditReport, error) {
 	}
 	prev := ""
 	seq := int64(1)
+	cov := a.newCoverage()
 	for ; ; seq++ {
 		if err := ctx.Err(); err != nil {
 			return AuditReport{}, fmt.Errorf("verify audit log: %w", err)
@@ -396,38 +496,45 @@ func (a *Audit) Verify(ctx context.Context) (AuditReport, error) {
 		}
 		rep.Entries++
 		legacyOK := a.key == nil || sealed && seq <= seal.UpTo
-		e, before, after, derr := s.decode()
-		e.Seq = seq // the hash covers the seq of the _id it is stored under
-		switch {
-		case derr != nil:
-			bad(seq, "entry %d was changed: %v", seq, derr)
-		case e.Prev != prev:
-			bad(seq, "entry %d does not link to entry %d", seq, seq-1)
-		case s.V == auditKeyedV && a.key == nil:
-			bad(seq, "entry %d is keyed: verify the log with its audit key", seq)
-		case s.V == auditKeyedV:
-			if !hmac.Equal([]byte(auditMAC(a.key, e, before, after)), []byte(e.Hash)) {
-				bad(seq, "entry %d was changed: its hash does not match its content under the audit key", seq)
+		if s.E != "" {
+			a.verifyOutbox(seq, prev, s, legacyOK, &rep, bad, cov)
+		} else {
+			e, before, after, derr := s.decode()
+			e.Seq = seq // the hash covers the seq of the _id it is stored under
+			switch {
+			case derr != nil:
+				bad(seq, "entry %d was changed: %v", seq, derr)
+			case e.Prev != prev:
+				bad(seq, "entry %d does not link to entry %d", seq, seq-1)
+			case s.V == auditKeyedV && a.key == nil:
+				bad(seq, "entry %d is keyed: verify the log with its audit key", seq)
+			case s.V == auditKeyedV:
+				if !hmac.Equal([]byte(auditMAC(a.key, e, before, after)), []byte(e.Hash)) {
+					bad(seq, "entry %d was changed: its hash does not match its content under the audit key", seq)
+				}
+			case s.V != 0:
+				bad(seq, "entry %d was changed: unknown hash version %d", seq, s.V)
+			case !legacyOK:
+				bad(seq, "entry %d has no keyed hash and no keyed checkpoint covers it: it was written without the audit key, or rewritten", seq)
+			default:
+				if auditHash(e, before, after) != e.Hash {
+					bad(seq, "entry %d was changed: its hash does not match its content", seq)
+				}
+				if a.key != nil {
+					rep.Legacy++
+				}
 			}
-		case s.V != 0:
-			bad(seq, "entry %d was changed: unknown hash version %d", seq, s.V)
-		case !legacyOK:
-			bad(seq, "entry %d has no keyed hash and no keyed checkpoint covers it: it was written without the audit key, or rewritten", seq)
-		default:
-			if auditHash(e, before, after) != e.Hash {
-				bad(seq, "entry %d was changed: its hash does not match its content", seq)
-			}
-			if a.key != nil {
-				rep.Legacy++
+			if derr == nil {
+				cov.addLegacy(e)
 			}
 		}
-		if sealed && seq == seal.UpTo && s.Hash != seal.Hash {
+		if sealed && seq == seal.UpTo && s.hash() != seal.Hash {
 			bad(seq, "entry %d differs from the keyed checkpoint over the entries before the key", seq)
 		}
-		if trustHint && seq == hint.Seq && s.Hash != hint.Hash {
+		if trustHint && seq == hint.Seq && s.hash() != hint.Hash {
 			bad(seq, "entry %d differs from the tail hint", seq)
 		}
-		prev = s.Hash // link the next entry to what is stored, so one change is reported once
+		prev = s.hash() // link the next entry to what is stored, so one change is reported once
 	}
 	rep.LastHash = prev
 	if rep.Entries < total {
@@ -438,6 +545,9 @@ func (a *Audit) Verify(ctx context.Context) (AuditReport, error) {
 	}
 	if sealed && seal.UpTo >= seq {
 		bad(seq, "entry %d is missing: the keyed checkpoint covers entries up to %d", seq, seal.UpTo)
+	}
+	if err := a.checkCoverage(ctx, cov, &rep); err != nil {
+		return AuditReport{}, fmt.Errorf("verify audit log: %w", err)
 	}
 	return rep, nil
 }
@@ -483,8 +593,23 @@ func (a *Audit) SealLegacy(ctx context.Context) (int64, error) {
 		if err != nil {
 			return 0, fmt.Errorf("seal audit log: %w", err)
 		}
-		if s.V == auditKeyedV {
+		if s.V == auditKeyedV || s.E != "" && outboxTag(s.E) != auditOutboxPlain {
 			break
+		}
+		if s.E != "" {
+			e, _, _, _, derr := decodeOutbox(s.E)
+			switch {
+			case derr != nil:
+				return 0, fmt.Errorf("seal audit log: entry %d was changed: %v", seq, derr)
+			case e.Seq != seq:
+				return 0, fmt.Errorf("seal audit log: entry %d was changed: it says it is entry %d", seq, e.Seq)
+			case e.Prev != prev:
+				return 0, fmt.Errorf("seal audit log: entry %d does not link to entry %d", seq, seq-1)
+			case outboxPlainHash(s.E) != s.H:
+				return 0, fmt.Errorf("seal audit log: entry %d was changed: its hash does not match its content", seq)
+			}
+			upTo, prev = seq, s.H
+			continue
 		}
 		e, before, after, derr := s.decode()
 		e.Seq = seq
@@ -579,8 +704,21 @@ func (a *Audit) List(ctx context.Context, q AuditQuery) ([]AuditEntry, error) {
 	return out, nil
 }
 
+// hash is the stored hash of the entry, in either layout.
+func (s auditStored) hash() string {
+	if s.E != "" {
+		return s.H
+	}
+	return s.Hash
+}
+
 // decode gives the entry with Before and After parsed, and their stored text.
 func (s auditStored) decode() (e AuditEntry, before, after string, err error) {
+	if s.E != "" {
+		e, before, after, _, err = decodeOutbox(s.E)
+		e.Hash = s.H
+		return e, before, after, err
+	}
 	e = AuditEntry{Seq: s.Seq, At: s.At.UTC(), Actor: s.Actor, Action: s.Action, Kind: s.Kind, Target: s.Target,
 		IP: s.IP, Prev: s.Prev, Hash: s.Hash}
 	for i, f := range []struct {

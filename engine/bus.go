@@ -170,6 +170,10 @@ type Bus struct {
 	idle     chan struct{}   // closed while active == 0
 	timers   map[string]*time.Timer
 
+	// audit is the log whose outbox entries carry events of their own (the audit stream, see
+	// handOver); nil for a bus made without a kernel, which has its outbox only.
+	audit *Audit
+
 	runCtx    context.Context
 	cancel    context.CancelFunc
 	workers   sync.WaitGroup
@@ -178,16 +182,35 @@ type Bus struct {
 	flushMu   sync.Mutex
 }
 
+// The streams of events a bus delivers: its own outbox (Publish), and the events carried by
+// entries of the audit log (Kernel.Commit), numbered by their entries. Each subscriber has a
+// watermark per stream.
+const (
+	busOutbox = iota
+	busAudit
+	busStreams
+)
+
 type busSub struct {
-	name    string
-	types   []string
-	h       EventHandler
+	name  string
+	types []string
+	h     EventHandler
+	cur   [busStreams]busCursor
+}
+
+// busCursor is a subscriber's progress through one stream.
+type busCursor struct {
 	pending map[int64]int // sequence numbers of unfinished deliveries above the watermark
 	mark    int64         // every delivery up to mark is finished
 	saved   int64         // mark as last stored
+	// failing counts the tracked deliveries that failed and wait for a retry: while there are
+	// any, the watermark may stay behind for minutes, so finished deliveries above it get a
+	// marker (otherwise a restart delivers them again).
+	failing int
 }
 
 type busItem struct {
+	stream  int
 	seq     int64
 	key     string
 	sub     *busSub
@@ -195,7 +218,8 @@ type busItem struct {
 	tries   int      // failed attempts so far
 	first   time.Time
 	failing bool // a failure document exists
-	tracked bool // counted in sub.pending
+	tracked bool // counted in the cursor's pending
+	counted bool // counted in the cursor's failing
 }
 
 // busMarker is the document that finishes a delivery.
@@ -287,7 +311,10 @@ func (b *Bus) Subscribe(name string, types []string, h EventHandler) {
 	if b.byName[name] != nil {
 		panic("engine: bus subscriber " + name + " registered twice")
 	}
-	s := &busSub{name: name, types: append([]string(nil), types...), h: h, pending: map[int64]int{}}
+	s := &busSub{name: name, types: append([]string(nil), types...), h: h}
+	for i := range s.cur {
+		s.cur[i].pending = map[int64]int{}
+	}
 	b.subs = append(b.subs, s)
 	b.byName[name] = s
 }
@@ -322,30 +349,42 @@ func (b *Bus) Start(ctx context.Context) error {
 }
 
 func (b *Bus) start(ctx context.Context) error {
-	// Claiming a number bounds the walk: every event stored before has a smaller one.
+	// Claiming a number bounds the walk: every event stored before has a smaller one. On the
+	// audit stream the log's tail does.
+	var tops [busStreams]int64
 	boundary, err := b.st.Next(ctx, busEvents, 1)
 	if err != nil {
 		return fmt.Errorf("start event bus: %w", err)
 	}
-	top := boundary - 1
-	lo := top
-	marks := make(map[*busSub]int64, len(b.subs))
+	tops[busOutbox] = boundary - 1
+	streams := []int{busOutbox}
+	if b.audit != nil {
+		if tops[busAudit], err = b.audit.tail(ctx); err != nil {
+			return fmt.Errorf("start event bus: %w", err)
+		}
+		streams = append(streams, busAudit)
+	}
+	los := tops
+	marks := make(map[*busSub]*[busStreams]int64, len(b.subs))
 	for _, s := range b.subs {
-		var m busMark
-		err := b.st.Get(ctx, busMarks, s.name, &m)
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-			// A new subscriber: store its watermark now, or a crash before the first flush
-			// would let the next start skip its first events.
-			m.UpTo = top
-			if err := b.st.Set(ctx, busMarks, s.name, busMark{UpTo: top, At: time.Now().UTC()}); err != nil {
+		marks[s] = &[busStreams]int64{}
+		for _, st := range streams {
+			var m busMark
+			err := b.st.Get(ctx, busMarks, busMarkKey(s.name, st), &m)
+			switch {
+			case errors.Is(err, store.ErrNotFound):
+				// A new subscriber: store its watermark now, or a crash before the first flush
+				// would let the next start skip its first events.
+				m.UpTo = tops[st]
+				if err := b.st.Set(ctx, busMarks, busMarkKey(s.name, st), busMark{UpTo: m.UpTo, At: time.Now().UTC()}); err != nil {
+					return fmt.Errorf("start event bus: subscriber %s: %w", s.name, err)
+				}
+			case err != nil:
 				return fmt.Errorf("start event bus: subscriber %s: %w", s.name, err)
 			}
-		case err != nil:
-			return fmt.Errorf("start event bus: subscriber %s: %w", s.name, err)
+			marks[s][st] = min(m.UpTo, tops[st])
+			los[st] = min(los[st], marks[s][st])
 		}
-		marks[s] = min(m.UpTo, top)
-		lo = min(lo, marks[s])
 	}
 
 	// Events up to the prune cursor are gone: a subscriber with an older watermark (one that
@@ -354,7 +393,7 @@ func (b *Bus) start(ctx context.Context) error {
 	if err := b.st.Get(ctx, busMarks, busPruned, &pruned); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("start event bus: %w", err)
 	}
-	lo = max(lo, min(pruned.UpTo, top))
+	los[busOutbox] = max(los[busOutbox], min(pruned.UpTo, tops[busOutbox]))
 
 	failures := map[string]busFailure{}
 	err = b.st.Find(ctx, busFailures, nil, nil, func(raw bson.Raw) error {
@@ -369,12 +408,16 @@ func (b *Bus) start(ctx context.Context) error {
 		return fmt.Errorf("start event bus: read failures: %w", err)
 	}
 
-	var items []*busItem
-	seen := map[string]bool{}
-	for seq := lo + 1; seq <= top; seq++ {
-		id := busEventID(seq)
+	type stored struct {
+		stream int
+		seq    int64
+		raw    bson.Raw
+		typ    string
+	}
+	var events []stored
+	for seq := los[busOutbox] + 1; seq <= tops[busOutbox]; seq++ {
 		var raw bson.Raw
-		err := b.st.Get(ctx, busEvents, id, &raw)
+		err := b.st.Get(ctx, busEvents, busEventID(seq), &raw)
 		if errors.Is(err, store.ErrNotFound) {
 			continue // a number claimed by a publish that failed, or by a start
 		}
@@ -382,11 +425,49 @@ func (b *Bus) start(ctx context.Context) error {
 			return fmt.Errorf("start event bus: %w", err)
 		}
 		typ, _ := raw.Lookup("type").StringValueOK()
-		for _, s := range b.subs {
-			if seq <= marks[s] || !s.matches(typ) {
+		events = append(events, stored{busOutbox, seq, raw, typ})
+	}
+	if b.audit != nil {
+		// The events of the audit entries the watermarks have not passed, but not those of
+		// entries voided later in the log: their writes were never stored.
+		voided := map[int64]bool{}
+		var carried []stored
+		for seq := los[busAudit] + 1; seq <= tops[busAudit]; seq++ {
+			e, x, ok, err := b.audit.readOutbox(ctx, seq)
+			if err != nil {
+				b.log.Error("audit entry unreadable: its event, if any, is not delivered", "seq", seq, "err", err)
 				continue
 			}
-			it, err := b.recoverItem(ctx, seq, s, raw, failures)
+			if !ok || x == nil {
+				continue
+			}
+			if x.void > 0 {
+				voided[x.void] = true
+			}
+			if x.event == nil {
+				continue
+			}
+			raw, err := bson.Marshal(outboxEvent(seq, e, x))
+			if err != nil {
+				return fmt.Errorf("start event bus: audit entry %d: %w", seq, err)
+			}
+			carried = append(carried, stored{busAudit, seq, raw, x.event.Type})
+		}
+		for _, c := range carried {
+			if !voided[c.seq] {
+				events = append(events, c)
+			}
+		}
+	}
+
+	var items []*busItem
+	seen := map[string]bool{}
+	for _, ev := range events {
+		for _, s := range b.subs {
+			if ev.seq <= marks[s][ev.stream] || !s.matches(ev.typ) {
+				continue
+			}
+			it, err := b.recoverItem(ctx, ev.stream, ev.seq, s, ev.raw, failures)
 			if err != nil {
 				return fmt.Errorf("start event bus: %w", err)
 			}
@@ -400,11 +481,11 @@ func (b *Bus) start(ctx context.Context) error {
 	// Deliveries revived by Retry sit below their subscriber's watermark.
 	for key, f := range failures {
 		s := b.byName[f.Subscriber]
-		seq, ok := busSeqOf(key)
-		if seen[key] || s == nil || !ok || DeliveryState(f.State) != DeliveryRetrying {
+		stream, seq, ok := busSeqOf(key)
+		if seen[key] || s == nil || !ok || DeliveryState(f.State) != DeliveryRetrying || stream == busAudit && b.audit == nil {
 			continue
 		}
-		it, err := b.recoverItem(ctx, seq, s, f.Event, failures)
+		it, err := b.recoverItem(ctx, stream, seq, s, f.Event, failures)
 		if err != nil {
 			return fmt.Errorf("start event bus: %w", err)
 		}
@@ -418,9 +499,11 @@ func (b *Bus) start(ctx context.Context) error {
 	if b.stopping {
 		return errors.New("start event bus: closed while starting")
 	}
-	b.started, b.top = true, top
+	b.started, b.top = true, tops[busOutbox]
 	for s, m := range marks {
-		s.mark, s.saved = m, m
+		for st := range busStreams {
+			s.cur[st].mark, s.cur[st].saved = m[st], m[st]
+		}
 	}
 	for _, it := range items {
 		b.enqueueLocked(it)
@@ -437,9 +520,10 @@ func (b *Bus) start(ctx context.Context) error {
 	return nil
 }
 
-// recoverItem makes the delivery of event seq to s unless its marker says it is finished.
-func (b *Bus) recoverItem(ctx context.Context, seq int64, s *busSub, raw bson.Raw, failures map[string]busFailure) (*busItem, error) {
-	key := busEventID(seq) + "/" + s.name
+// recoverItem makes the delivery of event seq of a stream to s unless its marker says it is
+// finished.
+func (b *Bus) recoverItem(ctx context.Context, stream int, seq int64, s *busSub, raw bson.Raw, failures map[string]busFailure) (*busItem, error) {
+	key := busEventIDOf(stream, seq) + "/" + s.name
 	var m busMarker
 	err := b.st.Get(ctx, busDeliveries, key, &m)
 	if err == nil {
@@ -448,7 +532,7 @@ func (b *Bus) recoverItem(ctx context.Context, seq int64, s *busSub, raw bson.Ra
 	if !errors.Is(err, store.ErrNotFound) {
 		return nil, err
 	}
-	it := &busItem{seq: seq, key: key, sub: s, raw: raw}
+	it := &busItem{stream: stream, seq: seq, key: key, sub: s, raw: raw}
 	if f, ok := failures[key]; ok {
 		it.tries, it.first, it.failing = f.Attempts, f.FirstFailed, true
 	}
@@ -512,10 +596,39 @@ func (b *Bus) Publish(ctx context.Context, e Event) error {
 	}
 	for _, s := range b.subs {
 		if s.matches(e.Type) {
-			b.enqueueLocked(&busItem{seq: seq, key: e.ID + "/" + s.name, sub: s, raw: raw, tracked: true})
+			b.enqueueLocked(&busItem{stream: busOutbox, seq: seq, key: e.ID + "/" + s.name, sub: s, raw: raw, tracked: true})
 		}
 	}
 	return nil
+}
+
+// handOver queues the event that audit entry seq carries (Kernel.Commit) to its subscribers, once
+// its write is stored. It reports false when the bus is not running: the entry must then stay
+// open, so that no watermark passes it and the next Start delivers its event.
+func (b *Bus) handOver(seq int64, e Event) bool {
+	raw, err := bson.Marshal(e)
+	if err != nil {
+		b.log.Error("event not queued; the next start delivers it", "event", e.ID, "err", err)
+		return false
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.started || b.stopping {
+		return false
+	}
+	for _, s := range b.subs {
+		if s.matches(e.Type) {
+			b.enqueueLocked(&busItem{stream: busAudit, seq: seq, key: e.ID + "/" + s.name, sub: s, raw: raw, tracked: true})
+		}
+	}
+	return true
+}
+
+// closed reports whether Close was called.
+func (b *Bus) closed() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.stopping
 }
 
 // busSeqBlock is how many event numbers Publish reserves at once.
@@ -554,21 +667,35 @@ func (b *Bus) enqueueLocked(it *busItem) {
 	}
 	b.queued[it.key] = true
 	if it.tracked {
-		it.sub.pending[it.seq]++
+		it.sub.cur[it.stream].pending[it.seq]++
 	}
+	b.countFailingLocked(it)
 	b.queue = append(b.queue, it)
 	b.busyLocked(1)
 	b.work.Signal()
 }
 
+// countFailingLocked counts a tracked delivery that has failed in its cursor's failing.
+func (b *Bus) countFailingLocked(it *busItem) {
+	if it.tracked && it.failing && !it.counted {
+		it.counted = true
+		it.sub.cur[it.stream].failing++
+	}
+}
+
 // finishLocked forgets a delivery that is done or dead.
 func (b *Bus) finishLocked(it *busItem) {
 	delete(b.queued, it.key)
+	c := &it.sub.cur[it.stream]
 	if it.tracked {
-		it.sub.pending[it.seq]--
-		if it.sub.pending[it.seq] <= 0 {
-			delete(it.sub.pending, it.seq)
+		c.pending[it.seq]--
+		if c.pending[it.seq] <= 0 {
+			delete(c.pending, it.seq)
 		}
+	}
+	if it.counted {
+		it.counted = false
+		c.failing--
 	}
 	b.busyLocked(-1)
 }
@@ -600,14 +727,20 @@ func (b *Bus) deliver(it *busItem) {
 	ctx, cancel := context.WithTimeout(context.Background(), busBookkeep)
 	defer cancel()
 	now := time.Now().UTC()
-	eventID := busEventID(it.seq)
+	eventID := busEventIDOf(it.stream, it.seq)
 
 	if err == nil {
 		m := busMarker{Event: eventID, Subscriber: it.sub.name, State: "done", Attempts: it.tries + 1, At: now}
-		// A revived delivery's event may have been pruned meanwhile (its failure document kept a
-		// copy): a marker for it would never be pruned, and nothing needs it (Start does not
-		// walk below the prune cursor).
-		if it.tracked || b.eventStored(ctx, eventID) {
+		// The watermark finishes a tracked delivery (a restart delivers again at most what
+		// finished in the last second, which handlers allow): a marker costs a write per
+		// delivery, so it is stored only while the subscriber has a failing delivery, which may
+		// hold its watermark back for minutes. A revived delivery is below the watermark and
+		// gets one unless its event was pruned meanwhile (its failure document kept a copy): a
+		// marker for that would never be pruned.
+		b.mu.Lock()
+		held := it.sub.cur[it.stream].failing > 0
+		b.mu.Unlock()
+		if it.tracked && held || !it.tracked && b.eventStored(ctx, it.stream, eventID) {
 			if perr := b.st.Put(ctx, busDeliveries, it.key, m); perr != nil && !errors.Is(perr, store.ErrDuplicate) {
 				// Delivered but not marked: a restart may deliver it again, which handlers allow.
 				b.log.Error("delivery not marked done", "delivery", it.key, "err", perr)
@@ -629,6 +762,9 @@ func (b *Bus) deliver(it *busItem) {
 		it.first = now
 	}
 	it.failing = true
+	b.mu.Lock()
+	b.countFailingLocked(it)
+	b.mu.Unlock()
 	f := busFailure{
 		Key: it.key, Subscriber: it.sub.name, Event: it.raw, State: string(DeliveryRetrying),
 		Attempts: it.tries, Error: err.Error(), FirstFailed: it.first, LastFailed: now,
@@ -642,7 +778,7 @@ func (b *Bus) deliver(it *busItem) {
 			b.log.Error("dead delivery not recorded", "delivery", it.key, "err", serr)
 		}
 		m := busMarker{Event: eventID, Subscriber: it.sub.name, State: string(DeliveryDead), Attempts: it.tries, At: now}
-		if it.tracked || b.eventStored(ctx, eventID) { // as for a done marker, below
+		if it.tracked || b.eventStored(ctx, it.stream, eventID) { // see the done marker above
 			if perr := b.st.Put(ctx, busDeliveries, it.key, m); perr != nil && !errors.Is(perr, store.ErrDuplicate) {
 				b.log.Error("dead delivery not marked", "delivery", it.key, "err", perr)
 			}
@@ -678,8 +814,12 @@ func (b *Bus) deliver(it *busItem) {
 	})
 }
 
-// eventStored reports whether event id is still in the outbox (true when that cannot be read).
-func (b *Bus) eventStored(ctx context.Context, id string) bool {
+// eventStored reports whether event id is still stored (true when that cannot be read). The
+// audit log's entries are never pruned.
+func (b *Bus) eventStored(ctx context.Context, stream int, id string) bool {
+	if stream == busAudit {
+		return true
+	}
 	var e struct{}
 	return !errors.Is(b.st.Get(ctx, busEvents, id, &e), store.ErrNotFound)
 }
@@ -737,34 +877,47 @@ func (b *Bus) flushMarks(ctx context.Context) error {
 	b.flushMu.Lock()
 	defer b.flushMu.Unlock()
 	type write struct {
-		s    *busSub
-		mark int64
+		s      *busSub
+		stream int
+		mark   int64
 	}
 	var writes []write
+	var limits [busStreams]int64
+	// The audit stream's limit before the bus's lock: an entry is handed over (below) before it
+	// is closed, so a limit read first can only be too low.
+	if b.audit != nil {
+		limits[busAudit] = b.audit.openLimit()
+	}
 	b.mu.Lock()
-	limit := b.top
+	limits[busOutbox] = b.top
 	for seq := range b.inflight {
-		limit = min(limit, seq-1)
+		limits[busOutbox] = min(limits[busOutbox], seq-1)
 	}
 	for _, s := range b.subs {
-		m := limit
-		for seq := range s.pending {
-			m = min(m, seq-1)
-		}
-		s.mark = max(s.mark, m)
-		if s.mark != s.saved {
-			writes = append(writes, write{s, s.mark})
+		for st := range busStreams {
+			if st == busAudit && b.audit == nil {
+				continue
+			}
+			c := &s.cur[st]
+			m := limits[st]
+			for seq := range c.pending {
+				m = min(m, seq-1)
+			}
+			c.mark = max(c.mark, m)
+			if c.mark != c.saved {
+				writes = append(writes, write{s, st, c.mark})
+			}
 		}
 	}
 	b.mu.Unlock()
 	var errs []error
 	for _, w := range writes {
-		if err := b.st.Set(ctx, busMarks, w.s.name, busMark{UpTo: w.mark, At: time.Now().UTC()}); err != nil {
+		if err := b.st.Set(ctx, busMarks, busMarkKey(w.s.name, w.stream), busMark{UpTo: w.mark, At: time.Now().UTC()}); err != nil {
 			errs = append(errs, err)
 			continue
 		}
 		b.mu.Lock()
-		w.s.saved = w.mark
+		w.s.cur[w.stream].saved = w.mark
 		b.mu.Unlock()
 	}
 	return errors.Join(errs...)
@@ -872,7 +1025,7 @@ func (b *Bus) Retry(ctx context.Context, key string) error {
 	if err := b.st.Get(ctx, busFailures, key, &f); err != nil {
 		return fmt.Errorf("retry delivery %s: %w", key, err)
 	}
-	seq, ok := busSeqOf(key)
+	stream, seq, ok := busSeqOf(key)
 	if DeliveryState(f.State) != DeliveryDead || !ok {
 		return fmt.Errorf("retry delivery %s: %w", key, ErrDeliveryNotDead)
 	}
@@ -909,7 +1062,7 @@ func (b *Bus) Retry(ctx context.Context, key string) error {
 		return fmt.Errorf("retry delivery %s: %w", key, err)
 	}
 	if running && !b.stopping {
-		b.enqueueLocked(&busItem{seq: seq, key: key, sub: s, raw: f.Event, first: f.FirstFailed, failing: true})
+		b.enqueueLocked(&busItem{stream: stream, seq: seq, key: key, sub: s, raw: f.Event, first: f.FirstFailed, failing: true})
 	}
 	return nil
 }
@@ -955,7 +1108,7 @@ func (b *Bus) Prune(ctx context.Context, before time.Time) (int, error) {
 	}
 	subs := make([]subMark, len(b.subs))
 	for i, s := range b.subs {
-		subs[i] = subMark{s, s.mark}
+		subs[i] = subMark{s, s.cur[busOutbox].mark}
 	}
 	b.mu.Unlock()
 
@@ -1042,14 +1195,38 @@ walk:
 // busEventID is the _id of event seq: zero-padded so that ids sort like numbers.
 func busEventID(seq int64) string { return fmt.Sprintf("%016d", seq) }
 
-// busSeqOf reads the sequence number out of a delivery key.
-func busSeqOf(key string) (int64, bool) {
+// busAuditPrefix starts the ids of the events carried by audit entries: "a" and the entry's
+// zero-padded seq.
+const busAuditPrefix = "a"
+
+// busEventIDOf is the id of event seq of a stream.
+func busEventIDOf(stream int, seq int64) string {
+	if stream == busAudit {
+		return busAuditPrefix + busEventID(seq)
+	}
+	return busEventID(seq)
+}
+
+// busMarkKey is the _id of a subscriber's watermark on a stream.
+func busMarkKey(sub string, stream int) string {
+	if stream == busAudit {
+		return sub + "@audit" // "@" cannot occur in a subscriber's name
+	}
+	return sub
+}
+
+// busSeqOf reads the stream and the sequence number out of a delivery key.
+func busSeqOf(key string) (int, int64, bool) {
 	id, _, ok := strings.Cut(key, "/")
 	if !ok {
-		return 0, false
+		return 0, 0, false
+	}
+	stream := busOutbox
+	if rest, ok := strings.CutPrefix(id, busAuditPrefix); ok {
+		stream, id = busAudit, rest
 	}
 	seq, err := strconv.ParseInt(id, 10, 64)
-	return seq, err == nil
+	return stream, seq, err == nil && seq > 0
 }
 
 func busUTC(t time.Time) time.Time {

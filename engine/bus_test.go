@@ -558,8 +558,10 @@ func TestBusPrune(t *testing.T) {
 	if c := count(busEvents); c != 2 {
 		t.Fatalf("%d events left, want 2", c)
 	}
-	if c := count(busDeliveries); c != 2 {
-		t.Fatalf("%d delivery markers left, want 2", c)
+	// No markers: the watermarks finish these deliveries (issue 8 item 4), and "ok", whose
+	// watermark the stuck event does not hold back, has no failing delivery.
+	if c := count(busDeliveries); c != 0 {
+		t.Fatalf("%d delivery markers left, want 0", c)
 	}
 	if n, err := b.Prune(ctx, time.Time{}); err != nil || n != 0 {
 		t.Fatalf("second prune: %d, %v", n, err)

@@ -28,6 +28,8 @@ type Kernel struct {
 	Grants TaskGrants
 	// Actions are the automatic actions engines register for flows and rules.
 	Actions *Set[Action]
+
+	settled settler // stores the audit log's settled point (outbox.go)
 }
 
 // KernelOptions configure NewKernel.
@@ -59,16 +61,19 @@ func NewKernel(st *store.Store, opts KernelOptions) *Kernel {
 	}
 	opts.Exprs = append([]ExprOption{WithLocation(opts.Location)}, opts.Exprs...)
 	audit := NewAudit(st, WithAuditKey(opts.AuditKey))
+	bus := NewBus(st, log, opts.Bus)
+	bus.audit = audit // the events of writes ride on their audit entries (Commit)
 	return &Kernel{
 		Store:     st,
 		Log:       log,
 		Audit:     audit,
 		Auth:      NewAuth(st, audit, opts.Auth),
-		Bus:       NewBus(st, log, opts.Bus),
+		Bus:       bus,
 		Scheduler: NewScheduler(st, log, opts.Scheduler),
 		Exprs:     NewExprs(opts.Exprs...),
 		Registry:  &Registry{},
 		Actions:   &Set[Action]{},
+		settled:   settler{saved: -1},
 	}
 }
 
@@ -83,12 +88,16 @@ func DefaultLocation() *time.Location {
 	return time.FixedZone("CST", 8*3600)
 }
 
-// Start starts the event bus (re-delivering what a previous run left undelivered) and the
-// scheduler.
+// Start settles the writes a previous run left unfinished (reconcile), starts the event bus
+// (re-delivering what a previous run left undelivered) and the scheduler.
 func (k *Kernel) Start(ctx context.Context) error {
+	if err := k.reconcile(ctx); err != nil {
+		return err
+	}
 	if err := k.Bus.Start(ctx); err != nil {
 		return err
 	}
+	k.startSettler()
 	err := k.Scheduler.Add("bus.prune", "@hourly", func(ctx context.Context, _ time.Time) error {
 		_, err := k.Bus.Prune(ctx, time.Time{})
 		return err
@@ -120,5 +129,5 @@ func (k *Kernel) RetryDelivery(ctx context.Context, p *Principal, key string) er
 func (k *Kernel) Close(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	return errors.Join(k.Scheduler.Stop(ctx), k.Bus.Close(ctx), k.Store.Close(ctx))
+	return errors.Join(k.Scheduler.Stop(ctx), k.Bus.Close(ctx), k.stopSettler(ctx), k.Store.Close(ctx))
 }

@@ -65,6 +65,8 @@ func New(k *engine.Kernel, opts Options) *Service {
 	}
 	s := &Service{k: k, st: k.Store, loc: opts.Location, now: opts.Now, imports: make(chan struct{}, opts.MaxImports)}
 	k.Records = recordsAPI{s}
+	// Every stored revision of a record has its audit entry; audit verify checks it.
+	k.Audit.Cover("rec.", "record", RecordTarget)
 	s.registerActions()
 	s.registerFileJobs()
 	_ = k.Registry.RegisterKind(engine.DefinitionKind{

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -72,11 +73,15 @@ func (s *Service) insert(ctx context.Context, p *engine.Principal, c *Compiled, 
 	if err := s.bindFiles(ctx, c.App, c.Key, id, newFileUses(c.Fields, nil, data)); err != nil {
 		return nil, nil, fmt.Errorf("create record: %w", err)
 	}
-	if err := s.st.Create(ctx, RecordsCollection(c.App, c.Key), id, doc); err != nil {
+	rec := doc.record()
+	coll := RecordsCollection(c.App, c.Key)
+	// Two inserts: the audit entry, which carries the event (the commit point), and the record.
+	_, err := s.k.Commit(ctx, recordWrite(p, "record.create", EventCreated, rec, nil, rec.Data), func(ctx context.Context, journal func(context.Context) error) error {
+		return s.st.CreateWith(ctx, coll, id, doc, journal)
+	})
+	if err != nil {
 		return nil, nil, fmt.Errorf("create record: %w", err)
 	}
-	rec := doc.record()
-	s.recordWritten(ctx, p, "record.create", EventCreated, rec, nil, rec.Data)
 	return rec, doc, nil
 }
 
@@ -97,15 +102,25 @@ func (s *Service) parts(c *Compiled, data Values) map[string]DateParts {
 	return out
 }
 
-// recordWritten appends the audit entry and publishes the event of a record write.
-func (s *Service) recordWritten(ctx context.Context, p *engine.Principal, action, event string, rec *Record, before, after Values) {
-	target := rec.App + "/" + rec.Form + "/" + rec.ID
-	s.audit(ctx, p, action, "record", target, nilIfEmpty(before), nilIfEmpty(after))
-	data := map[string]any{"form": rec.Form, "id": rec.ID, "rev": rec.Rev, "status": rec.Status, "version": rec.Version}
-	e := engine.Event{Type: event, App: rec.App, Kind: "record", Target: target, Actor: p.Username, Before: before, After: after, Data: data}
-	if err := s.k.Bus.Publish(ctx, e); err != nil {
-		s.k.Log.Error("publish record event failed", "type", event, "target", target, "err", err)
+// recordWrite is the write of revision rec.Rev of a record, with its audit entry and event,
+// for Kernel.Commit: a record is never stored without them.
+func recordWrite(p *engine.Principal, action, event string, rec *Record, before, after Values) engine.Write {
+	actor, ip := engine.SystemActor, ""
+	if p != nil {
+		actor, ip = p.Username, p.IP
 	}
+	target := rec.App + "/" + rec.Form + "/" + rec.ID
+	data := map[string]any{"form": rec.Form, "id": rec.ID, "rev": rec.Rev, "status": rec.Status, "version": rec.Version}
+	return engine.Write{Coll: RecordsCollection(rec.App, rec.Form), ID: rec.ID, Rev: rec.Rev,
+		Entry: engine.AuditEntry{Actor: actor, IP: ip, Action: action, Kind: "record", Target: target, Before: nilIfEmpty(before), After: nilIfEmpty(after)},
+		Event: &engine.Event{Type: event, App: rec.App, Data: data}}
+}
+
+// RecordTarget is the audit target of a record in collection coll (RecordsCollection):
+// "app/form/id". The audit log covers record collections with it (engine.Audit.Cover).
+func RecordTarget(coll, id string) string {
+	app, form, _ := strings.Cut(strings.TrimPrefix(coll, "rec."), ".")
+	return app + "/" + form + "/" + id
 }
 
 func nilIfEmpty(v Values) any {
@@ -192,16 +207,20 @@ func (s *Service) Update(ctx context.Context, p *engine.Principal, app, form, id
 // save writes d as its next revision and reports it.
 func (s *Service) save(ctx context.Context, p *engine.Principal, d *recordDoc, acc *access, action, event string, before Values) (*Record, error) {
 	d.UpdatedBy, d.UpdatedAt = p.Username, s.now().UTC().Truncate(time.Millisecond)
-	rev, err := s.st.Update(ctx, RecordsCollection(d.App, d.Form), d.ID, d.Rev, d)
+	base := d.Rev
+	rec := d.record()
+	rec.Rev = base + 1 // the revision the write makes, which its entry and event name
+	_, err := s.k.Commit(ctx, recordWrite(p, action, event, rec, before, rec.Data), func(ctx context.Context, journal func(context.Context) error) error {
+		_, err := s.st.UpdateWith(ctx, RecordsCollection(d.App, d.Form), d.ID, base, d, journal)
+		return err
+	})
 	if err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			return nil, fmt.Errorf("record %s changed meanwhile: %w", d.ID, engine.ErrConflict)
 		}
 		return nil, err
 	}
-	d.Rev = rev
-	rec := d.record()
-	s.recordWritten(ctx, p, action, event, rec, before, rec.Data)
+	d.Rev = rec.Rev
 	rec.Data = acc.visible(ctx, d, rec.Data)
 	return rec, nil
 }

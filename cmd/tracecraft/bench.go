@@ -27,11 +27,22 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	n := fs.Int("n", 2000, "operations per measurement")
 	docs := fs.Int("docs", 100_000, "documents for the lookup measurement")
 	mongoURI := fs.String("mongo-uri", "", "measure on this MongoDB instead of a temporary embedded store")
+	records := fs.Int("records", 5000, "records for the storage measurement (embedded store only; 0 skips it)")
+	storageOnly := fs.Bool("storage-only", false, "run only the storage measurement")
+	sync := fs.String("sqlite-sync", string(store.DefaultSync), "the embedded store's synchronous setting: normal or full")
+	storageDir := fs.String("storage-dir", "", "make the storage measurement's data folder here and keep it")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	syncMode, err := store.ParseSync(*sync)
+	if err != nil {
+		return fmt.Errorf("--sqlite-sync: %w", err)
+	}
+	if *storageOnly {
+		return benchStorage(ctx, stdout, *records, *storageDir, syncMode)
+	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	opts := store.Options{MongoURI: *mongoURI, Logger: log, Database: fmt.Sprintf("tcbench_%d", time.Now().UnixNano())}
+	opts := store.Options{MongoURI: *mongoURI, Logger: log, Database: fmt.Sprintf("tcbench_%d", time.Now().UnixNano()), Synchronous: syncMode}
 	if *mongoURI == "" {
 		dir, err := os.MkdirTemp("", "tcbench")
 		if err != nil {
@@ -163,22 +174,9 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	record := func(i int) forms.Values {
 		return forms.Values{"material": "面粉", "qty": float64(i % 1000), "price": 3.5, "grade": "a", "received": "2026-11-25"}
 	}
-	engineCreate, err := rate(*n, func(i int) error { _, err := fsvc.Create(ctx, sys, "bench", "receipt", record(i)); return err })
-	if err != nil {
+	if err := benchCreates(ctx, st, fsvc, "bench", "receipt", *n, record, report); err != nil {
 		return err
 	}
-	rawRec, err := st.Collection(ctx, "bench_rawrec")
-	if err != nil {
-		return err
-	}
-	rawRecord, err := rate(*n, func(i int) error {
-		_, err := rawRec.InsertOne(ctx, bson.D{{Key: "_id", Value: fmt.Sprint("x", i)}, {Key: "data", Value: record(i)}, {Key: "created_at", Value: time.Now()}})
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	report("form engine Create vs raw insert", engineCreate, rawRecord)
 
 	// An approval: start + two single approvals through the flow engine, against three raw
 	// writes (an insert and two replaces) of a document of the same size.
@@ -252,5 +250,8 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	fmt.Fprintln(stdout, "\nratio = ops/s ÷ baseline ops/s, both measured in this run.")
+	if *mongoURI == "" && *records > 0 {
+		return benchStorage(ctx, stdout, *records, *storageDir, syncMode)
+	}
 	return nil
 }

@@ -51,12 +51,14 @@ type storeFlags struct {
 	mongoURI     string
 	timezone     string
 	auditKeyFile string
+	sqliteSync   string
 }
 
 func (f *storeFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.data, "data", "./data", "data folder of the embedded store")
 	fs.StringVar(&f.mongoURI, "mongo-uri", os.Getenv("TRACECRAFT_MONGO_URI"), "MongoDB URI (instead of the embedded store)")
 	fs.StringVar(&f.timezone, "timezone", envOr("TRACECRAFT_TIMEZONE", "Asia/Shanghai"), "the plant's time zone (IANA name): the day of auto-numbers and date parts, today() in formulas, schedules and working hours")
+	fs.StringVar(&f.sqliteSync, "sqlite-sync", envOr("TRACECRAFT_SQLITE_SYNC", string(store.DefaultSync)), "the embedded store's SQLite synchronous setting: normal (a killed process loses nothing; a power cut may lose the last commits) or full (every commit flushed to disk)")
 	fs.StringVar(&f.auditKeyFile, "audit-key-file", os.Getenv("TRACECRAFT_AUDIT_KEY_FILE"), "file holding the audit log's HMAC key (else TRACECRAFT_AUDIT_KEY; on the embedded store DATA/audit.key, made when missing; required with --mongo-uri)")
 }
 
@@ -70,7 +72,11 @@ func (f *storeFlags) openKernel(ctx context.Context, log *slog.Logger) (*engine.
 		_, _, err := auditKey(f, log) // says what to give
 		return nil, err
 	}
-	st, err := store.Open(ctx, store.Options{DataDir: f.data, MongoURI: f.mongoURI, Logger: log})
+	sync, err := store.ParseSync(f.sqliteSync)
+	if err != nil {
+		return nil, fmt.Errorf("--sqlite-sync: %w", err)
+	}
+	st, err := store.Open(ctx, store.Options{DataDir: f.data, MongoURI: f.mongoURI, Logger: log, Synchronous: sync})
 	if err != nil {
 		return nil, err
 	}

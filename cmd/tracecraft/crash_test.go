@@ -6,9 +6,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +19,11 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"tracecraft/engine/store"
+	"tracecraft/forms"
 )
 
 // buildBinary builds the tracecraft binary once per test run.
@@ -113,6 +120,22 @@ func (s *server) call(method, path, token string, body any) (int, map[string]any
 	return res.StatusCode, out
 }
 
+// callList is call for answers that are JSON arrays.
+func (s *server) callList(method, path, token string) (int, []map[string]any) {
+	req, _ := http.NewRequest(method, "http://"+s.addr+path, nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, nil
+	}
+	defer res.Body.Close()
+	var out []map[string]any
+	_ = json.NewDecoder(res.Body).Decode(&out)
+	return res.StatusCode, out
+}
+
 func (s *server) must(method, path, token string, body any, want int) map[string]any {
 	s.t.Helper()
 	st, out := s.call(method, path, token, body)
@@ -131,6 +154,11 @@ func (s *server) login() string {
 // the server with SIGKILL at a random moment, restarts it and checks that every record whose
 // creation was acknowledged is there, that no auto-number was handed out twice, and that the
 // audit chain verifies.
+//
+// Issue 8 item 4, no stored write without its effects: every record in the store after the
+// restart — acknowledged or not (its client got no answer) — has exactly one audit entry and its
+// flow instance, no entry claims a create that is not stored unless it was voided, and audit
+// verify fails on a record revision written behind the log's back.
 func TestKillLosesNoAcknowledgedWrite(t *testing.T) {
 	if testing.Short() {
 		t.Skip("skipped with -short: it builds and runs the binary")
@@ -150,6 +178,17 @@ func TestKillLosesNoAcknowledgedWrite(t *testing.T) {
 	}
 	s.must("POST", "/api/v1/apps/plant/forms", token, def, 201)
 	s.must("POST", "/api/v1/apps/plant/forms/receipt/publish", token, nil, 201)
+	flow := map[string]any{
+		"key": "release", "name": map[string]string{"zh-CN": "放行", "en": "Release"}, "form": "receipt",
+		"trigger": map[string]any{"on": "create"},
+		"nodes": []map[string]any{
+			{"id": "start", "type": "start", "next": "qa"},
+			{"id": "qa", "type": "approval", "mode": "any", "assignees": []map[string]any{{"kind": "user", "users": []string{"admin"}}}, "next": "ok"},
+			{"id": "ok", "type": "end", "outcome": "approved"},
+		},
+	}
+	s.must("POST", "/api/v1/apps/plant/flows", token, flow, 201)
+	s.must("POST", "/api/v1/apps/plant/flows/release/publish", token, nil, 201)
 
 	type acked struct {
 		id, lot string
@@ -202,6 +241,16 @@ func TestKillLosesNoAcknowledgedWrite(t *testing.T) {
 		}
 		lots[a.lot] = true
 	}
+	stored := crashStoredRecords(t, s, token)
+	for _, a := range done {
+		if !stored[a.id] {
+			t.Fatalf("acknowledged record %s is not listed", a.id)
+		}
+	}
+	crashCheckAudit(t, s, token, stored)
+	crashCheckFlows(t, s, token, stored)
+	t.Logf("%d records in the store after the restart, %d of them acknowledged", len(stored), len(done))
+
 	// New records after the restart continue the numbering without reuse.
 	out := s.must("POST", "/api/v1/apps/plant/forms/receipt/records", token, map[string]any{"data": map[string]any{"qty": 1}}, 201)
 	if lot := out["data"].(map[string]any)["lot"].(string); lots[lot] {
@@ -216,6 +265,146 @@ func TestKillLosesNoAcknowledgedWrite(t *testing.T) {
 	verify, err := exec.Command(binary(t), "audit", "verify", "--data", data).CombinedOutput()
 	if err != nil || !strings.Contains(string(verify), "audit log OK") {
 		t.Fatalf("audit verify after the crash: %v: %s", err, verify)
+	}
+
+	// A record revision stored behind the log's back — a new record, and a second revision of
+	// an acknowledged one — is reported.
+	crashForge(t, data, done[0].id)
+	verify, err = exec.Command(binary(t), "audit", "verify", "--data", data).CombinedOutput()
+	if err == nil || !strings.Contains(string(verify), "2 stored revisions have no audit entry") {
+		t.Fatalf("audit verify after writes behind the log's back: %v: %s", err, verify)
+	}
+}
+
+// crashStoredRecords lists the ids of every record of plant/receipt.
+func crashStoredRecords(t *testing.T, s *server, token string) map[string]bool {
+	t.Helper()
+	ids := map[string]bool{}
+	cursor := ""
+	for {
+		path := "/api/v1/apps/plant/forms/receipt/records?limit=500"
+		if cursor != "" {
+			path += "&cursor=" + url.QueryEscape(cursor)
+		}
+		out := s.must("GET", path, token, nil, 200)
+		items, _ := out["items"].([]any)
+		for _, it := range items {
+			ids[it.(map[string]any)["id"].(string)] = true
+		}
+		cursor, _ = out["next"].(string)
+		if cursor == "" {
+			return ids
+		}
+	}
+}
+
+// crashCheckAudit checks that each stored record has exactly one record.create entry that is not
+// voided, and that every create entry not voided is of a stored record.
+func crashCheckAudit(t *testing.T, s *server, token string, stored map[string]bool) {
+	t.Helper()
+	creates := map[string][]string{} // target → seqs
+	voided := map[string]bool{}      // seq (zero-padded) → voided
+	before := ""
+	for {
+		path := "/api/v1/audit?limit=500"
+		if before != "" {
+			path += "&before=" + before
+		}
+		st, out := s.callList("GET", path, token)
+		if st != 200 {
+			t.Fatalf("list audit: %d", st)
+		}
+		if len(out) == 0 {
+			break
+		}
+		for _, e := range out {
+			seq := fmt.Sprintf("%016.0f", e["seq"].(float64))
+			switch e["action"] {
+			case "record.create":
+				target := e["target"].(string)
+				creates[target] = append(creates[target], seq)
+			case "audit.void":
+				voided[e["target"].(string)] = true
+			}
+			before = fmt.Sprintf("%.0f", e["seq"].(float64))
+		}
+	}
+	live := map[string]int{}
+	for target, seqs := range creates {
+		for _, seq := range seqs {
+			if voided[seq] {
+				continue
+			}
+			live[target]++
+			if id := strings.TrimPrefix(target, "plant/receipt/"); !stored[id] {
+				t.Errorf("audit entry %s says record %s was created, but it is not stored and the entry is not voided", seq, id)
+			}
+		}
+	}
+	for id := range stored {
+		if n := live["plant/receipt/"+id]; n != 1 {
+			t.Errorf("record %s has %d record.create audit entries, want exactly 1", id, n)
+		}
+	}
+	t.Logf("%d audit entries voided at start-up (writes the kill cut between entry and record)", len(voided))
+}
+
+// crashCheckFlows waits until the bus has started the flow on every stored record, and checks it
+// started exactly one instance on each.
+func crashCheckFlows(t *testing.T, s *server, token string, stored map[string]bool) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for id := range stored {
+		for {
+			st, out := s.callList("GET", "/api/v1/apps/plant/forms/receipt/records/"+id+"/flows", token)
+			if st != 200 {
+				t.Fatalf("flows of %s: %d", id, st)
+			}
+			if len(out) > 1 {
+				t.Fatalf("record %s has %d flow instances, want 1", id, len(out))
+			}
+			if len(out) == 1 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("record %s has no flow instance two minutes after the restart", id)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+}
+
+// crashForge writes, with the server stopped, a record and a second revision of record id
+// straight into the store, without audit entries.
+func crashForge(t *testing.T, data, id string) {
+	t.Helper()
+	ctx := context.Background()
+	st, err := store.Open(ctx, store.Options{DataDir: data, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close(ctx)
+	coll := forms.RecordsCollection("plant", "receipt")
+	doc := bson.D{{Key: "app", Value: "plant"}, {Key: "form", Value: "receipt"}, {Key: "version", Value: 1},
+		{Key: "data", Value: bson.D{{Key: "qty", Value: 7.0}, {Key: "lot", Value: "FORGED"}}}}
+	if err := st.Create(ctx, coll, "0000forged00000000000000", doc); err != nil {
+		t.Fatal(err)
+	}
+	var cur bson.D
+	if err := st.Get(ctx, coll, id, &cur); err != nil {
+		t.Fatal(err)
+	}
+	var rev int64
+	for i, e := range cur {
+		if e.Key == store.RevField {
+			rev = e.Value.(int64)
+		}
+		if e.Key == "data" {
+			cur[i].Value = bson.D{{Key: "qty", Value: 0.0}, {Key: "lot", Value: "CHANGED"}}
+		}
+	}
+	if _, err := st.Update(ctx, coll, id, rev, cur); err != nil {
+		t.Fatal(err)
 	}
 }
 

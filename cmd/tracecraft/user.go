@@ -13,6 +13,7 @@ import (
 	"text/tabwriter"
 
 	"tracecraft/engine"
+	"tracecraft/forms"
 )
 
 func cmdUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
@@ -175,9 +176,16 @@ func cmdAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintf(stdout, "sealed entries 1 to %d, written before the audit key, under the key\n", n)
 		return nil
 	}
+	// The engines say which collections the log covers: every stored revision of a record must
+	// have its entry.
+	forms.New(k, forms.Options{Location: k.Location()})
 	rep, err := k.Audit.Verify(ctx)
 	if err != nil {
 		return err
+	}
+	if !rep.OK && rep.FirstBad == 0 {
+		fmt.Fprintf(stdout, "audit log INCOMPLETE: %d entries, hash chain intact; %s\n", rep.Entries, rep.Reason)
+		return fmt.Errorf("%d stored revisions have no audit entry", rep.Unaudited)
 	}
 	if !rep.OK {
 		fmt.Fprintf(stdout, "audit log TAMPERED: %d entries; first bad entry #%d: %s\n", rep.Entries, rep.FirstBad, rep.Reason)

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/event"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
@@ -56,6 +57,8 @@ type Options struct {
 	// Synchronous is SQLite's synchronous setting on the embedded store's connections
 	// (store_sync.go); SyncNormal when empty. Ignored on MongoDB.
 	Synchronous Sync
+	// Monitor, when set, sees every command the store sends (tests count the writes).
+	Monitor *event.CommandMonitor
 }
 
 // Store is an open connection to the backend. It is safe for concurrent use.
@@ -74,6 +77,10 @@ type Store struct {
 	existing map[string]bool
 
 	locks keyLocks
+	// revLocks serialise revisioned writes (writeRevision, CreateWith, Settle) apart from
+	// locks (Set): a write's hook appends its audit entry, whose tail hint is a Set, while the
+	// write holds its lock, and one stripe must not be taken twice.
+	revLocks keyLocks
 
 	seqMu    sync.Mutex
 	seqLocks map[string]*sync.Mutex
@@ -107,6 +114,9 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		s.kind = KindMongoDB
 	}
 	copts := options.Client().ApplyURI(uri).SetServerSelectionTimeout(15 * time.Second)
+	if opts.Monitor != nil {
+		copts.SetMonitor(opts.Monitor)
+	}
 	if s.kind == KindEmbedded {
 		// One process owns the embedded database; a small pool keeps SQLite's writers few.
 		copts.SetMaxPoolSize(32)

@@ -229,7 +229,7 @@ func (s *Store) writeRevision(ctx context.Context, coll, id string, expected int
 	d = setField(setField(d, "_id", id), RevField, next)
 
 	if s.kind == KindEmbedded {
-		unlock := s.locks.lock(coll, id)
+		unlock := s.revLocks.lock(coll, id)
 		defer unlock()
 	}
 	cur, err := s.currentRev(ctx, coll, id)

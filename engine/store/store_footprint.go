@@ -16,10 +16,12 @@ type Footprint struct {
 	Collections []CollectionFootprint
 }
 
-// CollectionFootprint is one collection's share of a Footprint.
+// CollectionFootprint is one collection's share of a Footprint: Bytes in all, of which Indexes
+// in its SQLite indexes (FerretDB's and the store's _id indexes, and the query indexes).
 type CollectionFootprint struct {
-	Name  string
-	Bytes int64
+	Name    string
+	Bytes   int64
+	Indexes int64
 }
 
 // Footprint checkpoints the embedded store's WAL (TRUNCATE) and measures its database file.
@@ -45,7 +47,7 @@ func (s *Store) Footprint(ctx context.Context) (Footprint, error) {
 	fp := Footprint{Bytes: (pages - free) * size}
 	// dbstat gives each table's and index's pages; FerretDB's catalogue maps tables to
 	// collections, and an index is counted with its table.
-	rows, err := db.QueryContext(ctx, `SELECT c.name, SUM(d.pgsize)
+	rows, err := db.QueryContext(ctx, `SELECT c.name, SUM(d.pgsize), SUM(CASE WHEN m.type = 'index' THEN d.pgsize ELSE 0 END)
 		FROM dbstat d JOIN sqlite_schema m ON m.name = d.name
 		JOIN _ferretdb_collections c ON c.table_name = m.tbl_name
 		GROUP BY c.name`)
@@ -55,7 +57,7 @@ func (s *Store) Footprint(ctx context.Context) (Footprint, error) {
 	defer rows.Close()
 	for rows.Next() {
 		var c CollectionFootprint
-		if err := rows.Scan(&c.Name, &c.Bytes); err != nil {
+		if err := rows.Scan(&c.Name, &c.Bytes, &c.Indexes); err != nil {
 			return Footprint{}, fmt.Errorf("footprint: %w", err)
 		}
 		fp.Collections = append(fp.Collections, c)
