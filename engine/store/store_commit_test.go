@@ -124,3 +124,24 @@ func TestIssue8Writes_HookStopsTheWrite(t *testing.T) {
 		t.Fatalf("after settle: %+v, %v; want the claimed revision applied", got, err)
 	}
 }
+
+// TestIssue8Storage_NewDatabaseHas8KiBPages (issue 8, storage): a new data folder's database is
+// made with PageSize pages, whatever the synchronous setting.
+func TestIssue8Storage_NewDatabaseHas8KiBPages(t *testing.T) {
+	s, ctx := openCommitStore(t), context.Background()
+	if err := s.Put(ctx, "docs", "d1", bson.D{{Key: "v", Value: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	db, err := s.emb.sql()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var size int
+	if err := db.QueryRowContext(ctx, "PRAGMA page_size").Scan(&size); err != nil || size != PageSize {
+		t.Fatalf("page size %d (%v), want %d", size, err, PageSize)
+	}
+	fp, err := s.Footprint(ctx)
+	if err != nil || fp.Bytes <= 0 || len(fp.Collections) == 0 {
+		t.Fatalf("footprint %+v, %v", fp, err)
+	}
+}

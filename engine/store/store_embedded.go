@@ -40,7 +40,7 @@ type embedded struct {
 }
 
 func startEmbedded(ctx context.Context, dir, dbName string, sync Sync, log *slog.Logger) (*embedded, error) {
-	pragmas, err := sync.pragma()
+	pragmas, err := sqlitePragmas(sync)
 	if err != nil {
 		return nil, err
 	}

@@ -17,11 +17,13 @@ type Footprint struct {
 }
 
 // CollectionFootprint is one collection's share of a Footprint: Bytes in all, of which Indexes
-// in its SQLite indexes (FerretDB's and the store's _id indexes, and the query indexes).
+// in its SQLite indexes, of which IDIndexes in the two on _id (FerretDB's unique one and the
+// store's); the rest are query indexes (EnsureIndexes).
 type CollectionFootprint struct {
-	Name    string
-	Bytes   int64
-	Indexes int64
+	Name      string
+	Bytes     int64
+	Indexes   int64
+	IDIndexes int64
 }
 
 // Footprint checkpoints the embedded store's WAL (TRUNCATE) and measures its database file.
@@ -47,17 +49,18 @@ func (s *Store) Footprint(ctx context.Context) (Footprint, error) {
 	fp := Footprint{Bytes: (pages - free) * size}
 	// dbstat gives each table's and index's pages; FerretDB's catalogue maps tables to
 	// collections, and an index is counted with its table.
-	rows, err := db.QueryContext(ctx, `SELECT c.name, SUM(d.pgsize), SUM(CASE WHEN m.type = 'index' THEN d.pgsize ELSE 0 END)
+	rows, err := db.QueryContext(ctx, `SELECT c.name, SUM(d.pgsize), SUM(CASE WHEN m.type = 'index' THEN d.pgsize ELSE 0 END),
+		SUM(CASE WHEN m.type = 'index' AND m.name IN (c.table_name || '__id_', c.table_name || ?) THEN d.pgsize ELSE 0 END)
 		FROM dbstat d JOIN sqlite_schema m ON m.name = d.name
 		JOIN _ferretdb_collections c ON c.table_name = m.tbl_name
-		GROUP BY c.name`)
+		GROUP BY c.name`, idIndexSuffix)
 	if err != nil {
 		return fp, nil // no dbstat in this build: the total alone
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var c CollectionFootprint
-		if err := rows.Scan(&c.Name, &c.Bytes, &c.Indexes); err != nil {
+		if err := rows.Scan(&c.Name, &c.Bytes, &c.Indexes, &c.IDIndexes); err != nil {
 			return Footprint{}, fmt.Errorf("footprint: %w", err)
 		}
 		fp.Collections = append(fp.Collections, c)
