@@ -43,11 +43,12 @@ Usage:
   tracecraft audit seal
   tracecraft bus failed
   tracecraft bus retry KEY... | --all
-  tracecraft bench [--n 2000] [--docs 100000] [--mongo-uri URI]
+  tracecraft bench [--n 2000] [--docs 100000] [--records 5000] [--sqlite-sync normal|full] [--mongo-uri URI]
   tracecraft version
 
-Every command takes --data DIR (the embedded store's folder, default ./data) or --mongo-uri URI
-(also TRACECRAFT_MONGO_URI) to use a MongoDB instead, and --audit-key-file FILE (also
+Every command takes --data DIR (the embedded store's folder, default ./data; --sqlite-sync normal
+or full, see docs/operations.md) or --mongo-uri URI (also TRACECRAFT_MONGO_URI) to use a MongoDB
+instead, and --audit-key-file FILE (also
 TRACECRAFT_AUDIT_KEY_FILE, or the key itself in TRACECRAFT_AUDIT_KEY): the audit log's key,
 required with MongoDB; on the embedded store DIR/audit.key is made when missing. Commands other
 than serve open the store themselves: on the embedded store, stop the server first.
