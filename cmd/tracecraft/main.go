@@ -48,10 +48,10 @@ Usage:
 
 Every command takes --data DIR (the embedded store's folder, default ./data; --sqlite-sync normal
 or full, see docs/operations.md) or --mongo-uri URI (also TRACECRAFT_MONGO_URI) to use a MongoDB
-instead, and --audit-key-file FILE (also
-TRACECRAFT_AUDIT_KEY_FILE, or the key itself in TRACECRAFT_AUDIT_KEY): the audit log's key,
-required with MongoDB; on the embedded store DIR/audit.key is made when missing. Commands other
-than serve open the store themselves: on the embedded store, stop the server first.
+instead, and --audit-key-file FILE (also TRACECRAFT_AUDIT_KEY_FILE, or the key itself in
+TRACECRAFT_AUDIT_KEY): the audit log's key, required with MongoDB; on the embedded store
+DIR/audit.key is made when missing. Commands other than serve open the store themselves: on the
+embedded store, stop the server first.
 `
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
