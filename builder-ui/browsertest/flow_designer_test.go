@@ -70,7 +70,8 @@ func (b *browser) addNode(block string, index int, kind string) {
 // opens a new flow, adds an approver (或签, the initiator's manager, a reminder after 24 h,
 // qty editable), a condition branch with a condition the engine refuses — saving shows the
 // compile error on the branch it names — fixes it, adds an approver inside the branch, saves
-// and publishes version 1; the server holds it. On a 390×844 phone the designer shows the
+// and publishes version 1; the server holds it. A condition typed later is checked as it is
+// typed. On a 390×844 phone the designer shows the
 // published flow, reached from the form designer's 流程设计.
 func TestAnalystDesignsAFlow(t *testing.T) {
 	bin := chromium(t)
@@ -132,6 +133,17 @@ func TestAnalystDesignsAFlow(t *testing.T) {
 		b.run("publish", chromedp.Click(chromedp.CSS(`[data-test="flow-publish"]`)))
 		b.waitText(`[data-test="flow-status"]`, "已发布第 1 版")
 		b.shot("04-published")
+
+		// Conditions are checked live: typing a broken one shows the engine's error on the branch
+		// without pressing save; mending it clears the error.
+		b.run("break the condition",
+			chromedp.Click(chromedp.CSS(`[data-test="branch-condition_1-0"]`)),
+			b.typeInto(`[data-test="branch-when"]`, "qty >> 1"),
+			chromedp.WaitVisible(chromedp.CSS(`[data-test="drawer-problems"]`)),
+		)
+		b.shot("05-live-check")
+		b.run("mend the condition", b.typeInto(`[data-test="branch-when"]`, "qty > 1000"), chromedp.WaitNotPresent(chromedp.CSS(`[data-test="drawer-problems"]`)))
+		b.closeDrawer()
 		b.noPageErrorsBut("400")
 
 		var versions []struct {

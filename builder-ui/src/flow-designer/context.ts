@@ -31,6 +31,8 @@ export interface FlowContext {
   roles: Ref<{ name: string; label: string }[]>
   names: ComputedRef<Names>
   add: (blockKey: string, index: number, kind: AddKind) => void
+  /** check saves the draft quietly so the engine checks it (a condition being typed); nothing for a new flow. */
+  check: () => void
 }
 
 export const flowKey: InjectionKey<FlowContext> = Symbol('flow-designer')
@@ -65,5 +67,6 @@ export function createFlowContext(initial: FlowTree, names: () => Names, add: Fl
     roles: shallowRef([]),
     names: computed(names),
     add,
+    check: () => {},
   }
 }

@@ -1,0 +1,1 @@
+import"./index-DdjoW3yt.js";var e=(...e)=>t=>{e.forEach(e=>{e.value=t})};export{e as t};

@@ -1,1 +1,0 @@
-import"./index-CdCrOwa7.js";

@@ -1,0 +1,1 @@
+import"./index-DdjoW3yt.js";
