@@ -245,6 +245,9 @@ func (a *Audit) append(ctx context.Context, e AuditEntry, x *auditExtra) (AuditE
 	// Group commit: the entry joins the queue, and whoever holds a.mu next stores every entry
 	// queued by then in one insert. So concurrent writers share one store call, and an entry is
 	// stored, or has failed, when a.mu is free again.
+	if err := ctx.Err(); err != nil {
+		return AuditEntry{}, "", fmt.Errorf("append audit entry %q: %w", e.Action, err)
+	}
 	req := &auditReq{e: e, texts: texts, x: x, xtext: xtext}
 	a.qmu.Lock()
 	a.queue = append(a.queue, req)

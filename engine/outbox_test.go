@@ -293,3 +293,34 @@ func TestIssue8Writes_AuditStreamDeadLetter(t *testing.T) {
 		t.Fatalf("after Retry delivered %+v", got)
 	}
 }
+
+// Outbox entries written without the key (plain SHA-256) are sealed with the older ones when the
+// key comes, and verify then.
+func TestIssue8Writes_SealCoversPlainOutboxEntries(t *testing.T) {
+	st, ctx := storetest.New(t), busTestCtx(t)
+	k := NewKernel(st, KernelOptions{Log: storetest.Quiet})
+	if _, err := k.Audit.Append(ctx, AuditEntry{Actor: "alice", Action: "user.login"}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		_, err := k.Commit(ctx, outboxWrite(fmt.Sprint("d", i), 1, 1), func(ctx context.Context, journal func(context.Context) error) error {
+			return k.Store.CreateWith(ctx, "docs.a", fmt.Sprint("d", i), bson.D{{Key: "qty", Value: 1.0}}, journal)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if rep := auditTestVerify(t, k.Audit); !rep.OK || rep.Entries != 3 {
+		t.Fatalf("unkeyed verify: %+v", rep)
+	}
+	keyed := NewAudit(st, WithAuditKey(auditTestKey))
+	if rep := auditTestVerify(t, keyed); rep.OK {
+		t.Fatalf("keyed verify before the seal: %+v", rep)
+	}
+	if n, err := keyed.SealLegacy(ctx); err != nil || n != 3 {
+		t.Fatalf("seal: %d, %v", n, err)
+	}
+	if rep := auditTestVerify(t, keyed); !rep.OK || rep.Legacy != 3 || rep.Entries != 4 {
+		t.Fatalf("keyed verify after the seal: %+v", rep)
+	}
+}
