@@ -1,0 +1,1 @@
+import"./index-pyjOW2vL.js";

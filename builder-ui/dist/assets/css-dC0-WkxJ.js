@@ -1,1 +1,0 @@
-import"./index-DdjoW3yt.js";
