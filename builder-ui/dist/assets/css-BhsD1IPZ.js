@@ -1,1 +1,0 @@
-import"./index-pyjOW2vL.js";var e=(...e)=>t=>{e.forEach(e=>{e.value=t})};export{e as t};

@@ -1,1 +1,0 @@
-import"./index-pyjOW2vL.js";
