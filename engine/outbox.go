@@ -23,6 +23,10 @@ type Write struct {
 	Event *Event
 }
 
+// commitTimeout bounds a write once its audit entry is stored (the write no longer follows its
+// request's cancellation).
+const commitTimeout = 30 * time.Second
+
 // Commit makes a store write that is never stored without its audit entry and its event.
 //
 // do must write revision w.Rev of w.Coll/w.ID and call journal right before it writes
@@ -59,7 +63,13 @@ func (k *Kernel) Commit(ctx context.Context, w Write, do func(ctx context.Contex
 		entry, appended = e, true
 		return nil
 	}
-	err := do(ctx, journal)
+	// The write runs to its end once begun: a client that leaves (a cancelled request context)
+	// must not break it off between its entry and its document, where the outcome would be
+	// uncertain and another writer of the same document could be taken for it. A deadline still
+	// bounds it.
+	wctx, wcancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
+	defer wcancel()
+	err := do(wctx, journal)
 	switch {
 	case err == nil && appended:
 		k.settle(entry, x)
@@ -74,9 +84,19 @@ func (k *Kernel) Commit(ctx context.Context, w Write, do func(ctx context.Contex
 	bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), busBookkeep)
 	defer cancel()
 	if !errors.Is(err, store.ErrDuplicate) && !errors.Is(err, store.ErrConflict) && !errors.Is(err, store.ErrNotFound) {
-		if stored, serr := k.Store.Settle(bg, w.Coll, w.ID, w.Rev); serr == nil && stored {
-			k.settle(entry, x)
+		stored, serr := k.Store.Settle(bg, w.Coll, w.ID, w.Rev)
+		if serr != nil {
+			// Not known whether the write is stored: leave the entry open (nothing passes it in
+			// this process) for the next start to settle or void, rather than void a write that
+			// may have landed.
+			k.Log.Error("outcome of a write unknown; its audit entry stays open until the next start", "seq", entry.Seq, "write", x.write.String(), "err", err, "settle_err", serr)
 			return AuditEntry{}, err
+		}
+		if stored {
+			// The write is stored after all: it succeeded, and saying otherwise would make
+			// the caller write it again.
+			k.settle(entry, x)
+			return entry, nil
 		}
 	}
 	if verr := k.void(bg, entry.Seq, err.Error()); verr != nil {
