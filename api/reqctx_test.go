@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -114,32 +113,6 @@ func TestHardening08_RequestDeadline(t *testing.T) {
 	if res.StatusCode != 503 || e.Code != "timeout" || !strings.Contains(e.Message, "took too long") {
 		t.Fatalf("answer %d %+v, want 503 timeout", res.StatusCode, e)
 	}
-}
-
-// TestHardening08_ClientGone: when the client closes its connection, the handler's context
-// ends (issue 7 item 8).
-func TestHardening08_ClientGone(t *testing.T) {
-	if runtime.GOOS != "linux" {
-		t.Skip("disconnects are seen on Linux only")
-	}
-	p := newCtxProbe()
-	_, url := startTestServer(t, p.route("/test/wait", time.Hour))
-	ctx, cancel := context.WithCancel(context.Background())
-	req, _ := http.NewRequestWithContext(ctx, "GET", url+"/test/wait", nil)
-	done := make(chan error, 1)
-	go func() {
-		res, err := http.DefaultClient.Do(req)
-		if err == nil {
-			res.Body.Close()
-		}
-		done <- err
-	}()
-	<-p.started
-	cancel() // the client gives up: its connection closes
-	if cause := waitCause(t, p); !errors.Is(cause, errClientGone) {
-		t.Fatalf("cause %v, want errClientGone", cause)
-	}
-	<-done
 }
 
 // TestHardening08_Shutdown: Shutdown waits its grace period for running requests, then ends
