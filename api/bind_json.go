@@ -222,21 +222,29 @@ func (k *jsonChecker) object(t reflect.Type) error {
 			return err
 		}
 		k.path = k.path[:len(k.path)-1]
-		k.skipSpace()
-		if k.pos >= len(k.data) {
-			return errJSONSyntax
-		}
-		switch k.data[k.pos] {
-		case ',':
-			k.pos++
-		case '}':
-			k.pos++
-			k.depth--
-			return nil
-		default:
-			return errJSONSyntax
+		if done, err := k.after('}'); done || err != nil {
+			return err
 		}
 	}
+}
+
+// after reads what follows a member or an element: a comma (more follow) or the closing
+// bracket (done, and the container is left).
+func (k *jsonChecker) after(closing byte) (done bool, err error) {
+	k.skipSpace()
+	if k.pos >= len(k.data) {
+		return false, errJSONSyntax
+	}
+	switch k.data[k.pos] {
+	case ',':
+		k.pos++
+		return false, nil
+	case closing:
+		k.pos++
+		k.depth--
+		return true, nil
+	}
+	return false, errJSONSyntax
 }
 
 func (k *jsonChecker) array(t reflect.Type) error {
@@ -257,19 +265,8 @@ func (k *jsonChecker) array(t reflect.Type) error {
 			return err
 		}
 		k.path = k.path[:len(k.path)-1]
-		k.skipSpace()
-		if k.pos >= len(k.data) {
-			return errJSONSyntax
-		}
-		switch k.data[k.pos] {
-		case ',':
-			k.pos++
-		case ']':
-			k.pos++
-			k.depth--
-			return nil
-		default:
-			return errJSONSyntax
+		if done, err := k.after(']'); done || err != nil {
+			return err
 		}
 	}
 }
