@@ -139,23 +139,11 @@ func (a *Audit) encodeOutbox(e AuditEntry, before, after, xtext string) (enc, ha
 	if a.key != nil {
 		tag = auditOutboxKeyed
 	}
+	// The entry's canonical encoding under the outbox tag, with the write's extra text as one
+	// more element.
+	base := auditEncode(tag, e, before, after)
 	var b bytes.Buffer
-	b.WriteByte('[')
-	auditWriteString(&b, tag)
-	b.WriteByte(',')
-	b.WriteString(strconv.FormatInt(e.Seq, 10))
-	for _, s := range []string{e.At.UTC().Format(time.RFC3339Nano), e.Actor, e.Action, e.Kind, e.Target} {
-		b.WriteByte(',')
-		auditWriteString(&b, s)
-	}
-	b.WriteByte(',')
-	b.WriteString(before)
-	b.WriteByte(',')
-	b.WriteString(after)
-	for _, s := range []string{e.IP, e.Prev} {
-		b.WriteByte(',')
-		auditWriteString(&b, s)
-	}
+	b.Write(base[:len(base)-1]) // without its closing bracket
 	b.WriteByte(',')
 	b.WriteString(xtext)
 	b.WriteByte(']')
