@@ -1,0 +1,1 @@
+import"./index-M3Sv3187.js";var e=(...e)=>t=>{e.forEach(e=>{e.value=t})};export{e as t};

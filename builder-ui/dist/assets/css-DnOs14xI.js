@@ -1,0 +1,1 @@
+import"./index-M3Sv3187.js";
