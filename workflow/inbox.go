@@ -62,6 +62,16 @@ type TaskView struct {
 	Record   map[string]any `json:"record"`
 	Editable []string       `json:"editable"`
 	Actions  []string       `json:"actions"`
+	// ReturnTo are the steps the viewer may return the task to (退回), nearest first; empty
+	// unless Actions holds return.
+	ReturnTo []ReturnTarget `json:"returnTo"`
+}
+
+// ReturnTarget is a step a task may be returned to: an earlier node the instance visited.
+type ReturnTarget struct {
+	Node string      `json:"node"`
+	Type string      `json:"type"` // start (back to the initiator), approval or fill
+	Name engine.Text `json:"name"`
 }
 
 // inboxDoc is the inbox projection of one task (_id the task id) or, in the initiated box, of
@@ -382,7 +392,7 @@ func (s *Service) TaskView(ctx context.Context, p *engine.Principal, taskID stri
 	if err != nil {
 		return nil, err
 	}
-	v := &TaskView{Task: *t, Instance: shown, Editable: []string{}, Actions: []string{}}
+	v := &TaskView{Task: *t, Instance: shown, Editable: []string{}, Actions: []string{}, ReturnTo: []ReturnTarget{}}
 	if v.Record, err = s.taskRecord(ctx, inst, n, t, p, view); err != nil {
 		return nil, err
 	}
@@ -392,8 +402,15 @@ func (s *Service) TaskView(ctx context.Context, p *engine.Principal, taskID stri
 		}
 		m := &machine{c: c, inst: inst}
 		for _, a := range allowedActions(t.Kind) {
-			if a == ActReturn && len(m.returnTargets(t.Node)) == 0 {
-				continue
+			if a == ActReturn {
+				for _, id := range m.returnTargets(t.Node) {
+					if rn, ok := c.Node(id); ok {
+						v.ReturnTo = append(v.ReturnTo, ReturnTarget{Node: id, Type: rn.Type, Name: rn.Name})
+					}
+				}
+				if len(v.ReturnTo) == 0 {
+					continue
+				}
 			}
 			v.Actions = append(v.Actions, a)
 		}
