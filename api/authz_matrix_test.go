@@ -212,7 +212,8 @@ func classify(r api.Route) routeClass {
 		strings.HasSuffix(p, "/forms/:form") && r.Method != "GET",
 		strings.HasSuffix(p, "/publish"):
 		return classDesign
-	case strings.HasPrefix(p, "/api/v1/apps/:app"), strings.HasPrefix(p, "/api/v1/tasks/"),
+	case strings.HasPrefix(p, "/api/v1/apps/:app"), // …/members too: any member of the app, for people pickers
+		strings.HasPrefix(p, "/api/v1/tasks/"),
 		strings.HasPrefix(p, "/api/v1/instances/"):
 		return classData
 	}

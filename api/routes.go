@@ -130,6 +130,7 @@ func (s *Server) allRoutes() []Route {
 	rs = append(rs, s.formRoutes()...)
 	rs = append(rs, s.fileRoutes()...)
 	rs = append(rs, s.workflowRoutes()...)
+	rs = append(rs, s.memberRoutes()...)
 	return rs
 }
 
