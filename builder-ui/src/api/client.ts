@@ -91,6 +91,8 @@ export interface RequestOptions {
   /** body is sent as JSON, or as it is when it is FormData. */
   body?: unknown
   signal?: AbortSignal
+  /** headers, when given, is called with the answer's headers (a successful one). */
+  headers?: (h: Headers) => void
 }
 
 /** url joins a path and a query, leaving out empty values. */
@@ -134,12 +136,36 @@ export async function request<T>(method: string, path: string, opts: RequestOpti
     if (res.status === 401 && path !== '/api/v1/auth/login') config.unauthenticated()
     throw err
   }
+  opts.headers?.(res.headers)
   if (text === '') return undefined as T
   try {
     return JSON.parse(text) as T
   } catch {
     throw new ApiError(res.status, 'bad_response', config.texts().http(res.status))
   }
+}
+
+/**
+ * download calls the API for a file (an export): the Response, its body unread, when it
+ * succeeded; otherwise the ApiError request would throw. The body is left to the caller so a
+ * large file is read once, as a Blob.
+ */
+export async function download(path: string, query?: Query, signal?: AbortSignal): Promise<Response> {
+  const headers: Record<string, string> = { Accept: '*/*', 'Accept-Language': config.language() }
+  const doFetch = config.fetch ?? globalThis.fetch
+  let res: Response
+  try {
+    res = await doFetch(url(path, query), { method: 'GET', headers, credentials: 'same-origin', signal })
+  } catch (e) {
+    if ((e as Error)?.name === 'AbortError') throw e
+    throw new ApiError(0, 'network', config.texts().network)
+  }
+  if (!res.ok) {
+    const err = errorFrom(res.status, await res.text())
+    if (res.status === 401) config.unauthenticated()
+    throw err
+  }
+  return res
 }
 
 /** errorFrom reads the server's error body; an answer that is not ours (a proxy's page) still becomes an ApiError. */

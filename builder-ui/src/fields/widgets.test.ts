@@ -26,7 +26,7 @@ const types: [string, FieldSchema, string][] = [
   ['switch', { 'x-type': 'switch', 'x-options': { onLabel: zh('开'), offLabel: zh('关') } }, 'switch'],
   ['user', { 'x-type': 'user', 'x-options': { multiple: true } }, 'user'],
   ['department', { 'x-type': 'department' }, 'department'],
-  ['relation', { 'x-type': 'relation', 'x-options': { form: 'supplier' } }, 'relation'],
+  ['relation', { 'x-type': 'relation', 'x-options': { form: 'supplier', displayField: 'name' } }, 'relation'],
   ['subtable', { 'x-type': 'subtable', items: { type: 'object', required: ['item'], properties: { item: { 'x-type': 'text' }, result: { 'x-type': 'select', 'x-options': opts } } } }, 'subtable'],
   ['autonumber', { 'x-type': 'autonumber', 'x-options': { pattern: 'RM{seq:4}' } }, 'autonumber'],
   ['formula', { 'x-type': 'formula', 'x-options': { expr: 'qty * price', result: 'number', precision: 2 } }, 'formula'],
@@ -34,7 +34,7 @@ const types: [string, FieldSchema, string][] = [
   ['attachment', { 'x-type': 'attachment' }, 'attachment'],
   ['image', { 'x-type': 'image' }, 'attachment'],
   ['signature', { 'x-type': 'signature' }, 'unsupported'],
-  ['location', { 'x-type': 'location' }, 'unsupported'],
+  ['location', { 'x-type': 'location', 'x-options': { coordinateSystem: 'gcj02' } }, 'location'],
 ]
 
 const schema = {
@@ -55,6 +55,8 @@ describe('fieldSpecs', () => {
     expect(spec('number')).toMatchObject({ precision: 3, unit: 'kg', min: 0, required: false })
     expect(spec('money')).toMatchObject({ currency: 'CNY', precision: 2 })
     expect(spec('time').seconds).toBe(true)
+    expect(spec('relation')).toMatchObject({ target: 'supplier', displayField: 'name', multiple: false })
+    expect(spec('location').coordinateSystem).toBe('gcj02')
     expect(spec('select').choices).toEqual([
       { value: 'pass', label: { 'zh-CN': '合格', en: 'Pass' }, color: 'green' },
       { value: 'fail', label: { 'zh-CN': '不合格', en: 'Fail' }, color: undefined },

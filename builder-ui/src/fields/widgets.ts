@@ -7,7 +7,7 @@ import type { Definition, FieldSchema, Filter, LayoutItem, Text, Values } from '
 export type Widget =
   | 'text' | 'textarea' | 'number' | 'money' | 'select' | 'multiselect' | 'radio' | 'checkbox'
   | 'switch' | 'date' | 'datetime' | 'time' | 'subtable' | 'formula' | 'autonumber' | 'scan'
-  | 'attachment' | 'user' | 'department' | 'relation' | 'unsupported'
+  | 'attachment' | 'user' | 'department' | 'relation' | 'location' | 'unsupported'
 
 /** Choice is one option of a select, radio, multiselect or checkbox field. */
 export interface Choice {
@@ -44,6 +44,11 @@ export interface FieldSpec {
   scanMap?: Record<string, string>
   /** columns are a sub-table's columns. */
   columns?: FieldSpec[]
+  /** target is a relation's form; displayField the target's field that names its records. */
+  target?: string
+  displayField?: string
+  /** coordinateSystem is a location's datum: wgs84 (default), gcj02 or bd09. */
+  coordinateSystem?: string
   defaultValue?: unknown
 }
 
@@ -52,7 +57,7 @@ const widgetOf: Record<string, Widget> = {
   select: 'select', multiselect: 'multiselect', radio: 'radio', checkbox: 'checkbox', switch: 'switch',
   date: 'date', datetime: 'datetime', time: 'time', subtable: 'subtable', formula: 'formula',
   autonumber: 'autonumber', scan: 'scan', attachment: 'attachment', image: 'attachment',
-  user: 'user', department: 'department', relation: 'relation',
+  user: 'user', department: 'department', relation: 'relation', location: 'location',
 }
 
 const generatedTypes = new Set(['formula', 'autonumber'])
@@ -101,6 +106,11 @@ export function fieldSpec(key: string, s: FieldSchema, required: boolean): Field
   }
   if (type === 'time') spec.seconds = o.seconds === true
   if (type === 'user' || type === 'department' || type === 'relation') spec.multiple = o.multiple === true
+  if (type === 'relation') {
+    if (typeof o.form === 'string') spec.target = o.form
+    if (typeof o.displayField === 'string' && o.displayField) spec.displayField = o.displayField
+  }
+  if (type === 'location') spec.coordinateSystem = typeof o.coordinateSystem === 'string' ? o.coordinateSystem : 'wgs84'
   if (type === 'switch') {
     spec.onLabel = textOf(o.onLabel)
     spec.offLabel = textOf(o.offLabel)

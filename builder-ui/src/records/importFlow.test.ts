@@ -1,0 +1,69 @@
+import { describe, expect, it } from 'vitest'
+import { canCommit, errorsAt, InvalidTransition, next, percent, templateCSV, type ImportReport, type ImportState } from './importFlow'
+
+const file = { name: 'lots.csv', size: 120 }
+const bad: ImportReport = {
+  rows: 3, valid: 2, imported: 0, dryRun: true,
+  errors: [{ row: 3, column: '数量', field: 'qty', code: 'too_small', message: '不能小于 0' }],
+}
+const good: ImportReport = { rows: 3, valid: 3, imported: 0, dryRun: true, errors: [] }
+
+describe('import state machine', () => {
+  it('goes choose → checking → preview → committing → done', () => {
+    let s: ImportState = { step: 'choose' }
+    s = next(s, { type: 'choose', file })
+    expect(s).toEqual({ step: 'checking', file })
+    s = next(s, { type: 'checked', report: good })
+    expect(s.step).toBe('preview')
+    s = next(s, { type: 'commit' })
+    expect(s).toMatchObject({ step: 'committing', done: 0, total: 3 })
+    expect(percent(s)).toBe(0)
+    s = next(s, { type: 'progress', job: 'j1', done: 2, total: 3 })
+    expect(s).toMatchObject({ job: 'j1', done: 2 })
+    expect(percent(s)).toBe(66)
+    // Progress never goes back (a late answer) nor past the total.
+    s = next(s, { type: 'progress', done: 1, total: 3 })
+    expect(s).toMatchObject({ job: 'j1', done: 2 })
+    s = next(s, { type: 'finished', imported: 3 })
+    expect(s).toEqual({ step: 'done', file, imported: 3 })
+    expect(percent(s)).toBe(100)
+  })
+  it('refuses to commit a file with errors, and takes a fixed file', () => {
+    let s: ImportState = next(next({ step: 'choose' }, { type: 'choose', file }), { type: 'checked', report: bad })
+    expect(canCommit(bad)).toBe(false)
+    expect(() => next(s, { type: 'commit' })).toThrow(InvalidTransition)
+    s = next(s, { type: 'choose', file: { name: 'lots-fixed.csv', size: 121 } })
+    expect(s).toMatchObject({ step: 'checking', file: { name: 'lots-fixed.csv' } })
+  })
+  it('fails from checking or committing, keeping the report', () => {
+    const checking: ImportState = { step: 'checking', file }
+    expect(next(checking, { type: 'failed', error: 'x' })).toEqual({ step: 'failed', file, report: undefined, error: 'x' })
+    const committing = next(next(next(checking, { type: 'checked', report: good }), { type: 'commit' }), { type: 'failed', error: 'busy' })
+    expect(committing).toMatchObject({ step: 'failed', report: good, error: 'busy' })
+    expect(next(committing, { type: 'reset' })).toEqual({ step: 'choose' })
+  })
+  it('refuses events that do not fit the step', () => {
+    const committing: ImportState = { step: 'committing', file, report: good, done: 0, total: 3 }
+    expect(() => next(committing, { type: 'choose', file })).toThrow('import: choose while committing')
+    expect(() => next(committing, { type: 'reset' })).toThrow(InvalidTransition)
+    expect(() => next({ step: 'choose' }, { type: 'checked', report: good })).toThrow(InvalidTransition)
+    expect(() => next({ step: 'choose' }, { type: 'progress', done: 1, total: 2 })).toThrow(InvalidTransition)
+    expect(() => next({ step: 'done', file, imported: 1 }, { type: 'finished', imported: 1 })).toThrow(InvalidTransition)
+    expect(canCommit({ ...good, rows: 0, valid: 0 })).toBe(false)
+  })
+})
+
+describe('errorsAt', () => {
+  it('places errors at their row and column', () => {
+    const at = errorsAt([...bad.errors, { row: 3, column: '数量', code: 'x', message: 'second' }, { row: 1, column: '颜色', code: 'unknown_column', message: '未知列' }])
+    expect(at.get(3)?.get('数量')?.map((e) => e.message)).toEqual(['不能小于 0', 'second'])
+    expect(at.get(1)?.get('颜色')).toHaveLength(1)
+    expect(at.get(2)).toBeUndefined()
+  })
+})
+
+describe('templateCSV', () => {
+  it('is a header row Excel reads as UTF-8', () => {
+    expect(templateCSV(['物料', '数量 (kg)', 'a,b', 'say "hi"'])).toBe('\ufeff物料,数量 (kg),"a,b","say ""hi"""\r\n')
+  })
+})

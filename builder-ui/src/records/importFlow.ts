@@ -1,0 +1,127 @@
+// The import dialog's steps as an explicit state machine: choose a file → checking (a dry run
+// on the server) → preview (rows as they would be stored, every error at its row and column)
+// → committing (a background job whose progress is polled) → done; any step may fail, and a
+// failure or a preview with errors goes back to choosing a (fixed) file. An event that does
+// not fit the current step is an error, never a silent no-op. Pure: unit-tested.
+
+/** ImportError is forms.ImportError: a problem placed as people see the sheet (row 1 is the header). */
+export interface ImportError {
+  row: number
+  column: string
+  field?: string
+  code: string
+  message: string
+}
+
+/** PreviewRow is one data row as it would be stored (sheet row number, field values). */
+export interface PreviewRow {
+  row: number
+  data: Record<string, unknown>
+}
+
+/** ImportReport is forms.ImportReport. */
+export interface ImportReport {
+  rows: number
+  valid: number
+  errors: ImportError[]
+  imported: number
+  dryRun: boolean
+  preview?: PreviewRow[]
+}
+
+/** FileLike is what the machine keeps of the chosen file. */
+export interface FileLike {
+  name: string
+  size: number
+}
+
+export type ImportState<F extends FileLike = FileLike> =
+  | { step: 'choose' }
+  | { step: 'checking'; file: F }
+  | { step: 'preview'; file: F; report: ImportReport }
+  | { step: 'committing'; file: F; report: ImportReport; job?: string; done: number; total: number }
+  | { step: 'done'; file: F; imported: number }
+  | { step: 'failed'; file?: F; report?: ImportReport; error: unknown }
+
+export type ImportEvent<F extends FileLike = FileLike> =
+  | { type: 'choose'; file: F }
+  | { type: 'checked'; report: ImportReport }
+  | { type: 'commit' }
+  | { type: 'progress'; job?: string; done: number; total: number }
+  | { type: 'finished'; imported: number }
+  | { type: 'failed'; error: unknown; report?: ImportReport }
+  | { type: 'reset' }
+
+/** InvalidTransition is an event the current step does not take. */
+export class InvalidTransition extends Error {
+  constructor(
+    readonly step: string,
+    readonly event: string,
+  ) {
+    super(`import: ${event} while ${step}`)
+    this.name = 'InvalidTransition'
+  }
+}
+
+/** canCommit tells whether a checked file may be imported: rows, and not one error. */
+export function canCommit(report: ImportReport): boolean {
+  return report.errors.length === 0 && report.rows > 0 && report.valid === report.rows
+}
+
+/** next is the state after an event, or InvalidTransition. */
+export function next<F extends FileLike>(s: ImportState<F>, e: ImportEvent<F>): ImportState<F> {
+  const bad = () => new InvalidTransition(s.step, e.type)
+  switch (e.type) {
+    case 'reset':
+      if (s.step === 'checking' || s.step === 'committing') throw bad()
+      return { step: 'choose' }
+    case 'choose':
+      // A new (fixed) file may be chosen whenever nothing is on its way to the server.
+      if (s.step === 'checking' || s.step === 'committing') throw bad()
+      return { step: 'checking', file: e.file }
+    case 'checked':
+      if (s.step !== 'checking') throw bad()
+      return { step: 'preview', file: s.file, report: e.report }
+    case 'commit':
+      if (s.step !== 'preview' || !canCommit(s.report)) throw bad()
+      return { step: 'committing', file: s.file, report: s.report, done: 0, total: s.report.rows }
+    case 'progress':
+      if (s.step !== 'committing') throw bad()
+      return { ...s, job: e.job ?? s.job, done: Math.max(s.done, Math.min(e.done, e.total)), total: e.total }
+    case 'finished':
+      if (s.step !== 'committing') throw bad()
+      return { step: 'done', file: s.file, imported: e.imported }
+    case 'failed':
+      if (s.step !== 'checking' && s.step !== 'committing') throw bad()
+      return { step: 'failed', file: s.file, report: e.report ?? (s.step === 'committing' ? s.report : undefined), error: e.error }
+  }
+}
+
+/** percent is the progress of a commit, 0–100. */
+export function percent(s: ImportState): number {
+  if (s.step === 'done') return 100
+  if (s.step !== 'committing' || s.total <= 0) return 0
+  return Math.floor((s.done * 100) / s.total)
+}
+
+/** errorsAt indexes a report's errors by sheet row and by column header (one list per cell). */
+export function errorsAt(errors: ImportError[]): Map<number, Map<string, ImportError[]>> {
+  const out = new Map<number, Map<string, ImportError[]>>()
+  for (const e of errors) {
+    let row = out.get(e.row)
+    if (!row) out.set(e.row, (row = new Map()))
+    const cell = row.get(e.column) ?? []
+    cell.push(e)
+    row.set(e.column, cell)
+  }
+  return out
+}
+
+/** templateCSV is an empty sheet to fill: a byte-order mark (Excel reads UTF-8 then) and the header row. */
+export function templateCSV(headers: string[]): string {
+  return '\ufeff' + headers.map(csvCell).join(',') + '\r\n'
+}
+
+function csvCell(s: string): string {
+  return /[",\r\n]/.test(s) || /^\s|\s$/.test(s) ? `"${s.replaceAll('"', '""')}"` : s
+}
