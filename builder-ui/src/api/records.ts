@@ -3,7 +3,7 @@
 // client.request (or client.download for files).
 import { download, request } from './client'
 import type { RecordItem } from './types'
-import type { ImportReport } from '../records/importFlow'
+import type { ImportJob, ImportReport } from '../records/importFlow'
 import type { Department } from '../records/departments'
 import { fileNameOf, type ExportFormat } from '../records/exportQuery'
 
@@ -36,6 +36,19 @@ export const recordsApi = {
     body.append('file', file)
     return request<ImportReport>('POST', `${formPath(app, form)}/records/import`, { body, query: { dryRun: true } })
   },
+
+  /**
+   * startImport starts the import as a background job (202 with the job). A server that still
+   * imports in the request answers the finished report instead: both are returned as they come.
+   */
+  startImport: (app: string, form: string, file: File) => {
+    const body = new FormData()
+    body.append('file', file)
+    return request<ImportJob | ImportReport>('POST', `${formPath(app, form)}/records/import`, { body })
+  },
+
+  importJob: (app: string, form: string, id: string, signal?: AbortSignal) =>
+    request<ImportJob>('GET', `${formPath(app, form)}/imports/${enc(id)}`, { signal }),
 
   transition: (app: string, form: string, id: string, rev: number, transition: string) =>
     request<RecordItem>('POST', `${formPath(app, form)}/records/${enc(id)}/transitions`, { body: { rev, transition } }),

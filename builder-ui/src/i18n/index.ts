@@ -3,6 +3,7 @@ import zhCommon from './zh-CN/common'
 import zhAuth from './zh-CN/auth'
 import zhShell from './zh-CN/shell'
 import zhRecords from './zh-CN/records'
+import zhRecordTools from './zh-CN/recordTools'
 import zhInbox from './zh-CN/inbox'
 import zhDesigner from './zh-CN/designer'
 import zhFlowDesigner from './zh-CN/flowDesigner'
@@ -10,14 +11,15 @@ import enCommon from './en/common'
 import enAuth from './en/auth'
 import enShell from './en/shell'
 import enRecords from './en/records'
+import enRecordTools from './en/recordTools'
 import enInbox from './en/inbox'
 import enDesigner from './en/designer'
 import enFlowDesigner from './en/flowDesigner'
 
 // Messages are kept per area (one file per area and language); a designer added later brings
 // its own files and registers them here under its area's name.
-const zhCN = { common: zhCommon, auth: zhAuth, shell: zhShell, records: zhRecords, inbox: zhInbox, designer: zhDesigner, flowDesigner: zhFlowDesigner }
-const en: typeof zhCN = { common: enCommon, auth: enAuth, shell: enShell, records: enRecords, inbox: enInbox, designer: enDesigner, flowDesigner: enFlowDesigner }
+const zhCN = { common: zhCommon, auth: zhAuth, shell: zhShell, records: zhRecords, recordTools: zhRecordTools, inbox: zhInbox, designer: zhDesigner, flowDesigner: zhFlowDesigner }
+const en: typeof zhCN = { common: enCommon, auth: enAuth, shell: enShell, records: enRecords, recordTools: enRecordTools, inbox: enInbox, designer: enDesigner, flowDesigner: enFlowDesigner }
 
 export type Locale = 'zh-CN' | 'en'
 export const locales: { value: Locale; label: string }[] = [

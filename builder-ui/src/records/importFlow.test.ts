@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { canCommit, errorsAt, InvalidTransition, next, percent, templateCSV, type ImportReport, type ImportState } from './importFlow'
+import { canCommit, errorsAt, finished, InvalidTransition, next, percent, templateCSV, type ImportJob, type ImportReport, type ImportState } from './importFlow'
 
 const file = { name: 'lots.csv', size: 120 }
 const bad: ImportReport = {
@@ -7,6 +7,9 @@ const bad: ImportReport = {
   errors: [{ row: 3, column: '数量', field: 'qty', code: 'too_small', message: '不能小于 0' }],
 }
 const good: ImportReport = { rows: 3, valid: 3, imported: 0, dryRun: true, errors: [] }
+const job = (state: ImportJob['state'], validated: number, written: number, id = 'j1'): ImportJob => ({
+  id, state, rows: 3, validated, written, errors: [], errorCount: 0,
+})
 
 describe('import state machine', () => {
   it('goes choose → checking → preview → committing → done', () => {
@@ -16,14 +19,18 @@ describe('import state machine', () => {
     s = next(s, { type: 'checked', report: good })
     expect(s.step).toBe('preview')
     s = next(s, { type: 'commit' })
-    expect(s).toMatchObject({ step: 'committing', done: 0, total: 3 })
+    expect(s).toEqual({ step: 'committing', file, report: good })
     expect(percent(s)).toBe(0)
-    s = next(s, { type: 'progress', job: 'j1', done: 2, total: 3 })
-    expect(s).toMatchObject({ job: 'j1', done: 2 })
-    expect(percent(s)).toBe(66)
-    // Progress never goes back (a late answer) nor past the total.
-    s = next(s, { type: 'progress', done: 1, total: 3 })
-    expect(s).toMatchObject({ job: 'j1', done: 2 })
+    s = next(s, { type: 'progress', job: job('validating', 3, 0) })
+    expect(percent(s)).toBe(50)
+    s = next(s, { type: 'progress', job: job('writing', 3, 2) })
+    expect(percent(s)).toBe(83)
+    expect(finished((s as { job: ImportJob }).job)).toBe(false)
+    // An older answer arriving late does not move the bar back.
+    expect(next(s, { type: 'progress', job: job('validating', 2, 0) })).toBe(s)
+    // Another job's progress is refused.
+    expect(() => next(s, { type: 'progress', job: job('writing', 3, 3, 'j2') })).toThrow(InvalidTransition)
+    expect(finished(job('done', 3, 3))).toBe(true)
     s = next(s, { type: 'finished', imported: 3 })
     expect(s).toEqual({ step: 'done', file, imported: 3 })
     expect(percent(s)).toBe(100)
@@ -43,11 +50,11 @@ describe('import state machine', () => {
     expect(next(committing, { type: 'reset' })).toEqual({ step: 'choose' })
   })
   it('refuses events that do not fit the step', () => {
-    const committing: ImportState = { step: 'committing', file, report: good, done: 0, total: 3 }
+    const committing: ImportState = { step: 'committing', file, report: good }
     expect(() => next(committing, { type: 'choose', file })).toThrow('import: choose while committing')
     expect(() => next(committing, { type: 'reset' })).toThrow(InvalidTransition)
     expect(() => next({ step: 'choose' }, { type: 'checked', report: good })).toThrow(InvalidTransition)
-    expect(() => next({ step: 'choose' }, { type: 'progress', done: 1, total: 2 })).toThrow(InvalidTransition)
+    expect(() => next({ step: 'choose' }, { type: 'progress', job: job('queued', 0, 0) })).toThrow(InvalidTransition)
     expect(() => next({ step: 'done', file, imported: 1 }, { type: 'finished', imported: 1 })).toThrow(InvalidTransition)
     expect(canCommit({ ...good, rows: 0, valid: 0 })).toBe(false)
   })

@@ -13,9 +13,13 @@ export interface ImportError {
   message: string
 }
 
-/** PreviewRow is one data row as it would be stored (sheet row number, field values). */
+/**
+ * PreviewRow is one of a dry run's first rows: as it would be stored when valid, else the
+ * values read from its cells.
+ */
 export interface PreviewRow {
   row: number
+  valid: boolean
   data: Record<string, unknown>
 }
 
@@ -29,6 +33,27 @@ export interface ImportReport {
   preview?: PreviewRow[]
 }
 
+/** JobState is where a background import is (docs/api.md, Imports). */
+export type JobState = 'queued' | 'validating' | 'writing' | 'done' | 'failed' | 'rolled_back'
+
+/** ImportJob is a background import as GET …/imports/{id} answers it. */
+export interface ImportJob {
+  id: string
+  state: JobState
+  rows: number
+  validated: number
+  written: number
+  errors: ImportError[]
+  errorCount: number
+  report?: ImportReport
+  error?: { code: string; message: string }
+}
+
+/** finished tells whether a job has ended (done, failed or rolled back). */
+export function finished(job: ImportJob): boolean {
+  return job.state === 'done' || job.state === 'failed' || job.state === 'rolled_back'
+}
+
 /** FileLike is what the machine keeps of the chosen file. */
 export interface FileLike {
   name: string
@@ -39,7 +64,7 @@ export type ImportState<F extends FileLike = FileLike> =
   | { step: 'choose' }
   | { step: 'checking'; file: F }
   | { step: 'preview'; file: F; report: ImportReport }
-  | { step: 'committing'; file: F; report: ImportReport; job?: string; done: number; total: number }
+  | { step: 'committing'; file: F; report: ImportReport; job?: ImportJob }
   | { step: 'done'; file: F; imported: number }
   | { step: 'failed'; file?: F; report?: ImportReport; error: unknown }
 
@@ -47,7 +72,7 @@ export type ImportEvent<F extends FileLike = FileLike> =
   | { type: 'choose'; file: F }
   | { type: 'checked'; report: ImportReport }
   | { type: 'commit' }
-  | { type: 'progress'; job?: string; done: number; total: number }
+  | { type: 'progress'; job: ImportJob }
   | { type: 'finished'; imported: number }
   | { type: 'failed'; error: unknown; report?: ImportReport }
   | { type: 'reset' }
@@ -84,10 +109,12 @@ export function next<F extends FileLike>(s: ImportState<F>, e: ImportEvent<F>): 
       return { step: 'preview', file: s.file, report: e.report }
     case 'commit':
       if (s.step !== 'preview' || !canCommit(s.report)) throw bad()
-      return { step: 'committing', file: s.file, report: s.report, done: 0, total: s.report.rows }
+      return { step: 'committing', file: s.file, report: s.report }
     case 'progress':
-      if (s.step !== 'committing') throw bad()
-      return { ...s, job: e.job ?? s.job, done: Math.max(s.done, Math.min(e.done, e.total)), total: e.total }
+      // Another job's progress is a mistake; an answer older than the one shown changes nothing.
+      if (s.step !== 'committing' || (s.job && s.job.id !== e.job.id)) throw bad()
+      if (s.job && work(e.job) < work(s.job)) return s
+      return { ...s, job: e.job }
     case 'finished':
       if (s.step !== 'committing') throw bad()
       return { step: 'done', file: s.file, imported: e.imported }
@@ -97,11 +124,19 @@ export function next<F extends FileLike>(s: ImportState<F>, e: ImportEvent<F>): 
   }
 }
 
-/** percent is the progress of a commit, 0–100. */
+// work counts the steps a job has done: each row is validated, then written.
+function work(j: ImportJob): number {
+  return j.validated + j.written
+}
+
+/**
+ * percent is the progress of a commit, 0–100: validating is the first half, writing the
+ * second (each row is checked once and written once).
+ */
 export function percent(s: ImportState): number {
   if (s.step === 'done') return 100
-  if (s.step !== 'committing' || s.total <= 0) return 0
-  return Math.floor((s.done * 100) / s.total)
+  if (s.step !== 'committing' || !s.job || s.job.rows <= 0) return 0
+  return Math.min(100, Math.floor((work(s.job) * 50) / s.job.rows))
 }
 
 /** errorsAt indexes a report's errors by sheet row and by column header (one list per cell). */
