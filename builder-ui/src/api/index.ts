@@ -1,8 +1,8 @@
 // The server's endpoints, one function each; every call goes through client.request.
 import { request } from './client'
 import type {
-  ActInput, App, Box, Text, FileInfo, Form, HistoryEntry, InboxCounts, InboxItem, Instance, ListQuery,
-  ListResult, LoginOutput, Me, RecordItem, TaskView, Values, Version,
+  ActInput, App, BatchResult, Box, Delegation, Text, FileInfo, Form, HistoryEntry, InboxCounts, InboxItem, Instance, ListQuery,
+  ListResult, LoginOutput, Me, Member, RecordItem, TaskView, Values, Version,
 } from './types'
 
 export * from './types'
@@ -52,8 +52,17 @@ export const api = {
   flowVersions: (app: string, flow: string) =>
     request<{ version: number; definition: { nodes: { id: string; type: string; name?: Text }[] } }[]>(
       'GET', `/api/v1/apps/${enc(app)}/flows/${enc(flow)}/versions`),
-  comment: (instance: string, comment: string) =>
-    request<Instance>('POST', `/api/v1/instances/${enc(instance)}/comments`, { body: { action: 'comment', comment } }),
+  comment: (instance: string, comment: string, signature?: string) =>
+    request<Instance>('POST', `/api/v1/instances/${enc(instance)}/comments`, { body: { action: 'comment', comment, signature } }),
+  batchApprove: (tasks: string[], comment?: string) =>
+    request<BatchResult[]>('POST', '/api/v1/tasks/batch-approve', { body: { tasks, comment } }),
+  instance: (id: string) => request<Instance>('GET', `/api/v1/instances/${enc(id)}`),
+  withdraw: (instance: string, comment?: string) =>
+    request<Instance>('POST', `/api/v1/instances/${enc(instance)}/withdraw`, { body: { comment } }),
+  delegation: () => request<Delegation | null>('GET', '/api/v1/me/delegation'),
+  setDelegation: (d: Delegation | { to: '' }) => request<{ ok: boolean }>('PUT', '/api/v1/me/delegation', { body: d }),
+  members: (app: string, q: string, limit = 20) =>
+    request<Member[]>('GET', `/api/v1/apps/${enc(app)}/members`, { query: { q, limit } }),
 }
 
 /** publishedDefinition is the definition of a form's version n (its latest when n is 0). */

@@ -180,6 +180,9 @@ export interface Step {
   node?: string
   comment?: string
   target?: string
+  /** signature is the file id of a drawn signature (a PNG). */
+  signature?: string
+  attachments?: string[]
 }
 
 /** Instance is workflow.Instance. */
@@ -215,6 +218,8 @@ export interface InboxItem {
   started: string
   waiting?: string
   state: string
+  /** withdrawable (我发起的): the initiator may still withdraw the instance. */
+  withdrawable?: boolean
 }
 
 export interface InboxCounts {
@@ -231,10 +236,52 @@ export interface TaskView {
   record: Values | null
   editable: string[]
   actions: string[]
+  /** returnTo are the steps the task may be returned to (退回), nearest first. */
+  returnTo: ReturnTarget[]
 }
 
+/** ReturnTarget is workflow.ReturnTarget: an earlier step a task may be returned to. */
+export interface ReturnTarget {
+  node: string
+  type: string
+  name?: Text
+}
+
+/** ActInput is workflow.ActInput. */
 export interface ActInput {
   action: string
   comment?: string
   data?: Values
+  /** signature is the id of an uploaded PNG of a drawn signature. */
+  signature?: string
+  attachments?: string[]
+  /** toNode: where return sends the instance. */
+  toNode?: string
+  /** toUser: the new assignee (transfer) or the added signer (add_signer). */
+  toUser?: string
+  /** position of an added signer: before or after. */
+  position?: 'before' | 'after'
+}
+
+/** BatchResult is workflow.BatchResult: one task's outcome in a batch approval. */
+export interface BatchResult {
+  task: string
+  ok: boolean
+  code?: string
+  message?: string
+  fields?: { field: string; code: string; message: string }[]
+  id?: string
+}
+
+/** Delegation is workflow.Delegation: new tasks go to `to` between from and until. */
+export interface Delegation {
+  to: string
+  from: string
+  until: string
+}
+
+/** Member is engine.Member: a user as people pickers show them. */
+export interface Member {
+  username: string
+  displayName: string
 }
