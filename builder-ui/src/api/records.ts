@@ -56,6 +56,16 @@ export const recordsApi = {
   departments: () => request<Department[]>('GET', '/api/v1/departments'),
 }
 
+// Departments change rarely: read once per page load (again after a failure).
+let departments: Promise<Department[]> | null = null
+
+/** cachedDepartments is the department list, asked for once. */
+export function cachedDepartments(): Promise<Department[]> {
+  departments ??= recordsApi.departments()
+  departments.catch(() => (departments = null))
+  return departments
+}
+
 /** saveFile hands a file to the browser as a download. */
 export function saveFile(blob: Blob, name: string) {
   const href = URL.createObjectURL(blob)
