@@ -42,6 +42,9 @@ type InboxItem struct {
 	Waiting string `json:"waiting,omitempty"`
 	// State is the instance's state.
 	State string `json:"state"`
+	// Withdrawable (initiated box): the initiator may still withdraw the instance — it runs and
+	// nobody has acted on it.
+	Withdrawable bool `json:"withdrawable,omitempty"`
 }
 
 // InboxCounts are the sizes of the four boxes.
@@ -94,6 +97,8 @@ type inboxDoc struct {
 	NodeName  engine.Text `bson:"node_name"`
 	Started   time.Time   `bson:"started"`
 	State     string      `bson:"state"`
+	// Withdrawable: see InboxItem (initiated box only).
+	Withdrawable bool `bson:"withdrawable,omitempty"`
 }
 
 // boxOf is the box a task shows in for its assignee.
@@ -218,6 +223,7 @@ func (s *Service) taskDoc(c *Compiled, inst *Instance, t *Task) inboxDoc {
 func (s *Service) instanceDoc(c *Compiled, inst *Instance) inboxDoc {
 	d := baseDoc(inst)
 	d.ID, d.User, d.Box, d.Sort = inst.ID, inst.Initiator, BoxInitiated, sortKey(inst.Started, inst.ID)
+	d.Withdrawable = inst.State == StateRunning && !acted(inst)
 	for i := range inst.Tasks {
 		if t := &inst.Tasks[i]; t.State == TaskPending {
 			d.Task, d.NodeName = *t, nodeName(c, t.Node)
@@ -278,7 +284,8 @@ func (s *Service) Inbox(ctx context.Context, p *engine.Principal, box string, li
 			continue
 		}
 		it := InboxItem{Task: d.Task, Instance: d.Instance, App: d.App, Flow: d.Flow, Form: d.Form, Record: d.Record,
-			Title: d.Title, Initiator: d.Initiator, NodeName: d.NodeName, Started: d.Started.UTC(), State: d.State}
+			Title: d.Title, Initiator: d.Initiator, NodeName: d.NodeName, Started: d.Started.UTC(), State: d.State,
+			Withdrawable: d.Withdrawable}
 		switch {
 		case box == BoxTodo || box == BoxCC:
 			it.Waiting = waited(now.Sub(d.Task.Created))

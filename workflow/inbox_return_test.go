@@ -58,3 +58,35 @@ func TestTaskViewReturnTargets(t *testing.T) {
 		t.Fatalf("carol sees return targets %#v", other.ReturnTo)
 	}
 }
+
+// TestInboxWithdrawable: 我发起的 says whether the initiator may still withdraw an instance — it
+// runs and nobody has acted — the same judgement Withdraw makes.
+func TestInboxWithdrawable(t *testing.T) {
+	e := newTestEnv(t, "", nil)
+	e.install(t, flowDef("f", "manual", "", startNode("a1"),
+		approval("a1", ModeSingle, "a2", "bob"), approval("a2", ModeSingle, "end", "carol"), endOK()))
+	untouched := e.start(t, "f", nil)
+	acted := e.start(t, "f", nil)
+	gone := e.start(t, "f", nil)
+	e.act(t, acted.ID, "bob", "a1", ActInput{Action: ActApprove})
+	if _, err := e.wf.Withdraw(e.ctx, e.p("alice"), gone.ID, ""); err != nil {
+		t.Fatal(err)
+	}
+	items, err := e.wf.Inbox(e.ctx, e.p("alice"), BoxInitiated, 0, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, it := range items {
+		got[it.Instance] = it.Withdrawable
+	}
+	want := map[string]bool{untouched.ID: true, acted.ID: false, gone.ID: false}
+	for id, w := range want {
+		if v, ok := got[id]; !ok || v != w {
+			t.Errorf("instance %s withdrawable %v (listed %v), want %v", id, v, ok, w)
+		}
+	}
+	if _, err := e.wf.Withdraw(e.ctx, e.p("alice"), acted.ID, ""); err == nil {
+		t.Fatal("an instance someone acted on was withdrawn")
+	}
+}
