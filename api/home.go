@@ -155,7 +155,7 @@ func loadAppAsset(ui fs.FS, name string) *appAsset {
 }
 
 func compressible(contentType string) bool {
-	for _, t := range []string{"text/", "application/javascript", "application/json", "image/svg+xml"} {
+	for _, t := range []string{"text/", "application/javascript", "application/json", "image/svg+xml", "application/wasm"} {
 		if strings.HasPrefix(contentType, t) {
 			return true
 		}

@@ -124,6 +124,7 @@ func (s *Server) allRoutes() []Route {
 	var rs []Route
 	rs = append(rs, s.homeRoutes()...)
 	rs = append(rs, s.systemRoutes()...)
+	rs = append(rs, s.caRoutes()...)
 	rs = append(rs, s.authRoutes()...)
 	rs = append(rs, s.adminRoutes()...)
 	rs = append(rs, s.formIORoutes()...) // before formRoutes: …/records/export must not be taken for …/records/:id

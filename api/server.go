@@ -41,6 +41,9 @@ type Options struct {
 	UI fs.FS
 	// Log receives request logs; the kernel's logger when nil.
 	Log *slog.Logger
+	// LocalCA is the certificate authority of the server's own HTTPS certificate, explained at
+	// /ca (ca.go); nil when the server makes none.
+	LocalCA LocalCA
 
 	testRoutes []Route // routes the package's own tests add
 }
@@ -108,7 +111,7 @@ func New(k *engine.Kernel, engines Engines, opts Options) *Server {
 	s.app.Use(requestid.New())
 	s.app.Use(s.requestLog)
 	s.app.Use(helmet.New(helmet.Config{
-		ContentSecurityPolicy: "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
+		ContentSecurityPolicy: "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
 		ReferrerPolicy:        "same-origin",
 	}))
 	for _, r := range append(s.allRoutes(), opts.testRoutes...) {

@@ -5,6 +5,7 @@
 //	tracecraft user add|passwd|list …
 //	tracecraft audit verify|seal
 //	tracecraft bus failed|retry …
+//	tracecraft cert init --hosts NAME,IP,…
 //	tracecraft bench
 //	tracecraft version
 package main
@@ -36,6 +37,7 @@ const usage = `Tracecraft — low-code forms, workflow and food traceability.
 
 Usage:
   tracecraft serve [--addr 127.0.0.1:8080] [--data ./data] [--mongo-uri URI]
+                   [--tls-cert FILE --tls-key FILE | --tls-auto [--tls-hosts NAME,IP,...]]
   tracecraft user add USERNAME [--name NAME] [--roles admin,...] [--password-stdin]
   tracecraft user passwd USERNAME [--password-stdin]
   tracecraft user list
@@ -43,6 +45,7 @@ Usage:
   tracecraft audit seal
   tracecraft bus failed
   tracecraft bus retry KEY... | --all
+  tracecraft cert init --hosts plant.local,192.168.1.10 [--name PLANT]
   tracecraft bench [--n 2000] [--docs 100000] [--records 5000] [--sqlite-sync normal|full] [--mongo-uri URI]
   tracecraft version
 
@@ -70,6 +73,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cmdBus(ctx, args[1:], stdout, stderr)
 	case "bench":
 		return cmdBench(ctx, args[1:], stdout, stderr)
+	case "cert":
+		return cmdCert(args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "tracecraft", version())
 		return nil

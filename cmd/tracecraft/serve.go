@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -25,7 +26,12 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	secure := fs.Bool("secure-cookies", os.Getenv("TRACECRAFT_SECURE_COOKIES") == "1", "mark session cookies Secure (behind HTTPS)")
 	debug := fs.Bool("debug", false, "log debug messages")
 	proxies := fs.String("trusted-proxies", os.Getenv("TRACECRAFT_TRUSTED_PROXIES"), "comma-separated addresses or CIDR ranges of load balancers whose X-Forwarded-For is believed")
+	var tf tlsFlags
+	tf.register(fs)
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := tf.check(); err != nil {
 		return err
 	}
 	if _, err := api.ParseTrustedProxies(splitList(*proxies)); err != nil {
@@ -57,12 +63,24 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := k.Start(ctx); err != nil {
 		return err
 	}
-	srv := api.New(k, engines, api.Options{UI: builderui.Dist(), Version: version(), SecureCookies: *secure, Log: log, TrustedProxies: splitList(*proxies)})
+	opts := api.Options{UI: builderui.Dist(), Version: version(), SecureCookies: *secure, Log: log, TrustedProxies: splitList(*proxies)}
+	scheme := "http://"
+	var tlsConfig *tls.Config
+	if tf.enabled() {
+		if tlsConfig, opts.LocalCA, err = tf.config(sf.data, log); err != nil {
+			return err
+		}
+		scheme, opts.SecureCookies = "https://", true
+	}
+	srv := api.New(k, engines, opts)
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return err
 	}
-	log.Info("tracecraft serving", "addr", "http://"+ln.Addr().String(), "store", k.Store.Kind(), "timezone", k.Location().String(), "version", version())
+	if tlsConfig != nil {
+		ln = tls.NewListener(ln, tlsConfig)
+	}
+	log.Info("tracecraft serving", "addr", scheme+ln.Addr().String(), "store", k.Store.Kind(), "timezone", k.Location().String(), "version", version())
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
