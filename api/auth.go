@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"crypto/subtle"
 	"errors"
 	"strings"
@@ -97,14 +98,26 @@ type MeOutput struct {
 	Department  string    `json:"department,omitempty"`
 	Via         string    `json:"via"`
 	ExpiresAt   time.Time `json:"expiresAt"`
+	// Permissions are the platform actions the user's roles grant (system.admin), so the web
+	// app can offer what the server would allow; the server checks again on every call.
+	Permissions []string `json:"permissions"`
 }
 
-func meOf(p *engine.Principal) MeOutput {
+// mePlatformActions are the platform actions MeOutput.Permissions reports.
+var mePlatformActions = []string{engine.PermSystemAdmin}
+
+func (s *Server) meOf(ctx context.Context, p *engine.Principal) MeOutput {
 	roles := p.Roles
 	if roles == nil {
 		roles = []string{}
 	}
-	return MeOutput{Username: p.Username, DisplayName: p.DisplayName, Roles: roles, Department: p.Department, Via: p.Via, ExpiresAt: p.ExpiresAt}
+	perms := []string{}
+	for _, a := range mePlatformActions {
+		if s.k.Auth.Can(ctx, p, "", a) {
+			perms = append(perms, a)
+		}
+	}
+	return MeOutput{Username: p.Username, DisplayName: p.DisplayName, Roles: roles, Department: p.Department, Via: p.Via, ExpiresAt: p.ExpiresAt, Permissions: perms}
 }
 
 // PasswordInput changes the signed-in user's own password.
@@ -145,7 +158,7 @@ func (s *Server) authRoutes() []Route {
 				return err
 			}
 			s.setSessionCookies(c, token, p)
-			return c.JSON(LoginOutput{Token: token, ExpiresAt: p.ExpiresAt, CSRFToken: p.CSRF, User: meOf(p)})
+			return c.JSON(LoginOutput{Token: token, ExpiresAt: p.ExpiresAt, CSRFToken: p.CSRF, User: s.meOf(c.UserContext(), p)})
 		},
 	}, {
 		Method: fiber.MethodPost, Path: "/api/v1/auth/logout", Tag: "auth",
@@ -160,7 +173,7 @@ func (s *Server) authRoutes() []Route {
 	}, {
 		Method: fiber.MethodGet, Path: "/api/v1/me", Tag: "auth",
 		Summary: "The signed-in user", Out: MeOutput{},
-		Handle: func(c *fiber.Ctx, p *engine.Principal) error { return c.JSON(meOf(p)) },
+		Handle: func(c *fiber.Ctx, p *engine.Principal) error { return c.JSON(s.meOf(c.UserContext(), p)) },
 	}, {
 		Method: fiber.MethodPut, Path: "/api/v1/me/password", Tag: "auth",
 		Summary: "Change your own password (needs the current one; ends your other sessions)", In: PasswordInput{}, Out: OK{},

@@ -659,10 +659,16 @@ type AuditQuery struct {
 	Target    string `json:"target,omitempty"`
 	Limit     int    `json:"limit,omitempty"`
 	BeforeSeq int64  `json:"beforeSeq,omitempty"`
+	// Since and Until, when set, keep entries at or after Since and before Until.
+	Since time.Time `json:"since,omitzero"`
+	Until time.Time `json:"until,omitzero"`
 }
 
 func (q AuditQuery) matches(e AuditEntry) bool {
 	if q.Actor != "" && e.Actor != q.Actor || q.Target != "" && e.Target != q.Target {
+		return false
+	}
+	if !q.Since.IsZero() && e.At.Before(q.Since) || !q.Until.IsZero() && !e.At.Before(q.Until) {
 		return false
 	}
 	if prefix, ok := strings.CutSuffix(q.Action, ".*"); ok {
@@ -673,6 +679,14 @@ func (q AuditQuery) matches(e AuditEntry) bool {
 
 // List returns entries matching q, newest first, walking back from the tail by _id.
 func (a *Audit) List(ctx context.Context, q AuditQuery) ([]AuditEntry, error) {
+	out, _, err := a.ListPage(ctx, q)
+	return out, err
+}
+
+// ListPage is List that also tells where the next page starts: next is the BeforeSeq that
+// continues the walk (the last seq looked at), or 0 when the walk reached the log's start — so
+// a filter that matched nothing among AuditListScan entries still pages on.
+func (a *Audit) ListPage(ctx context.Context, q AuditQuery) (entries []AuditEntry, next int64, err error) {
 	switch {
 	case q.Limit <= 0:
 		q.Limit = 50
@@ -681,30 +695,34 @@ func (a *Audit) List(ctx context.Context, q AuditQuery) ([]AuditEntry, error) {
 	}
 	top, err := a.tail(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("list audit log: %w", err)
+		return nil, 0, fmt.Errorf("list audit log: %w", err)
 	}
 	if q.BeforeSeq > 0 {
 		top = min(top, q.BeforeSeq-1)
 	}
 	out := []AuditEntry{}
-	for seq, scanned := top, 0; seq >= 1 && len(out) < q.Limit && scanned < AuditListScan; seq, scanned = seq-1, scanned+1 {
+	seq := top
+	for scanned := 0; seq >= 1 && len(out) < q.Limit && scanned < AuditListScan; seq, scanned = seq-1, scanned+1 {
 		var s auditStored
 		err := a.st.Get(ctx, auditCollection, auditID(seq), &s)
 		if errors.Is(err, store.ErrNotFound) {
 			continue // a gap; Verify reports it
 		}
 		if err != nil {
-			return nil, fmt.Errorf("list audit log: %w", err)
+			return nil, 0, fmt.Errorf("list audit log: %w", err)
 		}
 		e, _, _, err := s.decode()
 		if err != nil {
-			return nil, fmt.Errorf("list audit log: entry %d: %w", seq, err)
+			return nil, 0, fmt.Errorf("list audit log: entry %d: %w", seq, err)
 		}
 		if q.matches(e) {
 			out = append(out, e)
 		}
 	}
-	return out, nil
+	if seq < 1 {
+		return out, 0, nil
+	}
+	return out, seq + 1, nil
 }
 
 // hash is the stored hash of the entry, in either layout.

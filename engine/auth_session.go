@@ -398,23 +398,24 @@ func (a *Auth) revokeSessions(ctx context.Context, name, keep string) error {
 	return a.st.Set(ctx, authRevocationsCollection, name, authRevocation{Epoch: epoch, Keep: keep, At: a.now()})
 }
 
-// PruneSessions deletes expired and ended sessions and returns how many. It reads the whole
-// sessions collection, so run it now and then (the scheduler does), not per request.
+// PruneSessions deletes expired and ended sessions and returns how many. It reads them from the
+// sessions' indexes by expiry and by revocation (kernelIndexes), not the whole collection;
+// run it now and then (the scheduler does), not per request.
 func (a *Auth) PruneSessions(ctx context.Context) (int, error) {
 	now := a.now()
 	var stale []string
-	err := a.st.Find(ctx, authSessionsCollection, nil, nil, func(raw bson.Raw) error {
-		var s authSession
-		if err := bson.Unmarshal(raw, &s); err != nil {
-			return fmt.Errorf("decode session: %w", err)
+	seen := map[string]bool{}
+	for _, q := range staleSessionQueries(now) {
+		err := a.st.QueryEach(ctx, authSessionsCollection, q, func(raw bson.Raw) error {
+			if id, ok := raw.Lookup("_id").StringValueOK(); ok && !seen[id] {
+				seen[id] = true
+				stale = append(stale, id)
+			}
+			return nil
+		})
+		if err != nil {
+			return 0, fmt.Errorf("prune sessions: %w", err)
 		}
-		if s.Revoked || !now.Before(s.Expires) {
-			stale = append(stale, s.ID)
-		}
-		return nil
-	})
-	if err != nil {
-		return 0, fmt.Errorf("prune sessions: %w", err)
 	}
 	n := 0
 	for _, id := range stale {
@@ -425,6 +426,15 @@ func (a *Auth) PruneSessions(ctx context.Context) (int, error) {
 		n++
 	}
 	return n, nil
+}
+
+// staleSessionQueries are the queries of PruneSessions: the ids of the sessions expired by
+// now, then of those ended by a logout.
+func staleSessionQueries(now time.Time) []store.Query {
+	return []store.Query{
+		{Where: store.Lte("expires", now), Sort: []store.SortKey{{Path: "expires"}}, Limit: 1000, Fields: []string{"_id"}},
+		{Where: store.Eq("revoked", true), Limit: 1000, Fields: []string{"_id"}},
+	}
 }
 
 // authThrottle counts login attempts per key (username, username from an address, address)

@@ -29,7 +29,8 @@ type Kernel struct {
 	// Actions are the automatic actions engines register for flows and rules.
 	Actions *Set[Action]
 
-	settled settler // stores the audit log's settled point (outbox.go)
+	settled settler    // stores the audit log's settled point (outbox.go)
+	indexes indexDecls // the query indexes engines declared (DeclareIndexes)
 }
 
 // KernelOptions configure NewKernel.
@@ -88,9 +89,13 @@ func DefaultLocation() *time.Location {
 	return time.FixedZone("CST", 8*3600)
 }
 
-// Start settles the writes a previous run left unfinished (reconcile), starts the event bus
-// (re-delivering what a previous run left undelivered) and the scheduler.
+// Start makes the declared query indexes (DeclareIndexes), settles the writes a previous run
+// left unfinished (reconcile), starts the event bus (re-delivering what a previous run left
+// undelivered) and the scheduler.
 func (k *Kernel) Start(ctx context.Context) error {
+	if err := k.ensureIndexes(ctx); err != nil {
+		return err
+	}
 	if err := k.reconcile(ctx); err != nil {
 		return err
 	}

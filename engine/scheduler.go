@@ -15,7 +15,6 @@ import (
 
 	"github.com/robfig/cron/v3"
 	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"tracecraft/engine/store"
 )
@@ -96,8 +95,6 @@ type Scheduler struct {
 	jobs   map[string]*schedJob
 	runCtx context.Context
 	cancel context.CancelFunc
-
-	indexOnce sync.Once
 }
 
 type schedJob struct {
@@ -408,37 +405,39 @@ func (s *Scheduler) call(ctx context.Context, j *schedJob, tick time.Time) (err 
 	return j.run(ctx, tick)
 }
 
-// Runs lists the latest runs of job name, newest first, at most limit (default 20). On the
-// embedded store it scans the run records, which the prune job keeps to LeaseRetention.
+// Runs lists the latest runs of job name, newest first, at most limit (default 20), from the
+// run records' index by job and tick (kernelIndexes).
 func (s *Scheduler) Runs(ctx context.Context, name string, limit int) ([]JobRun, error) {
 	if limit <= 0 {
 		limit = 20
 	}
-	s.ensureIndexes(ctx)
-	var out []JobRun
-	opts := options.Find().SetSort(bson.D{{Key: "tick", Value: -1}}).SetLimit(int64(limit))
-	err := s.st.Find(ctx, schedLeases, bson.D{{Key: "job", Value: name}}, opts, func(raw bson.Raw) error {
-		var r JobRun
-		if err := bson.Unmarshal(raw, &r); err != nil {
-			return err
-		}
-		r.Tick, r.Started, r.Finished = r.Tick.UTC(), r.Started.UTC(), busUTC(r.Finished)
-		out = append(out, r)
-		return nil
-	})
+	page, err := s.st.Query(ctx, schedLeases, runsQuery(name, limit))
 	if err != nil {
 		return nil, fmt.Errorf("list runs of job %q: %w", name, err)
 	}
+	var out []JobRun
+	for _, raw := range page.Docs {
+		var r JobRun
+		if err := bson.Unmarshal(raw, &r); err != nil {
+			return nil, fmt.Errorf("list runs of job %q: %w", name, err)
+		}
+		r.Tick, r.Started, r.Finished = r.Tick.UTC(), r.Started.UTC(), busUTC(r.Finished)
+		out = append(out, r)
+	}
 	return out, nil
+}
+
+// runsQuery is the query of Runs: job name's run records, newest tick first.
+func runsQuery(name string, limit int) store.Query {
+	return store.Query{Where: store.Eq("job", name), Sort: []store.SortKey{{Path: "tick", Desc: true}},
+		Limit: min(limit, store.MaxQueryLimit)}
 }
 
 // Prune deletes the run records of ticks before `before` and returns how many it deleted. The
 // built-in job SchedulerPruneJob calls it daily.
 func (s *Scheduler) Prune(ctx context.Context, before time.Time) (int, error) {
-	s.ensureIndexes(ctx)
 	var ids []string
-	filter := bson.D{{Key: "tick", Value: bson.D{{Key: "$lt", Value: before.UTC()}}}}
-	err := s.st.Find(ctx, schedLeases, filter, options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}}), func(raw bson.Raw) error {
+	err := s.st.QueryEach(ctx, schedLeases, pruneRunsQuery(before), func(raw bson.Raw) error {
 		id, ok := raw.Lookup("_id").StringValueOK()
 		if ok {
 			ids = append(ids, id)
@@ -459,18 +458,11 @@ func (s *Scheduler) Prune(ctx context.Context, before time.Time) (int, error) {
 	return n, nil
 }
 
-// ensureIndexes creates, on MongoDB, the indexes Runs and Prune filter by (a no-op embedded).
-func (s *Scheduler) ensureIndexes(ctx context.Context) {
-	s.indexOnce.Do(func() {
-		for _, keys := range []bson.D{
-			{{Key: "job", Value: 1}, {Key: "tick", Value: -1}},
-			{{Key: "tick", Value: 1}},
-		} {
-			if err := s.st.EnsureIndex(ctx, schedLeases, keys, false); err != nil {
-				s.log.Warn("index on job runs not created", "err", err)
-			}
-		}
-	})
+// pruneRunsQuery is the query of Prune: the ids of the run records of ticks before before,
+// oldest first.
+func pruneRunsQuery(before time.Time) store.Query {
+	return store.Query{Where: store.Lt("tick", before.UTC()), Sort: []store.SortKey{{Path: "tick"}},
+		Limit: 1000, Fields: []string{"_id"}}
 }
 
 func schedLeaseID(name string, tick time.Time) string {

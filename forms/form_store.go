@@ -132,7 +132,12 @@ func (s *Service) GetForm(ctx context.Context, p *engine.Principal, app, key str
 	if !s.canSeeApp(ctx, p, app) {
 		return nil, engine.ErrNotFound
 	}
-	return s.getForm(ctx, app, key)
+	f, err := s.getForm(ctx, app, key)
+	if err != nil {
+		return nil, err
+	}
+	s.viewForm(ctx, p, f)
+	return f, nil
 }
 
 // ListForms lists an app's forms.
@@ -152,6 +157,9 @@ func (s *Service) ListForms(ctx context.Context, p *engine.Principal, app string
 		out = append(out, f)
 		return nil
 	})
+	for i := range out {
+		s.viewForm(ctx, p, &out[i])
+	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
 	return out, err
 }
@@ -256,6 +264,9 @@ func (s *Service) Versions(ctx context.Context, p *engine.Principal, app, key st
 			return nil, err
 		}
 		_ = json.Unmarshal([]byte(v.DefJSON), &v.Definition)
+		if err := s.viewVersion(ctx, p, &v); err != nil {
+			return nil, err
+		}
 		out = append(out, v)
 	}
 	return out, nil

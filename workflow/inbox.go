@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"tracecraft/engine"
 	"tracecraft/engine/store"
@@ -128,26 +127,12 @@ func projLock(id string) *sync.Mutex {
 	return &projLocks[h.Sum32()%uint32(len(projLocks))]
 }
 
-// indexed remembers the stores whose inbox and timer indexes exist (MongoDB only).
-var indexed sync.Map
-
-func (s *Service) ensureIndexes(ctx context.Context) {
-	if _, done := indexed.Load(s.st); done {
-		return
-	}
-	for _, ix := range []struct {
-		coll string
-		keys bson.D
-	}{
-		{inboxCollection, bson.D{{Key: "user", Value: 1}, {Key: "box", Value: 1}, {Key: "sort", Value: -1}}},
-		{timersCollection, bson.D{{Key: "due", Value: 1}}},
-	} {
-		if err := s.st.EnsureIndex(ctx, ix.coll, ix.keys, false); err != nil {
-			s.k.Log.Warn("workflow index not created", "collection", ix.coll, "err", err)
-			return
-		}
-	}
-	indexed.Store(s.st, true)
+// declareIndexes declares the query indexes of the workflow's collections: an inbox box is
+// read by person and box, newest first (Inbox, and Counts by person), due timers by due time
+// (FireTimers).
+func declareIndexes(k *engine.Kernel) {
+	k.DeclareIndexes(inboxCollection, store.IndexSpec{Keys: []store.IndexKey{{Path: "user"}, {Path: "box"}, {Path: "sort", Desc: true}}})
+	k.DeclareIndexes(timersCollection, store.IndexSpec{Keys: []store.IndexKey{{Path: "due"}}})
 }
 
 // project writes the inbox documents of the changed tasks of inst and of inst itself.
@@ -251,8 +236,7 @@ func (s *Service) Inbox(ctx context.Context, p *engine.Principal, box string, li
 		limit = 20
 	}
 	limit = min(limit, 100)
-	s.ensureIndexes(ctx)
-	filter := bson.D{{Key: "user", Value: p.Username}, {Key: "box", Value: box}}
+	var after string
 	if before != "" {
 		var cur inboxDoc
 		err := s.st.Get(ctx, inboxCollection, before, &cur)
@@ -262,20 +246,19 @@ func (s *Service) Inbox(ctx context.Context, p *engine.Principal, box string, li
 		if err != nil {
 			return nil, fmt.Errorf("inbox: %w", err)
 		}
-		filter = append(filter, bson.E{Key: "sort", Value: bson.D{{Key: "$lt", Value: cur.Sort}}})
+		after = cur.Sort
 	}
-	opts := options.Find().SetSort(bson.D{{Key: "sort", Value: -1}}).SetLimit(int64(limit))
-	var docs []inboxDoc
-	err := s.st.Find(ctx, inboxCollection, filter, opts, func(raw bson.Raw) error {
-		var d inboxDoc
-		if err := bson.Unmarshal(raw, &d); err != nil {
-			return fmt.Errorf("decode inbox item: %w", err)
-		}
-		docs = append(docs, d)
-		return nil
-	})
+	page, err := s.st.Query(ctx, inboxCollection, inboxQuery(p.Username, box, after, limit))
 	if err != nil {
 		return nil, fmt.Errorf("inbox: %w", err)
+	}
+	docs := make([]inboxDoc, 0, len(page.Docs))
+	for _, raw := range page.Docs {
+		var d inboxDoc
+		if err := bson.Unmarshal(raw, &d); err != nil {
+			return nil, fmt.Errorf("inbox: decode item: %w", err)
+		}
+		docs = append(docs, d)
 	}
 	now := s.clock()
 	out := make([]InboxItem, 0, len(docs))
@@ -295,6 +278,17 @@ func (s *Service) Inbox(ctx context.Context, p *engine.Principal, box string, li
 		out = append(out, it)
 	}
 	return out, nil
+}
+
+// inboxQuery is the query of one page of a box: user's items in box, newest first, older than
+// the item whose sort key is after ("": from the newest). Sort keys are unique (they end in the
+// item's id), so the sort key alone continues the page.
+func inboxQuery(user, box, after string, limit int) store.Query {
+	where := []store.Cond{store.Eq("user", user), store.Eq("box", box)}
+	if after != "" {
+		where = append(where, store.Lt("sort", after))
+	}
+	return store.Query{Where: store.And(where...), Sort: []store.SortKey{{Path: "sort", Desc: true}}, Limit: limit}
 }
 
 // stillPending checks a todo item against its instance and repairs a stale projection.
@@ -328,32 +322,38 @@ func waited(d time.Duration) string {
 	return fmt.Sprintf("%dd", int(d/(24*time.Hour)))
 }
 
-// Counts counts the items of p's four boxes (one pass over p's inbox documents).
+// Counts counts the items of p's four boxes: one grouping of p's inbox documents by box, read
+// from the inbox index (user leads it).
 func (s *Service) Counts(ctx context.Context, p *engine.Principal) (InboxCounts, error) {
 	if p == nil {
 		return InboxCounts{}, engine.ErrUnauthenticated
 	}
-	s.ensureIndexes(ctx)
-	var n InboxCounts
-	opts := options.Find().SetProjection(bson.D{{Key: "box", Value: 1}})
-	err := s.st.Find(ctx, inboxCollection, bson.D{{Key: "user", Value: p.Username}}, opts, func(raw bson.Raw) error {
-		box, _ := raw.Lookup("box").StringValueOK()
-		switch box {
-		case BoxTodo:
-			n.Todo++
-		case BoxDone:
-			n.Done++
-		case BoxInitiated:
-			n.Initiated++
-		case BoxCC:
-			n.CC++
-		}
-		return nil
-	})
+	res, err := s.st.Aggregate(ctx, inboxCollection, countsAggregation(p.Username))
 	if err != nil {
 		return InboxCounts{}, fmt.Errorf("inbox counts: %w", err)
 	}
+	var n InboxCounts
+	for _, g := range res.Groups {
+		box, _ := g.Keys[0].(string)
+		c, _ := g.Values[0].(int64)
+		switch box {
+		case BoxTodo:
+			n.Todo = int(c)
+		case BoxDone:
+			n.Done = int(c)
+		case BoxInitiated:
+			n.Initiated = int(c)
+		case BoxCC:
+			n.CC = int(c)
+		}
+	}
 	return n, nil
+}
+
+// countsAggregation counts user's inbox documents by box.
+func countsAggregation(user string) store.Aggregation {
+	return store.Aggregation{Where: store.Eq("user", user), GroupBy: []store.GroupKey{{Name: "box", Path: "box"}},
+		Measures: []store.Measure{{Name: "n", Op: store.AggCount}}}
 }
 
 // TaskView gives the task page of taskID to p, who must be able to see its instance. The

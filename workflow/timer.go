@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"tracecraft/engine"
 	"tracecraft/engine/store"
@@ -171,33 +170,29 @@ func (s *Service) FireTimers(ctx context.Context) (int, error) {
 	if page <= 0 {
 		page = defaultTimerPage
 	}
-	opts := options.Find().SetSort(bson.D{{Key: "due", Value: 1}, {Key: "_id", Value: 1}}).SetLimit(int64(page))
 	n := 0
 	var errs []error
-	var last *timerDoc
+	after := ""
 	for {
 		if err := ctx.Err(); err != nil {
 			errs = append(errs, err)
 			break
 		}
-		filter := bson.D{{Key: "due", Value: bson.D{{Key: "$lte", Value: now}}}}
-		if last != nil {
-			filter = append(filter, bson.E{Key: "$or", Value: bson.A{
-				bson.D{{Key: "due", Value: bson.D{{Key: "$gt", Value: last.Due}}}},
-				bson.D{{Key: "due", Value: last.Due}, {Key: "_id", Value: bson.D{{Key: "$gt", Value: last.ID}}}},
-			}})
-		}
-		due := make([]timerDoc, 0, page)
-		err := s.st.Find(ctx, timersCollection, filter, opts, func(raw bson.Raw) error {
-			var t timerDoc
-			if err := bson.Unmarshal(raw, &t); err != nil {
-				return fmt.Errorf("decode timer: %w", err)
-			}
-			due = append(due, t)
-			return nil
-		})
+		res, err := s.st.Query(ctx, timersCollection, dueTimersQuery(now, page, after))
 		if err != nil {
 			errs = append(errs, err)
+			break
+		}
+		due := make([]timerDoc, 0, len(res.Docs))
+		for _, raw := range res.Docs {
+			var t timerDoc
+			if err = bson.Unmarshal(raw, &t); err != nil {
+				break
+			}
+			due = append(due, t)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("decode timer: %w", err))
 			break
 		}
 		if int64(len(due)) > s.largestTimerPage.Load() {
@@ -212,15 +207,23 @@ func (s *Service) FireTimers(ctx context.Context) (int, error) {
 				n++
 			}
 		}
-		if len(due) < page {
+		if res.Next == "" {
 			break
 		}
-		last = &due[len(due)-1]
+		after = res.Next
 	}
 	if err := errors.Join(errs...); err != nil {
 		return n, fmt.Errorf("fire timers: %w", err)
 	}
 	return n, nil
+}
+
+// dueTimersQuery is the query of one page of FireTimers: timers due by now, in (due, _id)
+// order, continuing after the cursor after ("": from the oldest). The timers' index by due
+// time serves it.
+func dueTimersQuery(now time.Time, page int, after string) store.Query {
+	return store.Query{Where: store.Lte("due", now), Sort: []store.SortKey{{Path: "due"}},
+		Limit: min(page, store.MaxQueryLimit), After: after}
 }
 
 // fire claims and applies one due timer. The claim carries its own time, not the batch's:

@@ -1,0 +1,77 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+
+	"tracecraft/engine/store"
+)
+
+// kernelIndexes are the query indexes of the kernel's own collections: what each list or
+// count filters and sorts by. Collections read only by _id (users, roles, departments, the
+// bus's events, marks and failures, locks) need none; the audit log is listed by _id, its
+// sequence, which is its time order.
+var kernelIndexes = map[string][]store.IndexSpec{
+	// Scheduler.Runs: a job's runs, newest first; Scheduler.Prune: runs older than a time.
+	schedLeases: {
+		{Keys: []store.IndexKey{{Path: "job"}, {Path: "tick", Desc: true}}},
+		{Keys: []store.IndexKey{{Path: "tick"}}},
+	},
+	// Auth.PruneSessions: sessions past their expiry, and revoked ones.
+	authSessionsCollection: {
+		{Keys: []store.IndexKey{{Path: "expires"}}},
+		{Keys: []store.IndexKey{{Path: "revoked"}}},
+	},
+}
+
+// indexDecls are the query indexes declared for the collections engines own, made when the
+// kernel starts.
+type indexDecls struct {
+	mu      sync.Mutex
+	colls   map[string][]store.IndexSpec
+	started bool
+}
+
+// DeclareIndexes adds specs to the query indexes of coll, a collection the calling engine owns
+// and lists or counts by fields other than _id. Start makes every declared index, and drops
+// the query indexes of those collections that are no longer declared (store.EnsureIndexes),
+// so one declaration gives MongoDB indexes and SQLite expression indexes alike. Call it
+// before Start: declaring later is a programmer error and panics.
+func (k *Kernel) DeclareIndexes(coll string, specs ...store.IndexSpec) {
+	k.indexes.mu.Lock()
+	defer k.indexes.mu.Unlock()
+	if k.indexes.started {
+		panic(fmt.Sprintf("engine: indexes of %s declared after the kernel started", coll))
+	}
+	if k.indexes.colls == nil {
+		k.indexes.colls = map[string][]store.IndexSpec{}
+	}
+	k.indexes.colls[coll] = append(k.indexes.colls[coll], specs...)
+}
+
+// ensureIndexes makes the indexes of the kernel's collections and of those engines declared.
+func (k *Kernel) ensureIndexes(ctx context.Context) error {
+	k.indexes.mu.Lock()
+	defer k.indexes.mu.Unlock()
+	k.indexes.started = true
+	all := map[string][]store.IndexSpec{}
+	for coll, specs := range kernelIndexes {
+		all[coll] = append(all[coll], specs...)
+	}
+	for coll, specs := range k.indexes.colls {
+		all[coll] = append(all[coll], specs...)
+	}
+	colls := make([]string, 0, len(all))
+	for coll := range all {
+		colls = append(colls, coll)
+	}
+	slices.Sort(colls)
+	for _, coll := range colls {
+		if err := k.Store.EnsureIndexes(ctx, coll, all[coll]); err != nil {
+			return fmt.Errorf("start kernel: %w", err)
+		}
+	}
+	return nil
+}
