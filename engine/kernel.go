@@ -31,6 +31,8 @@ type Kernel struct {
 
 	settled settler    // stores the audit log's settled point (outbox.go)
 	indexes indexDecls // the query indexes engines declared (DeclareIndexes)
+	// recoveries run first when the kernel starts (OnRecover).
+	recoveries []recovery
 }
 
 // KernelOptions configure NewKernel.
@@ -93,6 +95,9 @@ func DefaultLocation() *time.Location {
 // left unfinished (reconcile), starts the event bus (re-delivering what a previous run left
 // undelivered) and the scheduler.
 func (k *Kernel) Start(ctx context.Context) error {
+	if err := k.recover(ctx); err != nil {
+		return err
+	}
 	if err := k.ensureIndexes(ctx); err != nil {
 		return err
 	}
