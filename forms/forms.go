@@ -47,9 +47,15 @@ type Service struct {
 	loc    *time.Location
 	now    func() time.Time
 	cache  sync.Map // version id ("app/key@n") → *Compiled
-	latest sync.Map // form id ("app/key") → latestEntry
+	defs   *engine.Definitions
 	// imports holds a token per running import (importSlot).
 	imports chan struct{}
+	// importRuns holds the import jobs running here (id → *importRun); importing the batches
+	// being written (job id → records collection), whose records are hidden until committed.
+	importRuns sync.Map
+	importing  sync.Map
+	// importBatch is how many records an import writes at once (ImportBatch by default).
+	importBatch int
 }
 
 // New makes the form engine on the kernel and registers its definition kind.
@@ -63,10 +69,14 @@ func New(k *engine.Kernel, opts Options) *Service {
 	if opts.MaxImports <= 0 {
 		opts.MaxImports = MaxImports
 	}
-	s := &Service{k: k, st: k.Store, loc: opts.Location, now: opts.Now, imports: make(chan struct{}, opts.MaxImports)}
+	s := &Service{k: k, st: k.Store, loc: opts.Location, now: opts.Now, imports: make(chan struct{}, opts.MaxImports), importBatch: ImportBatch}
+	s.defs = engine.NewDefinitions(k, DefinitionKind, formsCollection, versionsCollection)
+	s.defs.Now = opts.Now
 	k.Records = recordsAPI{s}
 	// Every stored revision of a record has its audit entry; audit verify checks it.
 	k.Audit.Cover("rec.", "record", RecordTarget)
+	// An import the process stopped in is taken back before the kernel settles its writes.
+	k.OnRecover("forms.imports", s.recoverImports)
 	s.registerActions()
 	s.registerFileJobs()
 	_ = k.Registry.RegisterKind(engine.DefinitionKind{

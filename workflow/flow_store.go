@@ -81,104 +81,75 @@ func (s *Service) SaveDraft(ctx context.Context, p *engine.Principal, app string
 	if err != nil {
 		return nil, fmt.Errorf("save flow %s: %w", c.Key, err)
 	}
-	id := flowID(app, def.Key)
-	f := &Flow{ID: id, App: app, Key: def.Key, Form: def.Form, DraftJSON: string(canon), UpdatedBy: p.Username, UpdatedAt: s.now().UTC()}
-	var before *Flow
-	if rev == 0 {
-		f.Rev = 1
-		if err := s.st.Create(ctx, flowsCollection, id, f); err != nil {
-			if errors.Is(err, store.ErrDuplicate) {
-				return nil, fmt.Errorf("flow %s exists; save with its revision: %w", id, engine.ErrConflict)
-			}
-			return nil, fmt.Errorf("save flow %s: %w", id, err)
-		}
-	} else {
-		old, err := s.readFlow(ctx, app, def.Key)
-		if err != nil {
-			return nil, err
-		}
-		before = old
-		f.Published = old.Published
-		if f.Rev, err = s.st.Update(ctx, flowsCollection, id, rev, f); err != nil {
-			return nil, fmt.Errorf("save flow %s: %w", id, err)
-		}
+	d, err := s.defs.SaveDraft(ctx, p, engine.DraftInput{App: app, Key: def.Key, JSON: string(canon), Rev: rev,
+		Extra: bson.D{{Key: "form", Value: def.Form}}})
+	if err != nil {
+		return nil, err
 	}
-	f.Draft = def
-	s.auditDefinition(ctx, p, "definition.save", id, auditFlow(before), auditFlow(f))
-	s.publishDefinitionEvent(ctx, p, "definition.saved", app, id, nil)
-	return f, nil
-}
-
-func auditFlow(f *Flow) any {
-	if f == nil {
-		return nil
-	}
-	var def any
-	_ = json.Unmarshal([]byte(f.DraftJSON), &def)
-	return map[string]any{"rev": f.Rev, "published": f.Published, "draft": def}
+	return &Flow{ID: d.ID, App: app, Key: def.Key, Form: def.Form, Draft: def, DraftJSON: d.DraftJSON, Published: d.Published,
+		UpdatedBy: d.UpdatedBy, UpdatedAt: d.UpdatedAt, Rev: d.Rev}, nil
 }
 
 // Publish makes the current draft the flow's next version; it needs app.design. The draft is
-// compiled again first: a role, user or form field it names may have gone since it was saved.
+// compiled again first: a role, user or form field it names may have gone since it was saved. A
+// draft unchanged since the latest version (and a form whose fields are as they were) publishes
+// nothing: that version is answered.
 func (s *Service) Publish(ctx context.Context, p *engine.Principal, app, key string) (*FlowVersion, error) {
 	if err := s.k.Auth.Require(ctx, p, app, engine.PermAppDesign); err != nil {
 		return nil, err
 	}
-	for attempt := 0; attempt < 5; attempt++ {
-		f, err := s.readFlow(ctx, app, key)
-		if err != nil {
-			return nil, err
-		}
-		_, fields, err := s.compileFlow(ctx, app, []byte(f.DraftJSON), &liveWorld{s: s})
-		if err != nil {
-			return nil, err
-		}
-		latest, err := s.walkVersions(ctx, app, key, f.Published)
-		if err != nil {
-			return nil, err
-		}
-		var prev *FlowVersion
-		if latest > 0 {
-			if prev, err = s.readFlowVersion(ctx, app, key, latest); err != nil {
+	var (
+		def    Definition
+		fields []engine.FieldRef
+		prev   *FlowVersion
+	)
+	dv, made, err := s.defs.Publish(ctx, p, app, key, engine.Publishing{
+		Prepare: func(ctx context.Context, d *engine.Draft, pv *engine.Version) (bson.D, error) {
+			var err error
+			if _, fields, err = s.compileFlow(ctx, app, []byte(d.DraftJSON), &liveWorld{s: s}); err != nil {
 				return nil, err
 			}
-		}
-		n := latest + 1
-		v := &FlowVersion{ID: flowVersionID(app, key, n), App: app, Key: key, Form: f.Form, Number: n, DefJSON: f.DraftJSON,
-			PublishedBy: p.Username, PublishedAt: s.now().UTC(), Fields: fields}
-		if v.Fields == nil {
-			v.Fields = []engine.FieldRef{}
-		}
-		if err := json.Unmarshal([]byte(v.DefJSON), &v.Definition); err != nil {
-			return nil, fmt.Errorf("publish flow %s: %w", f.ID, err)
-		}
+			if fields == nil {
+				fields = []engine.FieldRef{}
+			}
+			if err := json.Unmarshal([]byte(d.DraftJSON), &def); err != nil {
+				return nil, fmt.Errorf("publish flow %s: %w", d.ID, err)
+			}
+			prev = nil
+			if pv != nil {
+				if prev, err = s.readFlowVersion(ctx, app, key, pv.Number); err != nil {
+					return nil, err
+				}
+			}
+			return bson.D{{Key: "form", Value: def.Form}, {Key: "fields", Value: fields}}, nil
+		},
+		Unchanged: func(v *engine.Version, _ bson.D, _ *engine.Version) bool {
+			return prev != nil && prev.DefJSON == v.DefJSON && slices.Equal(prev.Fields, fields)
+		},
 		// The binding entry before the version: a process that stops in between leaves an extra
 		// entry, which flowsOnCreate ignores (it asks the latest version), never a missing one.
-		if v.Definition.Trigger.On == "create" {
-			if err := s.updateBinding(ctx, app, v.Form, key, true); err != nil {
-				return nil, fmt.Errorf("publish flow %s: %w", f.ID, err)
+		Before: func(ctx context.Context, v *engine.Version, _ *engine.Version) error {
+			if def.Trigger.On == "create" {
+				return s.updateBinding(ctx, app, def.Form, key, true)
 			}
-		}
-		if err := s.st.Put(ctx, versionsCollection, v.ID, v); err != nil {
-			if errors.Is(err, store.ErrDuplicate) {
-				continue // published concurrently; look again
-			}
-			return nil, fmt.Errorf("publish flow %s: %w", f.ID, err)
-		}
-		f.Published = n
-		if _, err := s.st.Update(ctx, flowsCollection, f.ID, f.Rev, f); err != nil && !engine.IsConflict(err) {
-			return nil, fmt.Errorf("publish flow %s: %w", f.ID, err)
-		}
-		// A conflict there means the draft was saved meanwhile; the version stands, and the
-		// flow's published number is caught up by walkVersions.
-		if err := s.bindOnCreate(ctx, prev, v); err != nil {
-			return nil, fmt.Errorf("publish flow %s: %w", f.ID, err)
-		}
-		s.auditDefinition(ctx, p, "definition.publish", v.ID, nil, map[string]any{"version": n, "form": v.Form})
-		s.publishDefinitionEvent(ctx, p, "definition.published", app, f.ID, map[string]any{"version": n})
-		return v, nil
+			return nil
+		},
+		After: func(ctx context.Context, v *engine.Version, _ *engine.Version) error {
+			return s.bindOnCreate(ctx, prev, flowVersionOf(v, def, fields))
+		},
+	})
+	if err != nil {
+		return nil, err
 	}
-	return nil, fmt.Errorf("publish flow %s/%s: %w", app, key, engine.ErrConflict)
+	if !made {
+		return prev, nil
+	}
+	return flowVersionOf(dv, def, fields), nil
+}
+
+func flowVersionOf(v *engine.Version, def Definition, fields []engine.FieldRef) *FlowVersion {
+	return &FlowVersion{ID: v.ID, App: v.App, Key: v.Key, Form: def.Form, Number: v.Number, Definition: def, DefJSON: v.DefJSON,
+		PublishedBy: v.PublishedBy, PublishedAt: v.PublishedAt, Fields: fields}
 }
 
 // bindOnCreate keeps the bindings of forms to the flows that start on record creation in step
@@ -301,18 +272,20 @@ func (s *Service) flowsOnCreate(ctx context.Context, app, form string) ([]string
 
 func (s *Service) readFlow(ctx context.Context, app, key string) (*Flow, error) {
 	var f Flow
-	if err := s.st.Get(ctx, flowsCollection, flowID(app, key), &f); err != nil {
+	if err := s.defs.ReadDraft(ctx, app, key, &f); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(f.DraftJSON), &f.Draft); err != nil {
 		return nil, fmt.Errorf("flow %s: stored draft: %w", f.ID, err)
 	}
-	return &f, nil
+	var err error
+	f.Published, err = s.defs.Latest(ctx, app, key)
+	return &f, err
 }
 
 func (s *Service) readFlowVersion(ctx context.Context, app, key string, n int) (*FlowVersion, error) {
 	var v FlowVersion
-	if err := s.st.Get(ctx, versionsCollection, flowVersionID(app, key, n), &v); err != nil {
+	if err := s.defs.ReadVersion(ctx, app, key, n, &v); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(v.DefJSON), &v.Definition); err != nil {
@@ -321,32 +294,10 @@ func (s *Service) readFlowVersion(ctx context.Context, app, key string, n int) (
 	return &v, nil
 }
 
-// walkVersions finds the newest published version from n on, walking forward by _id in case a
-// publish finished without updating the flow document.
-func (s *Service) walkVersions(ctx context.Context, app, key string, n int) (int, error) {
-	for {
-		var v struct {
-			ID string `bson:"_id"`
-		}
-		err := s.st.Get(ctx, versionsCollection, flowVersionID(app, key, n+1), &v)
-		if errors.Is(err, store.ErrNotFound) {
-			return n, nil
-		}
-		if err != nil {
-			return 0, err
-		}
-		n++
-	}
-}
-
 // latestFlowVersion is the number of a flow's newest published version; a conflict when the
 // flow has never been published.
 func (s *Service) latestFlowVersion(ctx context.Context, app, key string) (int, error) {
-	f, err := s.readFlow(ctx, app, key)
-	if err != nil {
-		return 0, err
-	}
-	n, err := s.walkVersions(ctx, app, key, f.Published)
+	n, err := s.defs.LatestStored(ctx, app, key)
 	if err != nil {
 		return 0, err
 	}
@@ -370,7 +321,7 @@ func (s *Service) ListFlows(ctx context.Context, p *engine.Principal, app string
 		return nil, engine.ErrNotFound
 	}
 	out := []Flow{}
-	err := s.st.Find(ctx, flowsCollection, bson.D{{Key: "app", Value: app}}, nil, func(raw bson.Raw) error {
+	err := s.defs.ListDrafts(ctx, app, func(raw bson.Raw) error {
 		var f Flow
 		if err := bson.Unmarshal(raw, &f); err != nil {
 			return err
@@ -381,6 +332,11 @@ func (s *Service) ListFlows(ctx context.Context, p *engine.Principal, app string
 		out = append(out, f)
 		return nil
 	})
+	for i := range out {
+		if err == nil {
+			out[i].Published, err = s.defs.Latest(ctx, app, out[i].Key)
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("list flows of %s: %w", app, err)
 	}
@@ -393,11 +349,7 @@ func (s *Service) Versions(ctx context.Context, p *engine.Principal, app, key st
 	if !s.canSeeFlows(ctx, p, app) {
 		return nil, engine.ErrNotFound
 	}
-	f, err := s.readFlow(ctx, app, key)
-	if err != nil {
-		return nil, err
-	}
-	n, err := s.walkVersions(ctx, app, key, f.Published)
+	n, err := s.defs.Latest(ctx, app, key)
 	if err != nil {
 		return nil, err
 	}
@@ -441,24 +393,4 @@ func (s *Service) Compiled(ctx context.Context, app, key string, n int) (*Compil
 // canSeeFlows: whoever may read or design the app.
 func (s *Service) canSeeFlows(ctx context.Context, p *engine.Principal, app string) bool {
 	return s.k.Auth.Can(ctx, p, app, engine.PermAppRead) || s.k.Auth.Can(ctx, p, app, engine.PermAppDesign)
-}
-
-func (s *Service) auditDefinition(ctx context.Context, p *engine.Principal, action, target string, before, after any) {
-	actor := engine.SystemActor
-	if p != nil {
-		actor = p.Username
-	}
-	if _, err := s.k.Audit.Append(ctx, engine.AuditEntry{Actor: actor, Action: action, Kind: DefinitionKind, Target: target, Before: before, After: after}); err != nil {
-		s.k.Log.Error("audit append failed", "action", action, "target", target, "err", err)
-	}
-}
-
-func (s *Service) publishDefinitionEvent(ctx context.Context, p *engine.Principal, typ, app, target string, data map[string]any) {
-	actor := engine.SystemActor
-	if p != nil {
-		actor = p.Username
-	}
-	if err := s.k.Bus.Publish(ctx, engine.Event{Type: typ, App: app, Kind: DefinitionKind, Target: target, Actor: actor, Data: data}); err != nil {
-		s.k.Log.Error("publish event failed", "type", typ, "target", target, "err", err)
-	}
 }

@@ -19,6 +19,8 @@ func New(k *engine.Kernel, opts Options) *Service {
 		opts.TimerSpec = "@every 15s"
 	}
 	s := &Service{k: k, st: k.Store, now: opts.Now, opts: opts}
+	s.defs = engine.NewDefinitions(k, DefinitionKind, flowsCollection, versionsCollection)
+	s.defs.Now = opts.Now
 	declareIndexes(k)
 	k.Grants = s // approvers' open tasks show them fields (and their files) of records
 	_ = k.Registry.RegisterKind(engine.DefinitionKind{

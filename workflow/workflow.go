@@ -41,6 +41,7 @@ type Service struct {
 	now   func() time.Time
 	opts  Options
 	cache sync.Map // version id → *Compiled
+	defs  *engine.Definitions
 	// skipEffects (tests only) stops instance writes before their effects, as a process that
 	// stops right after the write would.
 	skipEffects atomic.Bool
