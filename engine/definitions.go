@@ -51,6 +51,8 @@ type definitionsLatest struct {
 
 // NewDefinitions keeps definitions of kind in the collections drafts and versions.
 func NewDefinitions(k *Kernel, kind, drafts, versions string) *Definitions {
+	// An app's drafts are listed by app (ListDrafts).
+	k.DeclareIndexes(drafts, store.IndexSpec{Keys: []store.IndexKey{{Path: "app"}, {Path: "key"}}})
 	return &Definitions{k: k, kind: kind, drafts: drafts, versions: versions}
 }
 
@@ -174,9 +176,14 @@ func (d *Definitions) readDraft(ctx context.Context, app, key string) (*Draft, e
 	return &f, nil
 }
 
-// ListDrafts calls fn with each draft of app, in no particular order.
+// ListDrafts calls fn with each draft of app, by key, read from the drafts' index by app.
 func (d *Definitions) ListDrafts(ctx context.Context, app string, fn func(bson.Raw) error) error {
-	return d.k.Store.Find(ctx, d.drafts, bson.D{{Key: "app", Value: app}}, nil, fn)
+	return d.k.Store.QueryEach(ctx, d.drafts, draftsQuery(app), fn)
+}
+
+// draftsQuery is the query of ListDrafts.
+func draftsQuery(app string) store.Query {
+	return store.Query{Where: store.Eq("app", app), Sort: []store.SortKey{{Path: "key"}}, Limit: 500}
 }
 
 // Version is what Definitions stores of every version; a kind's own version type embeds these

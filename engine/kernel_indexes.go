@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"time"
 
 	"tracecraft/engine/store"
 )
@@ -37,18 +38,32 @@ type indexDecls struct {
 // DeclareIndexes adds specs to the query indexes of coll, a collection the calling engine owns
 // and lists or counts by fields other than _id. Start makes every declared index, and drops
 // the query indexes of those collections that are no longer declared (store.EnsureIndexes),
-// so one declaration gives MongoDB indexes and SQLite expression indexes alike. Call it
-// before Start: declaring later is a programmer error and panics.
+// so one declaration gives MongoDB indexes and SQLite expression indexes alike. Declare before
+// Start; a declaration after it (a service made on a running kernel) makes coll's indexes at
+// once, and logs a failure: the queries are right without them, only slower.
 func (k *Kernel) DeclareIndexes(coll string, specs ...store.IndexSpec) {
 	k.indexes.mu.Lock()
 	defer k.indexes.mu.Unlock()
-	if k.indexes.started {
-		panic(fmt.Sprintf("engine: indexes of %s declared after the kernel started", coll))
-	}
 	if k.indexes.colls == nil {
 		k.indexes.colls = map[string][]store.IndexSpec{}
 	}
 	k.indexes.colls[coll] = append(k.indexes.colls[coll], specs...)
+	if k.indexes.started {
+		ctx, cancel := context.WithTimeout(context.Background(), lateIndexTimeout)
+		defer cancel()
+		if err := k.Store.EnsureIndexes(ctx, coll, k.indexSpecs(coll)); err != nil {
+			k.Log.Error("indexes not made", "collection", coll, "err", err)
+		}
+	}
+}
+
+// lateIndexTimeout bounds the building of indexes declared after Start.
+const lateIndexTimeout = 5 * time.Minute
+
+// indexSpecs are the declared indexes of coll, the kernel's own first; the caller holds
+// k.indexes.mu.
+func (k *Kernel) indexSpecs(coll string) []store.IndexSpec {
+	return append(slices.Clone(kernelIndexes[coll]), k.indexes.colls[coll]...)
 }
 
 // ensureIndexes makes the indexes of the kernel's collections and of those engines declared.
@@ -56,20 +71,18 @@ func (k *Kernel) ensureIndexes(ctx context.Context) error {
 	k.indexes.mu.Lock()
 	defer k.indexes.mu.Unlock()
 	k.indexes.started = true
-	all := map[string][]store.IndexSpec{}
-	for coll, specs := range kernelIndexes {
-		all[coll] = append(all[coll], specs...)
-	}
-	for coll, specs := range k.indexes.colls {
-		all[coll] = append(all[coll], specs...)
-	}
-	colls := make([]string, 0, len(all))
-	for coll := range all {
+	var colls []string
+	for coll := range kernelIndexes {
 		colls = append(colls, coll)
+	}
+	for coll := range k.indexes.colls {
+		if _, ok := kernelIndexes[coll]; !ok {
+			colls = append(colls, coll)
+		}
 	}
 	slices.Sort(colls)
 	for _, coll := range colls {
-		if err := k.Store.EnsureIndexes(ctx, coll, all[coll]); err != nil {
+		if err := k.Store.EnsureIndexes(ctx, coll, k.indexSpecs(coll)); err != nil {
 			return fmt.Errorf("start kernel: %w", err)
 		}
 	}

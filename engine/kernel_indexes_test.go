@@ -3,9 +3,12 @@ package engine
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"tracecraft/engine/store"
 	"tracecraft/engine/store/storetest"
@@ -14,7 +17,8 @@ import (
 // TestKernelIndexesServeRunsAndPrunes: Start makes the kernel's indexes and those an engine
 // declared; the scheduler's runs of a job, the run records to prune and the sessions to prune
 // are read from them (on the embedded store: no scan, no sort); PruneSessions deletes the
-// expired and the ended sessions and nothing else; a declaration after Start panics.
+// expired and the ended sessions and nothing else; a declaration after Start makes its index
+// at once, beside those declared before.
 func TestKernelIndexesServeRunsAndPrunes(t *testing.T) {
 	st, ctx := storetest.New(t), context.Background()
 	now := time.Date(2026, 3, 2, 2, 0, 0, 0, time.UTC)
@@ -89,10 +93,63 @@ func TestKernelIndexesServeRunsAndPrunes(t *testing.T) {
 	if stale, err := st.QueryCount(ctx, authSessionsCollection, store.Or(store.Lte("expires", now), store.Eq("revoked", true)), 0); err != nil || stale.N != 0 {
 		t.Fatalf("%d stale sessions left (%v)", stale.N, err)
 	}
-	defer func() {
-		if recover() == nil {
-			t.Fatal("DeclareIndexes after Start did not panic")
+	// A declaration after Start makes its index at once.
+	k.DeclareIndexes("things", store.IndexSpec{Keys: []store.IndexKey{{Path: "at"}}})
+	if st.Kind() == store.KindEmbedded {
+		for _, q := range []store.Query{
+			{Where: store.Lt("at", now.Add(-100*time.Hour)), Sort: []store.SortKey{{Path: "at"}}},
+			{Where: store.Eq("n", 3), Sort: []store.SortKey{{Path: "at", Desc: true}}},
+		} {
+			plan, err := st.Explain(ctx, "things", q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(plan, "USING INDEX") || !strings.Contains(plan, "_tcq_") || strings.Contains(plan, "TEMP B-TREE") {
+				t.Errorf("after a late declaration: not read from an index in order:\n%s", plan)
+			}
 		}
-	}()
-	k.DeclareIndexes("late", store.IndexSpec{Keys: []store.IndexKey{{Path: "x"}}})
+	}
+}
+
+// TestDefinitionsListDraftsByIndex: an app's drafts are read from the drafts' index by app,
+// by key, and only that app's.
+func TestDefinitionsListDraftsByIndex(t *testing.T) {
+	st, ctx := storetest.New(t), context.Background()
+	k := NewKernel(st, KernelOptions{Log: storetest.Quiet})
+	d := NewDefinitions(k, "test.kind", "test_defs", "test_def_versions")
+	for i := range 300 {
+		app, key := fmt.Sprintf("app%d", i%3), fmt.Sprintf("k%03d", 299-i)
+		if err := st.Put(ctx, "test_defs", DefinitionID(app, key), Draft{ID: DefinitionID(app, key), App: app, Key: key}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := k.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = k.Scheduler.Stop(ctx)
+		_ = k.Bus.Close(ctx)
+	})
+	if st.Kind() == store.KindEmbedded {
+		plan, err := st.Explain(ctx, "test_defs", draftsQuery("app1"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(plan, "USING INDEX") || !strings.Contains(plan, "_tcq_") || strings.Contains(plan, "TEMP B-TREE") {
+			t.Errorf("an app's drafts are not read from their index in order:\n%s", plan)
+		}
+	}
+	var keys []string
+	err := d.ListDrafts(ctx, "app1", func(raw bson.Raw) error {
+		if app := raw.Lookup("app").StringValue(); app != "app1" {
+			return fmt.Errorf("a draft of %s", app)
+		}
+		keys = append(keys, raw.Lookup("key").StringValue())
+		return nil
+	})
+	if err != nil || len(keys) != 100 || !slices.IsSorted(keys) {
+		t.Fatalf("ListDrafts(app1): %d keys, sorted %v, %v", len(keys), slices.IsSorted(keys), err)
+	}
 }
