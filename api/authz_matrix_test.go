@@ -69,6 +69,7 @@ type matrixFixture struct {
 	file     string
 	instance string
 	task     string
+	job      string // an import job the form user started
 }
 
 func newMatrixFixture(t *testing.T) (*matrixFixture, []matrixWho) {
@@ -130,6 +131,18 @@ func newMatrixFixture(t *testing.T) (*matrixFixture, []matrixWho) {
 		map[string]any{"action": "approve", "comment": "成本已核", "data": map[string]any{"cost": matrixEdited}}, 200, nil)
 	matrixWait(t, func() bool { m.task = adminTask("sign"); return m.task != "" })
 
+	// An import job of the form user's: readable by it and the administrator only.
+	var job forms.ImportJob
+	res := op.Raw("POST", batches+"/import?format=csv", "text/csv", []byte("产品,数量\n月饼,3\n"))
+	if res.Status != 202 || json.Unmarshal(res.Body, &job) != nil {
+		t.Fatalf("import: %d %s", res.Status, res.Body)
+	}
+	m.job = job.ID
+	matrixWait(t, func() bool {
+		op.Do("GET", "/api/v1/apps/plant/forms/batch/imports/"+m.job, nil, 200, &job)
+		return job.State == forms.ImportDone
+	})
+
 	return m, []matrixWho{
 		{"anonymous", nil},
 		{"nobody", nobody},
@@ -150,6 +163,8 @@ func (m *matrixFixture) param(p, name string, foreign bool) string {
 		return "check"
 	case "task":
 		return m.task
+	case "job":
+		return m.job
 	case "username":
 		return "victim"
 	case "name":

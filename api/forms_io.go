@@ -69,11 +69,12 @@ func (s *Server) formIORoutes() []Route {
 				return nil
 			}},
 		{Method: "POST", Path: base + "/import", Tag: "records", Body: forms.MaxImportBytes + multipartSlack, Timeout: bulkTimeout,
-			Summary: "Import records from a CSV or XLSX file (multipart field \"file\", or the file as the body with Content-Type text/csv or the xlsx type; at most 10 MiB and 10,000 rows). 200 with the report for a dry run or a finished import; 422 with the report when rows have errors and nothing was written; 429 import_busy (with Retry-After) while two imports already run",
-			Out:     forms.ImportReport{},
+			Summary: "Import records from a CSV or XLSX file (multipart field \"file\", or the file as the body with Content-Type text/csv or the xlsx type; at most 10 MiB and 10,000 rows), all or nothing. By default starts a background job: 202 with the job (ImportJob) and its Location, …/imports/{id}. dryRun=1: 200 with the report and a preview of the first rows, nothing written. wait=1: runs the job and answers 200 with the report, or 422 with the report when rows have errors and nothing was written. 429 import_busy (with Retry-After) while two imports already run",
+			Out:     forms.ImportJob{}, Status: fiber.StatusAccepted,
 			Query: []Param{
 				{Name: "format", Description: "csv or xlsx; by default taken from the file name or the content type"},
-				{Name: "dryRun", Type: "boolean", Description: "check every row and report, writing nothing"},
+				{Name: "dryRun", Type: "boolean", Description: "check every row and report, with a preview of the first 20 rows as they would be stored, writing nothing"},
+				{Name: "wait", Type: "boolean", Description: "answer when the import has ended, with its report, instead of 202 with the job"},
 				{Name: "lang", Description: "language of the report's messages: zh-CN (default) or en"},
 			},
 			Handle: func(c *fiber.Ctx, p *engine.Principal) error {
@@ -88,15 +89,66 @@ func (s *Server) formIORoutes() []Route {
 					return err
 				}
 				defer r.Close()
-				rep, err := f.Import(c.UserContext(), p, c.Params("app"), c.Params("form"), format, r, c.QueryBool("dryRun"), lang)
+				app, form := strings.Clone(c.Params("app")), strings.Clone(c.Params("form"))
+				if c.QueryBool("dryRun") {
+					rep, err := f.Import(c.UserContext(), p, app, form, format, r, true, lang)
+					if err != nil {
+						return err
+					}
+					return c.JSON(rep)
+				}
+				// The job runs on when the client leaves, and stops (taking back what it wrote)
+				// when the server shuts down.
+				ctx, stop := s.jobContext(c.UserContext())
+				if c.QueryBool("wait") {
+					defer stop()
+					rep, err := f.Import(ctx, p, app, form, format, r, false, lang)
+					if err != nil {
+						return err
+					}
+					if rep.Refused() {
+						return c.Status(fiber.StatusUnprocessableEntity).JSON(rep)
+					}
+					return c.JSON(rep)
+				}
+				job, done, err := f.StartImport(ctx, p, app, form, format, r, lang)
+				if err != nil {
+					stop()
+					return err
+				}
+				go func() {
+					<-done
+					stop()
+				}()
+				c.Location("/api/v1/apps/" + app + "/forms/" + form + "/imports/" + job.ID)
+				return c.Status(fiber.StatusAccepted).JSON(job)
+			}},
+		{Method: "GET", Path: "/api/v1/apps/:app/forms/:form/imports/:job", Tag: "records", Out: forms.ImportJob{},
+			Summary: "An import job: its state (queued, validating, writing, done, failed, rolled_back), rows, validated, written, the row errors found so far, and when it has ended its report; only for the user who started it and system administrators (404 for anyone else)",
+			Handle: func(c *fiber.Ctx, p *engine.Principal) error {
+				job, err := f.ImportJobOf(c.UserContext(), p, c.Params("app"), c.Params("form"), c.Params("job"))
 				if err != nil {
 					return err
 				}
-				if rep.Refused() {
-					return c.Status(fiber.StatusUnprocessableEntity).JSON(rep)
-				}
-				return c.JSON(rep)
+				return c.JSON(job)
 			}},
+	}
+}
+
+// jobContext is the context of work that outlives its request (an import job): it keeps the
+// request's values, not its cancellation or deadline, and ends when the server shuts down. The
+// server's shutdown waits for it until stop is called.
+func (s *Server) jobContext(parent context.Context) (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(context.WithoutCancel(parent))
+	stopShutdown := context.AfterFunc(s.base, func() { cancel(errShuttingDown) })
+	s.running.add()
+	var once sync.Once
+	return ctx, func() {
+		once.Do(func() {
+			stopShutdown()
+			cancel(nil)
+			s.running.done()
+		})
 	}
 }
 

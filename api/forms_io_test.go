@@ -287,7 +287,7 @@ func TestImportCSVOverHTTP(t *testing.T) {
 		t.Fatalf("dry run %+v", rep)
 	}
 	// Commit of the same file: refused with the report, nothing written.
-	rep = ioReport(t, ioUpload(t, e.clerk, "", "收货.csv", []byte(ioMixedFile)), 422)
+	rep = ioReport(t, ioUpload(t, e.clerk, "?wait=1", "收货.csv", []byte(ioMixedFile)), 422)
 	if len(rep.Errors) != 2 || rep.Imported != 0 || rep.DryRun {
 		t.Fatalf("refused commit %+v", rep)
 	}
@@ -297,7 +297,7 @@ func TestImportCSVOverHTTP(t *testing.T) {
 	// Only the good rows: all created, numbers drawn.
 	lines := strings.Split(ioMixedFile, "\n")
 	good := strings.Join([]string{lines[0], lines[1], lines[3], lines[5]}, "\n") + "\n"
-	rep = ioReport(t, ioUpload(t, e.clerk, "", "收货.csv", []byte(good)), 200)
+	rep = ioReport(t, ioUpload(t, e.clerk, "?wait=1", "收货.csv", []byte(good)), 200)
 	if rep.Imported != 3 || rep.Rows != 3 || rep.Valid != 3 || len(rep.Errors) != 0 {
 		t.Fatalf("import %+v", rep)
 	}
@@ -320,7 +320,7 @@ func TestImportUnknownColumnOverHTTP(t *testing.T) {
 	e := startIO(t)
 	e.admin.Header.Set("Accept-Language", "en")
 	file := []byte("Material,Colour,Quantity\nflour,white,1\n")
-	res := e.admin.Raw("POST", ioBase+"/import", "text/csv; charset=utf-8", file)
+	res := e.admin.Raw("POST", ioBase+"/import?wait=1", "text/csv; charset=utf-8", file)
 	rep := ioReport(t, res, 422)
 	if len(rep.Errors) != 1 || rep.Errors[0].Row != 1 || rep.Errors[0].Column != "Colour" || rep.Errors[0].Code != "unknown_column" || rep.Valid != 1 {
 		t.Fatalf("report %+v", rep)
@@ -352,7 +352,7 @@ func TestImportXLSXOverHTTP(t *testing.T) {
 	if err := x.Write(&buf); err != nil {
 		t.Fatal(err)
 	}
-	rep := ioReport(t, e.admin.Raw("POST", ioBase+"/import", ioMIMEXLS, buf.Bytes()), 200)
+	rep := ioReport(t, e.admin.Raw("POST", ioBase+"/import?wait=1", ioMIMEXLS, buf.Bytes()), 200)
 	if rep.Imported != 2 {
 		t.Fatalf("report %+v", rep)
 	}

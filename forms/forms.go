@@ -42,12 +42,12 @@ type Options struct {
 
 // Service is the form engine.
 type Service struct {
-	k      *engine.Kernel
-	st     *store.Store
-	loc    *time.Location
-	now    func() time.Time
-	cache  sync.Map // version id ("app/key@n") → *Compiled
-	defs   *engine.Definitions
+	k     *engine.Kernel
+	st    *store.Store
+	loc   *time.Location
+	now   func() time.Time
+	cache sync.Map // version id ("app/key@n") → *Compiled
+	defs  *engine.Definitions
 	// imports holds a token per running import (importSlot).
 	imports chan struct{}
 	// importRuns holds the import jobs running here (id → *importRun); importing the batches

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"iter"
 	"math"
 	"regexp"
 	"sort"
@@ -23,7 +22,6 @@ import (
 	"golang.org/x/text/encoding/simplifiedchinese"
 
 	"tracecraft/engine"
-	"tracecraft/engine/store"
 )
 
 // Import limits. Callers that receive files (the API) refuse larger bodies before reading.
@@ -64,6 +62,8 @@ type ImportReport struct {
 	Errors   []ImportError `json:"errors"`
 	Imported int           `json:"imported"`
 	DryRun   bool          `json:"dryRun"`
+	// Preview is a dry run's first rows (ImportPreviewRows).
+	Preview []ImportPreview `json:"preview,omitempty"`
 }
 
 // Refused tells that a commit was refused because the file has errors: nothing was written.
@@ -89,12 +89,6 @@ type importColumn struct {
 	ignored bool
 }
 
-// importRow is a data row turned into input values.
-type importRow struct {
-	row   int
-	input Values
-}
-
 // Import reads records from a spreadsheet — format "csv" (UTF-8 with or without a byte-order
 // mark; GB18030, as Chinese Excel saves CSV, is recognised too) or "xlsx" (the first sheet) —
 // and checks every row with the real save pipeline. The caller needs the create permission.
@@ -109,116 +103,181 @@ type importRow struct {
 // xlsx date cells as dates. Every field error becomes an ImportError placed at its row and
 // column, with its message in lang.
 //
-// With dryRun nothing is written. Otherwise the import is all or nothing: when the report has
-// any error the commit is refused — the report comes back with Imported 0 and Refused() true,
-// and a nil error, since the file and not the call is at fault (the API answers 422). When
-// every row is valid, all are created in one batch, each drawing its auto-numbers; should a
-// write fail midway, the records already written are removed again (their numbers stay used)
-// and the error is returned.
+// With dryRun nothing is written, and the report previews the first ImportPreviewRows rows.
+// Otherwise Import runs an import job to its end (StartImport runs one in the background): the
+// import is all or nothing. When the report has any error the commit is refused — the report
+// comes back with Imported 0 and Refused() true, and a nil error, since the file and not the
+// call is at fault (the API answers 422). When every row is valid, the records are written in
+// batches (writeImport), each drawing its auto-numbers, and made visible together; should a
+// write fail midway, or ctx end, the records already written are removed again (their numbers
+// stay used) and the error is returned.
 //
 // Errors that are not about rows — an unreadable file, more than MaxImportRows data rows
 // (import_too_large), a file over MaxImportBytes — are FieldErrors on "file".
 func (s *Service) Import(ctx context.Context, p *engine.Principal, app, form, format string, r io.Reader, dryRun bool, lang string) (*ImportReport, error) {
-	if format != FormatCSV && format != FormatXLSX {
-		return nil, engine.Invalid("format", "one_of", map[string]any{"values": FormatCSV + ", " + FormatXLSX})
-	}
-	c, err := s.Compiled(ctx, app, form, 0)
-	if err != nil {
-		return nil, err
-	}
-	acc := s.accessFor(ctx, p, c)
-	if err := acc.require(ActCreate); err != nil {
-		return nil, err
-	}
-	release, err := s.importSlot()
+	pl, release, err := s.planImport(ctx, p, app, form, format, r, lang)
 	if err != nil {
 		return nil, err
 	}
 	defer release()
-	sheet, err := readSheet(format, r)
+	if dryRun {
+		rep, err := s.checkImport(ctx, pl, nil, ImportPreviewRows)
+		if rep != nil {
+			rep.DryRun = true
+		}
+		return rep, err
+	}
+	run, err := s.newImportRun(ctx, pl)
 	if err != nil {
 		return nil, err
 	}
-	rep := &ImportReport{DryRun: dryRun, Errors: []ImportError{}}
-	cols, headerErrs := s.importColumns(c, acc, sheet.header, lang)
-	rep.Errors = append(rep.Errors, headerErrs...)
-	colOf := map[string]int{}
-	for _, col := range cols {
+	return s.runImport(ctx, run, pl, s.st.PutMany)
+}
+
+// ImportPreviewRows is how many rows a dry run's report previews.
+const ImportPreviewRows = 20
+
+// ImportPreview is a row of a dry run's preview: Data is the record as it would be stored
+// (auto-numbers are drawn only on import) when the row is Valid, else the values read from its
+// cells.
+type ImportPreview struct {
+	Row   int    `json:"row"`
+	Valid bool   `json:"valid"`
+	Data  Values `json:"data"`
+}
+
+// importPlan is a file read and matched to a form: what checking and writing its rows needs.
+type importPlan struct {
+	p          *engine.Principal
+	c          *Compiled
+	acc        *access
+	format     string
+	lang       string
+	sheet      *sheet
+	cols       []importColumn
+	colOf      map[string]int // field key → column index
+	headerErrs []ImportError
+}
+
+// planImport checks the caller may import into the form, takes an import slot (release gives
+// it back) and reads the file. The file is read after the slot is taken: a file is held in
+// memory only by an import that runs.
+func (s *Service) planImport(ctx context.Context, p *engine.Principal, app, form, format string, r io.Reader, lang string) (*importPlan, func(), error) {
+	if format != FormatCSV && format != FormatXLSX {
+		return nil, nil, engine.Invalid("format", "one_of", map[string]any{"values": FormatCSV + ", " + FormatXLSX})
+	}
+	c, err := s.Compiled(ctx, app, form, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	acc := s.accessFor(ctx, p, c)
+	if err := acc.require(ActCreate); err != nil {
+		return nil, nil, err
+	}
+	release, err := s.importSlot()
+	if err != nil {
+		return nil, nil, err
+	}
+	sheet, err := readSheet(format, r)
+	if err != nil {
+		release()
+		return nil, nil, err
+	}
+	pl := &importPlan{p: p, c: c, acc: acc, format: format, lang: lang, sheet: sheet, colOf: map[string]int{}}
+	pl.cols, pl.headerErrs = s.importColumns(c, acc, sheet.header, lang)
+	for _, col := range pl.cols {
 		if col.field != nil {
-			colOf[col.field.Key] = col.index
+			pl.colOf[col.field.Key] = col.index
 		}
 	}
-	for _, col := range cols {
+	for _, col := range pl.cols {
 		if col.field != nil || col.ignored {
 			continue
 		}
 		for _, cells := range sheet.rows {
 			if col.index < len(cells) && strings.TrimSpace(cells[col.index]) != "" {
 				name, _ := excelize.ColumnNumberToName(col.index + 1)
-				rep.Errors = append(rep.Errors, s.importError(lang, 1, name, "", "unnamed_column", map[string]any{"column": name}))
+				pl.headerErrs = append(pl.headerErrs, s.importError(lang, 1, name, "", "unnamed_column", map[string]any{"column": name}))
 				break
 			}
 		}
 	}
+	return pl, release, nil
+}
+
+// checkImport runs every row through the save pipeline without drawing numbers, and reports. checked,
+// when set, is told every so often how many rows are checked and which errors were found so far.
+// The first preview rows are kept in the report's Preview.
+func (s *Service) checkImport(ctx context.Context, pl *importPlan, checked func(n int, errs []ImportError), preview int) (*ImportReport, error) {
+	c, p := pl.c, pl.p
+	rep := &ImportReport{Errors: []ImportError{}}
+	rep.Errors = append(rep.Errors, pl.headerErrs...)
 	var rowErrs []ImportError
-	for i, cells := range sheet.rows {
+	for i, cells := range pl.sheet.rows {
 		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("import into %s/%s: %w", app, form, err)
+			return nil, fmt.Errorf("import into %s/%s: %w", c.App, c.Key, err)
 		}
-		rowNo := sheet.rowNos[i]
+		rowNo := pl.sheet.rowNos[i]
 		rep.Rows++
-		input, faults := rowInput(cols, cells, format)
+		input, faults := rowInput(pl.cols, cells, pl.format)
 		bad := map[string]bool{}
 		before := len(rowErrs)
 		for _, f := range faults {
 			bad[f.col.field.Key] = true
-			rowErrs = append(rowErrs, s.importError(lang, rowNo, f.col.header, f.col.field.Key, f.err.Code, f.err.Params))
+			rowErrs = append(rowErrs, s.importError(pl.lang, rowNo, f.col.header, f.col.field.Key, f.err.Code, f.err.Params))
 		}
 		vc := s.valueContext(ctx, p, c, newID(s.now()))
-		if _, err := s.prepareData(vc, c, acc.rulesFor(ctx, newRecordStub(p, input), ActCreate), nil, input, true, false); err != nil {
+		data, err := s.prepareData(vc, c, pl.acc.rulesFor(ctx, newRecordStub(p, input), ActCreate), nil, input, true, false)
+		if err != nil {
 			fe, ok := engine.AsFieldErrors(err)
 			if !ok {
-				return nil, fmt.Errorf("import into %s/%s: row %d: %w", app, form, rowNo, err)
+				return nil, fmt.Errorf("import into %s/%s: row %d: %w", c.App, c.Key, rowNo, err)
 			}
 			for _, e := range fe {
 				key, _, _ := strings.Cut(e.Path, ".")
 				if bad[key] {
 					continue // the cell could not be read; that error says it already
 				}
-				rowErrs = append(rowErrs, s.placeError(c, cols, rowNo, e, lang))
+				rowErrs = append(rowErrs, s.placeError(c, pl.cols, rowNo, e, pl.lang))
 			}
 		}
-		if len(rowErrs) == before {
+		valid := len(rowErrs) == before
+		if valid {
 			rep.Valid++
 		}
+		if i < preview {
+			row := ImportPreview{Row: rowNo, Valid: valid, Data: input}
+			if valid {
+				row.Data = pl.acc.visible(ctx, newRecordStub(p, data), plainMap(bson.M(data)))
+			}
+			rep.Preview = append(rep.Preview, row)
+		}
+		if checked != nil && (i+1)%importProgressEvery == 0 {
+			checked(i+1, rowErrs[before:])
+		}
+	}
+	if checked != nil {
+		checked(len(pl.sheet.rows), nil)
 	}
 	sort.SliceStable(rowErrs, func(i, j int) bool {
 		if rowErrs[i].Row != rowErrs[j].Row {
 			return rowErrs[i].Row < rowErrs[j].Row
 		}
-		return columnRank(colOf, rowErrs[i].Field) < columnRank(colOf, rowErrs[j].Field)
+		return columnRank(pl.colOf, rowErrs[i].Field) < columnRank(pl.colOf, rowErrs[j].Field)
 	})
 	rep.Errors = append(rep.Errors, rowErrs...)
-	if dryRun || len(rep.Errors) > 0 {
-		return rep, nil
-	}
-	// The rows' inputs are made again rather than kept: a sheet's cells take far less memory
-	// than ten thousand maps of values.
-	rows := func(yield func(importRow) bool) {
-		for i, cells := range sheet.rows {
-			input, _ := rowInput(cols, cells, format)
-			if !yield(importRow{row: sheet.rowNos[i], input: input}) {
-				return
-			}
+	return rep, nil
+}
+
+// rows yields the sheet's data rows as input values, made again rather than kept from checkImport:
+// a sheet's cells take far less memory than ten thousand maps of values.
+func (pl *importPlan) rows(yield func(row int, input Values) bool) {
+	for i, cells := range pl.sheet.rows {
+		input, _ := rowInput(pl.cols, cells, pl.format)
+		if !yield(pl.sheet.rowNos[i], input) {
+			return
 		}
 	}
-	n, err := s.commitImport(ctx, p, c, acc, rows, s.insert)
-	if err != nil {
-		return nil, err
-	}
-	rep.Imported = n
-	s.audit(ctx, p, "record.import", "form", app+"/"+form, nil, map[string]any{"format": format, "count": n})
-	return rep, nil
 }
 
 // importSlot takes one of the service's import slots; release gives it back. With every slot
@@ -265,74 +324,6 @@ func rowInput(cols []importColumn, cells []string, format string) (Values, []cel
 		}
 	}
 	return input, faults
-}
-
-// insertFunc stores prepared data as a new record (Service.insert; tests pass one that fails).
-type insertFunc func(ctx context.Context, p *engine.Principal, c *Compiled, id string, data Values, batch string) (*Record, *recordDoc, error)
-
-// commitImport creates the rows' records under one batch mark, drawing their numbers. A failure
-// takes back what the batch wrote.
-func (s *Service) commitImport(ctx context.Context, p *engine.Principal, c *Compiled, acc *access, rows iter.Seq[importRow], insert insertFunc) (int, error) {
-	batch := newID(s.now())
-	n := 0
-	for r := range rows {
-		id := newID(s.now())
-		data, err := s.prepareData(s.valueContext(ctx, p, c, id), c, acc.rulesFor(ctx, newRecordStub(p, r.input), ActCreate), nil, r.input, true, true)
-		if err == nil {
-			_, _, err = insert(ctx, p, c, id, data, batch)
-		}
-		if err != nil {
-			err = fmt.Errorf("import into %s/%s: row %d: %w", c.App, c.Key, r.row, err)
-			if rerr := s.rollbackImport(ctx, p, c, batch, n, err); rerr != nil {
-				return 0, fmt.Errorf("%w (taking back the rows written failed: %v)", err, rerr)
-			}
-			return 0, err
-		}
-		n++
-	}
-	return n, nil
-}
-
-// rollbackImport removes the records of a batch and their revisions. It runs even when ctx is
-// cancelled (a cancelled request is a common cause), and announces each removed record so that
-// engines that reacted to its creation can let go of it. Audit entries of the creations stay.
-func (s *Service) rollbackImport(ctx context.Context, p *engine.Principal, c *Compiled, batch string, written int, cause error) error {
-	ctx = context.WithoutCancel(ctx)
-	name := RecordsCollection(c.App, c.Key)
-	var ids []string
-	err := s.st.Find(ctx, name, bson.D{{Key: "import", Value: batch}}, nil, func(raw bson.Raw) error {
-		if id, ok := raw.Lookup("_id").StringValueOK(); ok {
-			ids = append(ids, id)
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	for coll, filter := range map[string]bson.D{
-		name:                            {{Key: "import", Value: batch}},
-		store.RevisionsCollection(name): {{Key: "doc.import", Value: batch}},
-	} {
-		mc, err := s.st.Collection(ctx, coll)
-		if err != nil {
-			return err
-		}
-		if _, err := mc.DeleteMany(ctx, filter); err != nil {
-			return fmt.Errorf("delete batch %s from %s: %w", batch, coll, err)
-		}
-	}
-	for _, id := range ids {
-		target := c.App + "/" + c.Key + "/" + id
-		e := engine.Event{Type: EventDeleted, App: c.App, Kind: "record", Target: target, Actor: p.Username,
-			Data: map[string]any{"form": c.Key, "id": id, "importRollback": true}}
-		if err := s.k.Bus.Publish(ctx, e); err != nil {
-			s.k.Log.Error("publish record event failed", "type", EventDeleted, "target", target, "err", err)
-		}
-	}
-	s.audit(ctx, p, "record.import.rollback", "form", c.App+"/"+c.Key, nil, map[string]any{
-		"batch": batch, "written": written, "removed": len(ids), "cause": cause.Error(),
-	})
-	return nil
 }
 
 // importColumns matches the header to the form: fields the caller may see by key or label,

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"reflect"
 	"regexp"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -274,6 +273,13 @@ func TestImportDryRunReportsBadRows(t *testing.T) {
 	want := &ImportReport{Rows: 5, Valid: 3, DryRun: true, Errors: []ImportError{
 		{Row: 3, Column: "Quantity", Field: "qty", Code: "too_small", Message: "不能小于 0"},
 		{Row: 5, Column: "result", Field: "result", Code: "not_allowed", Message: "不允许的值：优秀"},
+	}, Preview: []ImportPreview{
+		// Valid rows as they would be stored, the others as read from their cells.
+		{Row: 2, Valid: true, Data: Values{"material": "面粉", "qty": 10.0, "result": "pass", "received": "2026-11-25"}},
+		{Row: 3, Data: Values{"material": "白糖", "qty": "-1", "result": "pass", "received": "2026-11-25"}},
+		{Row: 4, Valid: true, Data: Values{"material": "食盐", "qty": 2.5, "result": "fail", "received": "2026-11-26"}},
+		{Row: 5, Data: Values{"material": "酵母", "qty": "1", "result": "优秀", "received": "2026-11-27"}},
+		{Row: 6, Valid: true, Data: Values{"material": "黄油"}},
 	}}
 	if !reflect.DeepEqual(rep, want) {
 		t.Fatalf("report\n got %+v\nwant %+v", rep, want)
@@ -481,30 +487,36 @@ func TestImportGB18030CSV(t *testing.T) {
 	}
 }
 
-// TestImportRollback fails the third insert of a commit: the two records written are taken
-// back with their revisions, and the failure is audited.
+// TestImportRollback fails the third batch of a commit (one record a batch) and ends the
+// import's context: the two records written are taken back with their revisions, their audit
+// entries are voided (their record.created events are never delivered), the job says
+// rolled_back, and the rollback is audited.
 func TestImportRollback(t *testing.T) {
 	e := newIOEnv(t)
-	c, err := e.s.Compiled(e.ctx, "qa", "receipt", 0)
+	e.s.importBatch = 1
+	ctx, cancel := context.WithCancel(e.ctx)
+	defer cancel()
+	pl, release, err := e.s.planImport(ctx, e.admin, "qa", "receipt", FormatCSV, strings.NewReader("物料\na\nb\nc\n"), engine.LangEN)
 	if err != nil {
 		t.Fatal(err)
 	}
-	acc := e.s.accessFor(e.ctx, e.admin, c)
-	rows := []importRow{{2, Values{"material": "a"}}, {3, Values{"material": "b"}}, {4, Values{"material": "c"}}}
-	boom := errors.New("disk full")
-	ctx, cancel := context.WithCancel(e.ctx)
-	defer cancel()
-	calls := 0
-	failing := func(ctx context.Context, p *engine.Principal, c *Compiled, id string, data Values, batch string) (*Record, *recordDoc, error) {
-		if calls++; calls == 3 {
-			cancel() // the rollback must not depend on the request's context
-			return nil, nil, boom
-		}
-		return e.s.insert(ctx, p, c, id, data, batch)
+	defer release()
+	run, err := e.s.newImportRun(ctx, pl)
+	if err != nil {
+		t.Fatal(err)
 	}
-	n, err := e.s.commitImport(ctx, e.admin, c, acc, slices.Values(rows), failing)
-	if !errors.Is(err, boom) || n != 0 || !strings.Contains(err.Error(), "row 4") {
-		t.Fatalf("commit: %d, %v", n, err)
+	boom := errors.New("disk full")
+	calls := 0
+	failing := func(ctx context.Context, coll string, docs []any) (int, error) {
+		if calls++; calls == 3 {
+			cancel() // the rollback must not depend on the import's context
+			return 0, boom
+		}
+		return e.s.st.PutMany(ctx, coll, docs)
+	}
+	rep, err := e.s.runImport(ctx, run, pl, failing)
+	if !errors.Is(err, boom) || rep != nil || !strings.Contains(err.Error(), "row 4") {
+		t.Fatalf("commit: %+v, %v", rep, err)
 	}
 	coll := RecordsCollection("qa", "receipt")
 	for _, name := range []string{coll, store.RevisionsCollection(coll)} {
@@ -516,11 +528,17 @@ func TestImportRollback(t *testing.T) {
 	if len(entries) != 1 {
 		t.Fatalf("rollback audit %+v", entries)
 	}
-	if after, _ := entries[0].After.(map[string]any); fmt.Sprint(after["removed"]) != "2" {
+	if after, _ := entries[0].After.(map[string]any); fmt.Sprint(after["removed"]) != "2" || fmt.Sprint(after["written"]) != "2" {
 		t.Fatalf("rollback audit %#v", entries[0].After)
 	}
-	if creates, _ := e.s.k.Audit.List(e.ctx, engine.AuditQuery{Action: "record.create"}); len(creates) != 2 {
-		t.Fatalf("the creations' audit entries must stay: %d", len(creates))
+	creates, _ := e.s.k.Audit.List(e.ctx, engine.AuditQuery{Action: "record.create"})
+	voids, _ := e.s.k.Audit.List(e.ctx, engine.AuditQuery{Action: "audit.void"})
+	if len(creates) != 3 || len(voids) != 3 { // the third batch's entry too: its write failed
+		t.Fatalf("the creations' audit entries stay, voided: %d creates, %d voids", len(creates), len(voids))
+	}
+	job, err := e.s.ImportJobOf(e.ctx, e.admin, "qa", "receipt", run.job.ID)
+	if err != nil || job.State != ImportRolledBack || job.Error == nil || job.Error.Code != "import_interrupted" || job.FinishedAt == nil {
+		t.Fatalf("job %+v %v", job, err)
 	}
 	// Numbers drawn by the batch stay used.
 	if r := e.create(t, Values{"material": "d"}); !regexp.MustCompile(`^RC000[4-9]$`).MatchString(r.Data["no"].(string)) {

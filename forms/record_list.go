@@ -235,6 +235,9 @@ func (s *Service) compileQuery(c *Compiled, acc *access, q *ListQuery) (*listQue
 	} else {
 		ands = append(ands, store.Eq("deleted", nil))
 	}
+	if hidden := s.importsHidden(RecordsCollection(c.App, c.Key)); len(hidden) > 0 {
+		ands = append(ands, store.Nin("import", hidden...)) // imports still being written
+	}
 	for i, f := range q.Filters {
 		path := fmt.Sprintf("filters.%d", i)
 		storePath, kind, ok := s.resolveField(c, acc, f.Field)

@@ -63,13 +63,7 @@ func newRecordStub(p *engine.Principal, input Values) *recordDoc {
 // insert stores prepared data as a new record (revision 1) and reports it. batch marks
 // records of one import, so a failed import can take its records back.
 func (s *Service) insert(ctx context.Context, p *engine.Principal, c *Compiled, id string, data Values, batch string) (*Record, *recordDoc, error) {
-	now := s.now().UTC().Truncate(time.Millisecond) // what the store keeps: answers match later reads
-	doc := &recordDoc{ID: id, Rev: 1, App: c.App, Form: c.Key, Version: c.Version, Data: bson.M(data),
-		Parts: s.parts(c, data), Owner: p.Username, Dept: p.Department,
-		CreatedBy: p.Username, CreatedAt: now, UpdatedBy: p.Username, UpdatedAt: now, ImportBatch: batch}
-	if c.Def.Status != nil {
-		doc.Status = c.Def.Status.Initial
-	}
+	doc := s.newRecordDoc(p, c, id, data, batch)
 	if err := s.bindFiles(ctx, c.App, c.Key, id, newFileUses(c.Fields, nil, data)); err != nil {
 		return nil, nil, fmt.Errorf("create record: %w", err)
 	}
@@ -83,6 +77,18 @@ func (s *Service) insert(ctx context.Context, p *engine.Principal, c *Compiled, 
 		return nil, nil, fmt.Errorf("create record: %w", err)
 	}
 	return rec, doc, nil
+}
+
+// newRecordDoc is prepared data as a new record (revision 1) of p's.
+func (s *Service) newRecordDoc(p *engine.Principal, c *Compiled, id string, data Values, batch string) *recordDoc {
+	now := s.now().UTC().Truncate(time.Millisecond) // what the store keeps: answers match later reads
+	doc := &recordDoc{ID: id, Rev: 1, App: c.App, Form: c.Key, Version: c.Version, Data: bson.M(data),
+		Parts: s.parts(c, data), Owner: p.Username, Dept: p.Department,
+		CreatedBy: p.Username, CreatedAt: now, UpdatedBy: p.Username, UpdatedAt: now, ImportBatch: batch}
+	if c.Def.Status != nil {
+		doc.Status = c.Def.Status.Initial
+	}
+	return doc
 }
 
 // parts computes the date parts of date and datetime fields.
@@ -136,7 +142,8 @@ func (s *Service) load(ctx context.Context, app, form, id string, withDeleted bo
 	if err := s.st.Get(ctx, RecordsCollection(app, form), id, &d); err != nil {
 		return nil, err
 	}
-	if d.Deleted != nil && !withDeleted || d.App != app || d.Form != form {
+	// A record of an import still being written is not there yet (importHidden).
+	if d.Deleted != nil && !withDeleted || d.App != app || d.Form != form || s.importHidden(d.ImportBatch) {
 		return nil, fmt.Errorf("record %s: %w", id, engine.ErrNotFound)
 	}
 	return &d, nil
