@@ -31,6 +31,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	storageOnly := fs.Bool("storage-only", false, "run only the storage measurement")
 	sync := fs.String("sqlite-sync", string(store.DefaultSync), "the embedded store's synchronous setting: normal or full")
 	storageDir := fs.String("storage-dir", "", "make the storage measurement's data folder here and keep it")
+	importRows := fs.Int("import-rows", forms.MaxImportRows, "rows of the import measurement (0 skips it)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -176,6 +177,11 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if err := benchCreates(ctx, st, fsvc, "bench", "receipt", *n, record, report); err != nil {
 		return err
+	}
+	if *importRows > 0 {
+		if err := benchImport(ctx, st, fsvc, "bench", "receipt", min(*importRows, forms.MaxImportRows), report); err != nil {
+			return err
+		}
 	}
 
 	// An approval: start + two single approvals through the flow engine, against three raw

@@ -46,7 +46,7 @@ Usage:
   tracecraft bus failed
   tracecraft bus retry KEY... | --all
   tracecraft cert init --hosts plant.local,192.168.1.10 [--name PLANT]
-  tracecraft bench [--n 2000] [--docs 100000] [--records 5000] [--sqlite-sync normal|full] [--mongo-uri URI]
+  tracecraft bench [--n 2000] [--docs 100000] [--records 5000] [--import-rows 10000] [--sqlite-sync normal|full] [--mongo-uri URI]
   tracecraft version
 
 Every command takes --data DIR (the embedded store's folder, default ./data; --sqlite-sync normal
