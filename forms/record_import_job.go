@@ -190,41 +190,38 @@ func (s *Service) newImportRun(ctx context.Context, pl *importPlan) (*importRun,
 	return run, nil
 }
 
-// move changes a running job with fn, takes it to state to (when not "") and stores it. The
-// store write outlives ctx: a job stopped by its context still says so.
+// move changes a running job with fn, takes it to state to (when not "") and stores it; readers
+// see the change only once it is stored (a job shown done is committed). The store write
+// outlives ctx: a job stopped by its context still says so. Only the job's own goroutine moves
+// it.
 func (s *Service) move(ctx context.Context, run *importRun, to ImportState, fn func(j *ImportJob)) error {
-	run.mu.Lock()
-	from := run.job.State
-	if to != "" && to != run.job.State {
+	next := *run.snapshot()
+	if to != "" && to != next.State {
 		ok := false
-		for _, next := range importTransitions[run.job.State] {
-			ok = ok || next == to
+		for _, st := range importTransitions[next.State] {
+			ok = ok || st == to
 		}
 		if !ok {
-			run.mu.Unlock()
-			return fmt.Errorf("import job %s: %s → %s: %w", run.job.ID, from, to, ErrInvalidImportTransition)
+			return fmt.Errorf("import job %s: %s → %s: %w", next.ID, next.State, to, ErrInvalidImportTransition)
 		}
-		run.job.State = to
+		next.State = to
 	}
 	if fn != nil {
-		fn(&run.job)
+		fn(&next)
 	}
 	now := s.now().UTC().Truncate(time.Millisecond)
-	run.job.UpdatedAt = now
-	if run.job.State.Finished() {
-		run.job.FinishedAt = &now
+	next.UpdatedAt = now
+	if next.State.Finished() {
+		next.FinishedAt = &now
 	}
-	doc := run.job
-	run.mu.Unlock()
 	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), importBookkeep)
 	defer cancel()
-	if err := s.st.Set(bctx, importJobsCollection, doc.ID, doc); err != nil {
-		// Not stored: the job stays where it was (a commit that failed can still roll back).
-		run.mu.Lock()
-		run.job.State, run.job.FinishedAt = from, nil
-		run.mu.Unlock()
-		return fmt.Errorf("import job %s: store its state: %w", doc.ID, err)
+	if err := s.st.Set(bctx, importJobsCollection, next.ID, next); err != nil {
+		return fmt.Errorf("import job %s: store its state: %w", next.ID, err)
 	}
+	run.mu.Lock()
+	run.job = next
+	run.mu.Unlock()
 	return nil
 }
 

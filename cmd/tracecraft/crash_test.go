@@ -279,10 +279,16 @@ func TestKillLosesNoAcknowledgedWrite(t *testing.T) {
 // crashStoredRecords lists the ids of every record of plant/receipt.
 func crashStoredRecords(t *testing.T, s *server, token string) map[string]bool {
 	t.Helper()
+	return crashStoredRecordsOf(t, s, token, "receipt")
+}
+
+// crashStoredRecordsOf lists the ids of every record of plant/form.
+func crashStoredRecordsOf(t *testing.T, s *server, token, form string) map[string]bool {
+	t.Helper()
 	ids := map[string]bool{}
 	cursor := ""
 	for {
-		path := "/api/v1/apps/plant/forms/receipt/records?limit=500"
+		path := "/api/v1/apps/plant/forms/" + form + "/records?limit=500"
 		if cursor != "" {
 			path += "&cursor=" + url.QueryEscape(cursor)
 		}
@@ -301,6 +307,12 @@ func crashStoredRecords(t *testing.T, s *server, token string) map[string]bool {
 // crashCheckAudit checks that each stored record has exactly one record.create entry that is not
 // voided, and that every create entry not voided is of a stored record.
 func crashCheckAudit(t *testing.T, s *server, token string, stored map[string]bool) {
+	t.Helper()
+	crashCheckAuditOf(t, s, token, "receipt", stored)
+}
+
+// crashCheckAuditOf is crashCheckAudit for the records of plant/form.
+func crashCheckAuditOf(t *testing.T, s *server, token, form string, stored map[string]bool) {
 	t.Helper()
 	creates := map[string][]string{} // target → seqs
 	voided := map[string]bool{}      // seq (zero-padded) → voided
@@ -336,13 +348,14 @@ func crashCheckAudit(t *testing.T, s *server, token string, stored map[string]bo
 				continue
 			}
 			live[target]++
-			if id := strings.TrimPrefix(target, "plant/receipt/"); !stored[id] {
+			id, ok := strings.CutPrefix(target, "plant/"+form+"/")
+			if ok && !stored[id] {
 				t.Errorf("audit entry %s says record %s was created, but it is not stored and the entry is not voided", seq, id)
 			}
 		}
 	}
 	for id := range stored {
-		if n := live["plant/receipt/"+id]; n != 1 {
+		if n := live["plant/"+form+"/"+id]; n != 1 {
 			t.Errorf("record %s has %d record.create audit entries, want exactly 1", id, n)
 		}
 	}
@@ -353,10 +366,16 @@ func crashCheckAudit(t *testing.T, s *server, token string, stored map[string]bo
 // started exactly one instance on each.
 func crashCheckFlows(t *testing.T, s *server, token string, stored map[string]bool) {
 	t.Helper()
+	crashCheckFlowsOf(t, s, token, "receipt", stored)
+}
+
+// crashCheckFlowsOf is crashCheckFlows for the records of plant/form.
+func crashCheckFlowsOf(t *testing.T, s *server, token, form string, stored map[string]bool) {
+	t.Helper()
 	deadline := time.Now().Add(2 * time.Minute)
 	for id := range stored {
 		for {
-			st, out := s.callList("GET", "/api/v1/apps/plant/forms/receipt/records/"+id+"/flows", token)
+			st, out := s.callList("GET", "/api/v1/apps/plant/forms/"+form+"/records/"+id+"/flows", token)
 			if st != 200 {
 				t.Fatalf("flows of %s: %d", id, st)
 			}
