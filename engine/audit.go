@@ -155,6 +155,9 @@ type Audit struct {
 	open map[int64]struct{}
 	// covers are the collections whose every document revision must have an entry (Cover).
 	covers []auditCover
+	// unsettled are the entries a failure left open, retried until settled (audit_unsettled.go).
+	unsettled unsettledList
+	hooks     auditHooks // fault injection for tests
 }
 
 // AuditOption configures NewAudit.
@@ -321,7 +324,12 @@ func (a *Audit) commitLocked(ctx context.Context, batch []*auditReq) {
 			}
 			last, lastHash = r.e.Seq, r.e.Hash
 		}
-		n, err := a.st.PutMany(ctx, auditCollection, docs)
+		n, err := a.putMany(ctx, docs)
+		if err != nil && !errors.Is(err, store.ErrDuplicate) {
+			// The call failed, perhaps after storing some entries or all (a timeout after the
+			// commit): what is stored must not be failed, nor left with no one to settle it.
+			n += a.readBack(ctx, pending[n:], err)
+		}
 		if n > 0 {
 			before := a.last
 			a.last, a.lastHash = pending[n-1].e.Seq, pending[n-1].e.Hash
@@ -334,10 +342,10 @@ func (a *Audit) commitLocked(ctx context.Context, batch []*auditReq) {
 		}
 		rest := pending[n:]
 		for _, r := range rest {
-			delete(a.open, r.e.Seq)
+			delete(a.open, r.e.Seq) // an entry in doubt is held back as unsettled instead
 		}
 		switch {
-		case err == nil:
+		case err == nil || len(rest) == 0:
 			return
 		case !errors.Is(err, store.ErrDuplicate):
 			fail(rest, err)
@@ -485,59 +493,65 @@ func (a *Audit) Verify(ctx context.Context) (AuditReport, error) {
 	prev := ""
 	seq := int64(1)
 	cov := a.newCoverage()
-	for ; ; seq++ {
-		if err := ctx.Err(); err != nil {
-			return AuditReport{}, fmt.Errorf("verify audit log: %w", err)
-		}
-		var s auditStored
-		err := a.st.Get(ctx, auditCollection, auditID(seq), &s)
-		if errors.Is(err, store.ErrNotFound) {
-			break
-		}
-		if err != nil {
-			return AuditReport{}, fmt.Errorf("verify audit log: %w", err)
-		}
-		rep.Entries++
-		legacyOK := a.key == nil || sealed && seq <= seal.UpTo
-		if s.E != "" {
-			a.verifyOutbox(seq, prev, s, legacyOK, &rep, bad, cov)
-		} else {
-			e, before, after, derr := s.decode()
-			e.Seq = seq // the hash covers the seq of the _id it is stored under
-			switch {
-			case derr != nil:
-				bad(seq, "entry %d was changed: %v", seq, derr)
-			case e.Prev != prev:
-				bad(seq, "entry %d does not link to entry %d", seq, seq-1)
-			case s.V == auditKeyedV && a.key == nil:
-				bad(seq, "entry %d is keyed: verify the log with its audit key", seq)
-			case s.V == auditKeyedV:
-				if !hmac.Equal([]byte(auditMAC(a.key, e, before, after)), []byte(e.Hash)) {
-					bad(seq, "entry %d was changed: its hash does not match its content under the audit key", seq)
+	// walk checks the entries from seq on, up to the first missing one.
+	walk := func() error {
+		for ; ; seq++ {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			var s auditStored
+			err := a.st.Get(ctx, auditCollection, auditID(seq), &s)
+			if errors.Is(err, store.ErrNotFound) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			rep.Entries++
+			legacyOK := a.key == nil || sealed && seq <= seal.UpTo
+			if s.E != "" {
+				a.verifyOutbox(seq, prev, s, legacyOK, &rep, bad, cov)
+			} else {
+				e, before, after, derr := s.decode()
+				e.Seq = seq // the hash covers the seq of the _id it is stored under
+				switch {
+				case derr != nil:
+					bad(seq, "entry %d was changed: %v", seq, derr)
+				case e.Prev != prev:
+					bad(seq, "entry %d does not link to entry %d", seq, seq-1)
+				case s.V == auditKeyedV && a.key == nil:
+					bad(seq, "entry %d is keyed: verify the log with its audit key", seq)
+				case s.V == auditKeyedV:
+					if !hmac.Equal([]byte(auditMAC(a.key, e, before, after)), []byte(e.Hash)) {
+						bad(seq, "entry %d was changed: its hash does not match its content under the audit key", seq)
+					}
+				case s.V != 0:
+					bad(seq, "entry %d was changed: unknown hash version %d", seq, s.V)
+				case !legacyOK:
+					bad(seq, "entry %d has no keyed hash and no keyed checkpoint covers it: it was written without the audit key, or rewritten", seq)
+				default:
+					if auditHash(e, before, after) != e.Hash {
+						bad(seq, "entry %d was changed: its hash does not match its content", seq)
+					}
+					if a.key != nil {
+						rep.Legacy++
+					}
 				}
-			case s.V != 0:
-				bad(seq, "entry %d was changed: unknown hash version %d", seq, s.V)
-			case !legacyOK:
-				bad(seq, "entry %d has no keyed hash and no keyed checkpoint covers it: it was written without the audit key, or rewritten", seq)
-			default:
-				if auditHash(e, before, after) != e.Hash {
-					bad(seq, "entry %d was changed: its hash does not match its content", seq)
-				}
-				if a.key != nil {
-					rep.Legacy++
+				if derr == nil {
+					cov.addLegacy(e)
 				}
 			}
-			if derr == nil {
-				cov.addLegacy(e)
+			if sealed && seq == seal.UpTo && s.hash() != seal.Hash {
+				bad(seq, "entry %d differs from the keyed checkpoint over the entries before the key", seq)
 			}
+			if trustHint && seq == hint.Seq && s.hash() != hint.Hash {
+				bad(seq, "entry %d differs from the tail hint", seq)
+			}
+			prev = s.hash() // link the next entry to what is stored, so one change is reported once
 		}
-		if sealed && seq == seal.UpTo && s.hash() != seal.Hash {
-			bad(seq, "entry %d differs from the keyed checkpoint over the entries before the key", seq)
-		}
-		if trustHint && seq == hint.Seq && s.hash() != hint.Hash {
-			bad(seq, "entry %d differs from the tail hint", seq)
-		}
-		prev = s.hash() // link the next entry to what is stored, so one change is reported once
+	}
+	if err := walk(); err != nil {
+		return AuditReport{}, fmt.Errorf("verify audit log: %w", err)
 	}
 	rep.LastHash = prev
 	if rep.Entries < total {
@@ -549,8 +563,28 @@ func (a *Audit) Verify(ctx context.Context) (AuditReport, error) {
 	if sealed && seal.UpTo >= seq {
 		bad(seq, "entry %d is missing: the keyed checkpoint covers entries up to %d", seq, seal.UpTo)
 	}
-	if err := a.checkCoverage(ctx, cov, &rep); err != nil {
+	if a.hooks.afterWalk != nil {
+		a.hooks.afterWalk()
+	}
+	// A write stored while the log was walked has its entry past where the walk ended (an entry
+	// is stored before its write): when some revisions have no entry, walk on to the entries
+	// appended since and look at those revisions again, so that a live Verify does not call a
+	// write made during it unaudited.
+	unaudited, first, err := a.uncovered(ctx, cov)
+	if err == nil && unaudited > 0 {
+		if err = walk(); err == nil {
+			rep.LastHash = prev
+			unaudited, first, err = a.uncovered(ctx, cov)
+		}
+	}
+	if err != nil {
 		return AuditReport{}, fmt.Errorf("verify audit log: %w", err)
+	}
+	if unaudited > 0 {
+		rep.OK, rep.Unaudited = false, unaudited
+		if rep.Reason == "" {
+			rep.Reason = fmt.Sprintf("%d stored revisions have no audit entry, the first %s: written behind the log's back, or its entry removed", unaudited, first)
+		}
 	}
 	return rep, nil
 }

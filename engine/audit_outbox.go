@@ -275,7 +275,7 @@ func (a *Audit) openLimit() int64 {
 	for seq := range a.open {
 		limit = min(limit, seq-1)
 	}
-	return limit
+	return a.unsettled.below(limit)
 }
 
 // auditCover is a set of collections Verify checks against the log (Cover).
@@ -380,14 +380,15 @@ func (a *Audit) verifyOutbox(seq int64, prev string, s auditStored, legacyOK boo
 	cov.add(seq, x)
 }
 
-// checkCoverage reports the stored revisions of covered collections that no entry stands for.
-func (a *Audit) checkCoverage(ctx context.Context, c *auditCoverage, rep *AuditReport) error {
+// uncovered counts the stored revisions of covered collections that no entry stands for, and
+// names the first.
+func (a *Audit) uncovered(ctx context.Context, c *auditCoverage) (int64, string, error) {
 	if len(c.covers) == 0 && len(c.colls) == 0 {
-		return nil
+		return 0, "", nil
 	}
 	names, err := a.st.Database().ListCollectionNames(ctx, bson.D{})
 	if err != nil {
-		return err
+		return 0, "", err
 	}
 	colls := map[string]*auditCover{}
 	for coll := range c.colls {
@@ -408,7 +409,7 @@ func (a *Audit) checkCoverage(ctx context.Context, c *auditCoverage, rep *AuditR
 		sorted = append(sorted, n)
 	}
 	sort.Strings(sorted)
-	first := ""
+	first, n := "", int64(0)
 	for _, coll := range sorted {
 		cv := colls[coll]
 		err := a.st.Find(ctx, coll, nil, options.Find().SetProjection(bson.D{{Key: store.RevField, Value: 1}}), func(raw bson.Raw) error {
@@ -428,7 +429,7 @@ func (a *Audit) checkCoverage(ctx context.Context, c *auditCoverage, rep *AuditR
 				if r <= legacy || c.covered(coverKey(coll, id, r)) {
 					continue
 				}
-				rep.Unaudited++
+				n++
 				if first == "" {
 					first = AuditWrite{Coll: coll, ID: id, Rev: r}.String()
 				}
@@ -436,14 +437,8 @@ func (a *Audit) checkCoverage(ctx context.Context, c *auditCoverage, rep *AuditR
 			return ctx.Err()
 		})
 		if err != nil {
-			return err
+			return 0, "", err
 		}
 	}
-	if rep.Unaudited > 0 {
-		rep.OK = false
-		if rep.Reason == "" {
-			rep.Reason = fmt.Sprintf("%d stored revisions have no audit entry, the first %s: written behind the log's back, or its entry removed", rep.Unaudited, first)
-		}
-	}
-	return nil
+	return n, first, nil
 }

@@ -36,9 +36,12 @@ const commitTimeout = 30 * time.Second
 // audit log read the same document. So a create costs two inserts: the entry and the document.
 //
 // If do fails after journal, the entry is voided by a second entry (its event is then never
-// delivered), unless the write was stored after all (a timeout). A process that stops between
-// the entry and the write leaves an entry whose write is missing: the next Start voids it
-// (reconcile). Commit returns the entry as stored.
+// delivered), unless the write was stored after all (a timeout): the stored revision carries
+// the entry's seq (store.WithStamp), so another writer's revision of the same number is not
+// taken for it. When the void fails, or the store cannot say what is stored, the entry stays
+// open and is retried after later commits and on the settler's tick (retryUnsettled). A
+// process that stops between the entry and the write leaves an entry whose write is missing:
+// the next Start voids it (reconcile). Commit returns the entry as stored.
 func (k *Kernel) Commit(ctx context.Context, w Write, do func(ctx context.Context, journal func(context.Context) error) error) (AuditEntry, error) {
 	x := &auditExtra{write: &AuditWrite{Coll: w.Coll, ID: w.ID, Rev: w.Rev}}
 	if w.Event != nil {
@@ -69,6 +72,11 @@ func (k *Kernel) Commit(ctx context.Context, w Write, do func(ctx context.Contex
 	// bounds it.
 	wctx, wcancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
 	defer wcancel()
+	// The revision is stamped with its entry's seq, so that Settle can tell it from another
+	// writer's revision of the same number.
+	wctx = store.WithStamp(wctx, func() int64 { return entry.Seq })
+	// Entries an earlier failure left open are retried once this write is done.
+	defer k.retryUnsettled(ctx)
 	err := do(wctx, journal)
 	switch {
 	case err == nil && appended:
@@ -84,12 +92,12 @@ func (k *Kernel) Commit(ctx context.Context, w Write, do func(ctx context.Contex
 	bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), busBookkeep)
 	defer cancel()
 	if !errors.Is(err, store.ErrDuplicate) && !errors.Is(err, store.ErrConflict) && !errors.Is(err, store.ErrNotFound) {
-		stored, serr := k.Store.Settle(bg, w.Coll, w.ID, w.Rev)
+		stored, serr := k.Store.Settle(bg, w.Coll, w.ID, w.Rev, entry.Seq)
 		if serr != nil {
-			// Not known whether the write is stored: leave the entry open (nothing passes it in
-			// this process) for the next start to settle or void, rather than void a write that
-			// may have landed.
-			k.Log.Error("outcome of a write unknown; its audit entry stays open until the next start", "seq", entry.Seq, "write", x.write.String(), "err", err, "settle_err", serr)
+			// Not known whether the write is stored: leave the entry open (nothing passes it) and
+			// ask again later (retryUnsettled), rather than void a write that may have landed.
+			k.Log.Error("outcome of a write unknown; its audit entry stays open until it is known", "seq", entry.Seq, "write", x.write.String(), "err", err, "settle_err", serr)
+			k.Audit.unsettled.add(&unsettled{e: entry, x: x, reason: err.Error(), check: true})
 			return AuditEntry{}, err
 		}
 		if stored {
@@ -100,8 +108,9 @@ func (k *Kernel) Commit(ctx context.Context, w Write, do func(ctx context.Contex
 		}
 	}
 	if verr := k.void(bg, entry.Seq, err.Error()); verr != nil {
-		// The entry stays open: nothing passes it in this process, and the next start voids it.
-		k.Log.Error("audit entry of a failed write not voided; the next start voids it", "seq", entry.Seq, "err", verr)
+		// The entry stays open (nothing passes it) until a retry voids it (retryUnsettled).
+		k.Log.Error("audit entry of a failed write not voided; voided when the store lets", "seq", entry.Seq, "err", verr)
+		k.Audit.unsettled.add(&unsettled{e: entry, x: x, reason: err.Error()})
 		return AuditEntry{}, err
 	}
 	k.Audit.closeEntry(entry.Seq)
@@ -164,6 +173,8 @@ type settler struct {
 // — the process stopped between its entry and its write — gets its entry voided, so that its
 // event is never delivered and Verify does not count it. The first start of a data set whose
 // log has no settled point sets it at the log's tail: entries written before name no writes.
+// It assumes one writing node: another node's write under way looks unfinished here, and the
+// settled point is shared (docs/operations.md, "Run one Tracecraft node per database").
 func (k *Kernel) reconcile(ctx context.Context) error {
 	var p auditSettled
 	err := k.Store.Get(ctx, auditMetaCollection, auditSettledID, &p)
@@ -204,7 +215,7 @@ func (k *Kernel) reconcile(ctx context.Context) error {
 		if voided[w.seq] {
 			continue
 		}
-		stored, err := k.Store.Settle(ctx, w.w.Coll, w.w.ID, w.w.Rev)
+		stored, err := k.Store.Settle(ctx, w.w.Coll, w.w.ID, w.w.Rev, w.seq)
 		if err != nil {
 			return fmt.Errorf("reconcile audit entry %d: %w", w.seq, err)
 		}
@@ -248,6 +259,7 @@ func (k *Kernel) startSettler() {
 				return
 			case <-t.C:
 				ctx, cancel := context.WithTimeout(context.Background(), busBookkeep)
+				k.retryUnsettled(ctx)
 				if err := k.saveSettled(ctx, k.Audit.openLimit()); err != nil {
 					k.Log.Warn("audit settled point not stored", "err", err)
 				}

@@ -88,6 +88,10 @@ type Store struct {
 
 	drawMu sync.Mutex
 	draws  map[string]*drawn // blocks reserved by Draw (store_sequence.go)
+
+	sync Sync // the embedded store's synchronous setting (store_sync.go)
+	// syncHook, when set (tests), is called instead of syncing the file at path (durable).
+	syncHook func(path string) error
 }
 
 // Open connects to MongoDB when opts.MongoURI is set, and otherwise starts the embedded FerretDB
@@ -99,7 +103,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	s := &Store{log: opts.Logger, seqLocks: map[string]*sync.Mutex{}, seqTop: map[string]int64{}}
+	s := &Store{log: opts.Logger, seqLocks: map[string]*sync.Mutex{}, seqTop: map[string]int64{}, sync: opts.Synchronous}
 	uri := opts.MongoURI
 	if uri == "" {
 		if opts.DataDir == "" {

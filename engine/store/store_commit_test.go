@@ -14,7 +14,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 )
 
-func openCommitStore(t *testing.T) *Store {
+func openCommitStore(t testing.TB) *Store {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "tcw")
 	if err != nil {
@@ -91,7 +91,7 @@ func TestIssue8Writes_HookStopsTheWrite(t *testing.T) {
 	if err := s.CreateWith(ctx, "docs", "d1", bson.D{{Key: "v", Value: 1}}, func(context.Context) error { return refuse }); !errors.Is(err, refuse) {
 		t.Fatalf("create with a failing hook: %v", err)
 	}
-	if ok, err := s.Settle(ctx, "docs", "d1", 1); ok || err != nil {
+	if ok, err := s.Settle(ctx, "docs", "d1", 1, 0); ok || err != nil {
 		t.Fatalf("settle of a create the hook stopped: %v, %v", ok, err)
 	}
 	if err := s.CreateWith(ctx, "docs", "d1", bson.D{{Key: "v", Value: 1}}, nil); err != nil {
@@ -101,7 +101,7 @@ func TestIssue8Writes_HookStopsTheWrite(t *testing.T) {
 		t.Fatalf("update with a failing hook: %v", err)
 	}
 	for rev, want := range map[int64]bool{1: true, 2: false} {
-		if ok, err := s.Settle(ctx, "docs", "d1", rev); ok != want || err != nil {
+		if ok, err := s.Settle(ctx, "docs", "d1", rev, 0); ok != want || err != nil {
 			t.Fatalf("settle revision %d: %v, %v; want %v", rev, ok, err, want)
 		}
 	}
@@ -114,7 +114,7 @@ func TestIssue8Writes_HookStopsTheWrite(t *testing.T) {
 	if err := s.insert(ctx, RevisionsCollection("docs"), claim); err != nil {
 		t.Fatal(err)
 	}
-	if ok, err := s.Settle(ctx, "docs", "d1", 2); !ok || err != nil {
+	if ok, err := s.Settle(ctx, "docs", "d1", 2, 0); !ok || err != nil {
 		t.Fatalf("settle of a claimed revision: %v, %v", ok, err)
 	}
 	var got struct {

@@ -252,6 +252,7 @@ func (s *Store) writeRevision(ctx context.Context, coll, id string, expected int
 			return 0, fmt.Errorf("%s %s/%s: %w", op, coll, id, err)
 		}
 	}
+	d = stamped(ctx, d)
 	claim := bson.D{{Key: "_id", Value: revID(id, next)}, {Key: "rev", Value: next}, {Key: "at", Value: time.Now().UTC()}, {Key: "doc", Value: d}}
 	if err := s.insert(ctx, RevisionsCollection(coll), claim); err != nil {
 		if errors.Is(err, ErrDuplicate) {

@@ -141,11 +141,12 @@ type drawn struct {
 
 // Draw hands out the next number of sequence name from a block of DrawBlock numbers reserved
 // with Next, so that only one draw in DrawBlock writes to the store. Numbers are never handed
-// out twice, like Next's, but they are not gapless: Close gives the rest of each block back
-// (when nothing was claimed after it), so a clean restart skips none, while a process that is
-// killed loses the rest of its blocks, fewer than DrawBlock numbers per sequence. With several
-// nodes on one MongoDB, each draws from blocks of its own, so numbers are not handed out in
-// order across nodes.
+// out twice, like Next's: each block's claim is synced to disk before its first number is
+// handed out (durable), so not even a power cut under SyncNormal rolls it back. They are not
+// gapless: Close gives the rest of each block back (when nothing was claimed after it), so a
+// clean restart skips none, while a process that is killed, or a power cut, loses the rest of
+// its blocks, fewer than DrawBlock numbers per sequence. With several nodes on one MongoDB,
+// each draws from blocks of its own, so numbers are not handed out in order across nodes.
 func (s *Store) Draw(ctx context.Context, name string) (int64, error) {
 	s.drawMu.Lock()
 	defer s.drawMu.Unlock()
@@ -154,6 +155,11 @@ func (s *Store) Draw(ctx context.Context, name string) (int64, error) {
 		first, err := s.Next(ctx, name, DrawBlock)
 		if err != nil {
 			return 0, err
+		}
+		// The claim is on disk before its first number is handed out: a number may be printed
+		// at once, and a claim that a power cut rolled back would hand it out again.
+		if err := s.durable(); err != nil {
+			return 0, fmt.Errorf("sequence %q: %w", name, err)
 		}
 		b = &drawn{next: first, end: first + DrawBlock}
 		if s.draws == nil {

@@ -1,8 +1,12 @@
 package store
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
+	"os"
+	"path/filepath"
 )
 
 // Sync is SQLite's synchronous setting for the embedded store, which keeps its database in WAL
@@ -51,4 +55,33 @@ func sqlitePragmas(sync Sync) (string, error) {
 		return "", fmt.Errorf("open embedded store: %w", err)
 	}
 	return url.Values{"_pragma": {fmt.Sprintf("page_size(%d)", PageSize), "synchronous(" + string(v) + ")"}}.Encode(), nil
+}
+
+// durable makes what the embedded store has committed so far survive a power cut, whatever the
+// synchronous setting: Draw calls it after claiming a block of numbers, which may be printed on
+// labels as soon as they are handed out and so must never be handed out again. Under SyncNormal
+// SQLite appends each commit to the WAL file and syncs that file only at checkpoints (which sync
+// the database file as well, so what they moved out of the WAL is on disk already); syncing the
+// WAL file is what a commit under SyncFull does. One sync per block of DrawBlock numbers. On
+// MongoDB a write is as durable as its write concern makes it (the URI's w and journal options).
+func (s *Store) durable() error {
+	if s.kind != KindEmbedded || s.sync == SyncFull {
+		return nil
+	}
+	wal := filepath.Join(s.emb.dir, s.emb.dbName+".sqlite") + "-wal"
+	if s.syncHook != nil {
+		return s.syncHook(wal)
+	}
+	f, err := os.Open(wal)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil // no WAL: everything is checkpointed into the database file, and synced
+	}
+	if err != nil {
+		return fmt.Errorf("sync the write-ahead log: %w", err)
+	}
+	defer f.Close()
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("sync the write-ahead log: %w", err)
+	}
+	return nil
 }
