@@ -197,6 +197,10 @@ func (c *memo) get(key string, make func() string) string {
 // idExpr is the SQL of _id, the tie-break of every order.
 const idExpr = sjsonCol + `->>'$._id'`
 
+// idJSONExpr is FerretDB's expression of _id: its JSON text, as FerretDB's reads by _id
+// compare it and the index the store adds to every collection holds it (indexID).
+const idJSONExpr = sjsonCol + `->'$._id'`
+
 // rankOfType is the rank of a BSON type.
 func rankOfType(t bson.Type) int {
 	switch t {

@@ -136,6 +136,8 @@ func (s *Store) EnsureIndexes(ctx context.Context, coll string, specs []IndexSpe
 	if err != nil {
 		return err
 	}
+	// Plans made before the change may no longer be the plans (query_gate.go).
+	defer s.emb.gate.forget()
 	prefix := table + "_" + queryIndexTag
 	for _, b := range want {
 		var q strings.Builder

@@ -26,9 +26,9 @@ import (
 // reasoning). Paths are validated names written into the SQL text (an expression index matches
 // only the same text); every value is a bound parameter.
 
-// readPoolSize bounds the read-only connections: enough for a few heavy reads side by side,
-// few enough that they cannot starve FerretDB's writer of the two cores a plant server has.
-const readPoolSize = 4
+// readPoolSize bounds the read-only connections: the heavy reads' slots and a few light
+// reads beside them (query_gate.go).
+var readPoolSize = heavySlots + lightConns
 
 func init() {
 	// tc_contains_fold(s, sub): sub occurs in s, ignoring case the way FerretDB's $regex with
@@ -244,6 +244,10 @@ func (q *sqlQuery) join(ns []*cnode, sep string) {
 
 func (q *sqlQuery) leaf(l *leaf) {
 	r, v := rankExpr(l.path), valueExpr(l.path)
+	if l.path.isID() && (l.op == OpEq || l.op == OpIn) && q.idSeek(l.vals) {
+		// idSeek wrote the seek; the condition itself follows, so the meaning is the model's.
+		defer q.w(")")
+	}
 	if !l.each {
 		q.pair(r, v, l.op, l.vals, l.text)
 		return
@@ -263,6 +267,29 @@ func (q *sqlQuery) leaf(l *leaf) {
 	default:
 		q.elements(l, l.op)
 	}
+}
+
+// idSeek writes, for _id equal to one of vals, the same equality on FerretDB's own expression
+// of _id (the JSON text, compared with the value as FerretDB encodes it: Go's JSON) and an
+// opening "(… AND ": that expression has an index in every collection (indexID: the one reads
+// by _id use), so a read by _id through the query model seeks, with or without declared
+// indexes. It writes nothing when a value is not a string (no _id can equal it).
+func (q *sqlQuery) idSeek(vals []scalar) bool {
+	for _, x := range vals {
+		if _, ok := x.v.(string); !ok || x.rank != rankString {
+			return false
+		}
+	}
+	q.w("(", idJSONExpr, " IN (")
+	for i, x := range vals {
+		if i > 0 {
+			q.w(", ")
+		}
+		b, _ := json.Marshal(x.v.(string))
+		q.arg(string(b))
+	}
+	q.w(") AND ")
+	return true
 }
 
 // elements writes "an element of the array matches" (and, for a null operand of eq or in,
@@ -564,6 +591,15 @@ func (s *Store) querySQL(ctx context.Context, coll string, p *qplan) (*Page, err
 	_, err := s.withTable(ctx, coll, func(db *sql.DB, table string) error {
 		page.Docs, page.Next = page.Docs[:0], ""
 		q := selectPage(table, p)
+		heavy, err := s.emb.gate.heavyPage(ctx, db, q)
+		if err != nil {
+			return err
+		}
+		release, err := s.emb.gate.enter(ctx, heavy)
+		if err != nil {
+			return err
+		}
+		defer release()
 		rows, err := db.QueryContext(ctx, q.String(), q.args...)
 		if err != nil {
 			return err
@@ -632,7 +668,7 @@ func (s *Store) countSQL(ctx context.Context, coll string, w *cnode, limit int64
 			q.w("SELECT count(*) FROM ", quoteIdent(table), " WHERE ")
 			q.cond(w)
 		}
-		return db.QueryRowContext(ctx, q.String(), q.args...).Scan(&n)
+		return s.emb.gate.row(ctx, db, q, &n)
 	})
 	return n, err
 }
@@ -897,6 +933,11 @@ func (s *Store) aggregateSQL(ctx context.Context, coll string, p *aplan) (*AggRe
 	_, err := s.withTable(ctx, coll, func(db *sql.DB, table string) error {
 		res.Groups, res.Truncated = res.Groups[:0], false
 		q := selectGroups(table, p)
+		release, err := s.emb.gate.enter(ctx, true)
+		if err != nil {
+			return err
+		}
+		defer release()
 		rows, err := db.QueryContext(ctx, q.String(), q.args...)
 		if err != nil {
 			return err

@@ -34,9 +34,10 @@ type embedded struct {
 	done   chan struct{}
 
 	sqlMu  sync.Mutex
-	sqlDB  *sql.DB  // the one connection for DDL (indexes)
-	readDB *sql.DB  // the read-only pool that queries run on (query_sql.go)
-	tables sync.Map // collection name → its SQLite table
+	sqlDB  *sql.DB   // the one connection for DDL (indexes)
+	readDB *sql.DB   // the read-only pool that queries run on (query_sql.go)
+	tables sync.Map  // collection name → its SQLite table
+	gate   *readGate // heavy reads a few at a time (query_gate.go)
 }
 
 func startEmbedded(ctx context.Context, dir, dbName string, sync Sync, log *slog.Logger) (*embedded, error) {
@@ -77,7 +78,7 @@ func startEmbedded(ctx context.Context, dir, dbName string, sync Sync, log *slog
 		return nil, err
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
-	e := &embedded{dir: dir, dbName: dbName, lock: lock, cancel: cancel, done: make(chan struct{})}
+	e := &embedded{dir: dir, dbName: dbName, lock: lock, cancel: cancel, done: make(chan struct{}), gate: newReadGate()}
 	go func() {
 		defer close(e.done)
 		_ = fdb.Run(runCtx)
