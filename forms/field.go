@@ -18,6 +18,9 @@ type Field struct {
 	Help     engine.Text
 	Required bool
 	Public   bool
+	// Filterable (x-filterable) asks for an index for the field: lists filter and sort by it
+	// without reading every record (record_index.go).
+	Filterable bool
 	// Options is the raw x-options object; the field type decodes it strictly in Compile.
 	Options json.RawMessage
 	// Keywords are the property's standard JSON Schema keywords (minimum, maxLength, …).

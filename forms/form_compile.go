@@ -99,6 +99,7 @@ type rawField struct {
 	Help    engine.Text     `json:"x-help"`
 	Options json.RawMessage `json:"x-options"`
 	Public  bool            `json:"x-public"`
+	Filter  bool            `json:"x-filterable"`
 	Items   *struct {
 		Properties map[string]json.RawMessage `json:"properties"`
 		Required   []string                   `json:"required"`
@@ -174,7 +175,7 @@ func buildFields(props *propList, base string, parent *Field, fe *engine.FieldEr
 		if ReservedKeys[key] {
 			fe.Add(path, "reserved_key", map[string]any{"key": key})
 		}
-		f := &Field{Key: key, Type: rf.Type, Label: rf.Label, Help: rf.Help, Required: req[key], Public: rf.Public, Options: rf.Options, Parent: parent}
+		f := &Field{Key: key, Type: rf.Type, Label: rf.Label, Help: rf.Help, Required: req[key], Public: rf.Public, Filterable: rf.Filter, Options: rf.Options, Parent: parent}
 		var all map[string]any
 		_ = json.Unmarshal(raw, &all)
 		for _, kw := range standardKeywords {
@@ -314,6 +315,7 @@ func compileDefinition(ctx context.Context, cc CompileEnv, app string, def Defin
 	}
 	c.transitions = compileStatus(cc, def.Status, c.Env, &fe)
 	c.perms = compilePermissions(cc, def.Permissions, c, &fe)
+	checkFilterable(fields, &fe)
 	if err := fe.Err(); err != nil {
 		return nil, err
 	}

@@ -7,63 +7,91 @@ import (
 	"tracecraft/engine/store"
 )
 
-// indexedTypes are the field types whose values lists filter and sort by most often: they get
-// their indexes first, then the other top-level scalar fields in form order.
-var indexedTypes = map[string]bool{
-	"autonumber": true, "date": true, "datetime": true, "number": true, "money": true,
-	"select": true, "radio": true, "relation": true, "user": true, "department": true, "scan": true,
-}
-
 // longTextTypes hold long text nobody sorts by: indexing them would copy every body into
 // the index.
 var longTextTypes = map[string]bool{"textarea": true, "richtext": true}
 
-// maxFieldIndexes caps the field indexes of one form (each one costs writes; MongoDB allows
-// 64 per collection).
+// maxFieldIndexes caps the field indexes of one form (each one costs writes and space; MongoDB
+// allows 64 per collection).
 const maxFieldIndexes = 16
 
-// listIndexes are the query indexes of a form's lists: the id (the default order, newest
-// first); creation and update times; status, creator, owner and department (row scopes own
-// and department are equalities on the last two), each followed by creation; and the
-// top-level scalar fields but long text. Each index ends with _id, the store's tie-break. A
-// page filtered by one key and sorted by it, or filtered by status and sorted by creation, is
-// read from an index in order. Every list also has the condition deleted = null, checked on
-// the rows the index yields: an index led by deleted would not help, since the store reads
-// null as a type, not a value (an equality on the type alone does not let the planner use the
-// index's later keys).
+func init() {
+	engine.RegisterMessages(map[string]engine.Text{
+		"not_filterable": {ZH: "此类字段不能设为可筛选（子表列、长文本、多值字段）", EN: "this field cannot be filterable (sub-table column, long text, several values)"},
+	})
+}
+
+// indexable reports whether a field can have a list index: a top-level field holding one
+// scalar (lists, sub-tables and objects are matched by element and never sorted), not long
+// text.
+func indexable(f *Field) bool {
+	if f.Parent != nil || longTextTypes[f.Type] {
+		return false
+	}
+	switch f.Impl().ExprType(f).Kind {
+	case engine.ExprString, engine.ExprNumber, engine.ExprInt, engine.ExprBool, engine.ExprTime:
+		return true
+	}
+	return false
+}
+
+// checkFilterable refuses x-filterable on a field that cannot have an index.
+func checkFilterable(fields []*Field, fe *engine.FieldErrors) {
+	each(fields, func(f *Field) {
+		if f.Filterable && f.Impl() != nil && !indexable(f) {
+			fe.Add(fieldPointer(f)+"/x-filterable", "not_filterable", map[string]any{"type": f.Type})
+		}
+	})
+}
+
+// listIndexes are the query indexes of a form's lists, each ending with _id (the store's
+// tie-break), and only those its lists use — every index is written on every create and
+// costs about 50 bytes a record:
+//
+//   - the id: the default order, newest first;
+//   - the creation time: the list view's other system sort;
+//   - status, then creation, when the form has a status model (a status filter, newest first);
+//   - owner / department, then creation, when a role's row scope is own / department (those
+//     scopes are equalities on them);
+//   - each field marked x-filterable, and each relation field (a trace asks which records
+//     point at one), in form order, at most maxFieldIndexes.
+//
+// Keys are ascending: SQLite reads an index backwards for the reverse order, and times and
+// ids only grow, so new entries go to the end of an ascending index and fill its pages (at the
+// front of a descending one they split them and leave pages half empty). A list by a field
+// without an index is right, only slower: it reads the form's records. Every list also has
+// the condition deleted = null, checked on the rows the index yields: an index led by deleted
+// would not help, since the store reads null as a type, not a value.
 func listIndexes(c *Compiled) []store.IndexSpec {
-	created := store.IndexKey{Path: "created_at", Desc: true}
+	created := store.IndexKey{Path: "created_at"}
 	specs := []store.IndexSpec{
-		{Keys: []store.IndexKey{{Path: "_id", Desc: true}}}, // the default order
+		{Keys: []store.IndexKey{{Path: "_id"}}},
 		{Keys: []store.IndexKey{created}},
-		{Keys: []store.IndexKey{{Path: "updated_at", Desc: true}}},
-		{Keys: []store.IndexKey{{Path: "status"}, created}},
-		{Keys: []store.IndexKey{{Path: "created_by"}, created}},
-		{Keys: []store.IndexKey{{Path: "owner"}, created}},
-		{Keys: []store.IndexKey{{Path: "dept"}, created}},
 	}
-	var first, rest []store.IndexSpec
+	if c.Def.Status != nil {
+		specs = append(specs, store.IndexSpec{Keys: []store.IndexKey{{Path: "status"}, created}})
+	}
+	scopes := map[string]bool{}
+	for _, p := range c.Def.Permissions {
+		scopes[p.Scope] = true
+	}
+	if scopes["own"] {
+		specs = append(specs, store.IndexSpec{Keys: []store.IndexKey{{Path: "owner"}, created}})
+	}
+	if scopes["department"] {
+		specs = append(specs, store.IndexSpec{Keys: []store.IndexKey{{Path: "dept"}, created}})
+	}
+	fields := 0
 	for _, f := range c.Fields {
-		if longTextTypes[f.Type] {
-			continue
+		if fields == maxFieldIndexes {
+			break
 		}
-		switch f.Impl().ExprType(f).Kind {
-		case engine.ExprString, engine.ExprNumber, engine.ExprInt, engine.ExprBool, engine.ExprTime:
-		default:
-			continue // lists, sub-tables, objects: not sortable, matched by element
-		}
-		spec := store.IndexSpec{Keys: []store.IndexKey{{Path: "data." + f.Key}}}
-		if indexedTypes[f.Type] {
-			first = append(first, spec)
-		} else {
-			rest = append(rest, spec)
+		if (f.Filterable || f.Type == "relation") && indexable(f) {
+			specs = append(specs, store.IndexSpec{Keys: []store.IndexKey{{Path: "data." + f.Key}}})
+			fields++
 		}
 	}
-	fields := append(first, rest...)
-	if len(fields) > maxFieldIndexes {
-		fields = fields[:maxFieldIndexes]
-	}
-	return append(specs, fields...)
+	return specs
 }
 
 // ensureIndexes declares a form's list indexes (listIndexes) through the store: MongoDB

@@ -12,15 +12,18 @@ import (
 	"tracecraft/engine/store/storetest"
 )
 
-// listIndexDef is the form of the index test: a number, a choice and a date beside text.
+// listIndexDef is the form of the index test: a number, a choice and a date beside text; the
+// number is filterable and there is a status model, so both have their list indexes.
 const listIndexDef = `{
   "key": "lots",
   "name": {"zh-CN": "批次"},
+  "status": {"initial": "open", "states": [{"key": "open", "label": {"zh-CN": "开"}}, {"key": "closed", "label": {"zh-CN": "关"}}],
+             "transitions": [{"key": "close", "label": {"zh-CN": "关闭"}, "from": ["open"], "to": "closed"}]},
   "schema": {
     "type": "object",
     "properties": {
       "name":    {"x-type": "text", "x-label": {"zh-CN": "名称"}},
-      "qty":     {"x-type": "number", "x-label": {"zh-CN": "数量"}},
+      "qty":     {"x-type": "number", "x-label": {"zh-CN": "数量"}, "x-filterable": true},
       "grade":   {"x-type": "select", "x-label": {"zh-CN": "等级"}, "x-options": {"options": [
                    {"value": "a", "label": {"zh-CN": "甲"}}, {"value": "b", "label": {"zh-CN": "乙"}}]}},
       "made_on": {"x-type": "date", "x-label": {"zh-CN": "生产日期"}}

@@ -16,16 +16,17 @@ import (
 )
 
 // benchStorageForm is the form the storage measurement fills: eight fields, among them an
-// auto-number, a formula and a date (whose parts are stored with the record).
+// auto-number, a formula and a date (whose parts are stored with the record); the three a
+// receiving list is searched by (lot, supplier, date) are filterable, so they have indexes.
 const benchStorageForm = `{"key":"receipt","name":{"zh-CN":"收货"},"schema":{"type":"object","required":["material","qty"],"properties":{
-	"lot":{"x-type":"autonumber","x-label":{"zh-CN":"批次"},"x-options":{"pattern":"RM{yyMMdd}{seq:6}","reset":"day"}},
+	"lot":{"x-type":"autonumber","x-label":{"zh-CN":"批次"},"x-filterable":true,"x-options":{"pattern":"RM{yyMMdd}{seq:6}","reset":"day"}},
 	"material":{"x-type":"text","x-label":{"zh-CN":"原料"}},
-	"supplier":{"x-type":"text","x-label":{"zh-CN":"供应商"}},
+	"supplier":{"x-type":"text","x-label":{"zh-CN":"供应商"},"x-filterable":true},
 	"qty":{"x-type":"number","x-label":{"zh-CN":"数量"},"minimum":0},
 	"price":{"x-type":"money","x-label":{"zh-CN":"单价"}},
 	"amount":{"x-type":"formula","x-label":{"zh-CN":"金额"},"x-options":{"expr":"qty * price"}},
 	"grade":{"x-type":"select","x-label":{"zh-CN":"等级"},"x-options":{"options":[{"value":"a","label":{"zh-CN":"一级"}},{"value":"b","label":{"zh-CN":"二级"}}]}},
-	"received":{"x-type":"date","x-label":{"zh-CN":"收货日期"}}}}}`
+	"received":{"x-type":"date","x-label":{"zh-CN":"收货日期"},"x-filterable":true}}}}`
 
 // benchStorage creates records records of an eight-field form through the form engine on a
 // fresh embedded store — with the flow engine subscribed, as the server runs — lets the bus
