@@ -53,8 +53,8 @@ const benchLotsDef = `{
     "type": "object",
     "properties": {
       "name":    {"x-type": "text", "x-label": {"zh-CN": "名称"}},
-      "qty":     {"x-type": "number", "x-label": {"zh-CN": "数量"}},
-      "made_on": {"x-type": "date", "x-label": {"zh-CN": "生产日期"}}
+      "qty":     {"x-type": "number", "x-label": {"zh-CN": "数量"}, "x-filterable": true},
+      "made_on": {"x-type": "date", "x-label": {"zh-CN": "生产日期"}, "x-filterable": true}
     }
   }
 }`
