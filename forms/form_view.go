@@ -30,8 +30,9 @@ func (s *Service) hiddenForViewer(ctx context.Context, p *engine.Principal, c *C
 		hidden[k] = true
 	}
 	readers := acc.scopes[ActRead]
+	inForce := s.permsInForce(ctx, c)
 	for _, role := range p.Roles {
-		cp, ok := c.perms[role]
+		cp, ok := inForce[role]
 		if !ok {
 			continue
 		}

@@ -114,8 +114,9 @@ func (s *Service) accessFor(ctx context.Context, p *engine.Principal, c *Compile
 		a.full = true
 		return a
 	}
+	perms := s.permsInForce(ctx, c)
 	for _, role := range p.Roles {
-		cp, ok := c.perms[role]
+		cp, ok := perms[role]
 		if !ok {
 			continue
 		}
@@ -149,6 +150,25 @@ func (s *Service) accessFor(ctx context.Context, p *engine.Principal, c *Compile
 		}
 	}
 	return a
+}
+
+// permsInForce are the permissions that judge a record of version c: those of the form's
+// latest published version, whatever version the record was written in — a right granted or
+// a field hidden by publishing applies to the records already there (the record's own version
+// still gives its fields). c's own when it is the latest, a draft, or the latest cannot be read.
+func (s *Service) permsInForce(ctx context.Context, c *Compiled) map[string]*compiledPerm {
+	if c.Version == 0 {
+		return c.perms
+	}
+	n, err := s.latestVersion(ctx, c.App, c.Key)
+	if err != nil || n == c.Version {
+		return c.perms
+	}
+	latest, err := s.Compiled(ctx, c.App, c.Key, n)
+	if err != nil {
+		return c.perms
+	}
+	return latest.perms
 }
 
 // can tells whether the action is granted at all (before row scopes).

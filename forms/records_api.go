@@ -130,13 +130,14 @@ func (a recordsAPI) VisibleFields(ctx context.Context, p *engine.Principal, app,
 			covering = append(covering, cp)
 		}
 	}
+	inForce := a.s.permsInForce(ctx, c)
 	for _, f := range c.Fields {
 		shown := true
 		if !acc.full {
 			// A sub-table with a hidden column (a formula over a hidden field) counts as
 			// hidden whole here: a field list cannot show part of its rows.
 			for _, role := range p.Roles {
-				if cp, ok := c.perms[role]; ok && hidesPart(cp.hidden, f.Key) {
+				if cp, ok := inForce[role]; ok && hidesPart(cp.hidden, f.Key) {
 					shown = false
 				}
 			}
