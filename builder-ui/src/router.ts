@@ -1,5 +1,5 @@
 import { createRouter, createWebHistory, type RouteRecordRaw } from 'vue-router'
-import { useSession } from './stores/session'
+import { isAdmin, useSession } from './stores/session'
 
 // Every page is its own chunk (lazy import), so the first load carries only the shell. Designers
 // added later register their routes here the same way (children of the app layout).
@@ -26,6 +26,21 @@ const routes: RouteRecordRaw[] = [
       { path: 'apps/:app/forms/:form/design', name: 'form-design', component: () => import('./designer/FormDesigner.vue') },
       // The flow designer likewise; flow "new" is a new flow on the form ?form=KEY.
       { path: 'apps/:app/flows/:flow/design', name: 'flow-design', component: () => import('./flow-designer/FlowDesigner.vue') },
+      // 管理: administrators only (meta.admin, checked below; the server checks every call again).
+      {
+        path: 'admin',
+        component: () => import('./admin/AdminLayout.vue'),
+        meta: { admin: true },
+        children: [
+          { path: '', redirect: '/admin/users' },
+          { path: 'users', name: 'admin-users', component: () => import('./admin/UsersView.vue') },
+          { path: 'departments', name: 'admin-departments', component: () => import('./admin/DepartmentsView.vue') },
+          { path: 'roles', name: 'admin-roles', component: () => import('./admin/RolesView.vue') },
+          { path: 'matrix/:app?', name: 'admin-matrix', component: () => import('./admin/MatrixView.vue') },
+          { path: 'audit', name: 'admin-audit', component: () => import('./admin/AuditView.vue') },
+          { path: 'deliveries', name: 'admin-deliveries', component: () => import('./admin/DeliveriesView.vue') },
+        ],
+      },
       { path: ':rest(.*)*', name: 'not-found', component: () => import('./views/NotFound.vue') },
     ],
   },
@@ -38,5 +53,6 @@ router.beforeEach(async (to) => {
   const session = useSession()
   const me = await session.load()
   if (!me) return { name: 'login', query: to.fullPath !== '/' ? { next: to.fullPath } : {} }
+  if (to.matched.some((r) => r.meta.admin) && !isAdmin(me)) return { name: 'not-found', params: { rest: to.path.slice(1).split('/') } }
   return true
 })

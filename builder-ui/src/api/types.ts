@@ -14,6 +14,8 @@ export interface Me {
   department?: string
   via: string
   expiresAt: string
+  /** permissions are the platform actions the user holds ("system.admin"). */
+  permissions?: string[]
 }
 
 export interface LoginOutput {

@@ -2,6 +2,11 @@ import { defineStore } from 'pinia'
 import { ref } from 'vue'
 import { api, ApiError, type Me } from '../api'
 
+/** isAdmin tells whether the user may administer the system (users, roles, the audit log). */
+export function isAdmin(me: Me | null | undefined): boolean {
+  return !!me?.permissions?.includes('system.admin')
+}
+
 /** The signed-in user. The session itself is the server's cookie; this only remembers who it is. */
 export const useSession = defineStore('session', () => {
   const me = ref<Me | null>(null)
