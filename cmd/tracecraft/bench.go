@@ -152,6 +152,9 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	report(fmt.Sprintf("Get by _id over %d docs (vs first %d)", *docs, small), getBig, getSmall)
+	if err := benchFairness(ctx, st, *n, report); err != nil {
+		return err
+	}
 
 	// A record through the form engine: validation, formula, auto-number, revision, audit, event.
 	sys := engine.SystemPrincipal()
