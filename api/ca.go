@@ -28,6 +28,7 @@ const caFileName = "tracecraft-ca.crt"
 // html/template escapes every value (the CA's name and the hosts come from the command line).
 var caPage = template.Must(template.New("ca").Parse(`<!doctype html>
 <html lang="{{.Lang}}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="data:,">
 <title>{{if eq .Lang "en"}}Trust this server's certificate{{else}}信任本服务器的证书{{end}} · Tracecraft</title>
 <style>
 body{font-family:system-ui,-apple-system,"PingFang SC","Microsoft YaHei",sans-serif;max-width:42rem;margin:0 auto;padding:1rem 1rem 3rem;color:#1f2328;line-height:1.6}

@@ -132,9 +132,15 @@ func TestServeTLSAuto(t *testing.T) {
 		if !res.TLS.PeerCertificates[0].Equal(made.Server.Leaf) {
 			t.Fatalf("serve did not reuse the certificate cert init made")
 		}
-		if cookie := res.Header.Get("Set-Cookie"); cookie != "" && !strings.Contains(cookie, "Secure") {
-			t.Errorf("cookie over HTTPS without Secure: %s", cookie)
-		}
+	}
+	// Over HTTPS the session cookie is Secure without --secure-cookies.
+	login, err := client.Post("https://127.0.0.1"+port+"/api/v1/auth/login", "application/json", strings.NewReader(`{"username":"admin","password":"tls-Test-pw1"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	login.Body.Close()
+	if cookies := login.Header.Values("Set-Cookie"); login.StatusCode != 200 || len(cookies) == 0 || !strings.Contains(strings.ToLower(strings.Join(cookies, "\n")), "; secure") {
+		t.Fatalf("sign-in over HTTPS: %d, cookies %q", login.StatusCode, cookies)
 	}
 	if !strings.Contains(logs.String(), "addr=https://") || !strings.Contains(logs.String(), made.Fingerprint()) {
 		t.Errorf("serve's log does not say https and the CA's fingerprint:\n%s", logs)
