@@ -256,7 +256,8 @@ type browser struct {
 	errors  []string
 }
 
-func newBrowser(t *testing.T, bin string, vp viewport, dir string) *browser {
+// newBrowser starts one; extra flags (a fake camera, say) join the usual ones.
+func newBrowser(t *testing.T, bin string, vp viewport, dir string, extra ...chromedp.ExecAllocatorOption) *browser {
 	t.Helper()
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
@@ -275,6 +276,7 @@ func newBrowser(t *testing.T, bin string, vp viewport, dir string) *browser {
 		chromedp.Flag("lang", "zh-CN"),
 		chromedp.WindowSize(int(vp.width), int(vp.height)),
 	)
+	opts = append(opts, extra...)
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(actx)
 	t.Cleanup(func() {
