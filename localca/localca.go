@@ -257,7 +257,7 @@ func makeCA(name string, now time.Time) (*x509.Certificate, *ecdsa.PrivateKey, e
 	if err != nil {
 		return nil, nil, err
 	}
-	cn := "Tracecraft 本地 CA"
+	cn := "Tracecraft Local CA"
 	if name != "" {
 		cn += " " + name
 	}
