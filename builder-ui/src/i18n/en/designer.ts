@@ -89,6 +89,8 @@ const en: typeof zh = {
   required: 'Required',
   public: 'Public',
   publicHint: 'Public fields show on the consumer page a scanned code opens.',
+  filterable: 'Filterable',
+  filterableHint: 'A filterable field has an index: lists filter and sort by it fast however many records there are (at most 16 per form).',
   span: 'Width',
   spanN: '{n} of {of}',
   help: 'Help text',

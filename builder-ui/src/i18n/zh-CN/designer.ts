@@ -87,6 +87,8 @@ export default {
   required: '必填',
   public: '公开',
   publicHint: '公开的字段会显示在消费者扫码查询的页面上。',
+  filterable: '可筛选',
+  filterableHint: '可筛选的字段有索引：记录再多，按它筛选、排序也很快（每张表单最多 16 个）。',
   span: '宽度',
   spanN: '{n}/{of} 行',
   help: '填写说明',
