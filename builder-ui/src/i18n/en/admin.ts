@@ -105,7 +105,7 @@ export default {
     conditionHint: 'e.g. status == "released"',
     fieldRules: 'Field rules',
     rulesTitle: 'Field rules: {role} · {form}',
-    rulesIntro: 'Hidden fields appear nowhere: not in lists, records, exports or history. Read-only fields are shown but cannot be changed.',
+    rulesIntro: 'Hidden fields appear nowhere: not in lists, records, exports or history, and formulas that read them are hidden too. Read-only fields are shown but cannot be changed.',
     rule: { edit: 'Editable', readOnly: 'Read-only', hidden: 'Hidden' },
     done: 'Done',
   },

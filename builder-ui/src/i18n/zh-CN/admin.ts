@@ -105,7 +105,7 @@ export default {
     conditionHint: '如 status == "released"',
     fieldRules: '字段规则',
     rulesTitle: '字段规则：{role} · {form}',
-    rulesIntro: '隐藏的字段在列表、详情、导出和历史中都不出现；只读的字段可以看到但不能修改。',
+    rulesIntro: '隐藏的字段在列表、详情、导出和历史中都不出现，读取它的公式也一并隐藏；只读的字段可以看到但不能修改。',
     rule: { edit: '可编辑', readOnly: '只读', hidden: '隐藏' },
     done: '完成',
   },
