@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"strconv"
 	"sync"
 	"time"
@@ -211,6 +212,8 @@ type Publishing struct {
 	// latest version is then answered and none is made. Without it a draft whose JSON equals
 	// the latest version's is unchanged.
 	Unchanged func(v *Version, extra bson.D, prev *Version) bool
+	// Audit, when set, adds to what the audit entry of the version records (its number).
+	Audit func(v *Version) map[string]any
 }
 
 // Publish makes the draft of app/key its next version, with an audit entry (target the version)
@@ -263,9 +266,14 @@ func (d *Definitions) Publish(ctx context.Context, p *Principal, app, key string
 		}
 		doc := append(bson.D{{Key: "app", Value: app}, {Key: "key", Value: key}, {Key: "version", Value: n},
 			{Key: "definition", Value: v.DefJSON}, {Key: "published_by", Value: v.PublishedBy}, {Key: "published_at", Value: v.PublishedAt}}, extra...)
+		after := map[string]any{}
+		if pub.Audit != nil {
+			maps.Copy(after, pub.Audit(v))
+		}
+		after["version"] = n
 		w := Write{Coll: d.versions, ID: v.ID, Rev: 1,
 			Entry: AuditEntry{Actor: actorOf(p), IP: ipOf(p), Action: "definition.publish", Kind: d.kind, Target: v.ID,
-				After: map[string]any{"version": n}},
+				After: after},
 			Event: &Event{Type: EventDefinitionPublished, App: app, Data: map[string]any{"version": n, "definition": f.ID}}}
 		_, err = d.k.Commit(ctx, w, func(ctx context.Context, journal func(context.Context) error) error {
 			return d.k.Store.CreateWith(ctx, d.versions, v.ID, doc, journal)

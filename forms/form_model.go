@@ -120,4 +120,7 @@ type Version struct {
 	DefJSON     string     `json:"-" bson:"definition"`
 	PublishedBy string     `json:"publishedBy" bson:"published_by"`
 	PublishedAt time.Time  `json:"publishedAt" bson:"published_at"`
+	// Unchanged is set on the answer to a publish whose draft had not changed since this
+	// version: no version was made.
+	Unchanged bool `json:"unchanged,omitempty" bson:"-"`
 }

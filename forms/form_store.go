@@ -47,7 +47,7 @@ func (s *Service) Publish(ctx context.Context, p *engine.Principal, app, key str
 	if err := s.requireDesign(ctx, p, app); err != nil {
 		return nil, err
 	}
-	dv, _, err := s.defs.Publish(ctx, p, app, key, engine.Publishing{
+	dv, made, err := s.defs.Publish(ctx, p, app, key, engine.Publishing{
 		Prepare: func(ctx context.Context, d *engine.Draft, _ *engine.Version) (bson.D, error) {
 			// Compile again: a form the draft relates to may have gone since it was saved.
 			c, err := Compile(ctx, s.compileEnv(), app, []byte(d.DraftJSON))
@@ -63,7 +63,8 @@ func (s *Service) Publish(ctx context.Context, p *engine.Principal, app, key str
 	if err != nil {
 		return nil, err
 	}
-	v := &Version{ID: dv.ID, App: app, Key: key, Number: dv.Number, DefJSON: dv.DefJSON, PublishedBy: dv.PublishedBy, PublishedAt: dv.PublishedAt}
+	v := &Version{ID: dv.ID, App: app, Key: key, Number: dv.Number, DefJSON: dv.DefJSON, PublishedBy: dv.PublishedBy, PublishedAt: dv.PublishedAt,
+		Unchanged: !made}
 	_ = json.Unmarshal([]byte(v.DefJSON), &v.Definition)
 	return v, nil
 }

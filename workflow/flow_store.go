@@ -46,6 +46,9 @@ type FlowVersion struct {
 	// Fields are the form's fields when the version was published: the environment its
 	// conditions are compiled in again, however the form changes later.
 	Fields []engine.FieldRef `json:"-" bson:"fields"`
+	// Unchanged is set on the answer to a publish whose draft had not changed since this
+	// version: no version was made.
+	Unchanged bool `json:"unchanged,omitempty" bson:"-"`
 }
 
 // flowBinding lists the flows of a form that start when one of its records is created.
@@ -123,6 +126,7 @@ func (s *Service) Publish(ctx context.Context, p *engine.Principal, app, key str
 			}
 			return bson.D{{Key: "form", Value: def.Form}, {Key: "fields", Value: fields}}, nil
 		},
+		Audit: func(*engine.Version) map[string]any { return map[string]any{"form": def.Form} },
 		Unchanged: func(v *engine.Version, _ bson.D, _ *engine.Version) bool {
 			return prev != nil && prev.DefJSON == v.DefJSON && slices.Equal(prev.Fields, fields)
 		},
@@ -142,6 +146,7 @@ func (s *Service) Publish(ctx context.Context, p *engine.Principal, app, key str
 		return nil, err
 	}
 	if !made {
+		prev.Unchanged = true
 		return prev, nil
 	}
 	return flowVersionOf(dv, def, fields), nil

@@ -19,6 +19,8 @@ export interface DesignVersion {
   id: string
   key: string
   version: number
+  /** unchanged: the draft was the same as this version, so none was made. */
+  unchanged?: boolean
   definition: FormDoc
   publishedBy?: string
   publishedAt: string

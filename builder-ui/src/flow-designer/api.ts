@@ -23,6 +23,8 @@ export interface FlowVersion {
   id: string
   key: string
   version: number
+  /** unchanged: the draft was the same as this version, so none was made. */
+  unchanged?: boolean
   definition: FlowDef
   publishedBy?: string
   publishedAt: string

@@ -41,6 +41,7 @@ const en: typeof zh = {
   publishText: 'New records will use the new version; existing records keep theirs. What changes:',
   publishNow: 'Publish version {n}',
   published: 'Version {n} published',
+  publishedUnchanged: 'The draft is the same as version {n}: no new version published',
 
   palette: 'Fields',
   paletteHint: 'Drag onto the canvas, or click to add after the selected field',

@@ -19,6 +19,7 @@ const en: typeof zh = {
   statusPublished: 'Version {n} published',
   savedDraft: 'Draft saved',
   published: 'Version {n} published',
+  publishedUnchanged: 'The draft is the same as version {n}: no new version published',
   fixProblems: '{n} things to fix; they are marked on their nodes',
   flowProblems: 'The flow settings need fixing',
   noVersions: 'No version published yet',

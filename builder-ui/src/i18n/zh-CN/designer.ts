@@ -39,6 +39,7 @@ export default {
   publishText: '发布后，新填写的记录使用新版本；已有记录保留它们的版本。本次的变化：',
   publishNow: '发布第 {n} 版',
   published: '已发布第 {n} 版',
+  publishedUnchanged: '草稿与第 {n} 版相同，没有发布新版本',
 
   palette: '字段库',
   paletteHint: '拖到画布上，或点击添加到选中字段之后',

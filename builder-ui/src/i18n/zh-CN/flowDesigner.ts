@@ -17,6 +17,7 @@ export default {
   statusPublished: '已发布第 {n} 版',
   savedDraft: '草稿已保存',
   published: '已发布第 {n} 版',
+  publishedUnchanged: '草稿与第 {n} 版相同，没有发布新版本',
   fixProblems: '有 {n} 处需要修改，已标在对应的节点上',
   flowProblems: '流程设置需要修改',
   noVersions: '还没有发布过版本',
