@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { departmentTree, type Department } from './departments'
+import { departmentTree, treeLines, type Department } from './departments'
 
 const d = (id: string, name: string, parent?: string): Department => ({ id, name: { 'zh-CN': name, en: id }, parent, rev: 1 })
 const zh = (n: { 'zh-CN'?: string }, id: string) => n['zh-CN'] || id
@@ -17,5 +17,17 @@ describe('departmentTree', () => {
   it('keeps departments with an unknown parent or in a cycle at the top', () => {
     const tree = departmentTree([d('a', 'A', 'b'), d('b', 'B', 'a'), d('c', 'C', 'gone')], zh)
     expect(tree.map((n) => n.value).sort()).toEqual(['a', 'b', 'c'])
+  })
+})
+
+describe('treeLines', () => {
+  it('lists each department after its parent, with its depth and path', () => {
+    const tree = departmentTree([d('qc', '质量部', 'plant'), d('plant', '工厂'), d('lab', '化验室', 'qc'), d('hq', '总部')], zh)
+    expect(treeLines(tree)).toEqual([
+      { value: 'plant', name: '工厂', path: '工厂', depth: 0 },
+      { value: 'qc', name: '质量部', path: '工厂 / 质量部', depth: 1 },
+      { value: 'lab', name: '化验室', path: '工厂 / 质量部 / 化验室', depth: 2 },
+      { value: 'hq', name: '总部', path: '总部', depth: 0 },
+    ])
   })
 })

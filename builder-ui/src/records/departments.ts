@@ -57,3 +57,20 @@ export function departmentTree(list: Department[], label: (name: Text, id: strin
       })
   return build(roots, new Set())
 }
+
+/** TreeLine is one department as a line of the picker: indented by depth, found by its path. */
+export interface TreeLine {
+  value: string
+  name: string
+  /** path is the names from the top down ("工厂 / 质量部"): what the search matches and a chosen department shows. */
+  path: string
+  depth: number
+}
+
+/** treeLines lists a tree depth first, each department after its parent. */
+export function treeLines(nodes: TreeNode[], parents: string[] = []): TreeLine[] {
+  return nodes.flatMap((n) => [
+    { value: n.value, name: n.label, path: [...parents, n.label].join(' / '), depth: parents.length },
+    ...treeLines(n.children ?? [], [...parents, n.label]),
+  ])
+}
