@@ -92,8 +92,10 @@ const voidChunk = 1000
 
 // Void appends, for each of the journal's entries, the entry that voids it — its write was
 // taken back or never stored — and closes it: its event is never delivered, and Verify does not
-// count it. The journal is empty after it; an entry not voided on an error stays open, for the
-// next Start to void.
+// count it. The journal is empty after it. An entry not voided on an error stays open — nothing
+// passes it — and goes on the audit's unsettled list, voided by the retries after the next
+// commit and on the settler's tick (or, failing those, by the next Start), so that the settled
+// point and the bus's watermarks move on once the store answers again.
 func (j *Journal) Void(ctx context.Context, reason string) error {
 	if len(reason) > 300 {
 		reason = reason[:300] + "…"
@@ -116,7 +118,10 @@ func (j *Journal) Void(ctx context.Context, reason string) error {
 			j.k.Audit.closeEntry(it.e.Seq)
 		}
 		if err != nil {
-			return fmt.Errorf("void %d audit entries: %w", len(entries), err)
+			for _, it := range entries[len(stored):] {
+				j.k.Audit.unsettled.add(&unsettled{e: it.e, x: it.x, reason: reason})
+			}
+			return fmt.Errorf("void %d audit entries: %w", len(entries)-len(stored), err)
 		}
 		entries = entries[len(chunk):]
 	}
