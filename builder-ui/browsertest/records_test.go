@@ -45,7 +45,8 @@ type lotRecord struct {
 // commit is refused — then the fixed file, whose commit shows a progress bar until the rows are
 // in the list; exports the filtered list as XLSX (the downloaded bytes open as a workbook with
 // just the matching rows); deletes two rows and releases one with the bulk actions; picks a
-// relation's record by typing its title and a department from the tree. On a 390×844 phone
+// relation's record by typing its title, a department from the tree and an inspector from the
+// app's members. On a 390×844 phone
 // the list shows cards selectable by touch, and a location field takes the position from a
 // fake geolocation: refused while permission is denied (the message says so), taken with its
 // accuracy once granted.
@@ -217,6 +218,7 @@ func TestOperatorImportsAndExports(t *testing.T) {
 		b.shot("10-department-tree")
 		b.run("pick 质量部", chromedp.Click(chromedp.CSS(qc)))
 		b.waitText(`[data-field="dept"]`, "工厂 / 质量部")
+		b.pickPerson("#f-inspector", "adm", "admin")
 		b.shot("11-pickers-filled")
 		b.run("save", chromedp.Click(chromedp.CSS(`[data-test="save-record"]`)))
 		b.waitText(table, "高筋粉")
@@ -225,8 +227,8 @@ func TestOperatorImportsAndExports(t *testing.T) {
 		b.waitText(table, "质量部")
 		b.shot("12-list-references")
 		got := lots(map[string]any{"field": "material", "op": "eq", "value": "高筋粉"})
-		if len(got) != 1 || got[0].Data["supplier"] != cofco.ID || got[0].Data["dept"] != "qc" {
-			t.Fatalf("saved record: %v (want supplier %s, dept qc)", got, cofco.ID)
+		if len(got) != 1 || got[0].Data["supplier"] != cofco.ID || got[0].Data["dept"] != "qc" || got[0].Data["inspector"] != "admin" {
+			t.Fatalf("saved record: %v (want supplier %s, dept qc, inspector admin)", got, cofco.ID)
 		}
 		b.noPageErrorsBut("/records/import") // the refused dry run is answered 200; a refused commit would be 422
 	})
@@ -274,13 +276,19 @@ func TestOperatorImportsAndExports(t *testing.T) {
 		}
 
 		// Cards chosen by touch for a bulk action.
-		b.run("start choosing", chromedp.Click(chromedp.CSS(`[data-test="select-mode"]`)))
+		b.run("start choosing", chromedp.Poll[chromedp.Void](`!document.querySelector('[data-test="record-cards"] .el-loading-mask')`, chromedp.WithPollingInterval(50*time.Millisecond)),
+			chromedp.Click(chromedp.CSS(`[data-test="select-mode"]`)))
 		all := lots()
 		for _, r := range all {
 			b.run("tap a card", chromedp.Click(chromedp.CSS(fmt.Sprintf(`[data-record="%s"]`, r.ID))))
 		}
 		b.waitText(`[data-test="bulk-count"]`, fmt.Sprintf("已选 %d 条", len(all)))
 		b.shot("04-cards-chosen")
+		b.run("leave choosing", chromedp.Click(chromedp.CSS(`[data-test="select-mode"]`)))
+		b.run("open the import", chromedp.Click(chromedp.CSS(`[data-test="import"]`)), chromedp.WaitVisible(chromedp.CSS(`[data-test="import-choose"]`)))
+		b.run("choose the bad file", chromedp.SetUploadFiles(chromedp.CSS(`[data-test="import-file"]`), []string{bad}, chromedp.NodeReady),
+			chromedp.WaitVisible(chromedp.CSS(`[data-test="import-preview"]`)))
+		b.shot("05-import-preview")
 		b.noPageErrors()
 	})
 }
