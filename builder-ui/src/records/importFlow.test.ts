@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { canCommit, errorsAt, finished, InvalidTransition, next, percent, templateCSV, type ImportJob, type ImportReport, type ImportState } from './importFlow'
+import { canCommit, errorsAt, finished, followJob, InvalidTransition, next, percent, templateCSV, type ImportJob, type ImportReport, type ImportState } from './importFlow'
 
 const file = { name: 'lots.csv', size: 120 }
 const bad: ImportReport = {
@@ -72,5 +72,41 @@ describe('errorsAt', () => {
 describe('templateCSV', () => {
   it('is a header row Excel reads as UTF-8', () => {
     expect(templateCSV(['物料', '数量 (kg)', 'a,b', 'say "hi"'])).toBe('\ufeff物料,数量 (kg),"a,b","say ""hi"""\r\n')
+  })
+})
+
+describe('followJob', () => {
+  const jobs = (...states: [ImportJob['state'], number, number][]) => states.map(([st, v, w]) => job(st, v, w))
+  it('follows a job from 202 to done, asking after each wait', async () => {
+    const answers = jobs(['validating', 2, 0], ['writing', 3, 1], ['done', 3, 3])
+    const seen: string[] = []
+    let waits = 0
+    const end = await followJob(
+      async () => job('queued', 0, 0),
+      async (id) => ({ ...(answers.shift() as ImportJob), id, report: { ...good, dryRun: false, imported: 3 } }),
+      async () => void waits++,
+      (j) => seen.push(`${j.state}:${j.validated}/${j.written}`),
+    )
+    expect(end).toEqual({ ok: true, imported: 3 })
+    expect(seen).toEqual(['queued:0/0', 'validating:2/0', 'writing:3/1', 'done:3/3'])
+    expect(waits).toBe(3)
+  })
+  it('ends with the errors of a failed job', async () => {
+    const errors = bad.errors
+    const end = await followJob(
+      async () => ({ ...job('failed', 3, 0), errors, errorCount: 1, error: { code: 'import_invalid', message: '有错误' } }),
+      async () => { throw new Error('not asked') },
+      async () => {},
+      () => {},
+    )
+    expect(end).toMatchObject({ ok: false, job: { state: 'failed' }, report: { rows: 3, errors } })
+  })
+  it('takes a report answered at once, and stops when aborted', async () => {
+    expect(await followJob(async () => ({ ...good, dryRun: false, imported: 3 }), async () => job('done', 3, 3), async () => {}, () => {})).toEqual({ ok: true, imported: 3 })
+    const ctl = new AbortController()
+    let asked = 0
+    const end = await followJob(async () => job('queued', 0, 0), async () => (asked++, job('writing', 3, 1)), async () => ctl.abort(), () => {}, ctl.signal)
+    expect(end).toBeUndefined()
+    expect(asked).toBe(0)
   })
 })

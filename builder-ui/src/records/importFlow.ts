@@ -160,3 +160,34 @@ export function templateCSV(headers: string[]): string {
 function csvCell(s: string): string {
   return /[",\r\n]/.test(s) || /^\s|\s$/.test(s) ? `"${s.replaceAll('"', '""')}"` : s
 }
+
+/** JobEnd is how a started import ended: written (how many), or a finished job that wrote nothing. */
+export type JobEnd = { ok: true; imported: number } | { ok: false; job: ImportJob; report: ImportReport }
+
+/**
+ * followJob starts an import and follows its job to the end: each answer is handed to onJob
+ * (for the progress bar), then it waits and asks again, until the job is done, failed or rolled
+ * back. A server that imports within the request answers the finished report at once: that is
+ * the end. An aborted signal stops the following (the job runs on at the server).
+ */
+export async function followJob(
+  start: () => Promise<ImportJob | ImportReport>,
+  get: (id: string) => Promise<ImportJob>,
+  wait: () => Promise<void>,
+  onJob: (j: ImportJob) => void,
+  signal?: AbortSignal,
+): Promise<JobEnd | undefined> {
+  const first = await start()
+  if (!('state' in first)) return { ok: true, imported: first.imported }
+  let job = first
+  for (;;) {
+    if (signal?.aborted) return undefined
+    onJob(job)
+    if (finished(job)) break
+    await wait()
+    if (signal?.aborted) return undefined
+    job = await get(job.id)
+  }
+  if (job.state === 'done') return { ok: true, imported: job.report?.imported ?? job.written }
+  return { ok: false, job, report: job.report ?? { rows: job.rows, valid: 0, errors: job.errors, imported: 0, dryRun: false } }
+}
