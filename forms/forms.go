@@ -56,6 +56,11 @@ type Service struct {
 	importing  sync.Map
 	// importBatch is how many records an import writes at once (ImportBatch by default).
 	importBatch int
+	// pendingImports holds the imports that ended neither committed nor rolled back (job id →
+	// *importPending), for resolveImports; importHooks lets tests fail store calls.
+	pendingImports sync.Map
+	resolving      sync.Mutex
+	importHooks    importHooks
 }
 
 // New makes the form engine on the kernel and registers its definition kind.
@@ -77,6 +82,7 @@ func New(k *engine.Kernel, opts Options) *Service {
 	k.Audit.Cover("rec.", "record", RecordTarget)
 	// An import the process stopped in is taken back before the kernel settles its writes.
 	k.OnRecover("forms.imports", s.recoverImports)
+	s.registerImportJobs()
 	s.registerActions()
 	s.registerFileJobs()
 	_ = k.Registry.RegisterKind(engine.DefinitionKind{

@@ -19,7 +19,8 @@ func (l lookup) RecordExists(ctx context.Context, app, form, id string) (bool, e
 	if err != nil {
 		return false, err
 	}
-	return doc.Deleted == nil, nil
+	// A record of an import still being written is not there yet (importHidden).
+	return doc.Deleted == nil && !l.s.importHidden(doc.ImportBatch), nil
 }
 
 func (l lookup) FormExists(ctx context.Context, app, form string) (bool, error) {

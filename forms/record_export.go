@@ -344,7 +344,7 @@ func (e *PreparedExport) writeKeys(ctx context.Context, row func(*recordDoc) err
 		if err := bson.Unmarshal(raw, &d); err != nil {
 			return err
 		}
-		if (d.Deleted != nil) != e.q.Deleted || !e.acc.allows(ctx, ActRead, &d) {
+		if (d.Deleted != nil) != e.q.Deleted || e.s.importHidden(d.ImportBatch) || !e.acc.allows(ctx, ActRead, &d) {
 			continue
 		}
 		if err := row(&d); err != nil {
@@ -371,7 +371,9 @@ func (e *PreparedExport) writeSorted(ctx context.Context, row func(*recordDoc) e
 		if err := bson.Unmarshal(raw, &d); err != nil {
 			return err
 		}
-		if e.rowCheck && !e.acc.allows(ctx, ActRead, &d) {
+		// The filter hides the imports being written when the export began; one begun since
+		// is hidden row by row.
+		if e.s.importHidden(d.ImportBatch) || e.rowCheck && !e.acc.allows(ctx, ActRead, &d) {
 			return nil
 		}
 		return row(&d)

@@ -11,7 +11,6 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"tracecraft/engine"
-	"tracecraft/engine/store"
 )
 
 // importJobsCollection holds one document per import job (ImportJob): its state, progress and
@@ -27,9 +26,6 @@ const (
 	ImportJobsKept = 7 * 24 * time.Hour
 	// importProgressEvery is how many rows pass between progress reports of a check.
 	importProgressEvery = 500
-	// importStaleAfter: on MongoDB, several nodes share the jobs; a node that starts takes back
-	// only the unfinished jobs nobody has moved for this long (their node is gone).
-	importStaleAfter = 2 * time.Minute
 	// importBookkeep bounds a store write of a job's state.
 	importBookkeep = 30 * time.Second
 )
@@ -216,7 +212,7 @@ func (s *Service) move(ctx context.Context, run *importRun, to ImportState, fn f
 	}
 	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), importBookkeep)
 	defer cancel()
-	if err := s.st.Set(bctx, importJobsCollection, next.ID, next); err != nil {
+	if err := s.setJob(bctx, next); err != nil {
 		return fmt.Errorf("import job %s: store its state: %w", next.ID, err)
 	}
 	run.mu.Lock()
@@ -284,26 +280,61 @@ func (s *Service) runImport(ctx context.Context, run *importRun, pl *importPlan,
 	if err == nil {
 		rep.Imported = n
 		err = s.move(ctx, run, ImportDone, func(j *ImportJob) { j.Written, j.Report = n, rep })
+		if err != nil {
+			// The state may be stored all the same (a timeout): what is stored decides. Taking
+			// back the records of a job that reads done would leave it done without them.
+			done, rerr := s.storedDone(ctx, run)
+			switch {
+			case rerr != nil:
+				// Neither committed nor rolled back yet: its records stay hidden and its entries
+				// open until the stored state can be read (resolveImports).
+				s.pendImport(&importPending{run: run, pl: pl, journal: journal, written: n, cause: err,
+					code: failureCode(ctx), rep: rep, undecided: true})
+				return nil, fmt.Errorf("%w (whether the import is committed is not known yet: %v)", err, rerr)
+			case done:
+				err = nil
+			}
+		}
 	}
 	if err != nil {
 		rep.Imported = 0
-		if rerr := s.takeBack(ctx, pl, id, journal, n, err); rerr != nil {
-			// The job stays "writing", its records hidden: the next start takes them back.
+		pd := &importPending{run: run, pl: pl, journal: journal, written: n, cause: err, code: failureCode(ctx), rep: rep}
+		if rerr := s.rollBack(ctx, pd); rerr != nil {
+			// The job stays "writing", its records hidden: resolveImports, or else the next
+			// start, takes them back.
+			s.pendImport(pd)
 			return nil, fmt.Errorf("%w (taking back the rows written failed: %v)", err, rerr)
-		}
-		s.importing.Delete(id)
-		if merr := s.move(ctx, run, ImportRolledBack, func(j *ImportJob) {
-			j.Error, j.Report = jobError(lang, failureCode(ctx), nil), rep
-		}); merr != nil {
-			s.k.Log.Error("import job state not stored", "job", id, "err", merr)
 		}
 		return nil, err
 	}
-	// Committed: the records show, and their events go out.
+	s.commitImport(ctx, pl, id, journal, n)
+	return rep, nil
+}
+
+// commitImport makes a committed import's records show and hands their events to the bus. Its
+// audit entry is written even when ctx has ended (a shutdown right after the commit point).
+func (s *Service) commitImport(ctx context.Context, pl *importPlan, id string, journal *engine.Journal, n int) {
 	s.importing.Delete(id)
 	journal.Settle()
-	s.audit(ctx, pl.p, "record.import", "form", pl.c.App+"/"+pl.c.Key, nil, map[string]any{"format": pl.format, "count": n, "batch": id})
-	return rep, nil
+	s.audit(context.WithoutCancel(ctx), pl.p, "record.import", "form", pl.c.App+"/"+pl.c.Key, nil, map[string]any{"format": pl.format, "count": n, "batch": id})
+}
+
+// storedDone reads run's job as stored and tells whether it is done: a move to done that
+// failed may have been stored all the same (a timeout). When it is, run takes the stored job.
+func (s *Service) storedDone(ctx context.Context, run *importRun) (bool, error) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), importBookkeep)
+	defer cancel()
+	var stored ImportJob
+	if err := s.st.Get(rctx, importJobsCollection, run.job.ID, &stored); err != nil {
+		return false, fmt.Errorf("import job %s: read its state back: %w", run.job.ID, err)
+	}
+	if stored.State != ImportDone {
+		return false, nil
+	}
+	run.mu.Lock()
+	run.job = stored
+	run.mu.Unlock()
+	return true, nil
 }
 
 // failureCode names why a job stopped: import_interrupted when its context ended (the server
@@ -339,7 +370,7 @@ func (s *Service) importsHidden(coll string) []any {
 // recoverImports runs at start-up (engine.Kernel.OnRecover), before the kernel settles the
 // writes a previous run left open: a job that was writing when its process stopped is rolled
 // back — its records are removed, so that their audit entries are voided and their events never
-// delivered — and one that had not begun to write is failed. Jobs finished more than
+// delivered — and one that had not begun to write is failed, on either backend. Jobs finished more than
 // ImportJobsKept ago are removed.
 func (s *Service) recoverImports(ctx context.Context) error {
 	var unfinished []ImportJob
@@ -355,11 +386,11 @@ func (s *Service) recoverImports(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("recover imports: %w", err)
 	}
+	// One Tracecraft node runs on a database (docs/operations.md): every unfinished job is one
+	// this node's previous process left, however recently it moved — a node restarted at once
+	// must not commit the rows of an import it never finished.
 	now := s.now().UTC().Truncate(time.Millisecond)
 	for _, j := range unfinished {
-		if s.st.Kind() != store.KindEmbedded && now.Sub(j.UpdatedAt) < importStaleAfter {
-			continue // another node's, and it may be running
-		}
 		state := ImportFailed
 		if j.State == ImportWriting {
 			removed, err := s.removeImportBatch(ctx, j.App, j.Form, j.ID)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"tracecraft/engine"
 	"tracecraft/engine/store"
@@ -116,8 +117,8 @@ func (s *Service) takeBack(ctx context.Context, pl *importPlan, batch string, jo
 		return err
 	}
 	if err := journal.Void(ctx, "import "+batch+" rolled back: "+cause.Error()); err != nil {
-		// Their records are gone: the next start voids the entries left open.
-		s.k.Log.Error("audit entries of an import taken back not voided; the next start voids them", "batch", batch, "err", err)
+		// Their records are gone: the entries left open are voided by the audit's retries.
+		s.k.Log.Error("audit entries of an import taken back not voided yet; retried later", "batch", batch, "err", err)
 	}
 	s.audit(ctx, pl.p, "record.import.rollback", "form", pl.c.App+"/"+pl.c.Key, nil, map[string]any{
 		"batch": batch, "written": written, "removed": removed, "cause": cause.Error(),
@@ -137,12 +138,20 @@ func (s *Service) removeImportBatch(ctx context.Context, app, form, batch string
 		if err != nil {
 			return 0, err
 		}
-		res, err := mc.DeleteMany(ctx, bson.D{{Key: coll.field, Value: batch}})
+		var n int64
+		if h := s.importHooks.deleteBatch; h != nil {
+			n, err = h(ctx, coll.name, coll.field, batch)
+		} else {
+			var res *mongo.DeleteResult
+			if res, err = mc.DeleteMany(ctx, bson.D{{Key: coll.field, Value: batch}}); err == nil {
+				n = res.DeletedCount
+			}
+		}
 		if err != nil {
 			return 0, fmt.Errorf("delete import %s from %s: %w", batch, coll.name, err)
 		}
 		if coll.name == name {
-			removed = res.DeletedCount
+			removed = n
 		}
 	}
 	return removed, nil
