@@ -315,7 +315,7 @@ func compileDefinition(ctx context.Context, cc CompileEnv, app string, def Defin
 	}
 	c.transitions = compileStatus(cc, def.Status, c.Env, &fe)
 	c.perms = compilePermissions(cc, def.Permissions, c, &fe)
-	checkFilterable(fields, &fe)
+	checkFilterable(c.Fields, &fe) // in form order, as listIndexes counts them
 	if err := fe.Err(); err != nil {
 		return nil, err
 	}

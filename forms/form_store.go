@@ -42,31 +42,66 @@ func (s *Service) SaveDraft(ctx context.Context, p *engine.Principal, app string
 
 // Publish makes the current draft the form's next version. Versions are immutable: records
 // keep the version they were written with, and publishing never changes an older version. A
-// draft unchanged since the latest version publishes nothing: that version is answered.
+// draft unchanged since the latest version publishes nothing: that version is answered (and
+// its indexes made again, should a publish have failed to make them).
 func (s *Service) Publish(ctx context.Context, p *engine.Principal, app, key string) (*Version, error) {
 	if err := s.requireDesign(ctx, p, app); err != nil {
 		return nil, err
 	}
-	dv, made, err := s.defs.Publish(ctx, p, app, key, engine.Publishing{
-		Prepare: func(ctx context.Context, d *engine.Draft, _ *engine.Version) (bson.D, error) {
-			// Compile again: a form the draft relates to may have gone since it was saved.
-			c, err := Compile(ctx, s.compileEnv(), app, []byte(d.DraftJSON))
-			if err != nil {
-				return nil, err
-			}
-			if err := s.ensureIndexes(ctx, c); err != nil {
-				return nil, fmt.Errorf("publish %s/%s: %w", app, key, err)
-			}
-			return nil, nil
-		},
-	})
+	dv, made, err := s.defs.Publish(ctx, p, app, key, s.publishing(app, key))
 	if err != nil {
 		return nil, err
+	}
+	if !made {
+		c, err := s.Compiled(ctx, app, key, dv.Number)
+		if err == nil {
+			err = s.indexVersion(ctx, c)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("publish %s/%s: %w", app, key, err)
+		}
 	}
 	v := &Version{ID: dv.ID, App: app, Key: key, Number: dv.Number, DefJSON: dv.DefJSON, PublishedBy: dv.PublishedBy, PublishedAt: dv.PublishedAt,
 		Unchanged: !made}
 	_ = json.Unmarshal([]byte(v.DefJSON), &v.Definition)
 	return v, nil
+}
+
+// publishing is how a form takes part in publishing: its draft is compiled again, and the
+// list indexes are made once the version is stored (After) — a publish that fails before
+// leaves the published version's indexes as they are.
+func (s *Service) publishing(app, key string) engine.Publishing {
+	var c *Compiled
+	return engine.Publishing{
+		Prepare: func(ctx context.Context, d *engine.Draft, _ *engine.Version) (bson.D, error) {
+			// Compile again: a form the draft relates to may have gone since it was saved.
+			var err error
+			c, err = Compile(ctx, s.compileEnv(), app, []byte(d.DraftJSON))
+			return nil, err
+		},
+		After: func(ctx context.Context, v *engine.Version, _ *engine.Version) error {
+			c.Version = v.Number
+			if err := s.indexVersion(ctx, c); err != nil {
+				return fmt.Errorf("version %d is published, its list indexes are not made (publish again to make them): %w", v.Number, err)
+			}
+			return nil
+		},
+	}
+}
+
+// indexVersion makes the list indexes of version c, unless a later version is published (its
+// own publish makes them): only the latest version's indexes are kept.
+func (s *Service) indexVersion(ctx context.Context, c *Compiled) error {
+	s.indexing.Lock()
+	defer s.indexing.Unlock()
+	latest, err := s.defs.LatestStored(ctx, c.App, c.Key)
+	if err != nil {
+		return err
+	}
+	if latest > c.Version {
+		return nil
+	}
+	return s.ensureIndexes(ctx, c)
 }
 
 func (s *Service) getForm(ctx context.Context, app, key string) (*Form, error) {

@@ -60,7 +60,9 @@ type Service struct {
 	// *importPending), for resolveImports; importHooks lets tests fail store calls.
 	pendingImports sync.Map
 	resolving      sync.Mutex
-	importHooks    importHooks
+	// indexing makes one form version's indexes at a time (indexVersion).
+	indexing    sync.Mutex
+	importHooks importHooks
 }
 
 // New makes the form engine on the kernel and registers its definition kind.

@@ -18,6 +18,8 @@ const maxFieldIndexes = 16
 func init() {
 	engine.RegisterMessages(map[string]engine.Text{
 		"not_filterable": {ZH: "此类字段不能设为可筛选（子表列、长文本、多值字段）", EN: "this field cannot be filterable (sub-table column, long text, several values)"},
+		"too_many_filterable": {ZH: "一个表单最多 {max} 个可筛选字段（关联字段也计入），字段「{field}」超出了上限",
+			EN: "a form can have at most {max} filterable fields (relation fields count too): field {field} is over the limit"},
 	})
 }
 
@@ -35,11 +37,24 @@ func indexable(f *Field) bool {
 	return false
 }
 
-// checkFilterable refuses x-filterable on a field that cannot have an index.
+// checkFilterable refuses x-filterable on a field that cannot have an index, and on a field
+// past the first maxFieldIndexes that would have one (fields marked x-filterable and relation
+// fields, in form order, as listIndexes counts them): it would have no index, and lists by it
+// would read every record.
 func checkFilterable(fields []*Field, fe *engine.FieldErrors) {
+	indexed := 0
 	each(fields, func(f *Field) {
-		if f.Filterable && f.Impl() != nil && !indexable(f) {
+		if f.Impl() == nil {
+			return
+		}
+		if f.Filterable && !indexable(f) {
 			fe.Add(fieldPointer(f)+"/x-filterable", "not_filterable", map[string]any{"type": f.Type})
+			return
+		}
+		if (f.Filterable || f.Type == "relation") && indexable(f) {
+			if indexed++; indexed > maxFieldIndexes && f.Filterable {
+				fe.Add(fieldPointer(f)+"/x-filterable", "too_many_filterable", map[string]any{"max": maxFieldIndexes, "field": f.Key})
+			}
 		}
 	})
 }
