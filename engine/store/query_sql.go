@@ -591,7 +591,7 @@ func (s *Store) querySQL(ctx context.Context, coll string, p *qplan) (*Page, err
 	_, err := s.withTable(ctx, coll, func(db *sql.DB, table string) error {
 		page.Docs, page.Next = page.Docs[:0], ""
 		q := selectPage(table, p)
-		heavy, err := s.emb.gate.heavyPage(ctx, db, q)
+		heavy, err := s.emb.gate.heavyRead(ctx, db, q, table, p.where, false)
 		if err != nil {
 			return err
 		}
@@ -668,7 +668,11 @@ func (s *Store) countSQL(ctx context.Context, coll string, w *cnode, limit int64
 			q.w("SELECT count(*) FROM ", quoteIdent(table), " WHERE ")
 			q.cond(w)
 		}
-		return s.emb.gate.row(ctx, db, q, &n)
+		heavy, err := s.emb.gate.heavyRead(ctx, db, q, table, w, limit <= 0)
+		if err != nil {
+			return err
+		}
+		return s.emb.gate.row(ctx, db, q, heavy, &n)
 	})
 	return n, err
 }
