@@ -110,11 +110,11 @@ func TestIssue8Review2_OpenRangeWithFilterIsHeavy(t *testing.T) {
 		}
 	}
 	for plan, open := range map[string]bool{
-		"SEARCH t USING INDEX t_tcq_1 (<expr>=? AND <expr>>?)\n":             true,
-		"SEARCH t USING INDEX t_tcq_1 (<expr><?)\n":                          true,
+		"SEARCH t USING INDEX t_tcq_1 (<expr>=? AND <expr>>?)\n":              true,
+		"SEARCH t USING INDEX t_tcq_1 (<expr><?)\n":                           true,
 		"SEARCH t USING INDEX t_tcq_1 (<expr>=? AND <expr>>? AND <expr><?)\n": false,
 		"SEARCH t USING INDEX t_tcq_1 (<expr>=? AND <expr>=? AND <expr><?)\n": false,
-		"SEARCH t USING INDEX t_tc_id (<expr>>?)\n":                          false,
+		"SEARCH t USING INDEX t_tc_id (<expr>>?)\n":                           false,
 	} {
 		if _, got := openRange(plan); got != open {
 			t.Errorf("openRange(%q) = %v, want %v", plan, got, open)
