@@ -65,8 +65,21 @@ func (b *browser) adminLacks(where string, texts ...string) {
 	}
 }
 
-// noLoadingMask waits until no loading mask covers the page (one fading out still takes clicks).
-var noLoadingMask = chromedp.Poll[chromedp.Void](`![...document.querySelectorAll('.el-loading-mask')].some((e) => getComputedStyle(e).display !== 'none')`, chromedp.WithPollingInterval(100*time.Millisecond))
+// adminNoLoadingMask waits until no loading mask covers the page (one fading out still takes clicks).
+var adminNoLoadingMask = chromedp.Poll[chromedp.Void](`![...document.querySelectorAll('.el-loading-mask')].some((e) => getComputedStyle(e).display !== 'none')`, chromedp.WithPollingInterval(100*time.Millisecond))
+
+// adminNoOverlay waits until no dialog or drawer overlay is showing (one fading out still takes clicks).
+var adminNoOverlay = chromedp.Poll[chromedp.Void](`![...document.querySelectorAll('.el-overlay')].some((e) => getComputedStyle(e).display !== 'none')`, chromedp.WithPollingInterval(100*time.Millisecond))
+
+// adminTab opens a section of 管理 by its tab, clicking it until the address is the section's
+// (a click landing while the page is laid out again after a screenshot can miss).
+func adminTab(section string) chromedp.Action[chromedp.Void] {
+	return chromedp.Poll[chromedp.Void](fmt.Sprintf(`(() => {
+		if (location.pathname.startsWith('/admin/%[1]s')) return true;
+		document.querySelector('[data-test="admin-%[1]s"]')?.click();
+		return false;
+	})()`, section), chromedp.WithPollingInterval(200*time.Millisecond))
+}
 
 // adminEval evaluates js in the page and returns its value.
 func adminEval[T any](b *browser, js string) T {
@@ -127,7 +140,7 @@ func TestAdminHidesAFieldFromARole(t *testing.T) {
 			b.shot("02-users")
 
 			// A role that may use the app.
-			b.run("open roles", chromedp.Click(chromedp.CSS(`[data-test="admin-roles"]`)), chromedp.WaitVisible(chromedp.CSS(`[data-test="role-new"]`)))
+			b.run("open roles", adminTab("roles"), chromedp.WaitVisible(chromedp.CSS(`[data-test="role-new"]`)))
 			b.waitText(`[data-test="role-table"]`, "系统管理员")
 			b.run("new role", chromedp.Click(chromedp.CSS(`[data-test="role-new"]`)), chromedp.WaitVisible(chromedp.CSS("#role-name")), settled,
 				b.typeInto("#role-name", who.role), b.typeInto("#role-label-zh", who.label), b.typeInto("#role-label-en", "Inspector"),
@@ -141,7 +154,7 @@ func TestAdminHidesAFieldFromARole(t *testing.T) {
 			b.shot("04-roles")
 
 			// A user holding it.
-			b.run("open users", chromedp.Click(chromedp.CSS(`[data-test="admin-users"]`)), chromedp.WaitVisible(chromedp.CSS(`[data-test="user-new"]`)))
+			b.run("open users", adminNoOverlay, adminTab("users"), chromedp.WaitVisible(chromedp.CSS(`[data-test="user-new"]`)))
 			b.run("new user", chromedp.Click(chromedp.CSS(`[data-test="user-new"]`)), chromedp.WaitVisible(chromedp.CSS("#user-username")), settled,
 				b.typeInto("#user-username", who.user), b.typeInto("#user-name", who.name), b.typeInto("#user-password", password))
 			b.adminPick(`[data-test="user-roles"]`, who.label)
@@ -153,10 +166,10 @@ func TestAdminHidesAFieldFromARole(t *testing.T) {
 
 			// The matrix: the role may read the receipt form.
 			cell := fmt.Sprintf("cell-%s-receipt", who.role)
-			b.run("open the matrix", chromedp.Click(chromedp.CSS(`[data-test="admin-matrix"]`)),
+			b.run("open the matrix", adminNoOverlay, adminTab("matrix"),
 				chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf(`[data-test="%s-read"]`, cell))))
 			b.waitURL("/admin/matrix/plant")
-			b.run("wait for the matrix to load", noLoadingMask)
+			b.run("wait for the matrix to load", adminNoLoadingMask)
 			b.run("grant read", chromedp.Click(chromedp.CSS(fmt.Sprintf(`[data-test="%s-read"]`, cell))), chromedp.WaitVisible(chromedp.CSS(`[data-test="matrix-dirty"]`)))
 			b.shot("07-matrix-read")
 			b.run("save the matrix", chromedp.Click(chromedp.CSS(`[data-test="matrix-save"]`)))
@@ -214,7 +227,7 @@ func TestAdminHidesAFieldFromARole(t *testing.T) {
 			if !vp.mobile {
 				open = list + " .el-table__row"
 			}
-			u.run("open the record", chromedp.Click(chromedp.CSS(open)), chromedp.WaitVisible(chromedp.CSS(`.el-drawer [data-field="material"]`)))
+			u.run("open the record", adminNoOverlay, chromedp.Click(chromedp.CSS(open)), chromedp.WaitVisible(chromedp.CSS(`.el-drawer [data-field="material"]`)))
 			u.waitText(".el-drawer", "黑麦粉")
 			if adminEval[bool](u, `!!document.querySelector('.el-drawer [data-field="price"], .el-drawer [data-field="amount"]')`) {
 				t.Error("the record drawer shows the hidden price")
@@ -224,12 +237,12 @@ func TestAdminHidesAFieldFromARole(t *testing.T) {
 
 			// The rest of 管理: a department, the audit log and its verify report, failed deliveries.
 			dept := "qa-" + vp.name
-			b.run("open departments", chromedp.Click(chromedp.CSS(`[data-test="admin-departments"]`)), chromedp.WaitVisible(chromedp.CSS(`[data-test="dept-new"]`)), noLoadingMask)
+			b.run("open departments", adminNoOverlay, adminTab("departments"), chromedp.WaitVisible(chromedp.CSS(`[data-test="dept-new"]`)), adminNoLoadingMask)
 			b.run("new department", chromedp.Click(chromedp.CSS(`[data-test="dept-new"]`)), chromedp.WaitVisible(chromedp.CSS("#dept-id")), settled,
 				b.typeInto("#dept-id", dept), b.typeInto("#dept-name-zh", "质量部"), b.typeInto("#dept-name-en", "Quality"),
 				chromedp.Click(chromedp.CSS(`[data-test="dept-save"]`)), chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf(`[data-dept="%s"]`, dept))))
 			b.shot("14-departments")
-			b.run("open the audit log", chromedp.Click(chromedp.CSS(`[data-test="admin-audit"]`)), chromedp.WaitVisible(chromedp.CSS(`[data-test="audit-table"]`)))
+			b.run("open the audit log", adminNoOverlay, adminTab("audit"), chromedp.WaitVisible(chromedp.CSS(`[data-test="audit-table"]`)))
 			b.waitText(`[data-test="audit-table"]`, "department.create")
 			b.run("filter by action", b.typeInto(`[data-test="audit-action"]`, "department.*"), chromedp.Click(chromedp.CSS(`[data-test="audit-search"]`)),
 				chromedp.Poll[chromedp.Void](`(() => { const rows = [...document.querySelectorAll('[data-test="audit-table"] .el-table__row')]; return rows.length > 0 && rows.every((r) => r.innerText.includes('department.create')) })()`, chromedp.WithPollingInterval(100*time.Millisecond)))
@@ -239,7 +252,7 @@ func TestAdminHidesAFieldFromARole(t *testing.T) {
 			b.run("open an entry", chromedp.Click(chromedp.CSS(`[data-test="audit-table"] .el-table__row`)), chromedp.WaitVisible(chromedp.CSS(`[data-test="audit-detail"]`)))
 			b.waitText(`[data-test="audit-detail"]`, "department.create")
 			b.shot("16-audit-entry")
-			b.run("open failed deliveries", chromedp.Navigate(s.URL+"/admin/deliveries"), chromedp.WaitVisible(chromedp.CSS(`[data-test="delivery-table"]`)), noLoadingMask)
+			b.run("open failed deliveries", chromedp.Navigate(s.URL+"/admin/deliveries"), chromedp.WaitVisible(chromedp.CSS(`[data-test="delivery-table"]`)), adminNoLoadingMask)
 			b.shot("17-deliveries")
 			u.noPageErrors()
 			b.noPageErrors()
