@@ -108,6 +108,11 @@ func (s *Store) EnsureIndexes(ctx context.Context, coll string, specs []IndexSpe
 			if keys[len(keys)-1].Key != "_id" {
 				keys = append(keys, bson.E{Key: "_id", Value: keys[len(keys)-1].Value})
 			}
+			if len(keys) == 1 {
+				// {_id} alone: MongoDB's own _id index serves it both ways, and refuses a
+				// second index on the same key under another name (IndexOptionsConflict).
+				continue
+			}
 			models = append(models, mongo.IndexModel{Keys: keys, Options: options.Index().SetName(b.name)})
 		}
 		if len(models) > 0 {
