@@ -16,19 +16,6 @@ import (
 	"tracecraft/api/apitest"
 )
 
-// adminScreens is the admin area's folder of screenshots, emptied at the start.
-func adminScreens(t *testing.T) string {
-	base := os.Getenv("TRACECRAFT_SCREENS")
-	if base == "" {
-		base = filepath.Join(os.TempDir(), "tracecraft-screens")
-	}
-	dir := filepath.Join(base, "admin")
-	if err := os.RemoveAll(dir); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
-
 // adminSignIn opens url, signs in as username and waits for sel.
 func (b *browser) adminSignIn(url, username, password, sel string) {
 	b.t.Helper()
@@ -103,7 +90,7 @@ func adminEval[T any](b *browser, js string) T {
 // a desktop and on a 390×844 phone, each with its own role and user; a screenshot per step.
 func TestAdminHidesAFieldFromARole(t *testing.T) {
 	bin := chromium(t)
-	screens := adminScreens(t)
+	screens := screensDir(t, "admin")
 	t.Logf("screenshots: %s", screens)
 
 	s := apitest.StartWith(t, apitest.Options{API: func(o *api.Options) { o.UI = uiFiles() }})

@@ -38,13 +38,15 @@ func chromium(t *testing.T) string {
 	return ""
 }
 
-// screensDir is where screenshots go: TRACECRAFT_SCREENS, else tracecraft-screens in the
-// temporary folder; emptied at the start of a run.
-func screensDir(t *testing.T) string {
-	dir := os.Getenv("TRACECRAFT_SCREENS")
-	if dir == "" {
-		dir = filepath.Join(os.TempDir(), "tracecraft-screens")
+// screensDir is the folder of one test's screenshots, sub under TRACECRAFT_SCREENS (else under
+// tracecraft-screens in the temporary folder), emptied at the start: only its own, so the
+// tests of one run keep each other's.
+func screensDir(t *testing.T, sub string) string {
+	base := os.Getenv("TRACECRAFT_SCREENS")
+	if base == "" {
+		base = filepath.Join(os.TempDir(), "tracecraft-screens")
 	}
+	dir := filepath.Join(base, sub)
 	if err := os.RemoveAll(dir); err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +75,7 @@ var viewports = []viewport{
 // list shows it released.
 func TestOperatorFillsAForm(t *testing.T) {
 	bin := chromium(t)
-	screens := screensDir(t)
+	screens := screensDir(t, "operator")
 	t.Logf("screenshots: %s", screens)
 
 	s := apitest.StartWith(t, apitest.Options{API: func(o *api.Options) { o.UI = builderui.Dist() }})

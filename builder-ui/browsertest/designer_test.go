@@ -28,20 +28,6 @@ func uiFiles() fs.FS {
 	return builderui.Dist()
 }
 
-// designerScreens is the designer's folder of screenshots (beside the other tests' folders),
-// emptied at the start.
-func designerScreens(t *testing.T) string {
-	base := os.Getenv("TRACECRAFT_SCREENS")
-	if base == "" {
-		base = filepath.Join(os.TempDir(), "tracecraft-screens")
-	}
-	dir := filepath.Join(base, "designer")
-	if err := os.RemoveAll(dir); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
-
 // TestAnalystDesignsAForm (issue 9, form designer): an analyst builds a receipt form by
 // dragging fields from the palette with real pointer events — an auto-number, a number, a
 // sub-table (and a column dropped into it), a formula, a group with a field dropped into it —
@@ -52,7 +38,7 @@ func designerScreens(t *testing.T) string {
 // to select one is measured and logged (not asserted).
 func TestAnalystDesignsAForm(t *testing.T) {
 	bin := chromium(t)
-	screens := designerScreens(t)
+	screens := screensDir(t, "designer")
 	t.Logf("screenshots: %s", screens)
 
 	s := apitest.StartWith(t, apitest.Options{API: func(o *api.Options) { o.UI = uiFiles() }})

@@ -13,19 +13,6 @@ import (
 	"tracecraft/api/apitest"
 )
 
-// flowScreens is the flow designer's folder of screenshots, emptied at the start.
-func flowScreens(t *testing.T) string {
-	base := os.Getenv("TRACECRAFT_SCREENS")
-	if base == "" {
-		base = filepath.Join(os.TempDir(), "tracecraft-screens")
-	}
-	dir := filepath.Join(base, "flow-designer")
-	if err := os.RemoveAll(dir); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
-
 // pickOption opens the Element Plus select matching sel and clicks its option showing text.
 func (b *browser) pickOption(sel, text string) {
 	b.t.Helper()
@@ -77,7 +64,7 @@ func (b *browser) addNode(block string, index int, kind string) {
 // published flow, reached from the form designer's 流程设计.
 func TestAnalystDesignsAFlow(t *testing.T) {
 	bin := chromium(t)
-	screens := flowScreens(t)
+	screens := screensDir(t, "flow-designer")
 	t.Logf("screenshots: %s", screens)
 
 	s := apitest.StartWith(t, apitest.Options{API: func(o *api.Options) { o.UI = uiFiles() }})

@@ -3,7 +3,6 @@ package browsertest
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -17,19 +16,6 @@ import (
 	"tracecraft/api"
 	"tracecraft/api/apitest"
 )
-
-// inboxScreens is the inbox test's folder of screenshots, emptied at the start.
-func inboxScreens(t *testing.T) string {
-	base := os.Getenv("TRACECRAFT_SCREENS")
-	if base == "" {
-		base = filepath.Join(os.TempDir(), "tracecraft-screens")
-	}
-	dir := filepath.Join(base, "inbox")
-	if err := os.RemoveAll(dir); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
 
 const inboxFormDef = `{
   "key": "sample",
@@ -103,7 +89,7 @@ func (in *inboxInstance) taskState(id string) string {
 // and saves screenshots.
 func TestApproverWorksTheInbox(t *testing.T) {
 	bin := chromium(t)
-	screens := inboxScreens(t)
+	screens := screensDir(t, "inbox")
 	t.Logf("screenshots: %s", screens)
 
 	s := apitest.StartWith(t, apitest.Options{API: func(o *api.Options) { o.UI = uiFiles() }})

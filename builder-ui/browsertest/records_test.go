@@ -19,19 +19,6 @@ import (
 	"tracecraft/api/apitest"
 )
 
-// recordScreens is the record tools' folder of screenshots, emptied at the start.
-func recordScreens(t *testing.T) string {
-	base := os.Getenv("TRACECRAFT_SCREENS")
-	if base == "" {
-		base = filepath.Join(os.TempDir(), "tracecraft-screens")
-	}
-	dir := filepath.Join(base, "records")
-	if err := os.RemoveAll(dir); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
-
 // lotRecord is a record of the lot form as the list API answers it.
 type lotRecord struct {
 	ID     string         `json:"id"`
@@ -52,7 +39,7 @@ type lotRecord struct {
 // accuracy once granted.
 func TestOperatorImportsAndExports(t *testing.T) {
 	bin := chromium(t)
-	screens := recordScreens(t)
+	screens := screensDir(t, "records")
 	t.Logf("screenshots: %s", screens)
 
 	s := apitest.StartWith(t, apitest.Options{API: func(o *api.Options) { o.UI = uiFiles() }})

@@ -33,7 +33,7 @@ const cameraCode = "010950110153000310LOT-CAM\x1d17261231"
 // whose camera is refused, the viewer says so and reads a photo instead.
 func TestScanWithCamera(t *testing.T) {
 	bin := chromium(t)
-	screens := filepath.Join(screensDir(t), "scan-camera")
+	screens := screensDir(t, "scan-camera")
 	s := apitest.StartWith(t, apitest.Options{API: func(o *api.Options) { o.UI = builderui.Dist() }})
 	admin := s.Admin(t)
 	admin.Do("POST", "/api/v1/apps", map[string]any{"key": "plant", "name": map[string]string{"zh-CN": "一号工厂", "en": "Plant 1"}}, 201, nil)
@@ -196,7 +196,7 @@ func TestScanWithCamera(t *testing.T) {
 // phone, in Chinese and in English (its content is checked in api; this is for the eye).
 func TestCATrustPage(t *testing.T) {
 	bin := chromium(t)
-	screens := filepath.Join(os.TempDir(), "tracecraft-screens", "ca-page")
+	screens := screensDir(t, "ca-page")
 	ca, err := localca.NewManager(localca.Options{Dir: t.TempDir(), Hosts: []string{"plant.local", "192.168.1.10"}, Name: "一号工厂"})
 	if err != nil {
 		t.Fatal(err)
