@@ -1,1 +1,0 @@
-import"./index-M3Sv3187.js";var e=(...e)=>t=>{e.forEach(e=>{e.value=t})};export{e as t};

@@ -1,0 +1,1 @@
+import"./index-CfwciQ7d.js";

@@ -1,1 +1,0 @@
-import"./index-M3Sv3187.js";
