@@ -20,6 +20,9 @@ type App struct {
 	CreatedAt   time.Time   `json:"createdAt" bson:"created_at"`
 	UpdatedAt   time.Time   `json:"updatedAt" bson:"updated_at"`
 	Rev         int64       `json:"rev" bson:"_rev"`
+	// Can lists what the caller may do in the app: read (its records, as forms grant) and
+	// design (its definitions).
+	Can []string `json:"can" bson:"-"`
 }
 
 // Definition is a form definition document as analysts write it and the API takes it. The data
@@ -108,6 +111,12 @@ type Form struct {
 	UpdatedBy string     `json:"updatedBy" bson:"updated_by"`
 	UpdatedAt time.Time  `json:"updatedAt" bson:"updated_at"`
 	Rev       int64      `json:"rev" bson:"_rev"`
+	// Can lists the record actions the caller holds on the form (create, read, update,
+	// delete, export, import) under the latest published version's permissions, before row
+	// scopes; empty until the form is published.
+	Can []string `json:"can" bson:"-"`
+	// CanTransitions are the keys of that version's status transitions the caller may take.
+	CanTransitions []string `json:"canTransitions" bson:"-"`
 }
 
 // Version is a published, immutable version of a form definition.

@@ -36,8 +36,10 @@ func (s *Service) SaveDraft(ctx context.Context, p *engine.Principal, app string
 	if err != nil {
 		return nil, err
 	}
-	return &Form{ID: d.ID, App: app, Key: d.Key, Draft: c.Def, DraftJSON: d.DraftJSON, Published: d.Published,
-		UpdatedBy: d.UpdatedBy, UpdatedAt: d.UpdatedAt, Rev: d.Rev}, nil
+	f := &Form{ID: d.ID, App: app, Key: d.Key, Draft: c.Def, DraftJSON: d.DraftJSON, Published: d.Published,
+		UpdatedBy: d.UpdatedBy, UpdatedAt: d.UpdatedAt, Rev: d.Rev}
+	s.formCan(ctx, p, f, s.latestCompiled(ctx, f))
+	return f, nil
 }
 
 // Publish makes the current draft the form's next version. Versions are immutable: records

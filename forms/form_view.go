@@ -48,15 +48,16 @@ func (s *Service) hiddenForViewer(ctx context.Context, p *engine.Principal, c *C
 
 // viewForm is form f as p may see it (see hiddenForViewer): its draft loses the fields that
 // the latest published version hides from p, and the permissions.
+// It also says what p may do with the form's records (formCan).
 func (s *Service) viewForm(ctx context.Context, p *engine.Principal, f *Form) {
+	c := s.latestCompiled(ctx, f)
+	s.formCan(ctx, p, f, c)
 	if s.k.Auth.Can(ctx, p, f.App, engine.PermAppDesign) {
 		return
 	}
 	hidden := map[string]bool{}
-	if f.Published > 0 {
-		if c, err := s.Compiled(ctx, f.App, f.Key, 0); err == nil {
-			hidden = s.hiddenForViewer(ctx, p, c)
-		}
+	if c != nil {
+		hidden = s.hiddenForViewer(ctx, p, c)
 	}
 	f.Draft = viewDefinition(f.Draft, hidden)
 }

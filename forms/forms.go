@@ -139,22 +139,23 @@ func (s *Service) CreateApp(ctx context.Context, p *engine.Principal, in AppInpu
 		return nil, fmt.Errorf("create app %q: %w", in.Key, err)
 	}
 	s.audit(ctx, p, "app.create", "app", a.Key, nil, a)
+	a.Can = s.appCan(ctx, p, a.Key)
 	return a, nil
 }
 
-// GetApp reads an app the caller may see.
+// GetApp reads an app the caller may see, with what they may do in it (App.Can).
 func (s *Service) GetApp(ctx context.Context, p *engine.Principal, key string) (*App, error) {
 	var a App
 	if err := s.st.Get(ctx, appsCollection, key, &a); err != nil {
 		return nil, err
 	}
-	if !s.canSeeApp(ctx, p, key) {
+	if a.Can = s.appCan(ctx, p, key); len(a.Can) == 0 { // canSeeApp
 		return nil, engine.ErrNotFound
 	}
 	return &a, nil
 }
 
-// ListApps lists the apps the caller may see.
+// ListApps lists the apps the caller may see, each with what they may do in it (App.Can).
 func (s *Service) ListApps(ctx context.Context, p *engine.Principal) ([]App, error) {
 	var out []App
 	err := s.st.Find(ctx, appsCollection, nil, nil, func(raw bson.Raw) error {
@@ -162,7 +163,7 @@ func (s *Service) ListApps(ctx context.Context, p *engine.Principal) ([]App, err
 		if err := bson.Unmarshal(raw, &a); err != nil {
 			return err
 		}
-		if s.canSeeApp(ctx, p, a.Key) {
+		if a.Can = s.appCan(ctx, p, a.Key); len(a.Can) > 0 { // canSeeApp
 			out = append(out, a)
 		}
 		return nil
