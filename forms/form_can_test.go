@@ -52,7 +52,9 @@ func TestFormAnswersSayWhatTheCallerMayDo(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	who := func(role string) *engine.Principal { return &engine.Principal{Username: role + "-user", Roles: []string{role}} }
+	who := func(role string) *engine.Principal {
+		return &engine.Principal{Username: role + "-user", Roles: []string{role}}
+	}
 	draft, err := s.SaveDraft(ctx, admin, "qa", []byte(canLot), 0)
 	if err != nil {
 		t.Fatal(err)
