@@ -41,6 +41,29 @@ type Records interface {
 	// index. Readers of the record may then download them, and they are not collected as
 	// orphans (uploads nothing holds are deleted after a day). Call it before storing the ids.
 	AttachFiles(ctx context.Context, p *Principal, app, form, id string, files []string) error
+	// RecordCards gives what list cards of other engines (inbox items) may show of records of
+	// one form: for each id that is found, VisibleFields' view and the values of the title
+	// field and of the fields a card may summarise, as text, limited to that view. The form is
+	// compiled and p's access judged once for all ids; records are read one _id at a time.
+	RecordCards(ctx context.Context, p *Principal, app, form string, ids []string) (map[string]RecordCard, error)
+}
+
+// RecordCard is what the form's field rules let one principal see of one record on a card.
+type RecordCard struct {
+	View FieldView
+	// TitleField is the form's title field (its titleField), "" when it has none.
+	TitleField string
+	// Fields are the values, as text, of the title field and of the fields a card may show
+	// (short values: not sub-tables, files, rich text, relations or departments), in form
+	// order; only fields in View.Fields and only those with a value.
+	Fields []CardField
+}
+
+// CardField is one field of a record as a card shows it: its label and its value as text.
+type CardField struct {
+	Key   string `json:"key"`
+	Label Text   `json:"label"`
+	Value Text   `json:"value"`
 }
 
 // FieldView is what the form's field rules let one principal see of one record.

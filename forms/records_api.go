@@ -122,7 +122,12 @@ func (a recordsAPI) VisibleFields(ctx context.Context, p *engine.Principal, app,
 	if err != nil {
 		return engine.FieldView{}, err
 	}
-	acc := a.s.accessFor(ctx, p, c)
+	return a.s.visibleOf(ctx, p, c, a.s.accessFor(ctx, p, c), a.s.permsInForce(ctx, c), d), nil
+}
+
+// visibleOf is VisibleFields for record d of compiled version c, with p's access to c and the
+// permissions in force already worked out (RecordCards reuses them for many records).
+func (s *Service) visibleOf(ctx context.Context, p *engine.Principal, c *Compiled, acc *access, inForce map[string]*compiledPerm, d *recordDoc) engine.FieldView {
 	v := engine.FieldView{Fields: []string{}, Readable: acc.can(ActRead) && acc.allows(ctx, ActRead, d)}
 	var covering []*compiledPerm
 	for _, cp := range acc.scopes[ActRead] {
@@ -130,7 +135,6 @@ func (a recordsAPI) VisibleFields(ctx context.Context, p *engine.Principal, app,
 			covering = append(covering, cp)
 		}
 	}
-	inForce := a.s.permsInForce(ctx, c)
 	for _, f := range c.Fields {
 		shown := true
 		if !acc.full {
@@ -149,5 +153,5 @@ func (a recordsAPI) VisibleFields(ctx context.Context, p *engine.Principal, app,
 			v.Fields = append(v.Fields, f.Key)
 		}
 	}
-	return v, nil
+	return v
 }

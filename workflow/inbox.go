@@ -26,16 +26,23 @@ const (
 // InboxItem is one line of an inbox: a task (or, in the initiated box, an instance with its
 // first pending task, if any) and what a card shows about its instance.
 type InboxItem struct {
-	Task      Task        `json:"task"`
-	Instance  string      `json:"instance"`
-	App       string      `json:"app"`
-	Flow      string      `json:"flow"`
-	Form      string      `json:"form"`
-	Record    string      `json:"record"`
-	Title     string      `json:"title"`
-	Initiator string      `json:"initiator"`
-	NodeName  engine.Text `json:"nodeName"`
-	Started   time.Time   `json:"started"`
+	Task     Task   `json:"task"`
+	Instance string `json:"instance"`
+	App      string `json:"app"`
+	Flow     string `json:"flow"`
+	Form     string `json:"form"`
+	Record   string `json:"record"`
+	// Title is the flow's name.
+	Title string `json:"title"`
+	// RecordTitle is the record's title, the value of its form's titleField, when the viewer
+	// may see that field; empty otherwise (a card then names the record by its id).
+	RecordTitle engine.Text `json:"recordTitle,omitzero"`
+	// Summary is up to three more of the record's fields the viewer may see, in form order
+	// (see cards in inbox_cards.go for who sees what).
+	Summary   []engine.CardField `json:"summary"`
+	Initiator string             `json:"initiator"`
+	NodeName  engine.Text        `json:"nodeName"`
+	Started   time.Time          `json:"started"`
 	// Waiting is how long the task has waited ("45m", "3h", "2d"); for an initiated instance
 	// still running, how long since it started.
 	Waiting string `json:"waiting,omitempty"`
@@ -262,13 +269,18 @@ func (s *Service) Inbox(ctx context.Context, p *engine.Principal, box string, li
 	}
 	now := s.clock()
 	out := make([]InboxItem, 0, len(docs))
+	insts := map[string]*Instance{}
 	for _, d := range docs {
-		if box == BoxTodo && !s.stillPending(ctx, d) {
-			continue
+		if box == BoxTodo {
+			inst, ok := s.stillPending(ctx, d)
+			if !ok {
+				continue
+			}
+			insts[d.Instance] = inst
 		}
 		it := InboxItem{Task: d.Task, Instance: d.Instance, App: d.App, Flow: d.Flow, Form: d.Form, Record: d.Record,
-			Title: d.Title, Initiator: d.Initiator, NodeName: d.NodeName, Started: d.Started.UTC(), State: d.State,
-			Withdrawable: d.Withdrawable}
+			Title: d.Title, Summary: []engine.CardField{}, Initiator: d.Initiator, NodeName: d.NodeName, Started: d.Started.UTC(),
+			State: d.State, Withdrawable: d.Withdrawable}
 		switch {
 		case box == BoxTodo || box == BoxCC:
 			it.Waiting = waited(now.Sub(d.Task.Created))
@@ -276,6 +288,9 @@ func (s *Service) Inbox(ctx context.Context, p *engine.Principal, box string, li
 			it.Waiting = waited(now.Sub(d.Started))
 		}
 		out = append(out, it)
+	}
+	if err := s.cards(ctx, p, out, insts); err != nil {
+		return nil, fmt.Errorf("inbox: %w", err)
 	}
 	return out, nil
 }
@@ -291,16 +306,17 @@ func inboxQuery(user, box, after string, limit int) store.Query {
 	return store.Query{Where: store.And(where...), Sort: []store.SortKey{{Path: "sort", Desc: true}}, Limit: limit}
 }
 
-// stillPending checks a todo item against its instance and repairs a stale projection.
-func (s *Service) stillPending(ctx context.Context, d inboxDoc) bool {
+// stillPending checks a todo item against its instance and repairs a stale projection; it
+// gives the instance it read (nil when it could not be read, and the item is kept).
+func (s *Service) stillPending(ctx context.Context, d inboxDoc) (*Instance, bool) {
 	inst, err := s.load(ctx, d.Instance)
 	if err != nil {
-		return !errors.Is(err, engine.ErrNotFound)
+		return nil, !errors.Is(err, engine.ErrNotFound)
 	}
 	for _, t := range inst.Tasks {
 		if t.ID == d.ID {
 			if t.State == TaskPending && t.Assignee == d.User && inst.State == StateRunning {
-				return true
+				return inst, true
 			}
 			break
 		}
@@ -308,7 +324,7 @@ func (s *Service) stillPending(ctx context.Context, d inboxDoc) bool {
 	if err := s.reproject(ctx, inst); err != nil {
 		s.k.Log.Warn("inbox repair failed", "instance", inst.ID, "err", err)
 	}
-	return false
+	return nil, false
 }
 
 // waited formats a wait the way inbox cards show it: minutes, hours, then days.
