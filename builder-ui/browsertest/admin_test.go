@@ -180,6 +180,17 @@ func TestAdminHidesAFieldFromARole(t *testing.T) {
 				u.waitText(list+" thead", "单价")
 			}
 			u.shot("09-user-sees-price")
+			// A reader is offered reading only: no 新增, 导入, 导出, choosing rows, nor designing forms.
+			offered := []string{`[data-test="new-record"]`, `[data-test="import"]`, `[data-test="export"]`, `[data-test="select-mode"]`,
+				list + ` .el-table-column--selection`, `[data-test="new-form"]`, `[data-test^="design-"]`}
+			for _, sel := range offered {
+				if adminEval[bool](u, fmt.Sprintf(`!!document.querySelector(%q)`, sel)) {
+					t.Errorf("a reader is offered %s", sel)
+				}
+			}
+			if !vp.mobile && !adminEval[bool](u, `!!document.querySelector('[data-test="form-receipt"]')`) {
+				t.Error("the reader's navigation lacks the receipt form")
+			}
 
 			// The administrator hides it from the role.
 			b.run("open the field rules", chromedp.Click(chromedp.CSS(fmt.Sprintf(`[data-test="rules-%s-receipt"]`, who.role))),
@@ -220,6 +231,11 @@ func TestAdminHidesAFieldFromARole(t *testing.T) {
 				t.Error("the record drawer shows the hidden price")
 			}
 			u.adminLacks("the drawer", "单价", "8.76", "87.60")
+			for _, sel := range []string{`[data-test="edit-record"]`, `[data-test="delete-record"]`, `[data-test="record-transition"]`} {
+				if adminEval[bool](u, fmt.Sprintf(`!!document.querySelector('.el-drawer %s')`, sel)) {
+					t.Errorf("the reader's drawer offers %s", sel)
+				}
+			}
 			u.shot("13-user-drawer-without-price")
 
 			// The rest of 管理: a department, the audit log and its verify report, failed deliveries.

@@ -217,6 +217,19 @@ func TestOperatorImportsAndExports(t *testing.T) {
 		if len(got) != 1 || got[0].Data["supplier"] != cofco.ID || got[0].Data["dept"] != "qc" || got[0].Data["inspector"] != "admin" {
 			t.Fatalf("saved record: %v (want supplier %s, dept qc, inspector admin)", got, cofco.ID)
 		}
+		// The drawer's 数据 names them too, and takes the record's transition.
+		b.run("open the record", unmasked, chromedp.Click(chromedp.CSS(table+" .el-table__row")), chromedp.WaitVisible(chromedp.CSS(`.el-drawer [data-field="supplier"]`)))
+		b.waitText(`.el-drawer [data-field="supplier"]`, "中粮面业")
+		b.waitText(`.el-drawer [data-field="dept"]`, "质量部")
+		b.shot("13-drawer-references")
+		b.run("release it from the drawer", chromedp.Click(chromedp.CSS(`[data-test="record-transition"]`)), chromedp.WaitVisible(chromedp.CSS(`.el-dropdown-menu [data-transition="release"]`)), settled,
+			chromedp.Click(chromedp.CSS(`.el-dropdown-menu [data-transition="release"]`)), chromedp.WaitVisible(chromedp.CSS(`.el-message-box`)), settled,
+			chromedp.Click(chromedp.CSS(`.el-message-box__btns .el-button--primary`)))
+		b.waitText("body", "状态已变为“合格”")
+		if got := lots(map[string]any{"field": "material", "op": "eq", "value": "高筋粉"}); got[0].Status != "released" {
+			t.Fatalf("status after the drawer's release: %q", got[0].Status)
+		}
+		b.shot("14-drawer-released")
 		b.noPageErrorsBut("/records/import") // the refused dry run is answered 200; a refused commit would be 422
 	})
 

@@ -31,6 +31,8 @@ export interface App {
   name: Text
   description?: Text
   icon?: string
+  /** can lists what the caller may do in the app: 'read', 'design'. */
+  can?: string[]
 }
 
 export interface LayoutItem {
@@ -90,6 +92,10 @@ export interface Form {
   published: number
   updatedAt: string
   rev: number
+  /** can lists the record actions the caller holds (create, read, update, delete, export, import); empty until published. */
+  can?: string[]
+  /** canTransitions are the status transitions (keys) the caller may take. */
+  canTransitions?: string[]
 }
 
 /** Version is forms.Version. */

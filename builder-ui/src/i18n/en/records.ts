@@ -68,6 +68,10 @@ export default {
   off: 'No',
   fixErrors: 'Correct the marked fields',
   unknownForm: 'This form does not exist',
+  noCreate: 'You may not add records to this form.',
+  noUpdate: 'You may not change records of this form.',
+  transitionConfirm: 'Apply “{name}” to this record?',
+  transitioned: 'Status is now “{status}”',
   state: {
     running: 'Running',
     approved: 'Approved',

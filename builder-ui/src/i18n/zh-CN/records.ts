@@ -68,6 +68,10 @@ export default {
   off: '否',
   fixErrors: '请修改标出的字段',
   unknownForm: '找不到这个表单',
+  noCreate: '你没有新增这个表单记录的权限。',
+  noUpdate: '你没有修改这个表单记录的权限。',
+  transitionConfirm: '对这条记录执行“{name}”？',
+  transitioned: '状态已变为“{status}”',
   state: {
     running: '进行中',
     approved: '已通过',
