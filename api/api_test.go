@@ -60,7 +60,10 @@ func TestHealthz(t *testing.T) {
 }
 
 // publicRoutes are the only routes that answer without a session.
-var publicRoutes = map[string]bool{"GET /": true, "GET /healthz": true, "POST /api/v1/auth/login": true}
+// /ca and /ca.crt hand out the plant's local CA certificate and how to trust it on a phone: a
+// phone must reach them before it can trust the server (and sign in).
+var publicRoutes = map[string]bool{"GET /": true, "GET /healthz": true, "POST /api/v1/auth/login": true,
+	"GET /ca": true, "GET /ca.crt": true}
 
 // TestEveryRouteNeedsAuth walks every route Fiber has registered and calls it without a session:
 // all but the public ones must answer 401.
