@@ -57,29 +57,11 @@ func TestKillMidImportAllOrNone(t *testing.T) {
 	addr := freePort(t)
 	s := startServer(t, data, addr)
 	token := s.login()
-	s.must("POST", "/api/v1/apps", token, map[string]any{"key": "plant", "name": map[string]string{"zh-CN": "工厂"}}, 201)
-	def := map[string]any{
-		"key":  "lots",
-		"name": map[string]string{"zh-CN": "批次", "en": "Lots"},
-		"schema": map[string]any{"type": "object", "required": []string{"name"}, "properties": map[string]any{
-			"no":   map[string]any{"x-type": "autonumber", "x-label": map[string]string{"zh-CN": "编号"}, "x-options": map[string]any{"pattern": "L{seq:6}"}},
-			"name": map[string]any{"x-type": "text", "x-label": map[string]string{"zh-CN": "名称"}},
-			"qty":  map[string]any{"x-type": "number", "x-label": map[string]string{"zh-CN": "数量"}, "minimum": 0},
-		}},
-	}
-	s.must("POST", "/api/v1/apps/plant/forms", token, def, 201)
-	s.must("POST", "/api/v1/apps/plant/forms/lots/publish", token, nil, 201)
-	flow := map[string]any{
-		"key": "check", "name": map[string]string{"zh-CN": "复核", "en": "Check"}, "form": "lots",
-		"trigger": map[string]any{"on": "create"},
-		"nodes": []map[string]any{
-			{"id": "start", "type": "start", "next": "qa"},
-			{"id": "qa", "type": "approval", "mode": "any", "assignees": []map[string]any{{"kind": "user", "users": []string{"admin"}}}, "next": "ok"},
-			{"id": "ok", "type": "end", "outcome": "approved"},
-		},
-	}
-	s.must("POST", "/api/v1/apps/plant/flows", token, flow, 201)
-	s.must("POST", "/api/v1/apps/plant/flows/check/publish", token, nil, 201)
+	s.plantWithFlow(token, "lots", "批次", []string{"name"}, map[string]any{
+		"no":   map[string]any{"x-type": "autonumber", "x-label": map[string]string{"zh-CN": "编号"}, "x-options": map[string]any{"pattern": "L{seq:6}"}},
+		"name": map[string]any{"x-type": "text", "x-label": map[string]string{"zh-CN": "名称"}},
+		"qty":  map[string]any{"x-type": "number", "x-label": map[string]string{"zh-CN": "数量"}, "minimum": 0},
+	}, "check")
 
 	const rows = 10_000
 	job := s.startImport(token, crashImportCSV(rows))

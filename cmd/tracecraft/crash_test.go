@@ -150,6 +150,31 @@ func (s *server) login() string {
 	return s.must("POST", "/api/v1/auth/login", "", map[string]string{"username": "admin", "password": "crash-Test-pw1"}, 200)["token"].(string)
 }
 
+// plantWithFlow makes the app plant with the form key (its fields props, required ones
+// required), published, and a published flow flowKey that starts on each new record and waits
+// for admin's approval.
+func (s *server) plantWithFlow(token, key, name string, required []string, props map[string]any, flowKey string) {
+	s.must("POST", "/api/v1/apps", token, map[string]any{"key": "plant", "name": map[string]string{"zh-CN": "工厂"}}, 201)
+	def := map[string]any{
+		"key":    key,
+		"name":   map[string]string{"zh-CN": name, "en": key},
+		"schema": map[string]any{"type": "object", "required": required, "properties": props},
+	}
+	s.must("POST", "/api/v1/apps/plant/forms", token, def, 201)
+	s.must("POST", "/api/v1/apps/plant/forms/"+key+"/publish", token, nil, 201)
+	flow := map[string]any{
+		"key": flowKey, "name": map[string]string{"zh-CN": "复核", "en": "Check"}, "form": key,
+		"trigger": map[string]any{"on": "create"},
+		"nodes": []map[string]any{
+			{"id": "start", "type": "start", "next": "qa"},
+			{"id": "qa", "type": "approval", "mode": "any", "assignees": []map[string]any{{"kind": "user", "users": []string{"admin"}}}, "next": "ok"},
+			{"id": "ok", "type": "end", "outcome": "approved"},
+		},
+	}
+	s.must("POST", "/api/v1/apps/plant/flows", token, flow, 201)
+	s.must("POST", "/api/v1/apps/plant/flows/"+flowKey+"/publish", token, nil, 201)
+}
+
 // TestKillLosesNoAcknowledgedWrite runs the real binary, writes records from four clients, kills
 // the server with SIGKILL at a random moment, restarts it and checks that every record whose
 // creation was acknowledged is there, that no auto-number was handed out twice, and that the
@@ -167,28 +192,10 @@ func TestKillLosesNoAcknowledgedWrite(t *testing.T) {
 	addr := freePort(t)
 	s := startServer(t, data, addr)
 	token := s.login()
-	s.must("POST", "/api/v1/apps", token, map[string]any{"key": "plant", "name": map[string]string{"zh-CN": "工厂"}}, 201)
-	def := map[string]any{
-		"key":  "receipt",
-		"name": map[string]string{"zh-CN": "收货", "en": "Receipt"},
-		"schema": map[string]any{"type": "object", "required": []string{"qty"}, "properties": map[string]any{
-			"lot": map[string]any{"x-type": "autonumber", "x-label": map[string]string{"zh-CN": "批次"}, "x-options": map[string]any{"pattern": "RM{yyMMdd}{seq:5}", "reset": "day"}},
-			"qty": map[string]any{"x-type": "number", "x-label": map[string]string{"zh-CN": "数量"}, "minimum": 0},
-		}},
-	}
-	s.must("POST", "/api/v1/apps/plant/forms", token, def, 201)
-	s.must("POST", "/api/v1/apps/plant/forms/receipt/publish", token, nil, 201)
-	flow := map[string]any{
-		"key": "release", "name": map[string]string{"zh-CN": "放行", "en": "Release"}, "form": "receipt",
-		"trigger": map[string]any{"on": "create"},
-		"nodes": []map[string]any{
-			{"id": "start", "type": "start", "next": "qa"},
-			{"id": "qa", "type": "approval", "mode": "any", "assignees": []map[string]any{{"kind": "user", "users": []string{"admin"}}}, "next": "ok"},
-			{"id": "ok", "type": "end", "outcome": "approved"},
-		},
-	}
-	s.must("POST", "/api/v1/apps/plant/flows", token, flow, 201)
-	s.must("POST", "/api/v1/apps/plant/flows/release/publish", token, nil, 201)
+	s.plantWithFlow(token, "receipt", "收货", []string{"qty"}, map[string]any{
+		"lot": map[string]any{"x-type": "autonumber", "x-label": map[string]string{"zh-CN": "批次"}, "x-options": map[string]any{"pattern": "RM{yyMMdd}{seq:5}", "reset": "day"}},
+		"qty": map[string]any{"x-type": "number", "x-label": map[string]string{"zh-CN": "数量"}, "minimum": 0},
+	}, "release")
 
 	type acked struct {
 		id, lot string
