@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"sync"
 	"time"
 
@@ -45,8 +46,17 @@ const commitTimeout = 30 * time.Second
 func (k *Kernel) Commit(ctx context.Context, w Write, do func(ctx context.Context, journal func(context.Context) error) error) (AuditEntry, error) {
 	x := &auditExtra{write: &AuditWrite{Coll: w.Coll, ID: w.ID, Rev: w.Rev}}
 	if w.Event != nil {
+		evData := w.Event.Data
+		if n := ChainDepth(ctx); n > 0 {
+			// An automatic action's write: its event says how deep the chain is (chain.go).
+			evData = maps.Clone(evData)
+			if evData == nil {
+				evData = map[string]any{}
+			}
+			evData[EventChainDepth] = n
+		}
 		// The data as it will read back, so that a live delivery and one after a restart match.
-		_, data, err := auditCanonicalText(w.Event.Data)
+		_, data, err := auditCanonicalText(evData)
 		if err != nil {
 			return AuditEntry{}, fmt.Errorf("commit %s: event data: %w", x.write, err)
 		}

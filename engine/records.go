@@ -1,6 +1,10 @@
 package engine
 
-import "context"
+import (
+	"context"
+
+	"tracecraft/engine/store"
+)
 
 // RecordRef is a record as engines other than forms see it.
 type RecordRef struct {
@@ -46,6 +50,14 @@ type Records interface {
 	// field and of the fields a card may summarise, as text, limited to that view. The form is
 	// compiled and p's access judged once for all ids; records are read one _id at a time.
 	RecordCards(ctx context.Context, p *Principal, app, form string, ids []string) (map[string]RecordCard, error)
+	// EachRecord calls fn with every record of a form (not deleted) that matches where, a
+	// condition on "data.<field>", "status" …, through the store's query model a page at a
+	// time. It checks no permission: it is for the system's own jobs (a rule's daily sweep).
+	EachRecord(ctx context.Context, app, form string, where store.Cond, fn func(*RecordRef) error) error
+	// IndexedField tells whether a list index of the form's latest version serves conditions
+	// on a top-level field (it is x-filterable, or a relation), so a sweep by it reads no
+	// more than the records it finds.
+	IndexedField(ctx context.Context, app, form, field string) (bool, error)
 }
 
 // RecordCard is what the form's field rules let one principal see of one record on a card.

@@ -1,0 +1,208 @@
+package rules
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"tracecraft/engine"
+	"tracecraft/engine/store"
+)
+
+// SignatureHeader is the header that carries a webhook body's HMAC-SHA256 under the rule's
+// secret: "sha256=" and the hex digest.
+const SignatureHeader = "X-Tracecraft-Signature"
+
+// The states of a webhook delivery.
+const (
+	WebhookPending = "pending" // waiting for its next attempt
+	WebhookDone    = "done"    // the receiver answered 2xx
+	WebhookDead    = "dead"    // every attempt failed: a dead letter until replayed
+)
+
+// WebhookDelivery is one webhook call and its attempts.
+type WebhookDelivery struct {
+	ID         string    `json:"id" bson:"_id"` // the action run's key
+	App        string    `json:"app" bson:"app"`
+	URL        string    `json:"url" bson:"url"`
+	Secret     string    `json:"-" bson:"secret,omitempty"`
+	Body       string    `json:"body" bson:"body"` // the JSON sent
+	State      string    `json:"state" bson:"state"`
+	Attempts   int       `json:"attempts" bson:"attempts"`
+	Round      int       `json:"round" bson:"round"` // replays so far: attempt claims are per round
+	NextAt     time.Time `json:"nextAt,omitzero" bson:"next_at"`
+	LastStatus int       `json:"lastStatus,omitempty" bson:"last_status,omitempty"`
+	LastError  string    `json:"lastError,omitempty" bson:"last_error,omitempty"`
+	CreatedAt  time.Time `json:"createdAt" bson:"created_at"`
+	UpdatedAt  time.Time `json:"updatedAt" bson:"updated_at"`
+}
+
+// webhookClaims holds one unique document per attempt (id#round#n): of several nodes retrying
+// one delivery, only the one that claims the attempt sends it, and then writes the delivery.
+const webhookClaims = "rule_webhook_attempts"
+
+// Sign is the X-Tracecraft-Signature value of body under secret.
+func Sign(secret string, body []byte) string {
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write(body)
+	return "sha256=" + hex.EncodeToString(m.Sum(nil))
+}
+
+// queueWebhook stores a delivery under key (or finds the one stored before) and, when it is new,
+// makes its first attempt.
+func (s *Service) queueWebhook(ctx context.Context, key, app, url, secret string, body []byte) (*WebhookDelivery, error) {
+	now := s.now().UTC()
+	d := &WebhookDelivery{ID: key, App: app, URL: url, Secret: secret, Body: string(body), State: WebhookPending,
+		NextAt: now, CreatedAt: now, UpdatedAt: now}
+	err := s.st.Put(ctx, webhooksCollection, key, d)
+	if errors.Is(err, store.ErrDuplicate) {
+		var prev WebhookDelivery
+		if err := s.st.Get(ctx, webhooksCollection, key, &prev); err != nil {
+			return nil, fmt.Errorf("webhook %s: %w", key, err)
+		}
+		return &prev, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("queue webhook %s: %w", key, err)
+	}
+	return s.attempt(ctx, d)
+}
+
+// attempt makes the delivery's next attempt if it claims it, and stores the outcome: done,
+// pending with the next attempt's time, or dead after the last one.
+func (s *Service) attempt(ctx context.Context, d *WebhookDelivery) (*WebhookDelivery, error) {
+	n := d.Attempts + 1
+	claim := d.ID + "#" + strconv.Itoa(d.Round) + "#" + strconv.Itoa(n)
+	if err := s.st.Put(ctx, webhookClaims, claim, bson.D{{Key: "at", Value: s.now().UTC()}}); err != nil {
+		if errors.Is(err, store.ErrDuplicate) {
+			return d, nil // another node makes this attempt
+		}
+		return nil, fmt.Errorf("webhook %s: %w", d.ID, err)
+	}
+	status, callErr := s.call(ctx, d)
+	d.Attempts, d.LastStatus, d.UpdatedAt = n, status, s.now().UTC()
+	switch {
+	case callErr == nil:
+		d.State, d.LastError, d.NextAt = WebhookDone, "", time.Time{}
+	case n >= s.opts.WebhookAttempts:
+		d.State, d.LastError, d.NextAt = WebhookDead, callErr.Error(), time.Time{}
+		s.k.Log.Warn("webhook dead letter", "delivery", d.ID, "url", d.URL, "attempts", n, "err", callErr)
+	default:
+		d.State, d.LastError = WebhookPending, callErr.Error()
+		d.NextAt = d.UpdatedAt.Add(s.opts.WebhookBackoff << (n - 1))
+	}
+	// The attempt's claim makes this node the delivery's only writer until the next attempt.
+	if err := s.st.Set(ctx, webhooksCollection, d.ID, d); err != nil {
+		return nil, fmt.Errorf("webhook %s: %w", d.ID, err)
+	}
+	return d, nil
+}
+
+// call posts the delivery's body; an error for anything but a 2xx answer.
+func (s *Service) call(ctx context.Context, d *WebhookDelivery) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.opts.WebhookTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.URL, bytes.NewReader([]byte(d.Body)))
+	if err != nil {
+		return 0, fmt.Errorf("webhook request: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "tracecraft-rules")
+	req.Header.Set("X-Tracecraft-Delivery", d.ID)
+	if d.Secret != "" {
+		req.Header.Set(SignatureHeader, Sign(d.Secret, []byte(d.Body)))
+	}
+	resp, err := s.opts.HTTPClient.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("webhook call: %w", err)
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return resp.StatusCode, fmt.Errorf("webhook answered %d", resp.StatusCode)
+	}
+	return resp.StatusCode, nil
+}
+
+// RetryWebhooks makes the next attempt of every pending delivery that is due, and returns how
+// many it tried. The webhook job runs it.
+func (s *Service) RetryWebhooks(ctx context.Context) (int, error) {
+	q := store.Query{Where: store.And(store.Eq("state", WebhookPending), store.Lte("next_at", s.now().UTC())),
+		Sort: []store.SortKey{{Path: "next_at"}}, Limit: 100}
+	var due []*WebhookDelivery
+	err := s.st.QueryEach(ctx, webhooksCollection, q, func(raw bson.Raw) error {
+		var d WebhookDelivery
+		if err := bson.Unmarshal(raw, &d); err != nil {
+			return err
+		}
+		due = append(due, &d)
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("retry webhooks: %w", err)
+	}
+	var errs []error
+	for _, d := range due {
+		if _, err := s.attempt(ctx, d); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return len(due), errors.Join(errs...)
+}
+
+// DeadWebhooks lists the dead letters (newest first), for a system administrator.
+func (s *Service) DeadWebhooks(ctx context.Context, p *engine.Principal) ([]WebhookDelivery, error) {
+	if err := s.k.Auth.Require(ctx, p, "", engine.PermSystemAdmin); err != nil {
+		return nil, err
+	}
+	out := []WebhookDelivery{}
+	q := store.Query{Where: store.Eq("state", WebhookDead), Sort: []store.SortKey{{Path: "next_at"}}, Limit: 500}
+	err := s.st.QueryEach(ctx, webhooksCollection, q, func(raw bson.Raw) error {
+		var d WebhookDelivery
+		if err := bson.Unmarshal(raw, &d); err != nil {
+			return err
+		}
+		out = append(out, d)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list dead webhooks: %w", err)
+	}
+	return out, nil
+}
+
+// ReplayWebhook gives a dead delivery a new round of attempts and makes the first one at once,
+// for a system administrator; the replay is in the audit log.
+func (s *Service) ReplayWebhook(ctx context.Context, p *engine.Principal, id string) (*WebhookDelivery, error) {
+	if err := s.k.Auth.Require(ctx, p, "", engine.PermSystemAdmin); err != nil {
+		return nil, err
+	}
+	var d WebhookDelivery
+	if err := s.st.Get(ctx, webhooksCollection, id, &d); errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("webhook %s: %w", id, engine.ErrNotFound)
+	} else if err != nil {
+		return nil, fmt.Errorf("webhook %s: %w", id, err)
+	}
+	if d.State != WebhookDead {
+		return nil, fmt.Errorf("webhook %s is %s, not dead: %w", id, d.State, engine.ErrConflict)
+	}
+	if _, err := s.k.Audit.Append(ctx, engine.AuditEntry{Actor: p.Username, IP: p.IP, Action: "webhook.replay", Kind: "webhook", Target: id}); err != nil {
+		return nil, fmt.Errorf("replay webhook %s: %w", id, err)
+	}
+	d.Round++
+	d.Attempts, d.State, d.NextAt = 0, WebhookPending, s.now().UTC()
+	if err := s.st.Set(ctx, webhooksCollection, d.ID, d); err != nil {
+		return nil, fmt.Errorf("replay webhook %s: %w", id, err)
+	}
+	return s.attempt(ctx, &d)
+}
