@@ -151,6 +151,13 @@ func TestApproverWorksTheInbox(t *testing.T) {
 			b.run("open the inbox", chromedp.Navigate(s.URL+"/inbox/todo"), chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf(`[data-task="%s"]`, r5.pending("amy", "check")))), inboxLoaded)
 			b.shot("01-amy-todo")
 			t2 := r2.pending("amy", "check")
+			// Each card is titled by its record (the form's titleField) with its quantity.
+			card := fmt.Sprintf(`document.querySelector('[data-task="%s"]')`, t2)
+			if !b.eval(card + `.querySelector('[data-test="card-title"]').textContent.trim() === '奶粉样品-` + vp.name + `-退回' && ` +
+				card + `.querySelector('[data-test="card-fields"]').textContent.includes('数量：12') && ` +
+				card + `.querySelector('[data-test="card-flow"]').textContent.includes('样品审批 · 质检初审')`) {
+				t.Fatal("r2's card is not titled by its product, with its quantity and the flow's step")
+			}
 			b.run("open r2's task", chromedp.Click(chromedp.CSS(fmt.Sprintf(`[data-task="%s"]`, t2))), chromedp.WaitVisible(chromedp.CSS(`[data-test="act-approve"]`)))
 			b.run("write a comment and open the signature pad",
 				chromedp.SendKeys(chromedp.CSS("#task-comment"), "外观、气味正常"),

@@ -1,8 +1,9 @@
 export default {
   title: 'Inbox',
   empty: 'No tasks here.',
+  recordId: 'Record {id}',
+  fieldLabel: '{label}: ',
   initiator: 'Initiator',
-  node: 'Node',
   waiting: 'waiting {d}',
   started: 'started {at}',
   task: 'Task',
@@ -59,6 +60,7 @@ export default {
   people: {
     placeholder: 'Search by name or username',
     none: 'Nobody matches',
+    remove: 'Remove {name}',
   },
   select: 'Select',
   selectAll: 'Select all',

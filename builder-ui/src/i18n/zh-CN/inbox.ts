@@ -1,8 +1,9 @@
 export default {
   title: '待办',
   empty: '这里没有任务。',
+  recordId: '记录 {id}',
+  fieldLabel: '{label}：',
   initiator: '发起人',
-  node: '节点',
   waiting: '已等待 {d}',
   started: '发起于 {at}',
   task: '任务',
@@ -59,6 +60,7 @@ export default {
   people: {
     placeholder: '输入姓名或账号搜索',
     none: '没有找到匹配的人员',
+    remove: '移除 {name}',
   },
   select: '选择',
   selectAll: '全选',
