@@ -108,7 +108,7 @@ func (s *Service) Sweep(ctx context.Context, tick time.Time) (*SweepResult, erro
 		path := "data." + c.Def.Trigger.Field
 		// A date field holds "YYYY-MM-DD" text, a datetime field a time: one range either
 		// way, served by the field's index.
-		where := store.Between(path, lo.Format(dateLayout), hi.Format(dateLayout))
+		where := sweepQuery(path, lo.Format(dateLayout), hi.Format(dateLayout)).Where
 		if typ, err := s.fieldType(ctx, a.App, a.Form, c.Def.Trigger.Field); err != nil {
 			errs = append(errs, err)
 			continue
@@ -152,4 +152,9 @@ func (s *Service) fieldType(ctx context.Context, app, form, field string) (strin
 		}
 	}
 	return "", fmt.Errorf("field %s of %s: %w", field, form, engine.ErrNotFound)
+}
+
+// sweepQuery is the sweep's query of a date field at path: lo ≤ value ≤ hi.
+func sweepQuery(path, lo, hi string) store.Query {
+	return store.Query{Where: store.And(store.Between(path, lo, hi), store.Empty("deleted"))}
 }
