@@ -131,6 +131,7 @@ func (s *Server) allRoutes() []Route {
 	rs = append(rs, s.formRoutes()...)
 	rs = append(rs, s.fileRoutes()...)
 	rs = append(rs, s.workflowRoutes()...)
+	rs = append(rs, s.ruleRoutes()...)
 	rs = append(rs, s.memberRoutes()...)
 	return rs
 }

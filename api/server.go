@@ -18,6 +18,7 @@ import (
 
 	"tracecraft/engine"
 	"tracecraft/forms"
+	"tracecraft/rules"
 	"tracecraft/workflow"
 )
 
@@ -53,6 +54,7 @@ type Server struct {
 	k      *engine.Kernel
 	forms  *forms.Service
 	flows  *workflow.Service
+	rules  *rules.Service // nil: no rule routes
 	opts   Options
 	log    *slog.Logger
 	app    *fiber.App
@@ -72,6 +74,7 @@ type Server struct {
 type Engines struct {
 	Forms *forms.Service
 	Flows *workflow.Service
+	Rules *rules.Service
 }
 
 // New builds the server and registers every route.
@@ -85,7 +88,7 @@ func New(k *engine.Kernel, engines Engines, opts Options) *Server {
 	if opts.Log == nil {
 		opts.Log = k.Log
 	}
-	s := &Server{k: k, forms: engines.Forms, flows: engines.Flows, opts: opts, log: opts.Log, limits: newRateLimiter(60, time.Minute)}
+	s := &Server{k: k, forms: engines.Forms, flows: engines.Flows, rules: engines.Rules, opts: opts, log: opts.Log, limits: newRateLimiter(60, time.Minute)}
 	s.base, s.stopBase = context.WithCancelCause(context.Background())
 	trusted, err := ParseTrustedProxies(opts.TrustedProxies)
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 	"tracecraft/engine"
 	"tracecraft/engine/store/storetest"
 	"tracecraft/forms"
+	"tracecraft/rules"
 	"tracecraft/workflow"
 )
 
@@ -30,6 +31,7 @@ type Server struct {
 	Kernel *engine.Kernel
 	Forms  *forms.Service
 	Flows  *workflow.Service
+	Rules  *rules.Service
 	API    *api.Server
 }
 
@@ -66,6 +68,7 @@ func StartWith(t testing.TB, opts Options) *Server {
 	}
 	fs := forms.New(k, forms.Options{})
 	wf := workflow.New(k, workflow.Options{})
+	rs := rules.New(k, rules.Options{})
 	if opts.BeforeStart != nil {
 		opts.BeforeStart(k)
 	}
@@ -76,7 +79,7 @@ func StartWith(t testing.TB, opts Options) *Server {
 	if opts.API != nil {
 		opts.API(&apiOpts)
 	}
-	srv := api.New(k, api.Engines{Forms: fs, Flows: wf}, apiOpts)
+	srv := api.New(k, api.Engines{Forms: fs, Flows: wf, Rules: rs}, apiOpts)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -89,7 +92,7 @@ func StartWith(t testing.TB, opts Options) *Server {
 		_ = k.Scheduler.Stop(ctx)
 		_ = k.Bus.Close(ctx)
 	})
-	return &Server{URL: "http://" + ln.Addr().String(), Kernel: k, Forms: fs, Flows: wf, API: srv}
+	return &Server{URL: "http://" + ln.Addr().String(), Kernel: k, Forms: fs, Flows: wf, Rules: rs, API: srv}
 }
 
 // Client speaks to a test server, with a bearer token once signed in.

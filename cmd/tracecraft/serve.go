@@ -15,6 +15,7 @@ import (
 	"tracecraft/api"
 	builderui "tracecraft/builder-ui"
 	"tracecraft/forms"
+	"tracecraft/rules"
 	"tracecraft/workflow"
 )
 
@@ -59,7 +60,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintf(stdout, "\nCreated user admin with password: %s\nIt is shown only this once; change it after signing in.\n\n", password)
 	}
 	// Engines subscribe to the bus and add jobs before the kernel starts.
+	// rules after forms: its actions include the form engine's record actions.
 	engines := api.Engines{Forms: forms.New(k, forms.Options{}), Flows: workflow.New(k, workflow.Options{})}
+	engines.Rules = rules.New(k, rules.Options{})
 	if err := k.Start(ctx); err != nil {
 		return err
 	}
