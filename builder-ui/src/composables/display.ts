@@ -10,6 +10,7 @@ export function useDisplay() {
     no: t('common.no'),
     rows: (n) => t('records.rowsN', { n }),
     files: (n) => t('records.filesN', { n }),
+    signed: t('records.signed'),
   })
   return (spec: FieldSpec, v: unknown) => displayValue(spec, v, words())
 }

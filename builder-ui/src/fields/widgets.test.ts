@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import type { Definition, FieldSchema } from '../api/types'
 import {
-  displayValue, emptyValues, fieldSpecs, filterKind, formLayout, listColumns, listFilters, orderedSpecs, recordPayload,
+  displayValue, emptyValues, fieldSpecs, filterKind, formLayout, listColumns, listFilters, orderedSpecs, recordPayload, sortable,
   type DisplayWords, type FieldSpec,
 } from './widgets'
 import { parseBracketedGS1 } from './gs1'
@@ -33,7 +33,7 @@ const types: [string, FieldSchema, string][] = [
   ['scan', { 'x-type': 'scan', 'x-options': { map: { '01': 'gtin' } } }, 'scan'],
   ['attachment', { 'x-type': 'attachment' }, 'attachment'],
   ['image', { 'x-type': 'image' }, 'attachment'],
-  ['signature', { 'x-type': 'signature' }, 'unsupported'],
+  ['signature', { 'x-type': 'signature' }, 'signature'],
   ['location', { 'x-type': 'location', 'x-options': { coordinateSystem: 'gcj02' } }, 'location'],
 ]
 
@@ -136,6 +136,25 @@ describe('displayValue', () => {
     expect(displayValue(spec('formula'), 4200, words)).toBe('4,200.00')
     expect(displayValue(spec('text'), '', words)).toBe('')
     expect(displayValue(spec('location'), { lat: 31.2, lng: 121.5 }, words)).toBe('31.2, 121.5')
+    expect(displayValue(spec('signature'), 'f-1', { ...words, signed: '已签名' })).toBe('已签名')
+    expect(displayValue(spec('signature'), '', { ...words, signed: '已签名' })).toBe('')
+  })
+})
+
+describe('signature', () => {
+  // forms/field_signature.go: the value is one file id (a string), cleared with null.
+  it('sends the id of the uploaded PNG, and null when an edit clears it', () => {
+    const sig = [spec('signature')]
+    expect(emptyValues(sig)).toEqual({ signature: '' })
+    expect(recordPayload(sig, { signature: '' })).toEqual({})
+    expect(recordPayload(sig, { signature: 'f-1' })).toEqual({ signature: 'f-1' })
+    expect(recordPayload(sig, { signature: '' }, { signature: 'f-1' })).toEqual({ signature: null })
+    expect(recordPayload(sig, { signature: 'f-2' }, { signature: 'f-1' })).toEqual({ signature: 'f-2' })
+  })
+  it('is a list column that cannot be sorted or filtered', () => {
+    expect(listColumns(specs).map((s) => s.key)).toContain('signature')
+    expect(sortable(spec('signature'))).toBe(false)
+    expect(filterKind(spec('signature'))).toBeUndefined()
   })
 })
 

@@ -7,7 +7,7 @@ import type { Definition, FieldSchema, Filter, LayoutItem, Text, Values } from '
 export type Widget =
   | 'text' | 'textarea' | 'number' | 'money' | 'select' | 'multiselect' | 'radio' | 'checkbox'
   | 'switch' | 'date' | 'datetime' | 'time' | 'subtable' | 'formula' | 'autonumber' | 'scan'
-  | 'attachment' | 'user' | 'department' | 'relation' | 'location' | 'unsupported'
+  | 'attachment' | 'user' | 'department' | 'relation' | 'location' | 'signature' | 'unsupported'
 
 /** Choice is one option of a select, radio, multiselect or checkbox field. */
 export interface Choice {
@@ -58,6 +58,7 @@ const widgetOf: Record<string, Widget> = {
   date: 'date', datetime: 'datetime', time: 'time', subtable: 'subtable', formula: 'formula',
   autonumber: 'autonumber', scan: 'scan', attachment: 'attachment', image: 'attachment',
   user: 'user', department: 'department', relation: 'relation', location: 'location',
+  signature: 'signature',
 }
 
 const generatedTypes = new Set(['formula', 'autonumber'])
@@ -256,6 +257,8 @@ export interface DisplayWords {
   no: string
   rows: (n: number) => string
   files: (n: number) => string
+  /** signed is what a list cell says of a stored signature (已签名). */
+  signed?: string
 }
 
 function pick(t: Text | undefined, lang: string): string {
@@ -309,6 +312,8 @@ export function displayValue(spec: FieldSpec, v: unknown, w: DisplayWords): stri
       return Array.isArray(v) ? w.rows(v.length) : ''
     case 'attachment':
       return Array.isArray(v) ? w.files(v.length) : w.files(1)
+    case 'signature':
+      return w.signed ?? w.files(1)
     default:
       break
   }
@@ -387,14 +392,14 @@ export function listFilters(spec: FieldSpec, input: FilterInput): Filter[] {
   }
 }
 
-/** listColumns are the fields a record list can show as columns (not sub-tables or files). */
+/** listColumns are the fields a record list can show as columns (not sub-tables or files; a signature shows as 已签名 or a thumbnail). */
 export function listColumns(specs: FieldSpec[]): FieldSpec[] {
-  return specs.filter((s) => s.widget !== 'subtable' && s.widget !== 'attachment' && s.widget !== 'unsupported' && s.type !== 'signature' && s.type !== 'location')
+  return specs.filter((s) => s.widget !== 'subtable' && s.widget !== 'attachment' && s.widget !== 'unsupported' && s.type !== 'location')
 }
 
 /** sortable says whether the server can sort a list by the field. */
 export function sortable(spec: FieldSpec): boolean {
-  return !['multiselect', 'checkbox', 'subtable', 'attachment', 'unsupported'].includes(spec.widget)
+  return !['multiselect', 'checkbox', 'subtable', 'attachment', 'signature', 'unsupported'].includes(spec.widget)
 }
 
 /** orderedSpecs lists the fields in the order the layout shows them (then the ones it does not place). */
