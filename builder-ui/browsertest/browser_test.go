@@ -70,7 +70,8 @@ var viewports = []viewport{
 
 // TestOperatorFillsAForm (issue 9): an operator signs in, opens the workbench, the app, the
 // receipt form's list, fills a new record — a sub-table row, and a scan field typed by a
-// keyboard-wedge scanner (keys sent to the page with no input focused, ending with Enter) —
+// keyboard-wedge scanner (keys sent to the page with no input focused, ending with Enter), which
+// fills the fields its GS1 map names before the record is saved —
 // saves it, sees it in the list and opens it; the approver approves it in the inbox, and the
 // list shows it released.
 func TestOperatorFillsAForm(t *testing.T) {
@@ -144,6 +145,14 @@ func TestOperatorFillsAForm(t *testing.T) {
 			if scanned != "(01)09501101530003(17)261231(10)LOT-7" {
 				t.Fatalf("scan field holds %q after the wedge scan", scanned)
 			}
+			// The fields the scan maps show their values at once, before the record is saved.
+			b.waitText(`[data-test="scan-filled"]`, "商品条码、供应商批号、到期日")
+			for sel, want := range map[string]string{"#f-gtin": "09501101530003", "#f-supplier_lot": "LOT-7", "#f-expiry": "2026-12-31"} {
+				if got := b.value(sel); got != want {
+					t.Fatalf("%s shows %q after the scan, want %q", sel, got, want)
+				}
+			}
+			b.shot("05b-scanned")
 			b.run("fill the form",
 				chromedp.SendKeys(chromedp.CSS("#f-material"), material),
 				chromedp.SendKeys(chromedp.CSS("#f-qty"), "1200"),
