@@ -3,8 +3,11 @@ package rules
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"maps"
 	"slices"
+	"strings"
 
 	"tracecraft/engine"
 )
@@ -13,12 +16,33 @@ import (
 // "expression"} puts an in-app notification, linked to the record, in the notification centre
 // of each user named and each member of the roles named (kernel action notify.inapp). Title and
 // body are expressions: concat("批次 ", record.lot, " 将于 ", record.expiry_date, " 到期").
+// Recipients are resolved when the rule fires: only enabled users who may read the record, and
+// title and body are rendered for each with only the fields they may see (hiddenPlaceholder
+// for the others).
 type notifyParams struct {
 	To    []string `json:"to,omitempty"`
 	Roles []string `json:"roles,omitempty"`
 	Title string   `json:"title"`
 	Body  string   `json:"body,omitempty"`
 }
+
+// Limits of a notify action's recipient lists.
+const (
+	maxNotifyTo    = 50
+	maxNotifyRoles = 20
+)
+
+// hiddenPlaceholder is what a notification shows for a field its recipient may not see.
+const hiddenPlaceholder = "—"
+
+// renderParam is the member of notify.inapp's params that carries the per-recipient renderer
+// of a rule's notification. It lives only in memory: the run log and dry runs leave it out
+// (redact).
+const renderParam = "_render"
+
+// notifyRender renders a notification's title and body with only the record fields in
+// visible.
+type notifyRender func(ctx context.Context, visible []string) (title, body string, err error)
 
 func init() {
 	registerActionKind("notify", actionKind{kernel: NotifyAction,
@@ -30,6 +54,12 @@ func init() {
 			if len(p.To) == 0 && len(p.Roles) == 0 {
 				return nil, engine.Invalid("/to", "required", nil)
 			}
+			if len(p.To) > maxNotifyTo {
+				return nil, engine.Invalid("/to", "too_many", map[string]any{"max": maxNotifyTo})
+			}
+			if len(p.Roles) > maxNotifyRoles {
+				return nil, engine.Invalid("/roles", "too_many", map[string]any{"max": maxNotifyRoles})
+			}
 			if p.Title == "" {
 				return nil, engine.Invalid("/title", "required", nil)
 			}
@@ -38,23 +68,61 @@ func init() {
 			if p.Body != "" {
 				body = cc.expr("/body", p.Body, engine.ExprString)
 			}
-			return func(ctx context.Context, vars map[string]any) (map[string]any, error) {
-				out := map[string]any{"to": anyList(p.To), "roles": anyList(p.Roles)}
+			render := func(ctx context.Context, vars map[string]any) (string, string, error) {
 				t, err := title.Eval(ctx, vars)
 				if err != nil {
-					return nil, fmt.Errorf("title: %w", err)
+					return "", "", fmt.Errorf("title: %w", err)
 				}
-				out["title"] = t
+				ts, _ := t.(string)
+				var bs string
 				if body != nil {
 					b, err := body.Eval(ctx, vars)
 					if err != nil {
-						return nil, fmt.Errorf("body: %w", err)
+						return "", "", fmt.Errorf("body: %w", err)
 					}
+					bs, _ = b.(string)
+				}
+				return ts, bs, nil
+			}
+			return func(ctx context.Context, vars map[string]any) (map[string]any, error) {
+				// Rendered with every field for the run log (read by the app's designers, who
+				// see every field); each recipient gets its own rendering.
+				t, b, err := render(ctx, vars)
+				if err != nil {
+					return nil, err
+				}
+				out := map[string]any{"to": anyList(p.To), "roles": anyList(p.Roles), "title": t}
+				if body != nil {
 					out["body"] = b
 				}
+				out[renderParam] = notifyRender(func(ctx context.Context, visible []string) (string, string, error) {
+					return render(ctx, visibleVars(vars, visible))
+				})
 				return out, nil
 			}, nil
 		}})
+}
+
+// visibleVars is vars with the record fields outside visible (in record and previous)
+// replaced by hiddenPlaceholder.
+func visibleVars(vars map[string]any, visible []string) map[string]any {
+	out := maps.Clone(vars)
+	for _, name := range []string{"record", "previous"} {
+		data, ok := vars[name].(map[string]any)
+		if !ok {
+			continue
+		}
+		shown := make(map[string]any, len(data))
+		for k, v := range data {
+			if slices.Contains(visible, k) {
+				shown[k] = v
+			} else {
+				shown[k] = hiddenPlaceholder
+			}
+		}
+		out[name] = shown
+	}
+	return out
 }
 
 // NotifyAction is the kernel action that puts in-app notifications.
@@ -62,6 +130,9 @@ const NotifyAction = "notify.inapp"
 
 // registerNotify puts notify.inapp on the kernel: params to and roles (lists of names), title
 // and body (text). The run's key makes it idempotent: one notification per key and user.
+// Recipients are the enabled users named or in the roles named; for a record, only those who
+// may read it now (engine.Records.GetRecord as them), and a rule's title and body are rendered
+// for each with the fields engine.Records.VisibleFields lets them see.
 func (s *Service) registerNotify() {
 	s.k.Actions.Register(NotifyAction, engine.Action{
 		ID: NotifyAction, Label: engine.Text{ZH: "站内通知", EN: "In-app notification"},
@@ -78,22 +149,89 @@ func (s *Service) registerNotify() {
 			}
 			title, _ := ac.Params["title"].(string)
 			body, _ := ac.Params["body"].(string)
+			render, _ := ac.Params[renderParam].(notifyRender)
 			key := ac.Key
 			if key == "" {
 				key = newRunID(s.now())
 			}
-			n, err := s.notify(ctx, key, users, Notification{App: ac.App, Form: ac.Form, Record: ac.Record, Title: title, Body: body})
+			var ns []Notification
+			for _, u := range users {
+				n := Notification{User: u.Username, App: ac.App, Form: ac.Form, Record: ac.Record, Title: title, Body: body}
+				if ac.Record != "" {
+					visible, ok, err := s.recordView(ctx, u, ac.App, ac.Form, ac.Record)
+					if err != nil {
+						return nil, err
+					}
+					if !ok {
+						continue
+					}
+					if render != nil {
+						if n.Title, n.Body, err = render(ctx, visible); err != nil {
+							// An expression over a placeholder (arithmetic on a hidden number):
+							// the notification still points at the record.
+							n.Title, n.Body = hiddenPlaceholder, ""
+						}
+					}
+				}
+				ns = append(ns, n)
+			}
+			made, err := s.notify(ctx, key, ns)
 			if err != nil {
 				return nil, err
 			}
-			return map[string]any{"users": anyList(users), "made": n}, nil
+			names := make([]string, len(ns))
+			for i, n := range ns {
+				names[i] = n.User
+			}
+			return map[string]any{"users": anyList(names), "made": made}, nil
 		},
 	})
 }
 
-// recipients are the users named and the enabled members of the roles named, each once.
-func (s *Service) recipients(ctx context.Context, to, roles []string) ([]string, error) {
-	out := slices.Clone(to)
+// recordView tells whether user u may read record app/form/id through the record read path,
+// and which of its fields u may see. A deleted record is shown to the app's readers with no
+// fields.
+func (s *Service) recordView(ctx context.Context, u engine.User, app, form, id string) ([]string, bool, error) {
+	p := &engine.Principal{Username: u.Username, DisplayName: u.DisplayName, Roles: slices.Clone(u.Roles), Department: u.Department}
+	_, err := s.k.Records.GetRecord(ctx, p, app, form, id)
+	if errors.Is(err, engine.ErrNotFound) {
+		if err := s.k.Auth.Require(ctx, p, app, engine.PermAppRead); err != nil {
+			return nil, false, nil
+		}
+		return nil, true, nil
+	}
+	if errors.Is(err, engine.ErrForbidden) || errors.Is(err, engine.ErrUnauthenticated) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("notify %s: %w", u.Username, err)
+	}
+	view, err := s.k.Records.VisibleFields(ctx, p, app, form, id)
+	if errors.Is(err, engine.ErrNotFound) {
+		return nil, true, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("notify %s: %w", u.Username, err)
+	}
+	return view.Fields, true, nil
+}
+
+// recipients are the enabled users named and the enabled members of the roles named, each
+// once, by username. A name with no user (yet) is left out.
+func (s *Service) recipients(ctx context.Context, to, roles []string) ([]engine.User, error) {
+	var out []engine.User
+	for _, name := range to {
+		u, err := s.k.Auth.GetUser(ctx, name)
+		if errors.Is(err, engine.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("notify: %w", err)
+		}
+		if !u.Disabled {
+			out = append(out, u)
+		}
+	}
 	if len(roles) > 0 {
 		users, err := s.k.Auth.ListUsers(ctx, engine.SystemPrincipal())
 		if err != nil {
@@ -105,14 +243,14 @@ func (s *Service) recipients(ctx context.Context, to, roles []string) ([]string,
 			}
 			for _, r := range u.Roles {
 				if slices.Contains(roles, r) {
-					out = append(out, u.Username)
+					out = append(out, u)
 					break
 				}
 			}
 		}
 	}
-	slices.Sort(out)
-	return slices.Compact(out), nil
+	slices.SortFunc(out, func(a, b engine.User) int { return strings.Compare(a.Username, b.Username) })
+	return slices.CompactFunc(out, func(a, b engine.User) bool { return a.Username == b.Username }), nil
 }
 
 func stringList(v any) []string {

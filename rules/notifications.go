@@ -35,18 +35,18 @@ type NotificationList struct {
 // maxUnreadCount caps the unread count (the header shows "99+").
 const maxUnreadCount = 1000
 
-// notify stores a notification for each user under key/user: a run again after a crash or a
+// notify stores each notification (its User set) under key/user: a run again after a crash or a
 // redelivery finds it there and adds none.
-func (s *Service) notify(ctx context.Context, key string, users []string, n Notification) (int, error) {
+func (s *Service) notify(ctx context.Context, key string, ns []Notification) (int, error) {
 	made := 0
-	for _, u := range users {
-		n.ID, n.User, n.At = key+"/"+u, u, s.now().UTC()
+	for _, n := range ns {
+		n.ID, n.At = key+"/"+n.User, s.now().UTC()
 		err := s.st.Put(ctx, notificationsCollection, n.ID, n)
 		if errors.Is(err, store.ErrDuplicate) {
 			continue
 		}
 		if err != nil {
-			return made, fmt.Errorf("notify %s: %w", u, err)
+			return made, fmt.Errorf("notify %s: %w", n.User, err)
 		}
 		made++
 	}

@@ -228,15 +228,21 @@ func (s *Service) runActions(ctx context.Context, c *Compiled, in *evalInput, va
 }
 
 // redact leaves secrets out of what the run log and a dry run show.
+// and the in-memory renderer of a notification.
 func redact(params map[string]any) map[string]any {
-	if _, ok := params["secret"]; !ok {
+	_, secret := params["secret"]
+	_, render := params[renderParam]
+	if !secret && !render {
 		return params
 	}
 	out := make(map[string]any, len(params))
 	for k, v := range params {
 		out[k] = v
 	}
-	out["secret"] = "…"
+	delete(out, renderParam)
+	if secret {
+		out["secret"] = "…"
+	}
 	return out
 }
 
