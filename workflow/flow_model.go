@@ -170,6 +170,12 @@ type Instance struct {
 	Started   time.Time `json:"started" bson:"started"`
 	Finished  time.Time `json:"finished,omitzero" bson:"finished,omitempty"`
 	Title     string    `json:"title,omitempty" bson:"title,omitempty"`
+	// Depth is the chain depth of the write that started the instance (engine.ChainDepth:
+	// 0 for a person's or a job's write, n for one n automatic actions deep). Every write the
+	// instance makes later (automatic actions, record edits, the end's status, timers) is
+	// made at this depth at least, so a rule whose action starts a flow that fires the rule
+	// again is still stopped by the rules' cap.
+	Depth int `json:"-" bson:"chain_depth,omitempty"`
 }
 
 // Task is one person's part in one visit of a node.

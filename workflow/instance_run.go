@@ -66,6 +66,9 @@ func (s *Service) onRecordCreated(ctx context.Context, e engine.Event) error {
 	if e.App == "" || form == "" || id == "" {
 		return nil
 	}
+	// The bus delivers with a fresh context: the depth of the write that made the record
+	// goes on with the instance (Instance.Depth).
+	ctx = engine.WithChainDepth(ctx, engine.EventDepth(e))
 	keys, err := s.flowsOnCreate(ctx, e.App, form)
 	if err != nil {
 		return fmt.Errorf("autostart on %s/%s/%s: %w", e.App, form, id, err)
@@ -221,7 +224,8 @@ func (s *Service) startInstance(ctx context.Context, c *Compiled, initiator, ip,
 		// Claimed by a start that stopped before creating the instance: finish its work.
 	}
 	inst := &Instance{ID: id, App: c.App, Flow: c.Key, Version: c.Version, Form: c.Def.Form, Record: record,
-		Initiator: initiator, State: StateRunning, Active: []string{}, Started: now, Title: c.Def.Name.In(engine.LangZH)}
+		Initiator: initiator, State: StateRunning, Active: []string{}, Started: now, Title: c.Def.Name.In(engine.LangZH),
+		Depth: engine.ChainDepth(ctx)}
 	ev := action{kind: evStart, actor: initiator, ip: ip, now: now}
 	ev.w = s.world(ctx, inst, ev)
 	eff, err := apply(c, inst, ev)
@@ -352,6 +356,7 @@ func (s *Service) mutate(ctx context.Context, id string, ev action) (*Instance, 
 // write is dropped only when the projection succeeded. (The change's own timers were stored
 // before the write; a noop change stores its recovery runs' timers here.)
 func (s *Service) runEffects(ctx context.Context, c *Compiled, inst *Instance, eff effects) *Instance {
+	ctx = chainCtx(ctx, inst)
 	log := s.k.Log.With("instance", inst.ID)
 	synced := !eff.syncFailed
 	// The record edit first: the events and actions that follow may read the record.
@@ -410,11 +415,21 @@ func (s *Service) runEffects(ctx context.Context, c *Compiled, inst *Instance, e
 	return latest
 }
 
+// chainCtx makes the writes done with ctx at least as deep in an automatic chain as the one
+// that started inst (Instance.Depth): the bus and the timer job call in with fresh contexts.
+func chainCtx(ctx context.Context, inst *Instance) context.Context {
+	if inst.Depth > engine.ChainDepth(ctx) {
+		return engine.WithChainDepth(ctx, inst.Depth)
+	}
+	return ctx
+}
+
 // setStatus sets the record status an end node names, then drops its recovery timer.
 func (s *Service) setStatus(ctx context.Context, inst *Instance, status string) error {
 	if s.k.Records == nil {
 		return errors.New("no record service")
 	}
+	ctx = chainCtx(ctx, inst)
 	_, err := s.k.Records.SetRecordStatus(ctx, engine.SystemPrincipal(), inst.App, inst.Form, inst.Record, status)
 	if err != nil && !errors.Is(err, engine.ErrNotFound) {
 		return err
@@ -435,6 +450,7 @@ func (s *Service) runNode(ctx context.Context, c *Compiled, inst *Instance, r no
 	if !ok {
 		return inst
 	}
+	ctx = chainCtx(ctx, inst)
 	var cause error
 	act, ok := s.k.Actions.Get(n.Action)
 	if !ok {
