@@ -1,7 +1,12 @@
 package rules
 
 import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"tracecraft/engine"
@@ -65,3 +70,76 @@ func TestRulesReview_NotifyLeaksHiddenField(t *testing.T) {
 	}
 }
 
+// A webhook may target loopback/private addresses and follows redirects there.
+func TestRulesReview_WebhookSSRF(t *testing.T) {
+	var hit atomic.Value
+	internal := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		hit.Store(r.Method + " " + r.URL.Path + " " + string(b))
+	}))
+	defer internal.Close()
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, internal.URL+"/admin/reset", http.StatusTemporaryRedirect)
+	}))
+	defer front.Close()
+	e := newTestEnv(t, Options{})
+	e.rule(t, webhookRule("ssrf", front.URL+"/x"))
+	e.lot(t, forms.Values{"lot": "L1", "qty": 1})
+	e.drain(t)
+	e.retryWebhooks(t)
+	if v := hit.Load(); v != nil {
+		t.Errorf("internal service reached via redirect from a rule webhook: %v", v)
+	}
+	for _, d := range e.deliveries(t) {
+		if d.LastError != "webhook: refused address" {
+			t.Errorf("delivery %s: last error %q, want only that the address was refused", d.ID, d.LastError)
+		}
+	}
+}
+
+// With loopback allowed (the receiver is a trusted internal service), its redirect is still
+// not followed.
+func TestRulesReview_WebhookRedirectNotFollowed(t *testing.T) {
+	var hit atomic.Value
+	internal := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hit.Store(r.URL.Path)
+	}))
+	defer internal.Close()
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, internal.URL+"/admin/reset", http.StatusTemporaryRedirect)
+	}))
+	defer front.Close()
+	e := newTestEnv(t, Options{WebhookAllow: loopback})
+	e.rule(t, webhookRule("redir", front.URL+"/x"))
+	e.lot(t, forms.Values{"lot": "L1", "qty": 1})
+	e.drain(t)
+	e.retryWebhooks(t)
+	if v := hit.Load(); v != nil {
+		t.Errorf("redirect followed to %v", v)
+	}
+	ds := e.deliveries(t)
+	if len(ds) != 1 || ds[0].LastStatus != http.StatusTemporaryRedirect {
+		t.Errorf("deliveries %+v, want one answered 307", ds)
+	}
+}
+
+func TestRulesReview_WebhookAddresses(t *testing.T) {
+	allow, err := ParseWebhookAllow([]string{"10.1.2.0/24", "fd00::5"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for addr, want := range map[string]bool{
+		"127.0.0.1": false, "::1": false, "::ffff:127.0.0.1": false, "10.0.0.1": false,
+		"172.16.5.4": false, "192.168.1.1": false, "169.254.169.254": false, "fe80::1": false,
+		"fc00::1": false, "0.0.0.0": false, "::": false, "224.0.0.1": false, "ff02::1": false,
+		"255.255.255.255": false, "8.8.8.8": true, "2001:4860:4860::8888": true,
+		"10.1.2.3": true, "fd00::5": true, "fd00::6": false,
+	} {
+		if got := webhookAddrAllowed(netip.MustParseAddr(addr), allow); got != want {
+			t.Errorf("%s allowed = %v, want %v", addr, got, want)
+		}
+	}
+	if _, err := ParseWebhookAllow([]string{"10.0.0.0/33"}); err == nil {
+		t.Error("a malformed range was accepted")
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -62,8 +63,11 @@ type Options struct {
 	WebhookAttempts int
 	// WebhookBackoff is the wait before the first retry; each retry doubles it (default 30 s).
 	WebhookBackoff time.Duration
-	// HTTPClient sends webhooks (a client with WebhookTimeout by default).
-	HTTPClient *http.Client
+	// WebhookAllow are internal addresses webhooks may reach nonetheless: by default a webhook
+	// to a loopback, private (RFC 1918, fc00::/7), link-local (169.254.169.254),
+	// unspecified or multicast address is refused (ParseWebhookAllow reads the serve
+	// command's --webhook-allow).
+	WebhookAllow []netip.Prefix
 }
 
 // Service is the rule engine.
@@ -73,7 +77,8 @@ type Service struct {
 	now   func() time.Time
 	opts  Options
 	defs  *engine.Definitions
-	cache sync.Map // version id → *Compiled
+	cache sync.Map     // version id → *Compiled
+	hc    *http.Client // sends webhooks (newWebhookClient)
 }
 
 // defaultWindow is Trigger.Window for a date offset on or after the field's date.
@@ -107,10 +112,7 @@ func New(k *engine.Kernel, opts Options) *Service {
 	if opts.WebhookBackoff <= 0 {
 		opts.WebhookBackoff = 30 * time.Second
 	}
-	if opts.HTTPClient == nil {
-		opts.HTTPClient = &http.Client{Timeout: opts.WebhookTimeout}
-	}
-	s := &Service{k: k, st: k.Store, now: opts.Now, opts: opts}
+	s := &Service{k: k, st: k.Store, now: opts.Now, opts: opts, hc: newWebhookClient(opts.WebhookTimeout, opts.WebhookAllow)}
 	s.defs = engine.NewDefinitions(k, DefinitionKind, rulesCollection, versionsCollection)
 	s.defs.Now = opts.Now
 	declareIndexes(k)

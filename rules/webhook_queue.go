@@ -122,12 +122,13 @@ func (s *Service) call(ctx context.Context, d *WebhookDelivery) (int, error) {
 	if d.Secret != "" {
 		req.Header.Set(SignatureHeader, Sign(d.Secret, []byte(d.Body)))
 	}
-	resp, err := s.opts.HTTPClient.Do(req)
+	resp, err := s.hc.Do(req)
 	if err != nil {
-		return 0, fmt.Errorf("webhook call: %w", err)
+		s.k.Log.Warn("webhook call failed", "delivery", d.ID, "err", err)
+		return 0, webhookCallError(ctx, err)
 	}
 	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxWebhookAnswer))
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return resp.StatusCode, fmt.Errorf("webhook answered %d", resp.StatusCode)
 	}

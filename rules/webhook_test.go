@@ -6,11 +6,13 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"sync"
 	"testing"
 	"time"
 
 	"tracecraft/engine"
+	"tracecraft/engine/store"
 	"tracecraft/forms"
 )
 
@@ -54,6 +56,9 @@ func (h *hookServer) count() (calls, bad int) {
 	return h.calls, h.bad
 }
 
+// loopback lets webhooks reach the test's receivers on 127.0.0.1.
+var loopback = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+
 func webhookRule(key, url string) string {
 	return `{"key":"` + key + `","label":{"zh-CN":"通知 ERP"},"form":"lot","trigger":{"on":"created"},
 	  "actions":[{"type":"webhook","params":{"url":"` + url + `","secret":"s3cret","body":{"lot":"record.lot","qty":"record.qty"}}}]}`
@@ -62,7 +67,7 @@ func webhookRule(key, url string) string {
 // TestWebhookRetries: the receiver verifies the signature; two 500s are retried with a growing
 // wait and the third call succeeds.
 func TestWebhookRetries(t *testing.T) {
-	e := newTestEnv(t, Options{WebhookAttempts: 3, WebhookBackoff: time.Minute})
+	e := newTestEnv(t, Options{WebhookAttempts: 3, WebhookBackoff: time.Minute, WebhookAllow: loopback})
 	h := newHookServer(t, "s3cret", 500, 500)
 	e.rule(t, webhookRule("erp", h.URL))
 	e.lot(t, forms.Values{"lot": "W1", "qty": 7})
@@ -106,7 +111,7 @@ func TestWebhookRetries(t *testing.T) {
 // TestWebhookDeadLetterReplay: after the last failed try the delivery is a dead letter; an
 // administrator replays it and it goes through; others may neither list nor replay.
 func TestWebhookDeadLetterReplay(t *testing.T) {
-	e := newTestEnv(t, Options{WebhookAttempts: 2, WebhookBackoff: time.Minute})
+	e := newTestEnv(t, Options{WebhookAttempts: 2, WebhookBackoff: time.Minute, WebhookAllow: loopback})
 	h := newHookServer(t, "s3cret", 500, 503)
 	e.rule(t, webhookRule("erp", h.URL))
 	e.lot(t, forms.Values{"lot": "W2", "qty": 1})
@@ -142,4 +147,22 @@ func TestWebhookDeadLetterReplay(t *testing.T) {
 	if dead, _ := e.rs.DeadWebhooks(e.ctx, e.user("root")); len(dead) != 0 {
 		t.Fatalf("still dead: %+v", dead)
 	}
+}
+
+// retryWebhooks runs the webhook job once.
+func (e *testEnv) retryWebhooks(t testing.TB) {
+	t.Helper()
+	if _, err := e.rs.RetryWebhooks(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// deliveries are every webhook delivery stored.
+func (e *testEnv) deliveries(t testing.TB) []WebhookDelivery {
+	t.Helper()
+	ds, err := store.FindAll[WebhookDelivery](e.ctx, e.st, webhooksCollection, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ds
 }

@@ -27,10 +27,15 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	secure := fs.Bool("secure-cookies", os.Getenv("TRACECRAFT_SECURE_COOKIES") == "1", "mark session cookies Secure (behind HTTPS)")
 	debug := fs.Bool("debug", false, "log debug messages")
 	proxies := fs.String("trusted-proxies", os.Getenv("TRACECRAFT_TRUSTED_PROXIES"), "comma-separated addresses or CIDR ranges of load balancers whose X-Forwarded-For is believed")
+	webhookAllow := fs.String("webhook-allow", os.Getenv("TRACECRAFT_WEBHOOK_ALLOW"), "comma-separated internal addresses or CIDR ranges rule webhooks may call (loopback, private and link-local addresses are refused otherwise)")
 	var tf tlsFlags
 	tf.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	allow, err := rules.ParseWebhookAllow(splitList(*webhookAllow))
+	if err != nil {
+		return fmt.Errorf("--webhook-allow: %w", err)
 	}
 	if err := tf.check(); err != nil {
 		return err
@@ -62,7 +67,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	// Engines subscribe to the bus and add jobs before the kernel starts.
 	// rules after forms: its actions include the form engine's record actions.
 	engines := api.Engines{Forms: forms.New(k, forms.Options{}), Flows: workflow.New(k, workflow.Options{})}
-	engines.Rules = rules.New(k, rules.Options{})
+	engines.Rules = rules.New(k, rules.Options{WebhookAllow: allow})
 	if err := k.Start(ctx); err != nil {
 		return err
 	}
