@@ -69,7 +69,7 @@ func (s *Server) formIORoutes() []Route {
 				return nil
 			}},
 		{Method: "POST", Path: base + "/import", Tag: "records", Body: forms.MaxImportBytes + multipartSlack, Timeout: bulkTimeout,
-			Summary: "Import records from a CSV or XLSX file (multipart field \"file\", or the file as the body with Content-Type text/csv or the xlsx type; at most 10 MiB and 10,000 rows), all or nothing. By default starts a background job: 202 with the job (ImportJob) and its Location, …/imports/{id}. dryRun=1: 200 with the report and a preview of the first rows, nothing written. wait=1: runs the job and answers 200 with the report, or 422 with the report when rows have errors and nothing was written. 429 import_busy (with Retry-After) while two imports already run",
+			Summary: "Import records from a CSV or XLSX file (multipart field \"file\", or the file as the body with Content-Type text/csv or the xlsx type; at most 10 MiB and 10,000 rows), all or nothing. By default starts a background job: 202 with the job (ImportJob) and its Location, …/imports/{id}. dryRun=1: 200 with the report and a preview of the first rows, nothing written. wait=1: runs the job and answers 200 with the report, or 422 with the report when rows have errors and nothing was written, or 503 import_timeout when the job ran longer than it may (10 minutes; what it wrote is taken back). 429 import_busy (with Retry-After) while two imports already run",
 			Out:     forms.ImportJob{}, Status: fiber.StatusAccepted,
 			Query: []Param{
 				{Name: "format", Description: "csv or xlsx; by default taken from the file name or the content type"},
@@ -98,13 +98,13 @@ func (s *Server) formIORoutes() []Route {
 					return c.JSON(rep)
 				}
 				// The job runs on when the client leaves, and stops (taking back what it wrote)
-				// when the server shuts down.
+				// when the server shuts down or its time is up.
 				ctx, stop := s.jobContext(c.UserContext())
 				if c.QueryBool("wait") {
 					defer stop()
 					rep, err := f.Import(ctx, p, app, form, format, r, false, lang)
 					if err != nil {
-						return err
+						return importTimedOut(c, ctx, lang, err)
 					}
 					if rep.Refused() {
 						return c.Status(fiber.StatusUnprocessableEntity).JSON(rep)
@@ -113,6 +113,7 @@ func (s *Server) formIORoutes() []Route {
 				}
 				job, done, err := f.StartImport(ctx, p, app, form, format, r, lang)
 				if err != nil {
+					err = importTimedOut(c, ctx, lang, err)
 					stop()
 					return err
 				}
@@ -135,21 +136,38 @@ func (s *Server) formIORoutes() []Route {
 	}
 }
 
+// errImportTimeout ends an import job that ran longer than Options.ImportTimeout.
+var errImportTimeout = errors.New("import job took longer than it may")
+
 // jobContext is the context of work that outlives its request (an import job): it keeps the
-// request's values, not its cancellation or deadline, and ends when the server shuts down. The
-// server's shutdown waits for it until stop is called.
+// request's values, not its cancellation or deadline, and ends when the server shuts down or
+// when Options.ImportTimeout has passed (errImportTimeout) — a stuck job must not hold one of
+// the import slots until the server stops. The server's shutdown waits for it until stop is
+// called.
 func (s *Server) jobContext(parent context.Context) (context.Context, func()) {
 	ctx, cancel := context.WithCancelCause(context.WithoutCancel(parent))
+	ctx, cancelTimeout := context.WithTimeoutCause(ctx, s.opts.ImportTimeout, errImportTimeout)
 	stopShutdown := context.AfterFunc(s.base, func() { cancel(errShuttingDown) })
 	s.running.add()
 	var once sync.Once
 	return ctx, func() {
 		once.Do(func() {
 			stopShutdown()
+			cancelTimeout()
 			cancel(nil)
 			s.running.done()
 		})
 	}
+}
+
+// importTimedOut answers an import whose job ran out of time with 503 import_timeout (the job,
+// if it began writing, has taken back what it wrote); any other error is returned as it is.
+func importTimedOut(c *fiber.Ctx, ctx context.Context, lang string, err error) error {
+	if !errors.Is(context.Cause(ctx), errImportTimeout) {
+		return err
+	}
+	return c.Status(fiber.StatusServiceUnavailable).JSON(ErrorBody{Error: ErrorInfo{Code: "import_timeout",
+		Message: engine.Message(lang, "import_timeout", nil)}})
 }
 
 var errImportTooLarge = errors.New("import file too large")

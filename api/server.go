@@ -45,6 +45,9 @@ type Options struct {
 	// LocalCA is the certificate authority of the server's own HTTPS certificate, explained at
 	// /ca (ca.go); nil when the server makes none.
 	LocalCA LocalCA
+	// ImportTimeout is how long an import job may run (default 10 minutes, the bulk routes'
+	// limit); past it the job is rolled back (import_timeout) and frees its import slot.
+	ImportTimeout time.Duration
 
 	testRoutes []Route // routes the package's own tests add
 }
@@ -87,6 +90,9 @@ func New(k *engine.Kernel, engines Engines, opts Options) *Server {
 	}
 	if opts.Log == nil {
 		opts.Log = k.Log
+	}
+	if opts.ImportTimeout <= 0 {
+		opts.ImportTimeout = bulkTimeout
 	}
 	s := &Server{k: k, forms: engines.Forms, flows: engines.Flows, rules: engines.Rules, opts: opts, log: opts.Log, limits: newRateLimiter(60, time.Minute)}
 	s.base, s.stopBase = context.WithCancelCause(context.Background())

@@ -87,7 +87,8 @@ type ImportJob struct {
 }
 
 // ImportJobError says why a job failed or was rolled back: import_invalid (rows have errors),
-// import_interrupted (the server stopped), import_failed (a write failed).
+// import_interrupted (the server stopped), import_timeout (the job ran longer than it may),
+// import_failed (a write failed).
 type ImportJobError struct {
 	Code    string `json:"code" bson:"code"`
 	Message string `json:"message" bson:"message"`
@@ -337,9 +338,13 @@ func (s *Service) storedDone(ctx context.Context, run *importRun) (bool, error) 
 	return true, nil
 }
 
-// failureCode names why a job stopped: import_interrupted when its context ended (the server
-// stops, or the caller gave up), import_failed otherwise.
+// failureCode names why a job stopped: import_timeout when its context's deadline passed (a
+// job may run so long, then gives back its import slot), import_interrupted when its context
+// ended otherwise (the server stops, or the caller gave up), import_failed otherwise.
 func failureCode(ctx context.Context) string {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return "import_timeout"
+	}
 	if ctx.Err() != nil {
 		return "import_interrupted"
 	}
@@ -424,5 +429,7 @@ func init() {
 		"import_interrupted": {ZH: "导入过程中服务已停止，已写入的数据均已撤回，请重新导入",
 			EN: "the server stopped during the import; every row written was taken back: import the file again"},
 		"import_failed": {ZH: "导入写入失败，已写入的数据均已撤回", EN: "writing the import failed; every row written was taken back"},
+		"import_timeout": {ZH: "导入超过了允许的时长，已写入的数据均已撤回，请将文件拆小后重新导入",
+			EN: "the import took longer than it may; every row written was taken back: split the file and import again"},
 	})
 }
