@@ -68,8 +68,8 @@ func checkWebhookURL(s string) error {
 }
 
 // registerWebhook puts webhook.call on the kernel: params url, secret and body (any JSON
-// value). It queues a delivery under the run's key (a run again finds it queued) and makes the
-// first attempt at once; retries are the webhook job's.
+// value). It only queues a delivery under the run's key (a run again finds it queued): the
+// dispatcher makes the first attempt off the bus, retries are the webhook job's.
 func (s *Service) registerWebhook() {
 	s.k.Actions.Register(WebhookAction, engine.Action{
 		ID: WebhookAction, Label: engine.Text{ZH: "调用 Webhook", EN: "Call a webhook"},

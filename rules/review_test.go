@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -8,6 +9,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"tracecraft/engine"
 	"tracecraft/forms"
@@ -141,5 +143,44 @@ func TestRulesReview_WebhookAddresses(t *testing.T) {
 	}
 	if _, err := ParseWebhookAllow([]string{"10.0.0.0/33"}); err == nil {
 		t.Error("a malformed range was accepted")
+	}
+}
+
+// A slow webhook receiver held the kernel bus's shared workers: every event of every app
+// waited. Now the bus delivers every event while the receiver holds all its calls.
+func TestRulesReview_WebhookStallsBus(t *testing.T) {
+	release := make(chan struct{})
+	var answered atomic.Int32
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-release:
+		}
+		answered.Add(1)
+		w.WriteHeader(500)
+	}))
+	defer slow.Close()
+	defer close(release)
+	e := newTestEnv(t, Options{WebhookAllow: loopback})
+	e.rule(t, webhookRule("slow", slow.URL))
+	e.rule(t, `{"key":"tell","label":{"zh-CN":"x"},"form":"lot","trigger":{"on":"created"},
+	  "actions":[{"type":"notify","params":{"to":["wang"],"title":"record.lot"}}]}`)
+	for i := 0; i < 6; i++ {
+		e.lot(t, forms.Values{"lot": "S", "qty": i})
+	}
+	// Inline calls would hold the bus until the receiver answers: Drain would not return.
+	ctx, cancel := context.WithTimeout(e.ctx, 30*time.Second)
+	defer cancel()
+	if err := e.k.Bus.Drain(ctx); err != nil {
+		t.Fatalf("the bus is held by webhook calls: %v", err)
+	}
+	if n := answered.Load(); n != 0 {
+		t.Fatalf("%d calls answered while the receiver held them all", n)
+	}
+	if l := e.notifications(t, "wang").Items; len(l) != 6 {
+		t.Errorf("%d notifications, want 6: events waited for the webhooks", len(l))
+	}
+	if ds := e.deliveries(t); len(ds) != 6 {
+		t.Errorf("%d deliveries queued, want 6", len(ds))
 	}
 }

@@ -63,6 +63,9 @@ type Options struct {
 	WebhookAttempts int
 	// WebhookBackoff is the wait before the first retry; each retry doubles it (default 30 s).
 	WebhookBackoff time.Duration
+	// WebhookWorkers is how many webhook calls are made at once (default 4). Calls are made
+	// off the event bus: a slow receiver delays only webhooks.
+	WebhookWorkers int
 	// WebhookAllow are internal addresses webhooks may reach nonetheless: by default a webhook
 	// to a loopback, private (RFC 1918, fc00::/7), link-local (169.254.169.254),
 	// unspecified or multicast address is refused (ParseWebhookAllow reads the serve
@@ -72,13 +75,14 @@ type Options struct {
 
 // Service is the rule engine.
 type Service struct {
-	k     *engine.Kernel
-	st    *store.Store
-	now   func() time.Time
-	opts  Options
-	defs  *engine.Definitions
-	cache sync.Map     // version id → *Compiled
-	hc    *http.Client // sends webhooks (newWebhookClient)
+	k        *engine.Kernel
+	st       *store.Store
+	now      func() time.Time
+	opts     Options
+	defs     *engine.Definitions
+	cache    sync.Map     // version id → *Compiled
+	hc       *http.Client // sends webhooks (newWebhookClient)
+	dispatch webhookDispatcher
 }
 
 // defaultWindow is Trigger.Window for a date offset on or after the field's date.
@@ -112,7 +116,11 @@ func New(k *engine.Kernel, opts Options) *Service {
 	if opts.WebhookBackoff <= 0 {
 		opts.WebhookBackoff = 30 * time.Second
 	}
+	if opts.WebhookWorkers <= 0 {
+		opts.WebhookWorkers = 4
+	}
 	s := &Service{k: k, st: k.Store, now: opts.Now, opts: opts, hc: newWebhookClient(opts.WebhookTimeout, opts.WebhookAllow)}
+	s.dispatch.ctx, s.dispatch.cancel = context.WithCancel(context.Background())
 	s.defs = engine.NewDefinitions(k, DefinitionKind, rulesCollection, versionsCollection)
 	s.defs.Now = opts.Now
 	declareIndexes(k)

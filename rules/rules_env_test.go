@@ -122,6 +122,7 @@ func newTestPlatform(t testing.TB, st *store.Store, clock *testClock, opts Optio
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			_ = k.Bus.Drain(ctx)
+			_ = rs.Close(ctx)
 			_ = k.Scheduler.Stop(ctx)
 			_ = k.Bus.Close(ctx)
 		})
@@ -195,12 +196,16 @@ func (e *testEnv) lot(t testing.TB, values forms.Values) *forms.Record {
 	return r
 }
 
-// drain waits until every event (and those the rules' writes published) is delivered.
+// drain waits until every event (and those the rules' writes published) is delivered, and
+// the first attempts of the webhooks they queued are made.
 func (e *testEnv) drain(t testing.TB) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(e.ctx, 30*time.Second)
 	defer cancel()
 	if err := e.k.Bus.Drain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.rs.DrainWebhooks(ctx); err != nil {
 		t.Fatal(err)
 	}
 }

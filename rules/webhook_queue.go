@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -58,8 +59,8 @@ func Sign(secret string, body []byte) string {
 	return "sha256=" + hex.EncodeToString(m.Sum(nil))
 }
 
-// queueWebhook stores a delivery under key (or finds the one stored before) and, when it is new,
-// makes its first attempt.
+// queueWebhook stores a delivery under key (or finds the one stored before), pending and due
+// now, and kicks the dispatcher, which makes the attempt off the caller's goroutine (the bus).
 func (s *Service) queueWebhook(ctx context.Context, key, app, url, secret string, body []byte) (*WebhookDelivery, error) {
 	now := s.now().UTC()
 	d := &WebhookDelivery{ID: key, App: app, URL: url, Secret: secret, Body: string(body), State: WebhookPending,
@@ -75,8 +76,12 @@ func (s *Service) queueWebhook(ctx context.Context, key, app, url, secret string
 	if err != nil {
 		return nil, fmt.Errorf("queue webhook %s: %w", key, err)
 	}
-	return s.attempt(ctx, d)
+	s.kickWebhooks()
+	return d, nil
 }
+
+// webhookBatch is how many due deliveries RetryWebhooks takes at a time.
+const webhookBatch = 100
 
 // attempt makes the delivery's next attempt if it claims it, and stores the outcome: done,
 // pending with the next attempt's time, or dead after the last one.
@@ -135,11 +140,12 @@ func (s *Service) call(ctx context.Context, d *WebhookDelivery) (int, error) {
 	return resp.StatusCode, nil
 }
 
-// RetryWebhooks makes the next attempt of every pending delivery that is due, and returns how
-// many it tried. The webhook job runs it.
+// RetryWebhooks makes the next attempt of the pending deliveries that are due (at most
+// webhookBatch, oldest due first), Options.WebhookWorkers at a time, and returns how many it
+// tried. The webhook job and the dispatcher run it.
 func (s *Service) RetryWebhooks(ctx context.Context) (int, error) {
 	q := store.Query{Where: store.And(store.Eq("state", WebhookPending), store.Lte("next_at", s.now().UTC())),
-		Sort: []store.SortKey{{Path: "next_at"}}, Limit: 100}
+		Sort: []store.SortKey{{Path: "next_at"}}, Limit: webhookBatch}
 	var due []*WebhookDelivery
 	err := s.st.QueryEach(ctx, webhooksCollection, q, func(raw bson.Raw) error {
 		var d WebhookDelivery
@@ -152,12 +158,25 @@ func (s *Service) RetryWebhooks(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("retry webhooks: %w", err)
 	}
-	var errs []error
+	var (
+		mu   sync.Mutex
+		errs []error
+		wg   sync.WaitGroup
+		sem  = make(chan struct{}, s.opts.WebhookWorkers)
+	)
 	for _, d := range due {
-		if _, err := s.attempt(ctx, d); err != nil {
-			errs = append(errs, err)
-		}
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if _, err := s.attempt(ctx, d); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		}()
 	}
+	wg.Wait()
 	return len(due), errors.Join(errs...)
 }
 

@@ -68,6 +68,8 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	// rules after forms: its actions include the form engine's record actions.
 	engines := api.Engines{Forms: forms.New(k, forms.Options{}), Flows: workflow.New(k, workflow.Options{})}
 	engines.Rules = rules.New(k, rules.Options{WebhookAllow: allow})
+	// Before the kernel closes (deferred above): webhook calls in progress are cancelled.
+	defer func() { _ = engines.Rules.Close(context.Background()) }()
 	if err := k.Start(ctx); err != nil {
 		return err
 	}
