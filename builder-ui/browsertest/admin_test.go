@@ -3,7 +3,6 @@ package browsertest
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -11,9 +10,6 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-
-	"tracecraft/api"
-	"tracecraft/api/apitest"
 )
 
 // adminSignIn opens url, signs in as username and waits for sel.
@@ -93,17 +89,7 @@ func TestAdminHidesAFieldFromARole(t *testing.T) {
 	screens := screensDir(t, "admin")
 	t.Logf("screenshots: %s", screens)
 
-	s := apitest.StartWith(t, apitest.Options{API: func(o *api.Options) { o.UI = uiFiles() }})
-	admin := s.Admin(t)
-	admin.Do("POST", "/api/v1/apps", map[string]any{"key": "plant", "name": map[string]string{"zh-CN": "一号工厂", "en": "Plant 1"}}, 201, nil)
-	def, err := os.ReadFile(filepath.Join("testdata", "receipt.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res := admin.Raw("POST", "/api/v1/apps/plant/forms", "application/json", def); res.Status != 201 {
-		t.Fatalf("create form: %d %s", res.Status, res.Body)
-	}
-	admin.Do("POST", "/api/v1/apps/plant/forms/receipt/publish", nil, 201, nil)
+	s, admin := plantWithReceipt(t)
 	var rec struct {
 		ID string `json:"id"`
 	}

@@ -19,7 +19,6 @@ import (
 
 	"tracecraft/api"
 	"tracecraft/api/apitest"
-	builderui "tracecraft/builder-ui"
 )
 
 // chromium finds the browser: TRACECRAFT_CHROMIUM, else chromium on PATH. Without one the test
@@ -56,6 +55,28 @@ func screensDir(t *testing.T, sub string) string {
 	return dir
 }
 
+// plantWithReceipt starts the server with the web app and makes the app plant (一号工厂) with
+// the receipt form of testdata/receipt.json, published; it returns the server and the
+// administrator's client.
+func plantWithReceipt(t *testing.T) (*apitest.Server, *apitest.Client) {
+	t.Helper()
+	s := apitest.StartWith(t, apitest.Options{API: func(o *api.Options) { o.UI = uiFiles() }})
+	admin := s.Admin(t)
+	admin.Do("POST", "/api/v1/apps", map[string]any{
+		"key": "plant", "name": map[string]string{"zh-CN": "一号工厂", "en": "Plant 1"},
+		"description": map[string]string{"zh-CN": "收货、生产与质检", "en": "Receiving, production and QC"},
+	}, 201, nil)
+	def, err := os.ReadFile(filepath.Join("testdata", "receipt.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := admin.Raw("POST", "/api/v1/apps/plant/forms", "application/json", def); res.Status != 201 {
+		t.Fatalf("create form: %d %s", res.Status, res.Body)
+	}
+	admin.Do("POST", "/api/v1/apps/plant/forms/receipt/publish", nil, 201, nil)
+	return s, admin
+}
+
 // viewport is a screen the app is tried on.
 type viewport struct {
 	name          string
@@ -79,21 +100,7 @@ func TestOperatorFillsAForm(t *testing.T) {
 	screens := screensDir(t, "operator")
 	t.Logf("screenshots: %s", screens)
 
-	s := apitest.StartWith(t, apitest.Options{API: func(o *api.Options) { o.UI = builderui.Dist() }})
-	admin := s.Admin(t)
-	admin.Do("POST", "/api/v1/apps", map[string]any{
-		"key": "plant", "name": map[string]string{"zh-CN": "一号工厂", "en": "Plant 1"},
-		"description": map[string]string{"zh-CN": "收货、生产与质检", "en": "Receiving, production and QC"},
-	}, 201, nil)
-	def, err := os.ReadFile(filepath.Join("testdata", "receipt.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	res := admin.Raw("POST", "/api/v1/apps/plant/forms", "application/json", def)
-	if res.Status != 201 {
-		t.Fatalf("create form: %d %s", res.Status, res.Body)
-	}
-	admin.Do("POST", "/api/v1/apps/plant/forms/receipt/publish", nil, 201, nil)
+	s, admin := plantWithReceipt(t)
 	flow, err := os.ReadFile(filepath.Join("testdata", "release.json"))
 	if err != nil {
 		t.Fatal(err)

@@ -2,15 +2,11 @@ package browsertest
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
-
-	"tracecraft/api"
-	"tracecraft/api/apitest"
 )
 
 // pickOption opens the Element Plus select matching sel and clicks its option showing text.
@@ -67,17 +63,7 @@ func TestAnalystDesignsAFlow(t *testing.T) {
 	screens := screensDir(t, "flow-designer")
 	t.Logf("screenshots: %s", screens)
 
-	s := apitest.StartWith(t, apitest.Options{API: func(o *api.Options) { o.UI = uiFiles() }})
-	admin := s.Admin(t)
-	admin.Do("POST", "/api/v1/apps", map[string]any{"key": "plant", "name": map[string]string{"zh-CN": "一号工厂", "en": "Plant 1"}}, 201, nil)
-	def, err := os.ReadFile(filepath.Join("testdata", "receipt.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res := admin.Raw("POST", "/api/v1/apps/plant/forms", "application/json", def); res.Status != 201 {
-		t.Fatalf("create form: %d %s", res.Status, res.Body)
-	}
-	admin.Do("POST", "/api/v1/apps/plant/forms/receipt/publish", nil, 201, nil)
+	s, admin := plantWithReceipt(t)
 
 	t.Run("desktop", func(t *testing.T) {
 		b := newBrowser(t, bin, viewports[0], filepath.Join(screens, "desktop"))

@@ -17,7 +17,6 @@ import (
 
 	"tracecraft/api"
 	"tracecraft/api/apitest"
-	builderui "tracecraft/builder-ui"
 	"tracecraft/localca"
 )
 
@@ -34,17 +33,7 @@ const cameraCode = "010950110153000310LOT-CAM\x1d17261231"
 func TestScanWithCamera(t *testing.T) {
 	bin := chromium(t)
 	screens := screensDir(t, "scan-camera")
-	s := apitest.StartWith(t, apitest.Options{API: func(o *api.Options) { o.UI = builderui.Dist() }})
-	admin := s.Admin(t)
-	admin.Do("POST", "/api/v1/apps", map[string]any{"key": "plant", "name": map[string]string{"zh-CN": "一号工厂", "en": "Plant 1"}}, 201, nil)
-	def, err := os.ReadFile(filepath.Join("testdata", "receipt.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res := admin.Raw("POST", "/api/v1/apps/plant/forms", "application/json", def); res.Status != 201 {
-		t.Fatalf("create form: %d %s", res.Status, res.Body)
-	}
-	admin.Do("POST", "/api/v1/apps/plant/forms/receipt/publish", nil, 201, nil)
+	s, admin := plantWithReceipt(t)
 
 	dir := t.TempDir()
 	video := filepath.Join(dir, "label.y4m")
