@@ -1,0 +1,1 @@
+function e(e,t){return!!e?.can?.includes(t)}function t(e){return!!e?.can?.includes(`design`)}function n(e,t){let n=new Set(e?.canTransitions??[]);return(t??[]).filter(e=>n.has(e.key))}function r(t,r){return e(t,`delete`)||n(t,r).length>0}function i(e,t){return t?e:e.filter(e=>e.published>0&&(e.can?.length??0)>0)}export{n as a,i,e as n,t as r,r as t};

@@ -1,1 +1,0 @@
-import"./index-CfwciQ7d.js";

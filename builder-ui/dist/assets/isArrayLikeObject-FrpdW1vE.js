@@ -1,1 +1,0 @@
-import{$t as e,Vt as t}from"./index-CfwciQ7d.js";import{D as n,E as r,O as i}from"./css-D-uhm2mx.js";function a(e,t){return n(r(e,t,i),e+``)}function o(n){return e(n)&&t(n)}export{a as n,o as t};

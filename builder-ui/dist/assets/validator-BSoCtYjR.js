@@ -1,1 +1,0 @@
-import{nn as e}from"./index-CfwciQ7d.js";var t=t=>[``,...e].includes(t);export{t};
