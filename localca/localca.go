@@ -6,7 +6,14 @@
 //
 // Both live in one folder (DATA/tls): ca.crt, ca.key, server.crt, server.key, keys 0600. Ensure
 // reuses them, and makes a new server certificate when it nears its end, when the names change
-// or when the CA changed; the CA is made again only when it is missing, broken or near its end.
+// or when the CA changed; the CA is made again only when it is missing, broken or near its end
+// (or when Options.NewCA asks for it).
+//
+// The CA may sign only for LAN names (X.509 name constraints, marked critical): the host names
+// it was made for and their subdomains, localhost, *.local, *.lan, *.internal, *.home.arpa, and
+// the private addresses (RFC 1918, 100.64.0.0/10, 127.0.0.0/8, ::1, fc00::/7) plus those it was
+// made for. Its key, copied wherever backups go, so cannot make a certificate a phone that
+// trusts it would accept for a bank's or a public site's name.
 package localca
 
 import (
@@ -57,7 +64,20 @@ type Options struct {
 	Name string
 	// Now is the time of the check; time.Now when zero (tests move it).
 	Now time.Time
+	// NewCA makes a new CA even when the one in Dir is still good (tracecraft cert init
+	// --new-ca): to get name constraints on a CA made without them, or to permit new names.
+	// Every phone must then trust the new CA.
+	NewCA bool
 }
+
+// PermittedDomains are the DNS domains the CA may sign for besides the names it was made for
+// (each with its subdomains).
+var PermittedDomains = []string{"localhost", "local", "lan", "internal", "home.arpa"}
+
+// PermittedRanges are the address ranges the CA may sign for besides the addresses it was made
+// for: RFC 1918, carrier-grade NAT (RFC 6598, used by VPN overlays), loopback and IPv6 unique
+// local addresses.
+var PermittedRanges = []string{"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "127.0.0.0/8", "::1/128", "fc00::/7"}
 
 // Bundle is what Ensure found or made.
 type Bundle struct {
@@ -69,6 +89,9 @@ type Bundle struct {
 	// certificate was made ("missing", "expiring", "names changed", "new CA", "unreadable").
 	CAMade, ServerMade bool
 	Reason             string
+	// Warnings are what the operator should act on: a CA without name constraints (made by an
+	// older version), or names the CA may not sign for. The certificates work all the same.
+	Warnings []string
 }
 
 // Fingerprint is the SHA-256 of the CA certificate, as phones and browsers show it:
@@ -100,12 +123,12 @@ func Ensure(opts Options) (*Bundle, error) {
 	}
 	b := &Bundle{}
 	caCert, caKey, err := loadPair(opts.Dir, CACertFile, CAKeyFile)
-	if err != nil || !caCert.IsCA || now.Add(caRenewBefore).After(caCert.NotAfter) {
+	if opts.NewCA || err != nil || !caCert.IsCA || now.Add(caRenewBefore).After(caCert.NotAfter) {
 		name := opts.Name
 		if name == "" {
 			name, _ = os.Hostname()
 		}
-		if caCert, caKey, err = makeCA(name, now); err != nil {
+		if caCert, caKey, err = makeCA(name, caHosts(opts), now); err != nil {
 			return nil, fmt.Errorf("local ca: make ca: %w", err)
 		}
 		if err := writePair(opts.Dir, CACertFile, CAKeyFile, caCert.Raw, caKey); err != nil {
@@ -146,7 +169,72 @@ func Ensure(opts Options) (*Bundle, error) {
 	}
 	b.Server = tls.Certificate{Certificate: [][]byte{srvCert.Raw, caCert.Raw}, PrivateKey: srvKey, Leaf: srvCert}
 	b.DNSNames, b.IPAddresses = srvCert.DNSNames, srvCert.IPAddresses
+	b.Warnings = checkConstraints(caCert, srvCert, now)
 	return b, nil
+}
+
+// caHosts are the names a new CA is made for: those given, else those of the server
+// certificate in the folder, else DefaultHosts.
+func caHosts(opts Options) []string {
+	if len(opts.Hosts) > 0 {
+		return opts.Hosts
+	}
+	if c, _, err := loadPair(opts.Dir, ServerCertFile, ServerKeyFile); err == nil {
+		return certHosts(c)
+	}
+	return DefaultHosts()
+}
+
+// checkConstraints says what is wrong with the CA's limits: none at all (a CA made before
+// they were added), or a server certificate for names the CA may not sign for, which phones
+// would refuse.
+func checkConstraints(ca, srv *x509.Certificate, now time.Time) []string {
+	if !ca.PermittedDNSDomainsCritical && len(ca.PermittedDNSDomains) == 0 && len(ca.PermittedIPRanges) == 0 {
+		return []string{"the local CA has no name constraints: its key could sign a certificate for any name. " +
+			"Make a new one with `tracecraft cert init --new-ca --hosts ...` (every phone must then trust the new CA)"}
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(ca)
+	if _, err := srv.Verify(x509.VerifyOptions{Roots: roots, CurrentTime: now}); err != nil {
+		return []string{fmt.Sprintf("the local CA may not sign for every name of the server certificate %v (%v): "+
+			"make a new CA for them with `tracecraft cert init --new-ca --hosts ...`", certHosts(srv), err)}
+	}
+	return nil
+}
+
+// constraints are the name constraints of a CA made for hosts: PermittedDomains and
+// PermittedRanges, plus the host names (a wildcard's domain) and the addresses outside those
+// ranges, each alone.
+func constraints(hosts []string) (domains []string, ranges []*net.IPNet, err error) {
+	domains = slices.Clone(PermittedDomains)
+	for _, r := range PermittedRanges {
+		_, n, err := net.ParseCIDR(r)
+		if err != nil {
+			return nil, nil, err
+		}
+		ranges = append(ranges, n)
+	}
+	names, ips, err := SplitHosts(hosts)
+	if err != nil {
+		names, ips = nil, nil // the server certificate's check reports bad names
+	}
+	for _, n := range names {
+		n = strings.TrimPrefix(n, "*.")
+		if !slices.ContainsFunc(domains, func(d string) bool { return n == d || strings.HasSuffix(n, "."+d) }) {
+			domains = append(domains, n)
+		}
+	}
+	for _, ip := range ips {
+		if slices.ContainsFunc(ranges, func(n *net.IPNet) bool { return n.Contains(ip) }) {
+			continue
+		}
+		bits := 128
+		if v4 := ip.To4(); v4 != nil {
+			ip, bits = v4, 32
+		}
+		ranges = append(ranges, &net.IPNet{IP: ip, Mask: net.CIDRMask(bits, bits)})
+	}
+	return domains, ranges, nil
 }
 
 // DefaultHosts are the names a server is likely reached by on a LAN: localhost, the host name
@@ -248,7 +336,11 @@ func serial() (*big.Int, error) {
 	return rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
 }
 
-func makeCA(name string, now time.Time) (*x509.Certificate, *ecdsa.PrivateKey, error) {
+func makeCA(name string, hosts []string, now time.Time) (*x509.Certificate, *ecdsa.PrivateKey, error) {
+	domains, ranges, err := constraints(hosts)
+	if err != nil {
+		return nil, nil, err
+	}
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, nil, err
@@ -272,6 +364,11 @@ func makeCA(name string, now time.Time) (*x509.Certificate, *ecdsa.PrivateKey, e
 		BasicConstraintsValid: true,
 		IsCA:                  true,
 		MaxPathLenZero:        true,
+		// What the CA may sign for (see the package's comment); critical, so a client that
+		// cannot check the constraints refuses the chain rather than ignoring them.
+		PermittedDNSDomainsCritical: true,
+		PermittedDNSDomains:         domains,
+		PermittedIPRanges:           ranges,
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {

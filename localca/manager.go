@@ -64,7 +64,7 @@ func (m *Manager) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error)
 	if now.Sub(m.checked) >= checkEvery && now.Add(RenewBefore).After(m.b.Server.Leaf.NotAfter) {
 		m.checked = now
 		o := m.opts
-		o.Now, o.Hosts = now, m.b.Hosts() // the names stay; the time moves on
+		o.Now, o.Hosts, o.NewCA = now, m.b.Hosts(), false // the names and the CA stay; the time moves on
 		if b, err := Ensure(o); err == nil {
 			m.b, renewed = b, b
 		}

@@ -77,6 +77,9 @@ func logBundle(log *slog.Logger, b *localca.Bundle, dir string) {
 	if b.ServerMade {
 		log.Info("server certificate made", "reason", b.Reason, "hosts", b.Hosts(), "until", b.Server.Leaf.NotAfter.Format("2006-01-02"))
 	}
+	for _, w := range b.Warnings {
+		log.Warn(w, "dir", dir)
+	}
 	log.Info("https with the local CA", "ca", b.CA.Subject.CommonName, "sha256", b.Fingerprint(), "hosts", b.Hosts())
 }
 
@@ -84,12 +87,13 @@ func logBundle(log *slog.Logger, b *localca.Bundle, dir string) {
 // and the server certificate ahead of serve --tls-auto, and tells where they are.
 func cmdCert(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] != "init" {
-		return errors.New("usage: tracecraft cert init --hosts NAME,IP,... [--data DIR] [--name PLANT]")
+		return errors.New("usage: tracecraft cert init --hosts NAME,IP,... [--data DIR] [--name PLANT] [--new-ca]")
 	}
 	fs := newFlagSet("cert init", stderr)
 	data := fs.String("data", "./data", "data folder (the certificates go to DATA/tls)")
 	hosts := fs.String("hosts", os.Getenv("TRACECRAFT_TLS_HOSTS"), "comma-separated names and IP addresses the server is reached by, e.g. plant.local,192.168.1.10")
 	name := fs.String("name", "", "a name for the CA that phones show (default: this machine's host name)")
+	newCA := fs.Bool("new-ca", false, "make a new CA even if the one in DATA/tls is good (it may then sign for --hosts; every phone must trust it again)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -101,7 +105,7 @@ func cmdCert(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("--hosts: %w", err)
 	}
 	dir := tlsDir(*data)
-	b, err := localca.Ensure(localca.Options{Dir: dir, Hosts: list, Name: *name})
+	b, err := localca.Ensure(localca.Options{Dir: dir, Hosts: list, Name: *name, NewCA: *newCA})
 	if err != nil {
 		return err
 	}
@@ -115,6 +119,9 @@ func cmdCert(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "CA %s: %s\n  %s\n  SHA-256 %s\n", caState, b.CA.Subject.CommonName, filepath.Join(dir, localca.CACertFile), b.Fingerprint())
 	fmt.Fprintf(stdout, "server certificate %s: %v, until %s\n  %s\n", state, b.Hosts(), b.Server.Leaf.NotAfter.Format("2006-01-02"), filepath.Join(dir, localca.ServerCertFile))
+	for _, w := range b.Warnings {
+		fmt.Fprintf(stderr, "warning: %s\n", w)
+	}
 	fmt.Fprintf(stdout, "Start the server with: tracecraft serve --tls-auto --addr 0.0.0.0:8443 --data %s\nOn each phone, open https://%s:8443/ca and follow the steps.\n", *data, firstHost(b))
 	return nil
 }
