@@ -2,6 +2,7 @@ package rules
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -182,5 +183,67 @@ func TestRulesReview_WebhookStallsBus(t *testing.T) {
 	}
 	if ds := e.deliveries(t); len(ds) != 6 {
 		t.Errorf("%d deliveries queued, want 6", len(ds))
+	}
+}
+
+// The webhook secret was stored in the rule draft, so it landed in the audit log and in every
+// answer. Now it is write-only; the signature still uses it (TestWebhookRetries checks it).
+func TestRulesReview_SecretInAudit(t *testing.T) {
+	e := newTestEnv(t, Options{})
+	v := e.rule(t, webhookRule("erp", "https://erp.example.com/h"))
+	sys := engine.SystemPrincipal()
+	// Saved again unchanged (the editor sends the mask back) and then with a new secret.
+	r, err := e.rs.GetRule(e.ctx, sys, testApp, "erp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := json.Marshal(r.Draft)
+	if r, err = e.rs.SaveDraft(e.ctx, sys, testApp, raw, r.Rev); err != nil {
+		t.Fatal(err)
+	}
+	if sec, _ := e.rs.actionSecret(e.ctx, testApp, "erp", 0, "https://erp.example.com/h"); sec != "s3cret" {
+		t.Fatalf("the secret kept is %q", sec)
+	}
+	if _, err := e.rs.SaveDraft(e.ctx, sys, testApp, []byte(strings.Replace(webhookRule("erp", "https://erp.example.com/h"), "s3cret", "n3w-s3cret", 1)), r.Rev); err != nil {
+		t.Fatal(err)
+	}
+	v2, err := e.rs.Publish(e.ctx, sys, testApp, "erp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sec, _ := e.rs.actionSecret(e.ctx, testApp, "erp", 0, "https://erp.example.com/h"); sec != "n3w-s3cret" {
+		t.Fatalf("the new secret is %q", sec)
+	}
+	if sec, _ := e.rs.actionSecret(e.ctx, testApp, "erp", 0, "https://elsewhere.example.com/h"); sec != "" {
+		t.Fatalf("the secret serves another URL")
+	}
+	got, err := e.rs.GetRule(e.ctx, sys, testApp, "erp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, err := e.rs.ListRules(e.ctx, sys, testApp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for what, x := range map[string]any{"version": v, "version 2": v2, "rule": got, "list": list} {
+		if b, _ := json.Marshal(x); strings.Contains(string(b), "s3cret") {
+			t.Errorf("webhook secret in the %s answer: %s", what, b)
+		}
+	}
+	es, err := e.k.Audit.List(e.ctx, engine.AuditQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := 0
+	for _, a := range es {
+		if b, _ := json.Marshal(a); strings.Contains(string(b), "s3cret") {
+			t.Errorf("webhook secret in audit entry %d (%s)", a.Seq, a.Action)
+		}
+		if a.Action == "rule.secret.set" {
+			set++
+		}
+	}
+	if set != 2 {
+		t.Errorf("%d rule.secret.set audit entries, want 2 (set, changed)", set)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
 	"strconv"
 
@@ -209,6 +210,17 @@ func (s *Service) runActions(ctx context.Context, c *Compiled, in *evalInput, va
 		if dry {
 			out = append(out, ar)
 			continue
+		}
+		if sec, _ := params["secret"].(string); sec == secretMask {
+			// The action's secret, kept apart from the definition (rule_secret.go).
+			u, _ := params["url"].(string)
+			real, err := s.actionSecret(ctx, c.App, c.Key, i, u)
+			if err != nil {
+				ar.Error = "secret unavailable"
+				return append(out, ar), fmt.Sprintf("action %d (%s): %s", i, a.typ, ar.Error)
+			}
+			params = maps.Clone(params)
+			params["secret"] = real
 		}
 		act, ok := s.k.Actions.Get(a.kernel)
 		if !ok {

@@ -34,6 +34,10 @@ func (s *Service) SaveDraft(ctx context.Context, p *engine.Principal, app string
 	if err != nil {
 		return nil, err
 	}
+	secrets, err := takeSecrets(&c.Def)
+	if err != nil {
+		return nil, fmt.Errorf("save rule %s: %w", c.Key, err)
+	}
 	canon, err := json.Marshal(c.Def)
 	if err != nil {
 		return nil, fmt.Errorf("save rule %s: %w", c.Key, err)
@@ -41,6 +45,9 @@ func (s *Service) SaveDraft(ctx context.Context, p *engine.Principal, app string
 	d, err := s.defs.SaveDraft(ctx, p, engine.DraftInput{App: app, Key: c.Key, JSON: string(canon), Rev: rev,
 		Extra: bson.D{{Key: "form", Value: c.Def.Form}}})
 	if err != nil {
+		return nil, err
+	}
+	if err := s.storeSecrets(ctx, p, app, c.Key, secrets); err != nil {
 		return nil, err
 	}
 	return &Rule{ID: d.ID, App: app, Key: c.Key, Form: c.Def.Form, Draft: c.Def, DraftJSON: d.DraftJSON, Published: d.Published,
@@ -74,6 +81,7 @@ func (s *Service) Publish(ctx context.Context, p *engine.Principal, app, key str
 	if err := json.Unmarshal([]byte(v.DefJSON), &out.Definition); err != nil {
 		return nil, fmt.Errorf("publish rule %s: %w", key, err)
 	}
+	maskSecrets(&out.Definition)
 	out.Form, out.Unchanged = out.Definition.Form, !made
 	if !made {
 		// A node that stopped between the version and its activation left it inactive.
@@ -109,6 +117,7 @@ func (s *Service) GetRule(ctx context.Context, p *engine.Principal, app, key str
 	if err := json.Unmarshal([]byte(r.DraftJSON), &r.Draft); err != nil {
 		return nil, fmt.Errorf("rule %s: %w", key, err)
 	}
+	maskSecrets(&r.Draft)
 	n, err := s.defs.Latest(ctx, app, key)
 	if err != nil {
 		return nil, err
@@ -131,6 +140,7 @@ func (s *Service) ListRules(ctx context.Context, p *engine.Principal, app string
 		if err := json.Unmarshal([]byte(r.DraftJSON), &r.Draft); err != nil {
 			return err
 		}
+		maskSecrets(&r.Draft)
 		out = append(out, r)
 		return nil
 	})
