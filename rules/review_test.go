@@ -247,3 +247,29 @@ func TestRulesReview_SecretInAudit(t *testing.T) {
 		t.Errorf("%d rule.secret.set audit entries, want 2 (set, changed)", set)
 	}
 }
+
+// A record written by a rule's action was audited as "system": which rule wrote it was lost.
+func TestRulesReview_RuleWritesNameTheRule(t *testing.T) {
+	e := newTestEnv(t, Options{})
+	e.rule(t, `{"key":"hold","label":{"zh-CN":"冻结"},"form":"lot","trigger":{"on":"created"},
+	  "actions":[{"type":"set_status","params":{"status":"held"}},{"type":"set_fields","params":{"values":{"qc":"'held'"}}}]}`)
+	lot := e.lot(t, forms.Values{"lot": "H1"})
+	e.drain(t)
+	es, err := e.k.Audit.List(e.ctx, engine.AuditQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byRule := 0
+	for _, a := range es {
+		if !strings.HasSuffix(a.Target, "/"+lot.ID) || a.Action == "record.create" {
+			continue
+		}
+		if a.Actor != "rule:hold@1" {
+			t.Errorf("audit entry %d (%s) of the rule's write names %q", a.Seq, a.Action, a.Actor)
+		}
+		byRule++
+	}
+	if byRule != 2 {
+		t.Errorf("%d audit entries of the rule's writes, want 2 (status, fields)", byRule)
+	}
+}

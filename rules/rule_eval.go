@@ -228,7 +228,7 @@ func (s *Service) runActions(ctx context.Context, c *Compiled, in *evalInput, va
 			return append(out, ar), fmt.Sprintf("action %d (%s): %s", i, a.typ, ar.Error)
 		}
 		res, err := act.Run(actx, engine.ActionContext{Key: in.key + "#" + strconv.Itoa(i), App: c.App, Form: in.form,
-			Record: in.id, Actor: engine.SystemPrincipal(), Params: params})
+			Record: in.id, Actor: rulePrincipal(c), Params: params})
 		if err != nil {
 			ar.Error = err.Error()
 			return append(out, ar), fmt.Sprintf("action %d (%s): %s", i, a.typ, ar.Error)
@@ -237,6 +237,16 @@ func (s *Service) runActions(ctx context.Context, c *Compiled, in *evalInput, va
 		out = append(out, ar)
 	}
 	return out, ""
+}
+
+// rulePrincipal is the actor of a rule version's actions: the platform's powers (like
+// SystemPrincipal), under the name rule:<key>@<version>, so the audit entries and events of
+// the records it writes say which rule wrote them.
+func rulePrincipal(c *Compiled) *engine.Principal {
+	p := engine.SystemPrincipal()
+	p.Username = "rule:" + c.Key + "@" + strconv.Itoa(c.Version)
+	p.DisplayName = c.Def.Label.ZH
+	return p
 }
 
 // redact leaves secrets out of what the run log and a dry run show.

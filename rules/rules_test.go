@@ -127,7 +127,7 @@ func TestFieldChangedStatusAndCreate(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if len(ncrs) != 1 || ncrs[0].Data["reason"] != "QC fail by system" {
+	if len(ncrs) != 1 || ncrs[0].Data["reason"] != "QC fail by rule:qc_fail_hold@1" {
 		t.Fatalf("ncrs: %+v", ncrs)
 	}
 	runs := e.runs(t, "held_ncr")
