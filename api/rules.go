@@ -143,13 +143,19 @@ func (s *Server) ruleRoutes() []Route {
 				}
 				return c.JSON(ReadResult{Changed: n})
 			}},
-		{Method: "GET", Path: "/api/v1/admin/webhooks/dead", Tag: "admin", Action: engine.PermSystemAdmin, Summary: "Webhook deliveries that failed every attempt (dead letters)", Out: []rules.WebhookDelivery{},
+		{Method: "GET", Path: "/api/v1/admin/webhooks/dead", Tag: "admin", Action: engine.PermSystemAdmin, Summary: "Webhook deliveries that failed every attempt (dead letters), a page at a time", Out: rules.WebhookList{},
+			Query: []Param{{Name: "limit", Type: "integer"}, {Name: "next", Description: "continue from the previous page's next"}},
 			Handle: func(c *fiber.Ctx, p *engine.Principal) error {
-				l, err := r.DeadWebhooks(c.UserContext(), p)
+				var fe engine.FieldErrors
+				limit := intQuery(c, "limit", 50, 1, 200, &fe)
+				if err := fe.Err(); err != nil {
+					return err
+				}
+				l, err := r.DeadWebhooks(c.UserContext(), p, limit, c.Query("next"))
 				if err != nil {
 					return err
 				}
-				return c.JSON(nonNil(l))
+				return c.JSON(l)
 			}},
 		{Method: "POST", Path: "/api/v1/admin/webhooks/:id/replay", Tag: "admin", Action: engine.PermSystemAdmin, Summary: "Replay a dead webhook delivery: a new round of attempts, the first one at once", Out: rules.WebhookDelivery{},
 			Handle: func(c *fiber.Ctx, p *engine.Principal) error {

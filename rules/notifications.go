@@ -84,25 +84,33 @@ func (s *Service) Notifications(ctx context.Context, p *engine.Principal, limit 
 	return out, nil
 }
 
-// MarkRead marks notifications of p read: those in ids, or all unread ones when all is set.
-// Ids of other users' notifications are not found. It returns how many it changed.
+// maxMarkRead caps how many notifications one MarkRead changes: "all" marks the newest
+// maxMarkRead unread ones (call again for more), more ids are refused.
+const maxMarkRead = 500
+
+// MarkRead marks notifications of p read: those in ids, or up to maxMarkRead unread ones when
+// all is set. Ids of other users' notifications are not found. It returns how many it changed.
 func (s *Service) MarkRead(ctx context.Context, p *engine.Principal, ids []string, all bool) (int, error) {
 	if p == nil {
 		return 0, engine.ErrUnauthenticated
 	}
+	if len(ids) > maxMarkRead {
+		return 0, engine.Invalid("ids", "too_many", map[string]any{"max": maxMarkRead})
+	}
 	var todo []Notification
 	if all {
-		q := store.Query{Where: store.And(store.Eq("user", p.Username), store.Eq("read", false)), Limit: 500}
-		err := s.st.QueryEach(ctx, notificationsCollection, q, func(raw bson.Raw) error {
-			var n Notification
-			if err := bson.Unmarshal(raw, &n); err != nil {
-				return err
-			}
-			todo = append(todo, n)
-			return nil
-		})
+		q := store.Query{Where: store.And(store.Eq("user", p.Username), store.Eq("read", false)),
+			Sort: []store.SortKey{{Path: "at", Desc: true}}, Limit: maxMarkRead}
+		page, err := s.st.Query(ctx, notificationsCollection, q)
 		if err != nil {
 			return 0, fmt.Errorf("mark notifications read: %w", err)
+		}
+		for _, raw := range page.Docs {
+			var n Notification
+			if err := bson.Unmarshal(raw, &n); err != nil {
+				return 0, fmt.Errorf("mark notifications read: %w", err)
+			}
+			todo = append(todo, n)
 		}
 	}
 	for _, id := range ids {

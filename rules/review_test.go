@@ -273,3 +273,77 @@ func TestRulesReview_RuleWritesNameTheRule(t *testing.T) {
 		t.Errorf("%d audit entries of the rule's writes, want 2 (status, fields)", byRule)
 	}
 }
+
+// Dead letters were listed whole, "mark all read" was unbounded, and notifications, done
+// deliveries, attempt claims and date claims were never deleted.
+func TestRulesReview_BoundedListsAndPrune(t *testing.T) {
+	e := newTestEnv(t, Options{})
+	now := e.clock.Now().UTC()
+	old := now.Add(-200 * 24 * time.Hour)
+	put := func(coll, id string, doc any) {
+		t.Helper()
+		if err := e.st.Put(e.ctx, coll, id, doc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, state := range []string{WebhookDead, WebhookDead, WebhookDead, WebhookDone, WebhookDone} {
+		at := now
+		if i == 4 {
+			at = old
+		}
+		id := "d" + string(rune('0'+i))
+		put(webhooksCollection, id, WebhookDelivery{ID: id, App: testApp, URL: "https://x.example/h", Body: "{}", State: state,
+			NextAt: at, CreatedAt: at, UpdatedAt: at})
+	}
+	root := e.user("root")
+	p1, err := e.rs.DeadWebhooks(e.ctx, root, 2, "")
+	if err != nil || len(p1.Items) != 2 || p1.Next == "" {
+		t.Fatalf("first page: %+v %v", p1, err)
+	}
+	p2, err := e.rs.DeadWebhooks(e.ctx, root, 2, p1.Next)
+	if err != nil || len(p2.Items) != 1 || p2.Next != "" {
+		t.Fatalf("second page: %+v %v", p2, err)
+	}
+
+	for i := 0; i < maxMarkRead+1; i++ {
+		at := now
+		if i == 0 {
+			at = old
+		}
+		id := "n/" + time.Duration(i).String()
+		put(notificationsCollection, id, Notification{ID: id, User: "wang", Title: "x", At: at})
+	}
+	wang := e.user("wang")
+	if n, err := e.rs.MarkRead(e.ctx, wang, nil, true); err != nil || n != maxMarkRead {
+		t.Fatalf("mark all read: %d %v, want %d", n, err, maxMarkRead)
+	}
+	if n, err := e.rs.MarkRead(e.ctx, wang, nil, true); err != nil || n != 1 {
+		t.Fatalf("mark all read again: %d %v, want 1", n, err)
+	}
+	if _, err := e.rs.MarkRead(e.ctx, wang, make([]string, maxMarkRead+1), false); !isInvalid(err) {
+		t.Fatalf("%d ids: %v, want invalid", maxMarkRead+1, err)
+	}
+
+	put(webhookClaims, "d4#0#1", map[string]any{"at": old})
+	put(webhookClaims, "d0#0#1", map[string]any{"at": now})
+	put(firedCollection, "closed", map[string]any{"at": old, "until": old})
+	put(firedCollection, "open", map[string]any{"at": old, "until": now.Add(24 * time.Hour)})
+	res, err := e.rs.Prune(e.ctx, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *res != (PruneResult{Notifications: 1, Deliveries: 1, Attempts: 1, Fired: 1}) {
+		t.Errorf("pruned %+v, want one old notification, done delivery, attempt claim and closed date claim", *res)
+	}
+	if l := e.notifications(t, "wang").Items; len(l) != 200 {
+		t.Errorf("a page of %d notifications left, want 200", len(l))
+	}
+	if err := e.st.Get(e.ctx, firedCollection, "open", &map[string]any{}); err != nil {
+		t.Errorf("the claim of an open window was pruned: %v", err)
+	}
+}
+
+func isInvalid(err error) bool {
+	_, ok := engine.AsFieldErrors(err)
+	return ok
+}

@@ -8,6 +8,7 @@ import (
 	"maps"
 	"reflect"
 	"strconv"
+	"time"
 
 	"tracecraft/engine"
 	"tracecraft/engine/store"
@@ -23,9 +24,10 @@ type evalInput struct {
 	prev    map[string]any
 	status  string
 	actor   string
-	depth   int    // the chain depth of the write that triggered the evaluation
-	key     string // the base of the actions' run keys
-	claim   string // a date firing's claim in firedCollection; "" for events
+	depth   int       // the chain depth of the write that triggered the evaluation
+	key     string    // the base of the actions' run keys
+	claim   string    // a date firing's claim in firedCollection; "" for events
+	until   time.Time // when the date firing's window has closed (Prune deletes its claim after)
 }
 
 // onRecordEvent evaluates the published rules of the record's form whose trigger the event
@@ -167,7 +169,7 @@ func (s *Service) evaluate(ctx context.Context, c *Compiled, in *evalInput) (*Ru
 		}
 	}
 	if in.claim != "" {
-		err := s.st.Put(ctx, firedCollection, in.claim, map[string]any{"rule": c.Key, "version": c.Version, "record": in.id, "at": s.now().UTC()})
+		err := s.st.Put(ctx, firedCollection, in.claim, map[string]any{"rule": c.Key, "version": c.Version, "record": in.id, "at": s.now().UTC(), "until": in.until.UTC()})
 		if errors.Is(err, store.ErrDuplicate) {
 			return nil, nil // fired before, by this node or another
 		}

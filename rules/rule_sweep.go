@@ -77,6 +77,7 @@ func (s *Service) dateInput(c *Compiled, in *evalInput, due time.Time) {
 	in.trigger = "date:" + period
 	in.key = "rule:" + engine.DefinitionVersionID(c.App, c.Key, c.Version) + ":" + in.id + ":" + period
 	in.claim = in.key
+	in.until = due.AddDate(0, 0, c.window()+1)
 }
 
 // Sweep fires the date rules for the day of tick (in the plant's time zone): for each

@@ -56,6 +56,11 @@ type Options struct {
 	MaxDepth int
 	// RunRetention is how long runs are kept in the run log (default 30 days).
 	RunRetention time.Duration
+	// NotificationRetention is how long notifications are kept, read or not (default 90 days).
+	NotificationRetention time.Duration
+	// WebhookRetention is how long done webhook deliveries and attempt records are kept
+	// (default 30 days; dead letters stay until replayed).
+	WebhookRetention time.Duration
 	// WebhookTimeout bounds one webhook call (default 10 s).
 	WebhookTimeout time.Duration
 	// WebhookAttempts is how many times a webhook is tried before it is a dead letter
@@ -107,6 +112,12 @@ func New(k *engine.Kernel, opts Options) *Service {
 	if opts.RunRetention <= 0 {
 		opts.RunRetention = 30 * 24 * time.Hour
 	}
+	if opts.NotificationRetention <= 0 {
+		opts.NotificationRetention = 90 * 24 * time.Hour
+	}
+	if opts.WebhookRetention <= 0 {
+		opts.WebhookRetention = 30 * 24 * time.Hour
+	}
 	if opts.WebhookTimeout <= 0 {
 		opts.WebhookTimeout = 10 * time.Second
 	}
@@ -151,7 +162,7 @@ func New(k *engine.Kernel, opts Options) *Service {
 			return err
 		}},
 		{PruneJob, "0 40 3 * * *", func(ctx context.Context, tick time.Time) error {
-			_, err := s.PruneRuns(ctx, tick.Add(-s.opts.RunRetention))
+			_, err := s.Prune(ctx, tick)
 			return err
 		}},
 	} {
@@ -173,11 +184,17 @@ func declareIndexes(k *engine.Kernel) {
 	k.DeclareIndexes(runsCollection,
 		store.IndexSpec{Keys: []store.IndexKey{{Path: "app"}, {Path: "rule"}, {Path: "at", Desc: true}}},
 		store.IndexSpec{Keys: []store.IndexKey{{Path: "at"}}})
-	// Notifications: a user's newest first; the unread count.
+	// Notifications: a user's newest first; the unread count; Prune: old ones.
 	k.DeclareIndexes(notificationsCollection,
 		store.IndexSpec{Keys: []store.IndexKey{{Path: "user"}, {Path: "at", Desc: true}}},
-		store.IndexSpec{Keys: []store.IndexKey{{Path: "user"}, {Path: "read"}}})
-	// RetryWebhooks: pending deliveries by due time; DeadWebhooks: the dead letters.
+		store.IndexSpec{Keys: []store.IndexKey{{Path: "user"}, {Path: "read"}}},
+		store.IndexSpec{Keys: []store.IndexKey{{Path: "at"}}})
+	// RetryWebhooks: pending deliveries by due time; DeadWebhooks: the dead letters; Prune:
+	// old done ones.
 	k.DeclareIndexes(webhooksCollection,
-		store.IndexSpec{Keys: []store.IndexKey{{Path: "state"}, {Path: "next_at"}}})
+		store.IndexSpec{Keys: []store.IndexKey{{Path: "state"}, {Path: "next_at"}}},
+		store.IndexSpec{Keys: []store.IndexKey{{Path: "state"}, {Path: "updated_at"}}})
+	// Prune: old attempt claims; date claims whose window has closed.
+	k.DeclareIndexes(webhookClaims, store.IndexSpec{Keys: []store.IndexKey{{Path: "at"}}})
+	k.DeclareIndexes(firedCollection, store.IndexSpec{Keys: []store.IndexKey{{Path: "until"}}})
 }

@@ -180,23 +180,33 @@ func (s *Service) RetryWebhooks(ctx context.Context) (int, error) {
 	return len(due), errors.Join(errs...)
 }
 
-// DeadWebhooks lists the dead letters (newest first), for a system administrator.
-func (s *Service) DeadWebhooks(ctx context.Context, p *engine.Principal) ([]WebhookDelivery, error) {
+// WebhookList is a page of dead letters, oldest first.
+type WebhookList struct {
+	Items []WebhookDelivery `json:"items"`
+	Next  string            `json:"next,omitempty"`
+}
+
+// DeadWebhooks lists the dead letters a page at a time (limit: 50 when 0, at most 200; next:
+// the previous page's Next), for a system administrator.
+func (s *Service) DeadWebhooks(ctx context.Context, p *engine.Principal, limit int, next string) (*WebhookList, error) {
 	if err := s.k.Auth.Require(ctx, p, "", engine.PermSystemAdmin); err != nil {
 		return nil, err
 	}
-	out := []WebhookDelivery{}
-	q := store.Query{Where: store.Eq("state", WebhookDead), Sort: []store.SortKey{{Path: "next_at"}}, Limit: 500}
-	err := s.st.QueryEach(ctx, webhooksCollection, q, func(raw bson.Raw) error {
-		var d WebhookDelivery
-		if err := bson.Unmarshal(raw, &d); err != nil {
-			return err
-		}
-		out = append(out, d)
-		return nil
-	})
+	if limit <= 0 {
+		limit = 50
+	}
+	q := store.Query{Where: store.Eq("state", WebhookDead), Sort: []store.SortKey{{Path: "next_at"}}, Limit: min(limit, 200), After: next}
+	page, err := s.st.Query(ctx, webhooksCollection, q)
 	if err != nil {
 		return nil, fmt.Errorf("list dead webhooks: %w", err)
+	}
+	out := &WebhookList{Items: []WebhookDelivery{}, Next: page.Next}
+	for _, raw := range page.Docs {
+		var d WebhookDelivery
+		if err := bson.Unmarshal(raw, &d); err != nil {
+			return nil, fmt.Errorf("list dead webhooks: %w", err)
+		}
+		out.Items = append(out.Items, d)
 	}
 	return out, nil
 }

@@ -102,8 +102,8 @@ func TestWebhookRetries(t *testing.T) {
 	if n, _ := e.rs.RetryWebhooks(e.ctx); n != 0 {
 		t.Fatalf("a done delivery was retried")
 	}
-	dead, err := e.rs.DeadWebhooks(e.ctx, engine.SystemPrincipal())
-	if err != nil || len(dead) != 0 {
+	dead, err := e.rs.DeadWebhooks(e.ctx, engine.SystemPrincipal(), 0, "")
+	if err != nil || len(dead.Items) != 0 {
 		t.Fatalf("dead: %v %v", dead, err)
 	}
 }
@@ -120,10 +120,14 @@ func TestWebhookDeadLetterReplay(t *testing.T) {
 	if _, err := e.rs.RetryWebhooks(e.ctx); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.rs.DeadWebhooks(e.ctx, e.user("wang")); err == nil {
+	if _, err := e.rs.DeadWebhooks(e.ctx, e.user("wang"), 0, ""); err == nil {
 		t.Fatal("a user lists dead letters")
 	}
-	dead, err := e.rs.DeadWebhooks(e.ctx, e.user("root"))
+	page, err := e.rs.DeadWebhooks(e.ctx, e.user("root"), 0, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := page.Items
 	if err != nil || len(dead) != 1 || dead[0].Attempts != 2 || dead[0].LastStatus != 503 {
 		t.Fatalf("dead: %+v %v", dead, err)
 	}
@@ -144,7 +148,7 @@ func TestWebhookDeadLetterReplay(t *testing.T) {
 	if _, err := e.rs.ReplayWebhook(e.ctx, e.user("root"), dead[0].ID); !engine.IsConflict(err) {
 		t.Fatalf("replay of a done delivery: %v", err)
 	}
-	if dead, _ := e.rs.DeadWebhooks(e.ctx, e.user("root")); len(dead) != 0 {
+	if dead, _ := e.rs.DeadWebhooks(e.ctx, e.user("root"), 0, ""); len(dead.Items) != 0 {
 		t.Fatalf("still dead: %+v", dead)
 	}
 }
