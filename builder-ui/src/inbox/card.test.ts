@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { Text } from '../api/types'
-import { cardName, cardText, type CardItem } from './card'
+import { cardName, cardText, waitedParts, type CardItem } from './card'
 
 const zh = (t: Text | undefined | null, fallback = '') => (t ? t['zh-CN'] || t.en || fallback : fallback)
 const en = (t: Text | undefined | null, fallback = '') => (t ? t.en || t['zh-CN'] || fallback : fallback)
@@ -39,5 +39,16 @@ describe('inbox card', () => {
     const c = cardText(item({ title: '', nodeName: {}, summary: [{ key: 'x', label: {}, value: {} }] }), zh)
     expect(c.flow).toBe('sampleflow')
     expect(c.fields).toEqual([])
+  })
+})
+
+describe('waited', () => {
+  it('reads the server\'s 45m, 3h, 2d and refuses the rest', () => {
+    expect(waitedParts('45m')).toEqual({ n: 45, unit: 'm' })
+    expect(waitedParts('3h')).toEqual({ n: 3, unit: 'h' })
+    expect(waitedParts('2d')).toEqual({ n: 2, unit: 'd' })
+    expect(waitedParts('')).toBeNull()
+    expect(waitedParts('1h30m')).toBeNull()
+    expect(waitedParts(undefined)).toBeNull()
   })
 })

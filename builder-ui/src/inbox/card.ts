@@ -43,3 +43,10 @@ export function cardName(it: CardItem, pick: Pick): string {
   const c = cardText(it, pick)
   return c.untitled ? `${c.flow} ${c.title}`.trim() : `${c.title} · ${it.title || it.form}`
 }
+
+/** waitedParts splits how long a task has waited as the server says it ("45m", "3h", "2d") into
+ * its number and unit, for the language's own words; null for anything else. */
+export function waitedParts(w: string | undefined): { n: number; unit: 'm' | 'h' | 'd' } | null {
+  const m = /^(\d+)([mhd])$/.exec(w ?? '')
+  return m ? { n: Number(m[1]), unit: m[2] as 'm' | 'h' | 'd' } : null
+}

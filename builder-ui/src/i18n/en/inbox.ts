@@ -5,6 +5,7 @@ export default {
   fieldLabel: '{label}: ',
   initiator: 'Initiator',
   waiting: 'waiting {d}',
+  waited: { m: '{n} min', h: '{n} h', d: '{n} d' },
   started: 'started {at}',
   task: 'Task',
   approve: 'Approve',

@@ -5,6 +5,7 @@ export default {
   fieldLabel: '{label}：',
   initiator: '发起人',
   waiting: '已等待 {d}',
+  waited: { m: '{n} 分钟', h: '{n} 小时', d: '{n} 天' },
   started: '发起于 {at}',
   task: '任务',
   approve: '同意',

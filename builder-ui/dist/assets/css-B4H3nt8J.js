@@ -1,0 +1,1 @@
+import"./index-C0t45Xsb.js";

@@ -1,0 +1,1 @@
+import{nn as e}from"./index-C0t45Xsb.js";var t=t=>[``,...e].includes(t);export{t};
