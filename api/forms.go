@@ -1,7 +1,6 @@
 package api
 
 import (
-	"encoding/json"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
@@ -73,7 +72,7 @@ func (s *Server) formRoutes() []Route {
 		{Name: "filter", Description: `JSON array of {field, op, value}; op is eq ne gt gte lt lte in contains between empty notEmpty`},
 		{Name: "deleted", Type: "boolean", Description: "list deleted records instead"},
 	}
-	return []Route{
+	routes := []Route{
 		{Method: "POST", Path: "/api/v1/apps", Tag: "apps", Summary: "Create an app", Action: engine.PermSystemAdmin, In: forms.AppInput{}, Out: forms.App{}, Status: 201,
 			Handle: func(c *fiber.Ctx, p *engine.Principal) error {
 				var in forms.AppInput
@@ -116,74 +115,13 @@ func (s *Server) formRoutes() []Route {
 				}
 				return c.JSON(out)
 			}},
-		{Method: "GET", Path: "/api/v1/apps/:app/forms", Tag: "forms", Summary: "List an app's forms with their drafts", Out: []forms.Form{},
-			Handle: func(c *fiber.Ctx, p *engine.Principal) error {
-				list, err := f.ListForms(c.UserContext(), p, c.Params("app"))
-				if err != nil {
-					return err
-				}
-				return c.JSON(nonNil(list))
-			}},
-		{Method: "POST", Path: "/api/v1/apps/:app/forms", Tag: "forms", AppAction: engine.PermAppDesign, Summary: "Create a form: the body is its definition, saved as a draft", In: forms.Definition{}, Out: forms.Form{}, Status: 201,
-			Handle: func(c *fiber.Ctx, p *engine.Principal) error {
-				body, err := jsonBody(c)
-				if err != nil {
-					return err
-				}
-				form, err := f.SaveDraft(c.UserContext(), p, c.Params("app"), body, 0)
-				if err != nil {
-					return err
-				}
-				return c.Status(201).JSON(form)
-			}},
-		{Method: "GET", Path: base, Tag: "forms", Summary: "A form with its draft", Out: forms.Form{},
-			Handle: func(c *fiber.Ctx, p *engine.Principal) error {
-				form, err := f.GetForm(c.UserContext(), p, c.Params("app"), c.Params("form"))
-				if err != nil {
-					return err
-				}
-				return c.JSON(form)
-			}},
-		{Method: "PUT", Path: base, Tag: "forms", AppAction: engine.PermAppDesign, Summary: "Save a form's draft (the body is the definition; ?rev= is the draft revision you edited)", In: forms.Definition{}, Out: forms.Form{},
-			Query: []Param{{Name: "rev", Type: "integer", Description: "required: the draft revision you edited"}},
-			Handle: func(c *fiber.Ctx, p *engine.Principal) error {
-				rev, err := revQuery(c)
-				if err != nil {
-					return err
-				}
-				body, err := jsonBody(c)
-				if err != nil {
-					return err
-				}
-				var key struct {
-					Key string `json:"key"`
-				}
-				_ = json.Unmarshal(body, &key)
-				if key.Key != c.Params("form") {
-					return engine.Invalid("/key", "not_allowed", map[string]any{"value": key.Key})
-				}
-				form, err := f.SaveDraft(c.UserContext(), p, c.Params("app"), body, rev)
-				if err != nil {
-					return err
-				}
-				return c.JSON(form)
-			}},
-		{Method: "POST", Path: base + "/publish", Tag: "forms", AppAction: engine.PermAppDesign, Summary: "Publish the draft as the form's next version", Out: forms.Version{}, Status: 201,
-			Handle: func(c *fiber.Ctx, p *engine.Principal) error {
-				v, err := f.Publish(c.UserContext(), p, c.Params("app"), c.Params("form"))
-				if err != nil {
-					return err
-				}
-				return c.Status(201).JSON(v)
-			}},
-		{Method: "GET", Path: base + "/versions", Tag: "forms", Summary: "A form's published versions", Out: []forms.Version{},
-			Handle: func(c *fiber.Ctx, p *engine.Principal) error {
-				vs, err := f.Versions(c.UserContext(), p, c.Params("app"), c.Params("form"))
-				if err != nil {
-					return err
-				}
-				return c.JSON(vs)
-			}},
+	}
+	routes = append(routes, definitionRoutes(definitionAPI[forms.Form, forms.Version]{
+		plural: "forms", param: "form", noun: "form", in: forms.Definition{},
+		list: f.ListForms, get: f.GetForm, save: f.SaveDraft, publish: f.Publish, versions: f.Versions,
+		publishSummary: "Publish the draft as the form's next version",
+	})...)
+	routes = append(routes, []Route{
 		{Method: "GET", Path: base + "/records", Tag: "records", Summary: "List records (filter, sort, keyset pages)", Query: listQuery, Out: forms.ListResult{},
 			Handle: func(c *fiber.Ctx, p *engine.Principal) error {
 				q, err := listQueryOf(c)
@@ -300,7 +238,8 @@ func (s *Server) formRoutes() []Route {
 				}
 				return c.JSON(r)
 			}},
-	}
+	}...)
+	return routes
 }
 
 // jsonBody returns the raw JSON body after checking the content type and that it is one JSON

@@ -37,60 +37,12 @@ func (s *Server) ruleRoutes() []Route {
 		return nil
 	}
 	const ruleBase = "/api/v1/apps/:app/rules/:rule"
-	return []Route{
-		{Method: "GET", Path: "/api/v1/apps/:app/rules", Tag: "rules", AppAction: engine.PermAppDesign, Summary: "List an app's rules with their drafts", Out: []rules.Rule{},
-			Handle: func(c *fiber.Ctx, p *engine.Principal) error {
-				list, err := r.ListRules(c.UserContext(), p, c.Params("app"))
-				if err != nil {
-					return err
-				}
-				return c.JSON(nonNil(list))
-			}},
-		{Method: "POST", Path: "/api/v1/apps/:app/rules", Tag: "rules", AppAction: engine.PermAppDesign, Summary: "Create a rule: the body is its definition, saved as a draft", In: rules.Definition{}, Out: rules.Rule{}, Status: 201,
-			Handle: func(c *fiber.Ctx, p *engine.Principal) error {
-				body, err := jsonBody(c)
-				if err != nil {
-					return err
-				}
-				d, err := r.SaveDraft(c.UserContext(), p, c.Params("app"), body, 0)
-				if err != nil {
-					return err
-				}
-				return c.Status(201).JSON(d)
-			}},
-		{Method: "GET", Path: ruleBase, Tag: "rules", AppAction: engine.PermAppDesign, Summary: "A rule with its draft", Out: rules.Rule{},
-			Handle: func(c *fiber.Ctx, p *engine.Principal) error {
-				d, err := r.GetRule(c.UserContext(), p, c.Params("app"), c.Params("rule"))
-				if err != nil {
-					return err
-				}
-				return c.JSON(d)
-			}},
-		{Method: "PUT", Path: ruleBase, Tag: "rules", AppAction: engine.PermAppDesign, Summary: "Save a rule's draft (?rev= is the draft revision you edited)", In: rules.Definition{}, Out: rules.Rule{},
-			Query: []Param{{Name: "rev", Type: "integer", Description: "required: the draft revision you edited"}},
-			Handle: func(c *fiber.Ctx, p *engine.Principal) error {
-				rev, err := revQuery(c)
-				if err != nil {
-					return err
-				}
-				body, err := jsonBody(c)
-				if err != nil {
-					return err
-				}
-				d, err := r.SaveDraft(c.UserContext(), p, c.Params("app"), body, rev)
-				if err != nil {
-					return err
-				}
-				return c.JSON(d)
-			}},
-		{Method: "POST", Path: ruleBase + "/publish", Tag: "rules", AppAction: engine.PermAppDesign, Summary: "Publish the draft as the rule's next version, the one that runs", Out: rules.RuleVersion{}, Status: 201,
-			Handle: func(c *fiber.Ctx, p *engine.Principal) error {
-				v, err := r.Publish(c.UserContext(), p, c.Params("app"), c.Params("rule"))
-				if err != nil {
-					return err
-				}
-				return c.Status(201).JSON(v)
-			}},
+	routes := definitionRoutes(definitionAPI[rules.Rule, rules.RuleVersion]{
+		plural: "rules", param: "rule", noun: "rule", read: engine.PermAppDesign, in: rules.Definition{},
+		list: r.ListRules, get: r.GetRule, save: r.SaveDraft, publish: r.Publish,
+		publishSummary: "Publish the draft as the rule's next version, the one that runs",
+	})
+	return append(routes, []Route{
 		{Method: "GET", Path: ruleBase + "/runs", Tag: "rules", AppAction: engine.PermAppDesign, Summary: "The rule's run log, newest first: trigger, version, record, outcome, actions, errors", Out: rules.RunList{},
 			Query: []Param{{Name: "limit", Type: "integer"}, {Name: "next", Description: "continue from the previous page's next"}},
 			Handle: func(c *fiber.Ctx, p *engine.Principal) error {
@@ -165,5 +117,5 @@ func (s *Server) ruleRoutes() []Route {
 				}
 				return c.JSON(d)
 			}},
-	}
+	}...)
 }

@@ -76,68 +76,12 @@ type WithdrawInput struct {
 func (s *Server) workflowRoutes() []Route {
 	w := s.flows
 	const flowBase = "/api/v1/apps/:app/flows/:flow"
-	return []Route{
-		{Method: "GET", Path: "/api/v1/apps/:app/flows", Tag: "flows", Summary: "List an app's flows with their drafts", Out: []workflow.Flow{},
-			Handle: func(c *fiber.Ctx, p *engine.Principal) error {
-				list, err := w.ListFlows(c.UserContext(), p, c.Params("app"))
-				if err != nil {
-					return err
-				}
-				return c.JSON(nonNil(list))
-			}},
-		{Method: "POST", Path: "/api/v1/apps/:app/flows", Tag: "flows", AppAction: engine.PermAppDesign, Summary: "Create a flow: the body is its definition, saved as a draft", In: workflow.Definition{}, Out: workflow.Flow{}, Status: 201,
-			Handle: func(c *fiber.Ctx, p *engine.Principal) error {
-				body, err := jsonBody(c)
-				if err != nil {
-					return err
-				}
-				f, err := w.SaveDraft(c.UserContext(), p, c.Params("app"), body, 0)
-				if err != nil {
-					return err
-				}
-				return c.Status(201).JSON(f)
-			}},
-		{Method: "GET", Path: flowBase, Tag: "flows", Summary: "A flow with its draft", Out: workflow.Flow{},
-			Handle: func(c *fiber.Ctx, p *engine.Principal) error {
-				f, err := w.GetFlow(c.UserContext(), p, c.Params("app"), c.Params("flow"))
-				if err != nil {
-					return err
-				}
-				return c.JSON(f)
-			}},
-		{Method: "PUT", Path: flowBase, Tag: "flows", AppAction: engine.PermAppDesign, Summary: "Save a flow's draft (?rev= is the draft revision you edited)", In: workflow.Definition{}, Out: workflow.Flow{},
-			Query: []Param{{Name: "rev", Type: "integer", Description: "required: the draft revision you edited"}},
-			Handle: func(c *fiber.Ctx, p *engine.Principal) error {
-				rev, err := revQuery(c)
-				if err != nil {
-					return err
-				}
-				body, err := jsonBody(c)
-				if err != nil {
-					return err
-				}
-				f, err := w.SaveDraft(c.UserContext(), p, c.Params("app"), body, rev)
-				if err != nil {
-					return err
-				}
-				return c.JSON(f)
-			}},
-		{Method: "POST", Path: flowBase + "/publish", Tag: "flows", AppAction: engine.PermAppDesign, Summary: "Publish the draft as the flow's next version (running instances keep theirs)", Out: workflow.FlowVersion{}, Status: 201,
-			Handle: func(c *fiber.Ctx, p *engine.Principal) error {
-				v, err := w.Publish(c.UserContext(), p, c.Params("app"), c.Params("flow"))
-				if err != nil {
-					return err
-				}
-				return c.Status(201).JSON(v)
-			}},
-		{Method: "GET", Path: flowBase + "/versions", Tag: "flows", Summary: "A flow's published versions", Out: []workflow.FlowVersion{},
-			Handle: func(c *fiber.Ctx, p *engine.Principal) error {
-				vs, err := w.Versions(c.UserContext(), p, c.Params("app"), c.Params("flow"))
-				if err != nil {
-					return err
-				}
-				return c.JSON(nonNil(vs))
-			}},
+	routes := definitionRoutes(definitionAPI[workflow.Flow, workflow.FlowVersion]{
+		plural: "flows", param: "flow", noun: "flow", in: workflow.Definition{},
+		list: w.ListFlows, get: w.GetFlow, save: w.SaveDraft, publish: w.Publish, versions: w.Versions,
+		publishSummary: "Publish the draft as the flow's next version (running instances keep theirs)",
+	})
+	return append(routes, []Route{
 		{Method: "POST", Path: flowBase + "/start", Tag: "flows", Summary: "Start the flow on a record", In: StartInput{}, Out: workflow.Instance{}, Status: 201,
 			Handle: func(c *fiber.Ctx, p *engine.Principal) error {
 				var in StartInput
@@ -266,5 +210,5 @@ func (s *Server) workflowRoutes() []Route {
 				}
 				return c.JSON(OK{OK: true})
 			}},
-	}
+	}...)
 }
