@@ -127,6 +127,10 @@ func TestNotificationCentre(t *testing.T) {
 				t.Fatal("the notification did not open its record")
 			}
 			b.waitText(`[data-test="notification-count"]`, "1")
+			// The closed centre leaves the page: the record's drawer is the page's first .el-drawer
+			// (other tests look for it so).
+			b.run("the centre leaves the page", chromedp.Poll[chromedp.Void](`document.querySelector('.el-drawer')?.matches('[data-test="record-drawer"]')`,
+				chromedp.WithPollingInterval(100*time.Millisecond)))
 			if p := list(); p.Unread != 1 || !p.Items[1].Read || p.Items[0].Read {
 				t.Fatalf("after opening L-001: %+v", p)
 			}
@@ -158,6 +162,18 @@ func TestNotificationCentre(t *testing.T) {
 			t.Fatal("a count on an empty centre")
 		}
 		b.shot("empty")
+
+		// In English too.
+		b.run("switch to English", chromedp.Evaluate[chromedp.Void](`localStorage.setItem('tc.lang', 'en')`), chromedp.Reload(),
+			chromedp.WaitVisible(chromedp.CSS(`[data-test="notifications"]`)))
+		if !b.eval(`document.querySelector('[data-test="notifications"]').getAttribute('aria-label') === 'Notifications'`) {
+			t.Fatal("the bell is not named in English")
+		}
+		b.run("open the centre", chromedp.Click(chromedp.CSS(`[data-test="notifications"]`)),
+			chromedp.WaitVisible(chromedp.CSS(`[data-test="notifications-empty"]`)), settled)
+		b.waitText(`[data-test="notification-centre"]`, "No notifications")
+		b.waitText(`[data-test="notification-centre"]`, "Mark all read")
+		b.shot("empty-en")
 		b.noPageErrors()
 	})
 }
