@@ -1,0 +1,1 @@
+import"./index-CB_-JdFT.js";

@@ -1,1 +1,0 @@
-import"./index-C0t45Xsb.js";

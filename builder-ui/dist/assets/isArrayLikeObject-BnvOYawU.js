@@ -1,1 +1,0 @@
-import{$t as e,Vt as t}from"./index-C0t45Xsb.js";import{D as n,E as r,O as i}from"./css-BPqNmPro.js";function a(e,t){return n(r(e,t,i),e+``)}function o(n){return e(n)&&t(n)}export{a as n,o as t};

@@ -1,1 +1,0 @@
-import{nn as e}from"./index-C0t45Xsb.js";var t=t=>[``,...e].includes(t);export{t};
