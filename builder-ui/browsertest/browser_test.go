@@ -77,6 +77,27 @@ func plantWithReceipt(t *testing.T) (*apitest.Server, *apitest.Client) {
 	return s, admin
 }
 
+// plantWithStaff starts the server with the web app and makes the app plant, a role staff that
+// may open it, a user of that role per entry of users (username → display name; password
+// "passw0rd-" and the username) and the form def (key form), published; it returns the server
+// and the administrator's client.
+func plantWithStaff(t *testing.T, def, form string, users map[string]string) (*apitest.Server, *apitest.Client) {
+	t.Helper()
+	s := apitest.StartWith(t, apitest.Options{API: func(o *api.Options) { o.UI = uiFiles() }})
+	admin := s.Admin(t)
+	admin.Do("POST", "/api/v1/apps", map[string]any{"key": "plant", "name": map[string]string{"zh-CN": "一号工厂"}}, 201, nil)
+	admin.Do("PUT", "/api/v1/roles/staff", map[string]any{"label": map[string]string{"zh-CN": "员工"}, "rev": 0,
+		"grants": []map[string]any{{"app": "plant", "actions": []string{"app.read"}}}}, 200, nil)
+	for name, display := range users {
+		admin.Do("POST", "/api/v1/users", map[string]any{"username": name, "displayName": display, "roles": []string{"staff"}, "password": "passw0rd-" + name}, 201, nil)
+	}
+	if res := admin.Raw("POST", "/api/v1/apps/plant/forms", "application/json", []byte(def)); res.Status != 201 {
+		t.Fatalf("create form: %d %s", res.Status, res.Body)
+	}
+	admin.Do("POST", "/api/v1/apps/plant/forms/"+form+"/publish", nil, 201, nil)
+	return s, admin
+}
+
 // viewport is a screen the app is tried on.
 type viewport struct {
 	name          string

@@ -9,9 +9,6 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
-
-	"tracecraft/api"
-	"tracecraft/api/apitest"
 )
 
 const crewFormDef = `{
@@ -32,18 +29,7 @@ func TestPickSeveralPeople(t *testing.T) {
 	screens := screensDir(t, "people")
 	t.Logf("screenshots: %s", screens)
 
-	s := apitest.StartWith(t, apitest.Options{API: func(o *api.Options) { o.UI = uiFiles() }})
-	admin := s.Admin(t)
-	admin.Do("POST", "/api/v1/apps", map[string]any{"key": "plant", "name": map[string]string{"zh-CN": "一号工厂"}}, 201, nil)
-	admin.Do("PUT", "/api/v1/roles/staff", map[string]any{"label": map[string]string{"zh-CN": "员工"}, "rev": 0,
-		"grants": []map[string]any{{"app": "plant", "actions": []string{"app.read"}}}}, 200, nil)
-	for name, display := range map[string]string{"ivan": "伊万", "amy": "王艾米", "ben": "李本", "cai": "蔡晓"} {
-		admin.Do("POST", "/api/v1/users", map[string]any{"username": name, "displayName": display, "roles": []string{"staff"}, "password": "passw0rd-" + name}, 201, nil)
-	}
-	if res := admin.Raw("POST", "/api/v1/apps/plant/forms", "application/json", []byte(crewFormDef)); res.Status != 201 {
-		t.Fatalf("create form: %d %s", res.Status, res.Body)
-	}
-	admin.Do("POST", "/api/v1/apps/plant/forms/crew/publish", nil, 201, nil)
+	s, admin := plantWithStaff(t, crewFormDef, "crew", map[string]string{"ivan": "伊万", "amy": "王艾米", "ben": "李本", "cai": "蔡晓"})
 
 	for _, vp := range viewports {
 		t.Run(vp.name, func(t *testing.T) {

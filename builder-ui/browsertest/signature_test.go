@@ -7,9 +7,6 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-
-	"tracecraft/api"
-	"tracecraft/api/apitest"
 )
 
 const releaseFormDef = `{
@@ -31,16 +28,7 @@ func TestOperatorSigns(t *testing.T) {
 	screens := screensDir(t, "signature")
 	t.Logf("screenshots: %s", screens)
 
-	s := apitest.StartWith(t, apitest.Options{API: func(o *api.Options) { o.UI = uiFiles() }})
-	admin := s.Admin(t)
-	admin.Do("POST", "/api/v1/apps", map[string]any{"key": "plant", "name": map[string]string{"zh-CN": "一号工厂"}}, 201, nil)
-	admin.Do("PUT", "/api/v1/roles/staff", map[string]any{"label": map[string]string{"zh-CN": "员工"}, "rev": 0,
-		"grants": []map[string]any{{"app": "plant", "actions": []string{"app.read"}}}}, 200, nil)
-	admin.Do("POST", "/api/v1/users", map[string]any{"username": "qin", "displayName": "秦质检", "roles": []string{"staff"}, "password": "passw0rd-qin"}, 201, nil)
-	if res := admin.Raw("POST", "/api/v1/apps/plant/forms", "application/json", []byte(releaseFormDef)); res.Status != 201 {
-		t.Fatalf("create form: %d %s", res.Status, res.Body)
-	}
-	admin.Do("POST", "/api/v1/apps/plant/forms/qa_release/publish", nil, 201, nil)
+	s, admin := plantWithStaff(t, releaseFormDef, "qa_release", map[string]string{"qin": "秦质检"})
 
 	pad := `[data-field="qa_sign"] [data-test="signature-canvas"]`
 	// loaded: the image sel shows a picture the server gave (a broken image has no natural width).
