@@ -88,7 +88,7 @@ func TestAnalystDesignsAFlow(t *testing.T) {
 		b.run("write a bad condition", b.typeInto(`[data-test="branch-when"]`, "qty >"))
 		b.closeDrawer()
 		b.addNode("condition_1/b0", 0, "approval")
-		b.run("add its assignee", chromedp.Click(chromedp.CSS(`[data-test="add-assignee"]`)), chromedp.WaitVisible(chromedp.CSS(`[data-test="assignee-kind-0"]`)))
+		b.run("add its assignee", settled, chromedp.Click(chromedp.CSS(`[data-test="add-assignee"]`)), chromedp.WaitVisible(chromedp.CSS(`[data-test="assignee-kind-0"]`)))
 		b.pickOption(`[data-test="assignee-kind-0"]`, "发起人本人")
 		b.closeDrawer()
 		b.run("save the draft", chromedp.Click(chromedp.CSS(`[data-test="flow-save"]`)),

@@ -62,13 +62,25 @@ func TestNotificationCentre(t *testing.T) {
 	admin.Do("POST", "/api/v1/apps/plant/forms/lot/publish", nil, 201, nil)
 	admin.Do("POST", "/api/v1/apps/plant/rules", json.RawMessage(notifyLotRule), 201, nil)
 	admin.Do("POST", "/api/v1/apps/plant/rules/new_lot/publish", nil, 201, nil)
+	// The rule runs on the bus after each create, and two events may run at once: L-002 is
+	// created once L-001's notifications are there, so that it is the newer one.
 	records := map[string]string{}
-	for _, lot := range []string{"L-001", "L-002"} {
+	for i, lot := range []string{"L-001", "L-002"} {
 		var rec struct {
 			ID string `json:"id"`
 		}
 		admin.Do("POST", "/api/v1/apps/plant/forms/lot/records", map[string]any{"data": map[string]any{"lot": lot, "expiry_date": "2030-01-01"}}, 201, &rec)
 		records[lot] = rec.ID
+		for _, u := range users {
+			c := s.Login(t, u, "passw0rd-"+u)
+			for range 300 {
+				var p notificationPage
+				if c.Do("GET", "/api/v1/notifications", nil, 200, &p); len(p.Items) > i {
+					break
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+		}
 	}
 
 	for _, vp := range viewports {
