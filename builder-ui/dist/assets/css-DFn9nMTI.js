@@ -1,1 +1,0 @@
-import"./index-CB_-JdFT.js";
