@@ -191,3 +191,25 @@ type CodeSource interface {
 	// is a separate, audited act).
 	MarkPrinted(ctx context.Context, p *engine.Principal, app, issuance, job string, n int) error
 }
+
+// PageData is what one label (one page of a sheet template) is drawn from — the record's
+// values already resolved for the principal who prints — so the PDF renderer and the ZPL/TSPL
+// writers need no store. The engine makes one per record, per sub-table row (RepeatRow) or
+// per item code (RepeatCode); a table that does not fit continues on further pages.
+type PageData struct {
+	// Record holds the record's fields by key as they print: text for selects, users,
+	// departments and relations (their titles), float64 for numbers and money, "YYYY-MM-DD" for
+	// dates, RFC 3339 for datetimes, bool for switches, []map[string]any for sub-table rows,
+	// file ids ([]string) for images. A field the principal may not read is absent.
+	Record map[string]any
+	// Related holds, by relation field key, the fields of the record it points to (the same
+	// resolution and visibility): {{supplier.name}}.
+	Related map[string]map[string]any
+	// Row is the sub-table row of a RepeatRow page: {{row.qty}}.
+	Row map[string]any
+	// Code is the item code of a RepeatCode page: {{code.url}}.
+	Code *ItemCode
+	// ID and Status are {{record.id}} and {{record.status}}.
+	ID     string
+	Status string
+}
