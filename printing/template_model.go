@@ -10,6 +10,7 @@ package printing
 
 import (
 	"context"
+	"time"
 
 	"tracecraft/engine"
 )
@@ -212,4 +213,11 @@ type PageData struct {
 	// ID and Status are {{record.id}} and {{record.status}}.
 	ID     string
 	Status string
+	// Now is {{now}}: the print job's time, the same on every page of a job (and fixed in golden
+	// files); the time of expansion when zero.
+	Now time.Time
+	// Page and Pages are {{page}} and {{pages}}: the label's number in the job and the job's
+	// label count, when the engine knows them (0: empty; the PDF renderer numbers the pages of
+	// the file it writes).
+	Page, Pages int
 }
