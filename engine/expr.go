@@ -419,6 +419,7 @@ type Exprs struct {
 	stepBudget   int
 	maxStringLen int
 	evalTimeout  time.Duration
+	maxLookups   int // lookup() calls in one evaluation (expr_helpers.go)
 	funcs        []expr.Option
 
 	mu    sync.RWMutex
@@ -452,7 +453,7 @@ func NewExprs(opts ...ExprOption) *Exprs {
 	if x.loc == nil {
 		x.loc = exprDefaultLocation()
 	}
-	x.funcs = x.functions()
+	x.funcs = append(x.functions(), x.helperFunctions()...)
 	return x
 }
 
@@ -569,6 +570,11 @@ func (x *Exprs) compile(source string, env ExprEnv, want ExprKind) (_ *Program, 
 	if guard.err != nil { // a forbidden feature outranks type errors
 		return nil, exprErrorFrom(guard.err.Bind(file.NewSource(source)))
 	}
+	lookups := &exprLookupRefs{}
+	ast.Walk(&tree.Node, lookups)
+	if lookups.err != nil {
+		return nil, exprErrorFrom(lookups.err.Bind(file.NewSource(source)))
+	}
 	got, err := checker.Check(tree, config)
 	if err != nil {
 		return nil, located(err)
@@ -591,6 +597,7 @@ func (x *Exprs) compile(source string, env ExprEnv, want ExprKind) (_ *Program, 
 	costs := &exprCostPatch{x: x, types: make(map[ast.Node]reflect.Type), ranges: make(map[ast.Node]ast.Node)}
 	prog, err := expr.Compile(source, append(slices.Clip(base),
 		expr.Patch(patcher.WithTimezone{Location: x.loc}),
+		expr.Patch(exprLookupPatch{}),
 		expr.Patch(costs),
 		expr.Patch(exprRecheckCalls{}),
 	)...)
@@ -602,7 +609,7 @@ func (x *Exprs) compile(source string, env ExprEnv, want ExprKind) (_ *Program, 
 	for name := range guard.used {
 		used[name] = env[name].clone()
 	}
-	return &Program{x: x, source: source, used: used, want: want, prog: prog}, nil
+	return &Program{x: x, source: source, used: used, want: want, prog: prog, lookups: lookups.refs}, nil
 }
 
 var exprReserved = map[string]bool{
@@ -829,6 +836,8 @@ type Program struct {
 	used   ExprEnv // the variables the expression reads: only they are converted
 	want   ExprKind
 	prog   *vm.Program
+	// lookups are the expression's lookup() calls (Lookups).
+	lookups []ExprLookupRef
 }
 
 // Source returns the expression the program was compiled from.

@@ -81,6 +81,7 @@ type exprBudget struct {
 	left      int
 	max       int
 	sinceTick int
+	lookups   int // lookup() calls made (expr_helpers.go)
 }
 
 func (x *Exprs) newBudget(ctx context.Context) *exprBudget {
