@@ -180,16 +180,20 @@ type ItemCode struct {
 	Expiry string `json:"expiry,omitempty"`
 	// URL is the code's GS1 Digital Link: https://{domain}/01/{gtin}/10/{lot}/21/{serial}?17={YYMMDD}.
 	URL string `json:"url"`
+	// Issuance is the issuance the code belongs to (what MarkPrinted is told of).
+	Issuance string `json:"issuance"`
 }
 
 // CodeSource gives the renderer the item codes of a record to print; the code issuance
 // (codes*.go) provides it, so the renderer knows nothing of how codes are stored.
 type CodeSource interface {
 	// EachCode calls fn with the codes of one issuance of a record (issuance "": every code
-	// of the record that is neither printed nor voided), in serial order.
+	// of the record that is neither printed nor voided), in serial order. Voided codes are
+	// never given.
 	EachCode(ctx context.Context, p *engine.Principal, app, form, record, issuance string, fn func(ItemCode) error) error
 	// MarkPrinted records that job printed the codes of issuance (counts per lot; a reprint
-	// is a separate, audited act).
+	// is a separate, audited act): after EachCode with issuance "", once per ItemCode.Issuance
+	// printed, n the codes of it printed.
 	MarkPrinted(ctx context.Context, p *engine.Principal, app, issuance, job string, n int) error
 }
 
