@@ -57,6 +57,17 @@ type Definition struct {
 	// Qualifiers lists, for a primary key, the alternative sequences of key qualifiers allowed
 	// after it in a Digital Link path, each in its fixed order ({{"22","10","21"},{"235"}} for 01).
 	Qualifiers [][]string
+	// DataAttribute reports that the AI may be a data attribute in the query string of a
+	// Digital Link. Key qualifiers that only make sense in the path (21, 22, 235, 254, 8020)
+	// and the extended packaging URL (8200) may not.
+	DataAttribute bool
+	// Requires lists, in the Syntax Dictionary's notation, the partners the AI needs in the same
+	// data: one of the groups, all AIs of a group ("01+21"), "n" standing for any digit ("31nn").
+	// Nil when the AI needs none. See CheckPairs.
+	Requires []string
+	// Excludes lists the AIs (or patterns, "310n") that may not appear with this one; the AI
+	// itself is never excluded by a pattern it matches. See CheckPairs.
+	Excludes []string
 
 	parts    []part
 	currency bool // the value starts with an ISO 4217 numeric currency code (393n)
@@ -80,13 +91,15 @@ func Definitions() []Definition {
 	return out
 }
 
-// clone copies d so that a caller cannot change the table through Qualifiers.
+// clone copies d so that a caller cannot change the table through its slices.
 func (d *Definition) clone() Definition {
 	c := *d
 	c.Qualifiers = make([][]string, len(d.Qualifiers))
 	for i, q := range d.Qualifiers {
 		c.Qualifiers[i] = slices.Clone(q)
 	}
+	c.Requires = slices.Clone(d.Requires)
+	c.Excludes = slices.Clone(d.Excludes)
 	return c
 }
 
@@ -97,26 +110,27 @@ type charset byte
 type lint int
 
 const (
-	lintNone         lint = iota
-	lintCsum              // ends with a mod-10 check digit
-	lintYYMMD0            // date; day 00 means the last day of the month
-	lintYYMMDD            // date
-	lintHHMM              // hour and minute
-	lintYYMMDDHH          // date and hour
-	lintMMOptSS           // minutes, optionally seconds
-	lintZero              // the digit 0
-	lintPieceOfTotal      // piece number and total, 01–99, piece ≤ total
-	lintISO3166List       // one or more three-digit country codes
-	lintISO4217           // three-digit currency code
+	lintNone          lint = iota
+	lintCsum               // ends with a mod-10 check digit
+	lintYYMMD0             // date; day 00 means the last day of the month
+	lintYYMMDD             // date
+	lintHHMM               // hour and minute
+	lintYYMMDDHH           // date and hour
+	lintMMOptSS            // minutes, optionally seconds
+	lintZero               // the digit 0
+	lintPieceOfTotal       // piece number and total, 01–99, piece ≤ total
+	lintISO3166List        // one or more ISO 3166 numeric country codes
+	lintISO4217            // ISO 4217 numeric currency code
+	lintISO3166            // ISO 3166 numeric country code
+	lintISO3166999         // ISO 3166 numeric country code, or 999
+	lintISO3166Alpha2      // ISO 3166 alpha-2 country code
 )
 
 var lintNames = map[string]lint{
 	"csum": lintCsum, "yymmd0": lintYYMMD0, "yymmdd": lintYYMMDD, "hhmm": lintHHMM,
 	"yymmddhh": lintYYMMDDHH, "mmoptss": lintMMOptSS, "zero": lintZero,
 	"pieceoftotal": lintPieceOfTotal, "iso3166list": lintISO3166List, "iso4217": lintISO4217,
-	// Country codes are checked for form only: the ISO 3166 list changes and a stale copy
-	// would reject real labels.
-	"iso3166": lintNone, "iso3166999": lintNone,
+	"iso3166": lintISO3166, "iso3166999": lintISO3166999, "iso3166alpha2": lintISO3166Alpha2,
 }
 
 // part is one component of a value format.
@@ -238,6 +252,27 @@ func (l lint) check(s string) *problem {
 	case lintISO3166List:
 		if len(s)%3 != 0 {
 			return &problem{len(s) - len(s)%3, "must be a list of three-digit country codes"}
+		}
+		for i := 0; i < len(s); i += 3 {
+			if _, ok := iso3166Numeric[s[i:i+3]]; !ok {
+				return &problem{i, fmt.Sprintf("%s is not an ISO 3166 country code", s[i:i+3])}
+			}
+		}
+	case lintISO3166:
+		if _, ok := iso3166Numeric[s]; !ok {
+			return &problem{0, fmt.Sprintf("%s is not an ISO 3166 country code", s)}
+		}
+	case lintISO3166999:
+		if _, ok := iso3166Numeric[s]; !ok && s != "999" {
+			return &problem{0, fmt.Sprintf("%s is not an ISO 3166 country code nor 999", s)}
+		}
+	case lintISO3166Alpha2:
+		if !iso3166Alpha2[s] {
+			return &problem{0, fmt.Sprintf("%q is not an ISO 3166 alpha-2 country code", s)}
+		}
+	case lintISO4217:
+		if _, ok := iso4217Numeric[s]; !ok {
+			return &problem{0, fmt.Sprintf("%s is not an ISO 4217 currency code", s)}
 		}
 	}
 	return nil

@@ -75,9 +75,12 @@ func isURIChar(c byte) bool {
 // after it; what comes before is the stem, so a brand's own path prefix is fine. Short names
 // (gtin, lot, ser, exp…) are read as their AIs. Qualifiers must follow the key's order (22, 10,
 // 21 after 01); a qualifier belongs in the path, not the query. Query parameters named by
-// digits must be known AIs; other parameters are kept in Params. Values are percent-decoded
-// ("+" is a space in the query only) and checked against their AI; a GTIN-8/12/13 key is
-// padded to 14 digits. The fragment is ignored.
+// digits must be known AIs that GS1 allows as data attributes (not 21, 22, 235, 254, 8020 nor
+// 8200); other parameters are kept in Params. Values are percent-decoded ("+" is a space in
+// the query only) and checked against their AI; a GTIN-8/12/13 (key or attribute) is padded
+// to 14 digits. AIs that GS1 forbids together are an error; the partners an AI needs are
+// checked by CheckPairs(dl.Elements()). The fragment is ignored. Only the uncompressed form
+// is read: a compressed Digital Link has no key in its path and gives ErrNotGS1.
 //
 // A text that is no Digital Link at all (another scheme, no key in the path) gives an error
 // wrapping ErrNotGS1; a broken Digital Link gives an *Error with the byte offset in uri.
@@ -158,6 +161,7 @@ func parseDigitalLink(uri string, base int, now time.Time) (*DigitalLink, error)
 		} else {
 			dl.Qualifiers = append(dl.Qualifiers, el)
 		}
+		p.at = append(p.at, base+segs[i].at)
 	}
 	key := table[dl.Key.AI]
 	if bad, msg := checkQualifiers(key, dl.Qualifiers); bad >= 0 {
@@ -167,6 +171,9 @@ func parseDigitalLink(uri string, base int, now time.Time) (*DigitalLink, error)
 		if err := p.query(query, end); err != nil {
 			return nil, err
 		}
+	}
+	if j, msg := invalidPair(dl.Elements()); j >= 0 {
+		return nil, &Error{AI: dl.Elements()[j].AI, Position: p.at[j], Message: msg}
 	}
 	return dl, nil
 }
@@ -191,6 +198,7 @@ type linkParser struct {
 	base int
 	now  time.Time
 	dl   *DigitalLink
+	at   []int // offset of each element's AI in the URI, in the order of dl.Elements
 }
 
 // value decodes and checks the value of ai found at byte valueAt of the URI.
@@ -278,8 +286,21 @@ func (p *linkParser) param(param string, at int) error {
 			}
 		}
 	}
+	if d := table[ai]; !d.DataAttribute {
+		return &Error{AI: ai, Position: p.base + at, Message: notAttributeMessage(d)}
+	}
 	p.dl.Attributes = append(p.dl.Attributes, el)
+	p.at = append(p.at, p.base+at)
 	return nil
+}
+
+// notAttributeMessage says why an AI may not be a data attribute of a Digital Link.
+func notAttributeMessage(d *Definition) string {
+	keys := qualifierOf[d.AI]
+	if len(keys) == 0 {
+		return "is not allowed as a Digital Link data attribute"
+	}
+	return "is a key qualifier of (" + strings.Join(keys, ") or (") + "), not a Digital Link data attribute: it goes in the path after its key"
 }
 
 // checkQualifiers checks that quals follow one of the key's qualifier sequences, in its order.

@@ -20,7 +20,8 @@ const (
 
 // BuildElementString writes elems in the order given, after checking every value against its
 // AI. GS1 puts the GTIN first by convention; reordering, if wanted, is the caller's choice.
-// An AI given twice is an error. Errors are *Error with Position -1.
+// An AI given twice is an error, and so are AIs that GS1 forbids together (see CheckPairs).
+// Errors are *Error with Position -1.
 func BuildElementString(elems []Element, style Style) (string, error) {
 	if len(elems) == 0 {
 		return "", &Error{Position: -1, Message: "no elements to build"}
@@ -38,6 +39,9 @@ func BuildElementString(elems []Element, style Style) (string, error) {
 			return "", &Error{AI: el.AI, Position: -1, Message: "appears twice"}
 		}
 		seen[el.AI] = true
+	}
+	if j, msg := invalidPair(elems); j >= 0 {
+		return "", &Error{AI: elems[j].AI, Position: -1, Message: msg}
 	}
 	switch style {
 	case Bracketed:

@@ -26,7 +26,9 @@ var gs1Symbologies = map[string]bool{"]C1": true, "]e0": true, "]d2": true, "]Q3
 //
 // Dates are checked for form only (29 February passes in any year divisible by four); Parse
 // checks them against a date. An element repeated with the same value is kept once; with
-// another value it is an error. Errors are *Error with the AI and the byte offset in s.
+// another value it is an error. AIs that GS1 forbids together (01 with 02, 21 with 235 …) are
+// an error; the partners an AI needs are not checked here (see CheckPairs). Errors are *Error
+// with the AI and the byte offset in s.
 func ParseElementString(s string) (Elements, error) {
 	return parseElementString(s, 0, time.Time{})
 }
@@ -56,6 +58,9 @@ func parseElementString(s string, base int, now time.Time) (Elements, error) {
 	if err != nil {
 		return nil, err
 	}
+	if j, msg := invalidPair(p.out); j >= 0 {
+		return nil, &Error{AI: p.out[j].AI, Position: p.at[j], Message: msg}
+	}
 	return p.out, nil
 }
 
@@ -70,6 +75,7 @@ func splitSymbology(s string) (id, rest string) {
 type elementParser struct {
 	now time.Time
 	out Elements
+	at  []int // offset of each element's AI in the input
 }
 
 // raw reads AIs and values run together, separated by GS where a value is of variable length.
@@ -176,6 +182,7 @@ func (p *elementParser) add(d *Definition, v string, aiAt int, at func(int) int)
 		return &Error{AI: d.AI, Position: aiAt, Message: fmt.Sprintf("appears twice, with %q and %q", prev, v)}
 	}
 	p.out = append(p.out, withTitle(d.AI, v))
+	p.at = append(p.at, aiAt)
 	return nil
 }
 

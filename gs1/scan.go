@@ -16,6 +16,9 @@ import (
 //   - a bare GTIN-8, -12, -13 or -14 with a right check digit, returned as AI 01 padded to 14
 //     digits.
 //
+// A symbology identifier that GS1 lays down must fit its data (see CheckSymbology): 13 digits
+// after ]E0, 8 after ]E4, element strings and no URI after ]C1, ]e0, ]d2, ]Q3 and ]J1. AIs GS1
+// forbids together are an error; the partners an AI needs are not checked (see CheckPairs).
 // Dates are checked against now (zero means time.Now()) with the GS1 century rule (see
 // DateOf). Anything else gives
 // ErrNotGS1 (check with errors.Is), and the caller keeps the text: plain internal codes are
@@ -31,6 +34,10 @@ func Parse(scanned string, now time.Time) (Elements, error) {
 	id, rest := splitSymbology(body)
 	if id != "" {
 		body, off = rest, off+len(id)
+		if err := CheckSymbology(id, body); err != nil {
+			err.(*Error).Position += off
+			return nil, err
+		}
 	}
 	if body == "" {
 		return nil, ErrNotGS1
@@ -45,12 +52,8 @@ func Parse(scanned string, now time.Time) (Elements, error) {
 	case gs1Symbologies[id] || strings.Contains(body, GS) || startsAI(body):
 		return parseElementString(body, off, now)
 	case id == "]E0" || id == "]E4":
-		// EAN-13, UPC-A and EAN-8 carry nothing but a GTIN.
-		g, err := NormalizeGTIN(body)
-		if err != nil {
-			err.(*Error).Position = off
-			return nil, err
-		}
+		// EAN-13, UPC-A and EAN-8 carry nothing but a GTIN; CheckSymbology checked it.
+		g, _ := NormalizeGTIN(body)
 		return Elements{withTitle("01", g)}, nil
 	case isDigits(body) && (len(body) == 8 || len(body) == 12 || len(body) == 13 || len(body) == 14):
 		// An all-zero number passes the check digit but is no GTIN.
