@@ -21,7 +21,10 @@ FUZZ_TARGETS = \
 	./forms:FuzzListQuery \
 	./forms:FuzzImportCSV \
 	./forms:FuzzImportXLSX \
-	./workflow:FuzzFlowDefinition
+	./workflow:FuzzFlowDefinition \
+	./gs1:FuzzParse \
+	./gs1:FuzzDigitalLink \
+	./gs1:FuzzItemLink
 
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \

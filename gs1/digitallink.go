@@ -254,17 +254,18 @@ func (p *linkParser) param(param string, at int) error {
 		return nil
 	}
 	name, raw, hasValue := strings.Cut(param, "=")
-	ai := aiOf(name)
+	// A name is read decoded: "%30%31" names AI 01 as "01" does.
+	n, err := url.QueryUnescape(name)
+	if err != nil {
+		n = name
+	}
+	ai := aiOf(n)
 	if ai == "" {
-		if isDigits(name) {
-			return &Error{AI: name, Position: p.base + at, Message: "unknown AI in the query string"}
+		if isDigits(n) {
+			return &Error{AI: n, Position: p.base + at, Message: "unknown AI in the query string"}
 		}
 		if p.dl.Params == nil {
 			p.dl.Params = url.Values{}
-		}
-		n, err := url.QueryUnescape(name)
-		if err != nil {
-			n = name
 		}
 		v, err := url.QueryUnescape(raw)
 		if err != nil {
