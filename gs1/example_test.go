@@ -140,3 +140,38 @@ func ExampleElements_Decimal() {
 	// Output:
 	// 125 kg 25.99
 }
+
+func ExampleDigitalLinkForItem() {
+	expiry := time.Date(2026, 5, 20, 0, 0, 0, 0, time.UTC)
+	uri, _ := gs1.DigitalLinkForItem("t.brand.cn", "9501101530003", "L20251120", "7K2M/9Q", expiry)
+	fmt.Println(uri)
+	item, _ := gs1.ParseItemLink(uri)
+	fmt.Println(item.GTIN, item.Lot, item.Serial, item.Expiry.Format("2006-01-02"))
+	// Output:
+	// https://t.brand.cn/01/09501101530003/10/L20251120/21/7K2M%2F9Q?17=260520
+	// 09501101530003 L20251120 7K2M/9Q 2026-05-20
+}
+
+func ExampleDigitalLink_URI() {
+	dl, _ := gs1.ParseDigitalLink("https://brand.example/gtin/9501101530003/lot/A%2fB?exp=260500#top")
+	uri, _ := dl.URI()
+	fmt.Println(uri)
+	// Output:
+	// https://brand.example/01/09501101530003/10/A%2FB?17=260500
+}
+
+func ExampleCheckPairs() {
+	for _, e := range []gs1.Elements{
+		{{AI: "00", Value: "006141411234567890"}, {AI: "02", Value: "09501101530003"}, {AI: "37", Value: "24"}},
+		{{AI: "01", Value: "09501101530003"}, {AI: "37", Value: "24"}},
+		{{AI: "02", Value: "09501101530003"}},
+		{{AI: "01", Value: "09501101530003"}, {AI: "3932", Value: "1562599"}},
+	} {
+		fmt.Println(e, gs1.CheckPairs(e))
+	}
+	// Output:
+	// (00)006141411234567890(02)09501101530003(37)24 <nil>
+	// (01)09501101530003(37)24 gs1: AI (37): cannot be combined with (01)
+	// (02)09501101530003 gs1: AI (02): needs (37) with it
+	// (01)09501101530003(3932)1562599 gs1: AI (3932): needs one of (30), (31nn), (32nn), (35nn), (36nn) with it
+}

@@ -223,6 +223,7 @@ func TestDigitalLinkURIRoundTrip(t *testing.T) {
 		{"https://a/01/12312312312333/10/A!B(1)", "https://a/01/12312312312333/10/A%21B%281%29"},
 		{"https://a/01/12312312312333/22/test/10/abc/21/xyz#fragment", "https://a/01/12312312312333/22/test/10/abc/21/xyz"},
 		{"https://a/stem/00/006141411234567890?", "https://a/stem/00/006141411234567890"},
+		{"https://a/01/12312312312333?%39%39=ABC", "https://a/01/12312312312333?99=ABC"},
 		{"https://a/01/12312312312333?unknown=666&99=ABC&&98=XYZ", "https://a/01/12312312312333?99=ABC&98=XYZ&unknown=666"},
 	} {
 		dl, err := gs1.ParseDigitalLink(tt.in)
