@@ -97,7 +97,7 @@ func (a recordsAPI) FieldKeys(ctx context.Context, app, form string) ([]engine.F
 	}
 	out := make([]engine.FieldRef, 0, len(c.Fields))
 	for _, f := range c.Fields {
-		out = append(out, engine.FieldRef{Key: f.Key, Type: f.Type, Label: f.Label})
+		out = append(out, engine.FieldRef{Key: f.Key, Type: f.Type, Label: f.Label, Public: f.Public})
 	}
 	return out, nil
 }
