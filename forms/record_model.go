@@ -62,6 +62,9 @@ type recordDoc struct {
 	UpdatedAt   time.Time            `bson:"updated_at"`
 	Deleted     *Deletion            `bson:"deleted,omitempty"`
 	ImportBatch string               `bson:"import,omitempty"`
+	// loadedStatus is the status the record had when load read it: a status change's event
+	// reports it as previousStatus.
+	loadedStatus string
 }
 
 func (d *recordDoc) record() *Record {

@@ -146,6 +146,7 @@ func (s *Service) load(ctx context.Context, app, form, id string, withDeleted bo
 	if d.Deleted != nil && !withDeleted || d.App != app || d.Form != form || s.importHidden(d.ImportBatch) {
 		return nil, fmt.Errorf("record %s: %w", id, engine.ErrNotFound)
 	}
+	d.loadedStatus = d.Status
 	return &d, nil
 }
 
@@ -217,7 +218,12 @@ func (s *Service) save(ctx context.Context, p *engine.Principal, d *recordDoc, a
 	base := d.Rev
 	rec := d.record()
 	rec.Rev = base + 1 // the revision the write makes, which its entry and event name
-	_, err := s.k.Commit(ctx, recordWrite(p, action, event, rec, before, rec.Data), func(ctx context.Context, journal func(context.Context) error) error {
+	w := recordWrite(p, action, event, rec, before, rec.Data)
+	if event == EventStatusChanged && d.loadedStatus != "" {
+		// Rules answer "from held to ok": the event says which status the record left.
+		w.Event.Data["previousStatus"] = d.loadedStatus
+	}
+	_, err := s.k.Commit(ctx, w, func(ctx context.Context, journal func(context.Context) error) error {
 		_, err := s.st.UpdateWith(ctx, RecordsCollection(d.App, d.Form), d.ID, base, d, journal)
 		return err
 	})

@@ -119,8 +119,9 @@ type NodeFields struct {
 type Timers struct {
 	// RemindAfter sends a reminder after this long (Go duration: "4h", "30m").
 	RemindAfter string `json:"remindAfter,omitempty"`
-	// After this long, Action happens: approve (auto-approve), return (to the previous node),
-	// escalate (add Escalate's people as assignees).
+	// After this long the node's tasks are overdue (EventTaskOverdue) and Action, if any,
+	// happens: approve (auto-approve), return (to the previous node), escalate (add
+	// Escalate's people as assignees).
 	TimeoutAfter string     `json:"timeoutAfter,omitempty"`
 	Action       string     `json:"action,omitempty"`
 	Escalate     []Assignee `json:"escalate,omitempty"`
@@ -220,4 +221,7 @@ const (
 	EventNodeEntered = "flow.node_entered"
 	EventNodeLeft    = "flow.node_left"
 	EventTaskCreated = "flow.task_created"
+	// EventTaskOverdue: a node's timeoutAfter passed with its tasks still open (Data: node,
+	// visit, action — the timeout action, "" for none — and assignees, those still pending).
+	EventTaskOverdue = "flow.task_overdue"
 )

@@ -297,6 +297,10 @@ func (m *machine) event(typ string, data map[string]any) {
 		data = map[string]any{}
 	}
 	data["flow"], data["form"], data["record"] = m.inst.Flow, m.inst.Form, m.inst.Record
+	if m.inst.Depth > 0 {
+		// Rules that answer flow events stop chains like record events do.
+		data[engine.EventChainDepth] = m.inst.Depth
+	}
 	m.eff.events = append(m.eff.events, engine.Event{Type: typ, App: m.inst.App, Kind: "flow", Target: m.inst.ID,
 		Actor: m.ev.actor, At: m.ev.now, Data: data})
 }
@@ -327,8 +331,12 @@ func isOpen(state string) bool { return state == TaskPending || state == TaskWai
 func acted(inst *Instance) bool {
 	for _, s := range inst.Timeline {
 		switch s.Action {
-		case stepApprove, stepReject, stepReturn, stepTransfer, stepAddSigner, stepFill, stepTimeout:
+		case stepApprove, stepReject, stepReturn, stepTransfer, stepAddSigner, stepFill:
 			return true
+		case stepTimeout:
+			if s.Target != "" { // a bare timeout only marked the tasks overdue
+				return true
+			}
 		}
 	}
 	return false
@@ -1103,6 +1111,16 @@ func (m *machine) timeout(n *Node, visit int) error {
 	if n.Timers != nil {
 		act = n.Timers.Action
 	}
+	if stepInVisit(m.inst, n.ID, visit, stepTimeout) {
+		return nil // timed out already (a claim taken over after its firer died)
+	}
+	var pending []string
+	for _, t := range m.inst.Tasks {
+		if t.Node == n.ID && t.Visit == visit && t.State == TaskPending {
+			pending = append(pending, t.Assignee)
+		}
+	}
+	m.event(EventTaskOverdue, map[string]any{"node": n.ID, "visit": visit, "action": act, "assignees": pending})
 	switch act {
 	case "approve":
 		m.step(stepTimeout, n.ID, "", "", act)

@@ -576,9 +576,9 @@ func TestNodeTimers(t *testing.T) {
 	if got := nodeTimers(inst, n, 3, entered, loc); !got[1].Due.Equal(entered.Add(2 * time.Hour)) {
 		t.Errorf("timeout due %s in calendar time", got[1].Due.In(loc))
 	}
-	// Without an action, a timeout does nothing, so no timer is kept for it.
+	// Without an action, the timeout still marks the tasks overdue (flow.task_overdue).
 	n.Timers.Action = ""
-	if got := nodeTimers(inst, n, 3, entered, loc); len(got) != 1 {
+	if got := nodeTimers(inst, n, 3, entered, loc); len(got) != 2 {
 		t.Errorf("timers %+v", got)
 	}
 }

@@ -43,5 +43,6 @@ func New(k *engine.Kernel, opts Options) *Service {
 	})
 	// The runtime (instance_*.go, timer*.go) subscribes to the bus and adds the timer job.
 	s.startRuntime()
+	s.registerStartAction()
 	return s
 }

@@ -82,9 +82,9 @@ func nodeTimers(inst *Instance, n *Node, visit int, now time.Time, loc *time.Loc
 		out = append(out, newTimer(inst, n.ID, visit, kind, due))
 	}
 	add(n.Timers.RemindAfter, timerRemind)
-	if n.Timers.Action != "" {
-		add(n.Timers.TimeoutAfter, timerTimeout)
-	}
+	// Without an action the timeout only marks the node's tasks overdue (EventTaskOverdue,
+	// which rules answer).
+	add(n.Timers.TimeoutAfter, timerTimeout)
 	return out
 }
 
