@@ -58,6 +58,43 @@ type Records interface {
 	// on a top-level field (it is x-filterable, or a relation), so a sweep by it reads no
 	// more than the records it finds.
 	IndexedField(ctx context.Context, app, form, field string) (bool, error)
+	// FormFields describes the fields of version n of a form (0: the latest published one) for
+	// engines that lay its records out (print templates): every top-level field with a
+	// sub-table's columns and a relation's target form. ErrNotFound when there is none.
+	FormFields(ctx context.Context, app, form string, n int) ([]FieldSpec, error)
+	// RecordValues reads a record as p may read it (like the API: p's read permission and row
+	// scope, else ErrForbidden or ErrNotFound) and gives the fields p may see — a hidden field
+	// or sub-table column is absent — as a page prints them in lang: text for choices, users,
+	// departments and relations (the related record's title), float64 for numbers and money,
+	// "YYYY-MM-DD" for dates, RFC 3339 for datetimes, bool for switches, []map[string]any for
+	// sub-table rows (their cells the same way), file ids ([]string) for images and files.
+	RecordValues(ctx context.Context, p *Principal, app, form, id, lang string) (*RecordValues, error)
+}
+
+// FieldSpec describes one field of a form version (Records.FormFields).
+type FieldSpec struct {
+	Key   string `json:"key"`
+	Type  string `json:"type"`
+	Label Text   `json:"label"`
+	// Columns are a sub-table's columns.
+	Columns []FieldSpec `json:"columns,omitempty"`
+	// Target is the form a relation field points to (in the same app); Multiple that it holds
+	// several records.
+	Target   string `json:"target,omitempty"`
+	Multiple bool   `json:"multiple,omitempty"`
+}
+
+// RecordValues is a record as Records.RecordValues gives it.
+type RecordValues struct {
+	ID      string `json:"id"`
+	Form    string `json:"form"`
+	Version int    `json:"version"`
+	Status  string `json:"status,omitempty"`
+	// Values are the visible fields by key, as text and plain values (see RecordValues).
+	Values map[string]any `json:"values"`
+	// Related are the ids of the records each visible relation field points to, by field key,
+	// so that a caller can read their fields one level down.
+	Related map[string][]string `json:"related,omitempty"`
 }
 
 // RecordCard is what the form's field rules let one principal see of one record on a card.
