@@ -1,8 +1,10 @@
 package api_test
 
 import (
+	"archive/zip"
 	"bytes"
 	"context"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -342,4 +344,100 @@ func pdfText(t *testing.T, pdf []byte) string {
 		t.Fatalf("pdftotext: %v: %s", err, out)
 	}
 	return strings.Join(strings.Fields(string(out)), " ")
+}
+
+// TestPrintPerCode: a template printed per item code makes one label per code issued for the
+// lot, each with its own serial and Digital Link; the job counts the codes per issuance and the
+// lot's printed count follows.
+func TestPrintPerCode(t *testing.T) {
+	needPoppler(t)
+	f := newFixture(t)
+	f.publishForm(t, plantApp, printSupplierDef)
+	f.publishForm(t, plantApp, printLotDef)
+	base := printBase("")
+	def := printLabel("unit")
+	def["repeat"] = "code"
+	def["elements"] = []map[string]any{
+		{"id": "serial", "type": "text", "x": 2, "y": 2, "w": 40, "h": 5, "text": "SN {{code.serial}} {{lot_no}}"},
+		{"id": "qr", "type": "qr", "x": 40, "y": 20, "w": 18, "h": 18, "value": "{{code.url}}"},
+	}
+	f.admin.Do("POST", base, def, 201, nil)
+	f.admin.Do("POST", base+"/unit/publish", nil, 201, nil)
+	var lot struct {
+		ID string `json:"id"`
+	}
+	f.admin.Do("POST", recordsPath(plantApp, "lot"), map[string]any{"data": map[string]any{"lot_no": "L9", "product": "奶酪"}}, 201, &lot)
+	var is printing.Issuance
+	f.admin.Do("POST", recordsPath(plantApp, "lot")+"/"+lot.ID+"/codes", printing.IssueInput{Count: 5, GTIN: "09501101530003"}, 201, &is)
+	res := f.admin.Do("POST", base+"/unit/print", printing.PrintInput{Records: []string{lot.ID}}, 200, nil)
+	if pages := pdfPages(t, res.Body); pages != 5 {
+		t.Fatalf("%d labels, want one per code (5)", pages)
+	}
+	text := pdfText(t, res.Body)
+	if strings.Count(text, "SN ") != 5 || !strings.Contains(text, is.First) || strings.Count(text, "L9") != 5 {
+		t.Fatalf("labels: %q (first serial %s)", text, is.First)
+	}
+	var jobs printing.JobList
+	f.admin.Do("GET", base+"/unit/jobs", nil, 200, &jobs)
+	if len(jobs.Items) != 1 || len(jobs.Items[0].Codes) != 1 || jobs.Items[0].Codes[0] != (printing.JobCodes{Issuance: is.ID, N: 5}) || jobs.Items[0].Labels != 5 {
+		t.Fatalf("job %+v", jobs.Items)
+	}
+	var lc printing.LotCodes
+	f.admin.Do("GET", recordsPath(plantApp, "lot")+"/"+lot.ID+"/codes", nil, 200, &lc)
+	if lc.Totals.Printed != 5 {
+		t.Fatalf("lot counts %+v", lc.Totals)
+	}
+}
+
+// TestPrintZip: past 10,000 labels a print is a ZIP of PDFs of 10,000 labels each.
+func TestPrintZip(t *testing.T) {
+	if testing.Short() {
+		t.Skip("draws 10,002 labels")
+	}
+	needPoppler(t)
+	f := newFixture(t)
+	f.publishForm(t, plantApp, printSupplierDef)
+	f.publishForm(t, plantApp, strings.Replace(printLotDef, `"x-label": {"zh-CN": "明细", "en": "Lines"},`, `"x-label": {"zh-CN": "明细", "en": "Lines"}, "x-options": {"maxRows": 10000},`, 1))
+	base := printBase("")
+	def := printLabel("line")
+	def["repeat"], def["repeatField"] = "row", "lines"
+	def["elements"] = []map[string]any{{"id": "item", "type": "text", "x": 2, "y": 2, "w": 50, "h": 6, "text": "{{row.item}} {{row.n}}"}}
+	f.admin.Do("POST", base, def, 201, nil)
+	f.admin.Do("POST", base+"/line/publish", nil, 201, nil)
+	var ids []string
+	for r := 0; r < 2; r++ {
+		lines := make([]map[string]any, 5001)
+		for i := range lines {
+			lines[i] = map[string]any{"item": "件", "n": i}
+		}
+		var rec struct {
+			ID string `json:"id"`
+		}
+		f.admin.Do("POST", recordsPath(plantApp, "lot"), map[string]any{"data": map[string]any{"lot_no": "Z" + strconv.Itoa(r), "lines": lines}}, 201, &rec)
+		ids = append(ids, rec.ID)
+	}
+	res := f.admin.Do("POST", base+"/line/print", printing.PrintInput{Records: ids}, 200, nil)
+	if res.Header.Get("Content-Type") != "application/zip" || res.Header.Get("X-Print-Labels") != "10002" {
+		t.Fatalf("headers %v", res.Header)
+	}
+	zr, err := zip.NewReader(bytes.NewReader(res.Body), int64(len(res.Body)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pages []int
+	for _, zf := range zr.File {
+		r, err := zf.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		pdf, err := io.ReadAll(r)
+		r.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		pages = append(pages, pdfPages(t, pdf))
+	}
+	if len(pages) != 2 || pages[0] != 10000 || pages[1] != 2 {
+		t.Fatalf("PDFs in the ZIP have %v pages, want [10000 2]", pages)
+	}
 }
