@@ -63,7 +63,9 @@ func TestHealthz(t *testing.T) {
 // /ca and /ca.crt hand out the plant's local CA certificate and how to trust it on a phone: a
 // phone must reach them before it can trust the server (and sign in).
 var publicRoutes = map[string]bool{"GET /": true, "GET /healthz": true, "POST /api/v1/auth/login": true,
-	"GET /ca": true, "GET /ca.crt": true}
+	"GET /ca": true, "GET /ca.crt": true,
+	// The scan pages of item codes: what a consumer's phone opens (scan.go).
+	"GET /t/:serial": true, "GET /01/:gtin/21/:serial": true, "GET /01/:gtin/10/:lot/21/:serial": true, "POST /t/:serial/complaint": true}
 
 // TestEveryRouteNeedsAuth walks every route Fiber has registered and calls it without a session:
 // all but the public ones must answer 401.
