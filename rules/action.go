@@ -13,10 +13,19 @@ import (
 // is a file action_<type>.go that registers itself in init.
 type actionKind struct {
 	kernel string
+	// needsRecord: the action works on the record the rule fired for (set_status,
+	// set_fields, start_flow), so a schedule rule without match may not use it.
+	needsRecord bool
+	// run, when set, runs the action in place of calling the kernel action once (the kind
+	// calls kernel actions itself: update_records, one record.set_fields per record).
+	run runFunc
 	// compile decodes and checks params (field errors: pointers relative to params, or added
 	// to cc.fe with cc.at) and returns what makes the kernel action's params for one run.
 	compile func(cc *compileCtx, params json.RawMessage) (prepared, error)
 }
+
+// runFunc runs an action whose kind has its own run, with the params prepared for this run.
+type runFunc func(ctx context.Context, s *Service, c *Compiled, ac engine.ActionContext) (map[string]any, error)
 
 // prepared makes a kernel action's params for one run from the rule's variables.
 type prepared func(ctx context.Context, vars map[string]any) (map[string]any, error)

@@ -51,14 +51,8 @@ func init() {
 			if err := engine.DecodeStrict(raw, &p); err != nil {
 				return nil, err
 			}
-			if len(p.To) == 0 && len(p.Roles) == 0 {
-				return nil, engine.Invalid("/to", "required", nil)
-			}
-			if len(p.To) > maxNotifyTo {
-				return nil, engine.Invalid("/to", "too_many", map[string]any{"max": maxNotifyTo})
-			}
-			if len(p.Roles) > maxNotifyRoles {
-				return nil, engine.Invalid("/roles", "too_many", map[string]any{"max": maxNotifyRoles})
+			if err := checkRecipients(p); err != nil {
+				return nil, err
 			}
 			if p.Title == "" {
 				return nil, engine.Invalid("/title", "required", nil)
@@ -68,39 +62,60 @@ func init() {
 			if p.Body != "" {
 				body = cc.expr("/body", p.Body, engine.ExprString)
 			}
-			render := func(ctx context.Context, vars map[string]any) (string, string, error) {
-				t, err := title.Eval(ctx, vars)
-				if err != nil {
-					return "", "", fmt.Errorf("title: %w", err)
-				}
-				ts, _ := t.(string)
-				var bs string
-				if body != nil {
-					b, err := body.Eval(ctx, vars)
-					if err != nil {
-						return "", "", fmt.Errorf("body: %w", err)
-					}
-					bs, _ = b.(string)
-				}
-				return ts, bs, nil
-			}
-			return func(ctx context.Context, vars map[string]any) (map[string]any, error) {
-				// Rendered with every field for the run log (read by the app's designers, who
-				// see every field); each recipient gets its own rendering.
-				t, b, err := render(ctx, vars)
-				if err != nil {
-					return nil, err
-				}
-				out := map[string]any{"to": anyList(p.To), "roles": anyList(p.Roles), "title": t}
-				if body != nil {
-					out["body"] = b
-				}
-				out[renderParam] = notifyRender(func(ctx context.Context, visible []string) (string, string, error) {
-					return render(ctx, visibleVars(vars, visible))
-				})
-				return out, nil
-			}, nil
+			return renderedParams(p.To, p.Roles, "title", title, body), nil
 		}})
+}
+
+// checkRecipients checks the recipient lists of notify and email.
+func checkRecipients(p notifyParams) error {
+	if len(p.To) == 0 && len(p.Roles) == 0 {
+		return engine.Invalid("/to", "required", nil)
+	}
+	if len(p.To) > maxNotifyTo {
+		return engine.Invalid("/to", "too_many", map[string]any{"max": maxNotifyTo})
+	}
+	if len(p.Roles) > maxNotifyRoles {
+		return engine.Invalid("/roles", "too_many", map[string]any{"max": maxNotifyRoles})
+	}
+	return nil
+}
+
+// renderedParams makes the params of a message to people (notify, email): to, roles, the title
+// (under titleKey) and body rendered with every field for the run log, and the renderer that
+// renders them for each recipient with only the fields they may see.
+func renderedParams(to, roles []string, titleKey string, title, body *engine.Program) prepared {
+	render := func(ctx context.Context, vars map[string]any) (string, string, error) {
+		t, err := title.Eval(ctx, vars)
+		if err != nil {
+			return "", "", fmt.Errorf("%s: %w", titleKey, err)
+		}
+		ts, _ := t.(string)
+		var bs string
+		if body != nil {
+			b, err := body.Eval(ctx, vars)
+			if err != nil {
+				return "", "", fmt.Errorf("body: %w", err)
+			}
+			bs, _ = b.(string)
+		}
+		return ts, bs, nil
+	}
+	return func(ctx context.Context, vars map[string]any) (map[string]any, error) {
+		// Rendered with every field for the run log (read by the app's designers, who see
+		// every field); each recipient gets its own rendering.
+		t, b, err := render(ctx, vars)
+		if err != nil {
+			return nil, err
+		}
+		out := map[string]any{"to": anyList(to), "roles": anyList(roles), titleKey: t}
+		if body != nil {
+			out["body"] = b
+		}
+		out[renderParam] = notifyRender(func(ctx context.Context, visible []string) (string, string, error) {
+			return render(ctx, visibleVars(vars, visible))
+		})
+		return out, nil
+	}
 }
 
 // visibleVars is vars with the record fields outside visible (in record and previous)
@@ -166,11 +181,18 @@ func (s *Service) registerNotify() {
 						continue
 					}
 					if render != nil {
-						if n.Title, n.Body, err = render(ctx, visible); err != nil {
+						if n.Title, n.Body, err = render(s.withLookup(ctx, ac.App, principalOf(u)), visible); err != nil {
 							// An expression over a placeholder (arithmetic on a hidden number):
 							// the notification still points at the record.
 							n.Title, n.Body = hiddenPlaceholder, ""
 						}
+					}
+				} else if render != nil {
+					// No record (a schedule firing): what lookup() finds is still read as
+					// the recipient.
+					var err error
+					if n.Title, n.Body, err = render(s.withLookup(ctx, ac.App, principalOf(u)), nil); err != nil {
+						n.Title, n.Body = hiddenPlaceholder, ""
 					}
 				}
 				ns = append(ns, n)

@@ -15,7 +15,7 @@ type setFieldsParams struct {
 }
 
 func init() {
-	registerActionKind("set_fields", actionKind{kernel: "record.set_fields",
+	registerActionKind("set_fields", actionKind{kernel: "record.set_fields", needsRecord: true,
 		compile: func(cc *compileCtx, raw json.RawMessage) (prepared, error) {
 			var p setFieldsParams
 			if err := engine.DecodeStrict(raw, &p); err != nil {

@@ -14,7 +14,7 @@ type setStatusParams struct {
 }
 
 func init() {
-	registerActionKind("set_status", actionKind{kernel: "record.set_status",
+	registerActionKind("set_status", actionKind{kernel: "record.set_status", needsRecord: true,
 		compile: func(cc *compileCtx, raw json.RawMessage) (prepared, error) {
 			var p setStatusParams
 			if err := engine.DecodeStrict(raw, &p); err != nil {

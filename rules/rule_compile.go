@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/robfig/cron/v3"
+
 	"tracecraft/engine"
 )
 
@@ -26,6 +28,12 @@ func init() {
 		"rule_not_indexed": {ZH: "字段「{field}」未设为可筛选：日期触发每天按它查询记录，请在表单中勾选“可筛选”",
 			EN: "field {field} is not filterable: the date trigger looks records up by it daily; mark it filterable in the form"},
 		"rule_no_status": {ZH: "表单没有状态", EN: "the form has no status"},
+		"rule_match_not_indexed": {ZH: "字段「{field}」未设为可筛选：按它查找记录需要索引，请在表单中勾选“可筛选”",
+			EN: "field {field} is not filterable: finding records by it needs its index; mark it filterable in the form"},
+		"rule_needs_record": {ZH: "按计划每次触发只运行一次的规则没有记录，此动作需要记录（可用“匹配记录”按记录运行）",
+			EN: "a schedule rule that runs once per firing has no record, and this action needs one (add match to run per record)"},
+		"rule_bad_cron":     {ZH: "计划格式不正确：{detail}", EN: "invalid schedule: {detail}"},
+		"rule_bad_timezone": {ZH: "未知的时区 {value}", EN: "unknown time zone {value}"},
 	})
 }
 
@@ -53,12 +61,16 @@ type Compiled struct {
 	to      any
 	hasTo   bool
 	actions []compiledAction
+	// schedule is a schedule trigger's cron schedule, in its time zone; match its records.
+	schedule cron.Schedule
+	match    *compiledMatch
 }
 
 type compiledAction struct {
 	typ    string
 	kernel string // the kernel action it runs
 	params prepared
+	run    runFunc // the kind's own run (actionKind.run), if any
 }
 
 // conditionEnv is what a rule's expressions read: the record's data after the change
@@ -72,6 +84,13 @@ var conditionEnv = engine.ExprEnv{
 	"status":   {Kind: engine.ExprString},
 	"user":     engine.ExprObjectOf(map[string]engine.ExprType{"username": {Kind: engine.ExprString}}),
 	"rule":     engine.ExprObjectOf(map[string]engine.ExprType{"key": {Kind: engine.ExprString}, "version": {Kind: engine.ExprInt}}),
+	// flow is the flow event of a flow trigger (empty strings otherwise): the flow's key, the
+	// instance, the outcome (flow_finished) and the node (node_entered, task_overdue).
+	"flow": engine.ExprObjectOf(map[string]engine.ExprType{"key": {Kind: engine.ExprString}, "instance": {Kind: engine.ExprString},
+		"outcome": {Kind: engine.ExprString}, "node": {Kind: engine.ExprString}}),
+	// target is, in update_records' values, the data of the record being updated (nil
+	// elsewhere).
+	"target": {Kind: engine.ExprObject},
 }
 
 // compileCtx is what an action kind's compile step checks against.
@@ -83,6 +102,9 @@ type compileCtx struct {
 	fields map[string]engine.FieldRef
 	fe     *engine.FieldErrors
 	path   string // the action's params pointer: /actions/i/params
+	live   bool
+	// kernel is set by a kind's compile that chooses its kernel action itself (action).
+	kernel string
 }
 
 // at is the pointer of rel, a path inside the params ("/values/qty", "values" or "").
@@ -101,6 +123,10 @@ func (cc *compileCtx) expr(rel, source string, want engine.ExprKind) *engine.Pro
 	p, err := cc.s.k.Exprs.Compile(source, conditionEnv, want)
 	if err != nil {
 		cc.fe.Add(cc.at(rel), "expr", map[string]any{"detail": exprDetail(err)})
+		return nil
+	}
+	if err := cc.s.checkLookups(cc.ctx, cc.app, p, cc.live); err != nil {
+		cc.fe.Add(cc.at(rel), "expr", map[string]any{"detail": err.Error()})
 		return nil
 	}
 	return p
@@ -175,11 +201,14 @@ func (s *Service) compileDef(ctx context.Context, app string, def *Definition, l
 		fe.Add("/trigger/days", "unknown_field", nil)
 	}
 	if len(t.From) > 0 {
-		if t.On != OnFieldChanged {
+		if t.On != OnFieldChanged && t.On != OnStatusChanged {
 			fe.Add("/trigger/from", "unknown_field", nil)
 		}
 		_ = json.Unmarshal(t.From, &c.from)
 		c.hasFrom = true
+		if _, ok := c.from.(string); t.On == OnStatusChanged && !ok {
+			fe.Add("/trigger/from", "wrong_type", map[string]any{"want": "string"})
+		}
 	}
 	if len(t.To) > 0 {
 		if t.On != OnFieldChanged && t.On != OnStatusChanged {
@@ -191,10 +220,15 @@ func (s *Service) compileDef(ctx context.Context, app string, def *Definition, l
 			fe.Add("/trigger/to", "wrong_type", map[string]any{"want": "string"})
 		}
 	}
+	if err := s.compileTrigger(ctx, app, c, live, &fe); err != nil {
+		return nil, err
+	}
 	if def.Condition != "" {
 		p, err := s.k.Exprs.Compile(def.Condition, conditionEnv, engine.ExprBool)
 		if err != nil {
 			fe.Add("/condition", "expr", map[string]any{"detail": exprDetail(err)})
+		} else if err := s.checkLookups(ctx, app, p, live); err != nil {
+			fe.Add("/condition", "expr", map[string]any{"detail": err.Error()})
 		}
 		c.cond = p
 	}
@@ -205,15 +239,19 @@ func (s *Service) compileDef(ctx context.Context, app string, def *Definition, l
 			fe.Add(path+"/type", "not_found", map[string]any{"value": a.Type})
 			continue
 		}
-		if _, ok := s.k.Actions.Get(kind.kernel); !ok {
+		if _, ok := s.k.Actions.Get(kind.kernel); !ok && kind.kernel != "" {
 			fe.Add(path+"/type", "not_found", map[string]any{"value": kind.kernel})
+			continue
+		}
+		if kind.needsRecord && t.On == OnSchedule && len(t.Match) == 0 {
+			fe.Add(path+"/type", "rule_needs_record", nil)
 			continue
 		}
 		params := a.Params
 		if len(params) == 0 {
 			params = json.RawMessage("{}")
 		}
-		cc := &compileCtx{ctx: ctx, s: s, app: app, form: def.Form, fields: fields, fe: &fe, path: path + "/params"}
+		cc := &compileCtx{ctx: ctx, s: s, app: app, form: def.Form, fields: fields, fe: &fe, path: path + "/params", live: live}
 		if !live {
 			cc.fields = nil
 		}
@@ -228,7 +266,11 @@ func (s *Service) compileDef(ctx context.Context, app string, def *Definition, l
 			}
 			return nil, fmt.Errorf("compile rule %s: action %d: %w", def.Key, i, err)
 		}
-		c.actions = append(c.actions, compiledAction{typ: a.Type, kernel: kind.kernel, params: prep})
+		kernel := kind.kernel
+		if cc.kernel != "" {
+			kernel = cc.kernel
+		}
+		c.actions = append(c.actions, compiledAction{typ: a.Type, kernel: kernel, params: prep, run: kind.run})
 	}
 	if err := fe.Err(); err != nil {
 		return nil, err

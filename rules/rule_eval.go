@@ -26,8 +26,13 @@ type evalInput struct {
 	actor   string
 	depth   int       // the chain depth of the write that triggered the evaluation
 	key     string    // the base of the actions' run keys
-	claim   string    // a date firing's claim in firedCollection; "" for events
-	until   time.Time // when the date firing's window has closed (Prune deletes its claim after)
+	claim   string    // a date or schedule firing's claim in firedCollection; "" for events
+	until   time.Time // when the firing's claim may go (Prune deletes it after)
+	// claimFirst claims before the condition is evaluated (schedule firings): a firing is
+	// evaluated, and logged, once however many nodes and runs come to it.
+	claimFirst bool
+	flow       map[string]any // a flow trigger's flow variable
+	reason     string         // a note for the run log (a schedule firing past the cap)
 }
 
 // onRecordEvent evaluates the published rules of the record's form whose trigger the event
@@ -89,7 +94,7 @@ func (c *Compiled) matches(e engine.Event) bool {
 		if e.Type != engine.EventRecordStatusChanged {
 			return false
 		}
-		return !c.hasTo || e.Data["status"] == c.to
+		return (!c.hasTo || e.Data["status"] == c.to) && (!c.hasFrom || e.Data["previousStatus"] == c.from)
 	case OnFieldChanged:
 		if e.Type != engine.EventRecordUpdated {
 			return false
@@ -131,11 +136,16 @@ func (c *Compiled) vars(in *evalInput) map[string]any {
 	if actor == "" {
 		actor = engine.SystemActor
 	}
+	flow := in.flow
+	if flow == nil {
+		flow = map[string]any{"key": "", "instance": "", "outcome": "", "node": ""}
+	}
 	return map[string]any{
 		"record": data, "previous": prev, "status": in.status,
 		"user": map[string]any{"username": actor},
 		"rule": map[string]any{"key": c.Key, "version": c.Version},
-		"app":  c.App, "form": in.form, "id": in.id,
+		"flow": flow, "target": nil,
+		"app": c.App, "form": in.form, "id": in.id,
 	}
 }
 
@@ -144,7 +154,7 @@ func (c *Compiled) vars(in *evalInput) map[string]any {
 // failure, for the caller to retry.
 func (s *Service) evaluate(ctx context.Context, c *Compiled, in *evalInput) (*Run, error) {
 	run := &Run{App: c.App, Rule: c.Key, Version: c.Version, Trigger: in.trigger, Event: in.event, Form: in.form,
-		Record: in.id, Actor: in.actor, Depth: in.depth}
+		Record: in.id, Actor: in.actor, Depth: in.depth, Reason: in.reason}
 	if in.depth >= s.opts.MaxDepth {
 		run.Outcome = OutcomeDepthCapped
 		run.Reason = fmt.Sprintf("the record was written by a chain of %d rule actions; the cap is %d: no actions ran", in.depth, s.opts.MaxDepth)
@@ -152,6 +162,13 @@ func (s *Service) evaluate(ctx context.Context, c *Compiled, in *evalInput) (*Ru
 		s.logRun(ctx, run)
 		return run, nil
 	}
+	if in.claim != "" && in.claimFirst {
+		claimed, err := s.claim(ctx, c, in)
+		if err != nil || !claimed {
+			return nil, err
+		}
+	}
+	ctx = s.withLookup(ctx, c.App, rulePrincipal(c))
 	vars := c.vars(in)
 	if c.cond != nil {
 		ok, err := c.cond.EvalBool(ctx, vars)
@@ -168,13 +185,10 @@ func (s *Service) evaluate(ctx context.Context, c *Compiled, in *evalInput) (*Ru
 			return run, nil
 		}
 	}
-	if in.claim != "" {
-		err := s.st.Put(ctx, firedCollection, in.claim, map[string]any{"rule": c.Key, "version": c.Version, "record": in.id, "at": s.now().UTC(), "until": in.until.UTC()})
-		if errors.Is(err, store.ErrDuplicate) {
-			return nil, nil // fired before, by this node or another
-		}
-		if err != nil {
-			return nil, fmt.Errorf("claim %s: %w", in.claim, err)
+	if in.claim != "" && !in.claimFirst {
+		claimed, err := s.claim(ctx, c, in)
+		if err != nil || !claimed {
+			return nil, err
 		}
 	}
 	run.Actions, run.Error = s.runActions(ctx, c, in, vars, false)
@@ -194,6 +208,19 @@ func (s *Service) evaluate(ctx context.Context, c *Compiled, in *evalInput) (*Ru
 		return run, fmt.Errorf("rule %s on %s: %s", c.Key, in.id, run.Error)
 	}
 	return run, nil
+}
+
+// claim claims a firing by a unique insert; false when it was claimed before, by this node or
+// another.
+func (s *Service) claim(ctx context.Context, c *Compiled, in *evalInput) (bool, error) {
+	err := s.st.Put(ctx, firedCollection, in.claim, map[string]any{"rule": c.Key, "version": c.Version, "record": in.id, "at": s.now().UTC(), "until": in.until.UTC()})
+	if errors.Is(err, store.ErrDuplicate) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("claim %s: %w", in.claim, err)
+	}
+	return true, nil
 }
 
 // runActions runs the rule's actions in order, or, for a dry run, only works out their params.
@@ -224,13 +251,17 @@ func (s *Service) runActions(ctx context.Context, c *Compiled, in *evalInput, va
 			params = maps.Clone(params)
 			params["secret"] = real
 		}
-		act, ok := s.k.Actions.Get(a.kernel)
-		if !ok {
+		ac := engine.ActionContext{Key: in.key + "#" + strconv.Itoa(i), App: c.App, Form: in.form,
+			Record: in.id, Actor: rulePrincipal(c), Params: params}
+		var res map[string]any
+		if a.run != nil {
+			res, err = a.run(actx, s, c, ac)
+		} else if act, ok := s.k.Actions.Get(a.kernel); !ok {
 			ar.Error = "no such action"
 			return append(out, ar), fmt.Sprintf("action %d (%s): %s", i, a.typ, ar.Error)
+		} else {
+			res, err = act.Run(actx, ac)
 		}
-		res, err := act.Run(actx, engine.ActionContext{Key: in.key + "#" + strconv.Itoa(i), App: c.App, Form: in.form,
-			Record: in.id, Actor: rulePrincipal(c), Params: params})
 		if err != nil {
 			ar.Error = err.Error()
 			return append(out, ar), fmt.Sprintf("action %d (%s): %s", i, a.typ, ar.Error)
@@ -251,20 +282,18 @@ func rulePrincipal(c *Compiled) *engine.Principal {
 	return p
 }
 
-// redact leaves secrets out of what the run log and a dry run show.
-// and the in-memory renderer of a notification.
+// redact leaves out of what the run log and a dry run show the secrets and the in-memory
+// members of params (a notification's renderer, update_records' query and values: names
+// starting with _).
 func redact(params map[string]any) map[string]any {
-	_, secret := params["secret"]
-	_, render := params[renderParam]
-	if !secret && !render {
-		return params
-	}
 	out := make(map[string]any, len(params))
 	for k, v := range params {
+		if len(k) > 0 && k[0] == '_' {
+			continue
+		}
 		out[k] = v
 	}
-	delete(out, renderParam)
-	if secret {
+	if _, secret := params["secret"]; secret {
 		out["secret"] = "…"
 	}
 	return out
@@ -314,6 +343,7 @@ func (s *Service) DryRun(ctx context.Context, p *engine.Principal, app, key stri
 		}
 		out.InWindow = &ok
 	}
+	ctx = s.withLookup(ctx, app, p)
 	vars := c.vars(ev)
 	out.Condition = true
 	if c.cond != nil {

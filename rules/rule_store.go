@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
@@ -21,6 +22,8 @@ type activeRule struct {
 	Form    string `bson:"form"`
 	On      string `bson:"on"`
 	Version int    `bson:"version"`
+	// Since is when the version was activated: a schedule rule fires for no time before it.
+	Since time.Time `bson:"since"`
 }
 
 // SaveDraft checks a rule definition and stores it as the rule's draft; it needs app.design.
@@ -92,10 +95,17 @@ func (s *Service) Publish(ctx context.Context, p *engine.Principal, app, key str
 	return out, nil
 }
 
-// activate records version n of app/key as the one that runs.
+// activate records version n of app/key as the one that runs; a disabled version takes the
+// rule off the active list, so no event, sweep or schedule finds it (and nothing is logged).
 func (s *Service) activate(ctx context.Context, app, key string, def Definition, n int) error {
 	id := engine.DefinitionID(app, key)
-	a := activeRule{ID: id, App: app, Key: key, Form: def.Form, On: def.Trigger.On, Version: n}
+	if def.Disabled {
+		if err := s.st.Delete(ctx, activeCollection, id); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("deactivate rule %s: %w", id, err)
+		}
+		return nil
+	}
+	a := activeRule{ID: id, App: app, Key: key, Form: def.Form, On: def.Trigger.On, Version: n, Since: s.now().UTC().Truncate(time.Millisecond)}
 	// Set: versions only grow, and every writer writes the latest it published.
 	if err := s.st.Set(ctx, activeCollection, id, a); err != nil {
 		return fmt.Errorf("activate rule %s: %w", id, err)

@@ -76,6 +76,17 @@ type Options struct {
 	// unspecified or multicast address is refused (ParseWebhookAllow reads the serve
 	// command's --webhook-allow).
 	WebhookAllow []netip.Prefix
+	// ScheduleSpec is the spec of the job that fires schedule rules; "@every 1m".
+	ScheduleSpec string
+	// ScheduleCatchUp is how far back the schedule job looks for a rule's latest firing not
+	// yet run (a node was down, a tick skipped); default 1 hour. Older firings are not run.
+	ScheduleCatchUp time.Duration
+	// MaxRecords caps the records one schedule firing (with match) runs on and the records
+	// one update_records action updates (default 500); the run log says when it was reached.
+	MaxRecords int
+	// SMTP is the mail server of the email action; without Addr, rules with an email action
+	// cannot be saved.
+	SMTP SMTPOptions
 }
 
 // Service is the rule engine.
@@ -130,6 +141,18 @@ func New(k *engine.Kernel, opts Options) *Service {
 	if opts.WebhookWorkers <= 0 {
 		opts.WebhookWorkers = 4
 	}
+	if opts.ScheduleSpec == "" {
+		opts.ScheduleSpec = "@every 1m"
+	}
+	if opts.ScheduleCatchUp <= 0 {
+		opts.ScheduleCatchUp = time.Hour
+	}
+	if opts.MaxRecords <= 0 {
+		opts.MaxRecords = 500
+	}
+	if opts.SMTP.Timeout <= 0 {
+		opts.SMTP.Timeout = 30 * time.Second
+	}
 	s := &Service{k: k, st: k.Store, now: opts.Now, opts: opts, hc: newWebhookClient(opts.WebhookTimeout, opts.WebhookAllow)}
 	s.dispatch.ctx, s.dispatch.cancel = context.WithCancel(context.Background())
 	s.defs = engine.NewDefinitions(k, DefinitionKind, rulesCollection, versionsCollection)
@@ -148,7 +171,9 @@ func New(k *engine.Kernel, opts Options) *Service {
 	}
 	s.registerNotify()
 	s.registerWebhook()
+	s.registerEmail()
 	k.Bus.Subscribe(RecordsSubscriber, []string{"record."}, s.onRecordEvent)
+	k.Bus.Subscribe(FlowsSubscriber, []string{engine.EventFlowFinished, eventNodeEntered, eventTaskOverdue}, s.onFlowEvent)
 	for _, j := range []struct {
 		name, spec string
 		run        engine.JobFunc
@@ -159,6 +184,10 @@ func New(k *engine.Kernel, opts Options) *Service {
 		}},
 		{WebhookJob, opts.WebhookSpec, func(ctx context.Context, _ time.Time) error {
 			_, err := s.RetryWebhooks(ctx)
+			return err
+		}},
+		{ScheduleJob, opts.ScheduleSpec, func(ctx context.Context, tick time.Time) error {
+			_, err := s.RunSchedules(ctx, tick)
 			return err
 		}},
 		{PruneJob, "0 40 3 * * *", func(ctx context.Context, tick time.Time) error {

@@ -1,0 +1,160 @@
+package rules
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/mail"
+	"slices"
+	"time"
+
+	"tracecraft/engine"
+	"tracecraft/engine/store"
+)
+
+// emailParams: {"to": ["wang"], "roles": ["warehouse"], "subject": "expression", "body":
+// "expression"} mails each user named and each member of the roles named, at the e-mail
+// address of their account (users without one are left out), through the SMTP server of
+// Options.SMTP (kernel action email.send). Recipients are chosen like notify's — enabled
+// users who may read the record now — and subject and body are rendered for each with only
+// the fields they may see (hiddenPlaceholder for the others), so a hidden field never goes
+// out in a mail. One message per recipient.
+type emailParams struct {
+	To      []string `json:"to,omitempty"`
+	Roles   []string `json:"roles,omitempty"`
+	Subject string   `json:"subject"`
+	Body    string   `json:"body,omitempty"`
+}
+
+// EmailAction is the kernel action that sends rule e-mail.
+const EmailAction = "email.send"
+
+// emailClaimFor is how long a sent message's claim is kept (a retry of the same run within it
+// does not send it again).
+const emailClaimFor = 7 * 24 * time.Hour
+
+func init() {
+	engine.RegisterMessages(map[string]engine.Text{
+		"rule_email_unconfigured": {ZH: "未配置邮件服务器（serve --smtp-addr），不能发送邮件", EN: "no mail server is configured (serve --smtp-addr): e-mail cannot be sent"},
+		"rule_action_wrapped":     {ZH: "动作 {value} 有自己的规则动作类型，请直接使用该类型", EN: "action {value} has a rule action type of its own: use that type"},
+	})
+	registerActionKind("email", actionKind{kernel: EmailAction,
+		compile: func(cc *compileCtx, raw json.RawMessage) (prepared, error) {
+			var p emailParams
+			if err := engine.DecodeStrict(raw, &p); err != nil {
+				return nil, err
+			}
+			// The same recipients and rendering as notify: subject is notify's title.
+			n := notifyParams{To: p.To, Roles: p.Roles, Title: p.Subject, Body: p.Body}
+			if err := checkRecipients(n); err != nil {
+				return nil, err
+			}
+			if p.Subject == "" {
+				return nil, engine.Invalid("/subject", "required", nil)
+			}
+			if err := cc.checkKernel(EmailAction, map[string]any{}); err != nil {
+				return nil, err
+			}
+			subject := cc.expr("/subject", p.Subject, engine.ExprString)
+			var body *engine.Program
+			if p.Body != "" {
+				body = cc.expr("/body", p.Body, engine.ExprString)
+			}
+			return renderedParams(p.To, p.Roles, "subject", subject, body), nil
+		}})
+}
+
+// registerEmail puts email.send on the kernel: params to and roles (names), subject and body
+// (text, or a rule's per-recipient renderer). A message is claimed per run key and user
+// before it is sent (a run again, on any node, does not send it twice); a failed send gives
+// its claim back and fails the action, so the bus tries again.
+func (s *Service) registerEmail() {
+	s.k.Actions.Register(EmailAction, engine.Action{
+		ID: EmailAction, Label: engine.Text{ZH: "发送邮件", EN: "Send an e-mail"},
+		Check: func(ctx context.Context, app string, params map[string]any) error {
+			if s.opts.SMTP.Addr == "" || s.opts.SMTP.From == "" {
+				return engine.Invalid("", "rule_email_unconfigured", nil)
+			}
+			return nil
+		},
+		Run: s.runEmail,
+	})
+}
+
+func (s *Service) runEmail(ctx context.Context, ac engine.ActionContext) (map[string]any, error) {
+	if s.opts.SMTP.Addr == "" {
+		return nil, errors.New("email: no SMTP server is configured")
+	}
+	users, err := s.recipients(ctx, stringList(ac.Params["to"]), stringList(ac.Params["roles"]))
+	if err != nil {
+		return nil, err
+	}
+	subject, _ := ac.Params["subject"].(string)
+	body, _ := ac.Params["body"].(string)
+	render, _ := ac.Params[renderParam].(notifyRender)
+	key := ac.Key
+	if key == "" {
+		key = newRunID(s.now())
+	}
+	var sent, skipped []string
+	var errs []error
+	for _, u := range users {
+		addr, err := mail.ParseAddress(u.Email)
+		if u.Email == "" || err != nil {
+			skipped = append(skipped, u.Username)
+			continue
+		}
+		m := mailMessage{To: addr.Address, Subject: subject, Body: body, ID: messageID(key, u.Username)}
+		if ac.Record != "" {
+			visible, ok, err := s.recordView(ctx, u, ac.App, ac.Form, ac.Record)
+			if err != nil {
+				return nil, err
+			}
+			if !ok {
+				continue
+			}
+			if render != nil {
+				if m.Subject, m.Body, err = render(s.withLookup(ctx, ac.App, principalOf(u)), visible); err != nil {
+					m.Subject, m.Body = hiddenPlaceholder, ""
+				}
+			}
+		} else if render != nil {
+			if m.Subject, m.Body, err = render(s.withLookup(ctx, ac.App, principalOf(u)), nil); err != nil {
+				m.Subject, m.Body = hiddenPlaceholder, ""
+			}
+		}
+		claim := "email:" + key + ":" + u.Username
+		err = s.st.Put(ctx, firedCollection, claim, map[string]any{"user": u.Username, "at": s.now().UTC(), "until": s.now().UTC().Add(emailClaimFor)})
+		if errors.Is(err, store.ErrDuplicate) {
+			sent = append(sent, u.Username) // sent by this run before
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("email: claim: %w", err)
+		}
+		if err := s.opts.SMTP.send(ctx, m, s.now()); err != nil {
+			s.k.Log.Warn("rule e-mail not sent", "user", u.Username, "err", err)
+			if derr := s.st.Delete(context.WithoutCancel(ctx), firedCollection, claim); derr != nil {
+				s.k.Log.Error("e-mail claim not released", "claim", claim, "err", derr)
+			}
+			errs = append(errs, fmt.Errorf("to %s: %w", u.Username, err))
+			continue
+		}
+		sent = append(sent, u.Username)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	slices.Sort(sent)
+	out := map[string]any{"users": anyList(sent)}
+	if len(skipped) > 0 {
+		out["noAddress"] = anyList(skipped)
+	}
+	return out, nil
+}
+
+// principalOf is user u as a principal (a recipient's reading rights).
+func principalOf(u engine.User) *engine.Principal {
+	return &engine.Principal{Username: u.Username, DisplayName: u.DisplayName, Roles: slices.Clone(u.Roles), Department: u.Department}
+}

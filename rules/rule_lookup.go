@@ -1,0 +1,89 @@
+package rules
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"tracecraft/engine"
+	"tracecraft/engine/store"
+)
+
+// checkLookups checks, when live, that every lookup() of p names a form of app and a field of
+// it that a list index serves: a lookup is one indexed query, never a scan.
+func (s *Service) checkLookups(ctx context.Context, app string, p *engine.Program, live bool) error {
+	if p == nil || !live {
+		return nil
+	}
+	for _, l := range p.Lookups() {
+		refs, err := s.k.Records.FieldKeys(ctx, app, l.Form)
+		if errors.Is(err, engine.ErrNotFound) {
+			return fmt.Errorf("lookup: the app has no form %s", l.Form)
+		}
+		if err != nil {
+			return fmt.Errorf("lookup %s: %w", l.Form, err)
+		}
+		found := false
+		for _, f := range refs {
+			found = found || f.Key == l.Field
+		}
+		if !found {
+			return fmt.Errorf("lookup: form %s has no field %s", l.Form, l.Field)
+		}
+		indexed, err := s.k.Records.IndexedField(ctx, app, l.Form, l.Field)
+		if err != nil {
+			return fmt.Errorf("lookup %s: %w", l.Form, err)
+		}
+		if !indexed {
+			return fmt.Errorf("lookup: field %s of form %s is not filterable (mark it filterable in the form)", l.Field, l.Form)
+		}
+	}
+	return nil
+}
+
+// withLookup makes the lookup() calls of expressions evaluated with ctx find records of app
+// as p reads them: the first record (not deleted) of the form whose field equals the value,
+// with the fields engine.Records.VisibleFields lets p see, and its id and status; nil when none
+// matches or p may not read the one found. The field must be indexed (checked when the rule
+// was saved, and again here: the form may have changed since).
+func (s *Service) withLookup(ctx context.Context, app string, p *engine.Principal) context.Context {
+	return engine.WithExprLookup(ctx, func(ctx context.Context, form, field string, value any) (map[string]any, error) {
+		indexed, err := s.k.Records.IndexedField(ctx, app, form, field)
+		if errors.Is(err, engine.ErrNotFound) {
+			return nil, engine.ExprFail("lookup: the app has no form " + form)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if !indexed {
+			return nil, engine.ExprFail("lookup: field " + field + " of form " + form + " is not filterable")
+		}
+		types, err := s.fieldTypes(ctx, app, form)
+		if err != nil {
+			return nil, err
+		}
+		recs, _, err := s.matching(ctx, app, form, store.Eq("data."+field, s.storedValue(types[field], value)), 1)
+		if err != nil || len(recs) == 0 {
+			return nil, err
+		}
+		r := recs[0]
+		view, err := s.k.Records.VisibleFields(ctx, p, app, form, r.ID)
+		if errors.Is(err, engine.ErrNotFound) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if !view.Readable {
+			return nil, nil
+		}
+		out := map[string]any{}
+		for _, k := range view.Fields {
+			if v, ok := r.Data[k]; ok {
+				out[k] = v
+			}
+		}
+		out["id"], out["status"] = r.ID, r.Status
+		return out, nil
+	})
+}
