@@ -65,7 +65,7 @@ func (e *Engine) checkAction(ctx context.Context, app string, params map[string]
 	if err != nil {
 		return err
 	}
-	if output == OutputPrinter && e.opts.Printers == nil {
+	if output == OutputPrinter && e.labelPrinters() == nil {
 		return engine.Invalid("output", "not_allowed", map[string]any{"value": output})
 	}
 	if _, err := e.defs.Latest(ctx, app, key); errors.Is(err, store.ErrNotFound) {
@@ -104,10 +104,11 @@ func (e *Engine) runAction(ctx context.Context, ac engine.ActionContext) (map[st
 	ps := e.newPageSource(ac.Actor, c, []string{ac.Record}, "", "")
 	job := &Job{ID: jobID, App: ac.App, Template: key, Version: c.Version, Form: c.Def.Form, By: actorOf(ac.Actor), Key: ac.Key}
 	if output == OutputPrinter {
-		if e.opts.Printers == nil {
+		printers := e.labelPrinters()
+		if printers == nil {
 			return nil, engine.Invalid("output", "not_allowed", map[string]any{"value": output})
 		}
-		n, err := e.opts.Printers.Print(ctx, ac.Actor, ac.App, printer, &c.Def, ps.pages(ctx))
+		n, err := printers.Print(ctx, ac.Actor, ac.App, printer, &c.Def, ps.pages(ctx))
 		if err != nil {
 			return nil, err
 		}

@@ -250,10 +250,11 @@ func (e *Engine) Print(ctx context.Context, p *engine.Principal, app, key string
 	ps := e.newPageSource(p, c, in.Records, in.Issuance, in.Lang)
 	job := &Job{App: app, Template: key, Version: c.Version, Form: c.Def.Form, Issuance: in.Issuance, By: actorOf(p)}
 	if in.Output == OutputPrinter {
-		if e.opts.Printers == nil {
+		printers := e.labelPrinters()
+		if printers == nil {
 			return nil, engine.Invalid("output", "not_allowed", map[string]any{"value": in.Output})
 		}
-		n, err := e.opts.Printers.Print(ctx, p, app, in.Printer, &c.Def, ps.pages(ctx))
+		n, err := printers.Print(ctx, p, app, in.Printer, &c.Def, ps.pages(ctx))
 		if err != nil {
 			return nil, err
 		}

@@ -43,7 +43,8 @@ type Options struct {
 	// Codes gives the item codes of RepeatCode templates; nil until code issuance is wired
 	// (SetCodes sets it later). Without it a RepeatCode template prints no labels.
 	Codes CodeSource
-	// Printers sends labels to configured label printers (ZPL/TSPL); nil: only PDF output.
+	// Printers sends labels to configured label printers (ZPL/TSPL); nil: only PDF output
+	// (SetPrinters sets it later).
 	Printers Printers
 	// StoreFile stores a PDF the print action makes for app's records (the form engine's
 	// upload) and returns its id, to attach it to the record; nil: the action cannot write
@@ -68,14 +69,15 @@ type Printers interface {
 // Engine is the printing engine: print templates (versioned definitions), compiling them,
 // turning records into PageData, print jobs and the "printing.print" action.
 type Engine struct {
-	k     *engine.Kernel
-	st    *store.Store
-	now   func() time.Time
-	opts  Options
-	defs  *engine.Definitions
-	cache sync.Map // version id → *Compiled
-	mu    sync.RWMutex
-	codes CodeSource
+	k        *engine.Kernel
+	st       *store.Store
+	now      func() time.Time
+	opts     Options
+	defs     *engine.Definitions
+	cache    sync.Map // version id → *Compiled
+	mu       sync.RWMutex
+	codes    CodeSource
+	printers Printers
 }
 
 // New makes the printing engine on the kernel: it registers the definition kind and the
@@ -87,7 +89,7 @@ func New(k *engine.Kernel, opts Options) (*Engine, error) {
 	if opts.Timeout <= 0 {
 		opts.Timeout = 2 * time.Minute
 	}
-	e := &Engine{k: k, st: k.Store, now: opts.Now, opts: opts, codes: opts.Codes}
+	e := &Engine{k: k, st: k.Store, now: opts.Now, opts: opts, codes: opts.Codes, printers: opts.Printers}
 	e.defs = engine.NewDefinitions(k, DefinitionKind, templatesCollection, versionsCollection)
 	e.defs.Now = opts.Now
 	// Jobs: a template's jobs newest first.
@@ -114,6 +116,19 @@ func (e *Engine) SetCodes(c CodeSource) {
 	e.mu.Lock()
 	e.codes = c
 	e.mu.Unlock()
+}
+
+// SetPrinters sets the label printers once the ZPL/TSPL writers are made.
+func (e *Engine) SetPrinters(p Printers) {
+	e.mu.Lock()
+	e.printers = p
+	e.mu.Unlock()
+}
+
+func (e *Engine) labelPrinters() Printers {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	return e.printers
 }
 
 func (e *Engine) codeSource() CodeSource {
