@@ -143,3 +143,21 @@ func (o SMTPOptions) send(ctx context.Context, m mailMessage, now time.Time) err
 	}
 	return c.Quit()
 }
+
+// Check tells whether the options can send mail: none at all (no Addr) is fine; an Addr
+// needs host:port and a From address.
+func (o SMTPOptions) Check() error {
+	if o.Addr == "" {
+		if o.From != "" {
+			return errors.New("a sender without a mail server")
+		}
+		return nil
+	}
+	if _, _, err := net.SplitHostPort(o.Addr); err != nil {
+		return fmt.Errorf("mail server %q: %w", o.Addr, err)
+	}
+	if _, err := mail.ParseAddress(o.From); err != nil {
+		return fmt.Errorf("sender %q: %w", o.From, err)
+	}
+	return nil
+}

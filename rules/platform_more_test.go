@@ -3,6 +3,7 @@ package rules
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"net"
 	"strings"
 	"sync"
@@ -103,6 +104,10 @@ type smtpServer struct {
 	mu   sync.Mutex
 	msgs []smtpMessage
 	fail bool // answer DATA with 451
+	// tls, when set, is offered with STARTTLS, and AUTH PLAIN once the connection is secure.
+	tls    *tls.Config
+	auths  []string // the AUTH PLAIN credentials given (base64)
+	secure []bool   // for each message, whether it came over TLS
 }
 
 type smtpMessage struct {
@@ -140,11 +145,12 @@ func (s *smtpServer) messages() []smtpMessage {
 }
 
 func (s *smtpServer) serve(c net.Conn) {
-	defer c.Close()
+	defer func() { _ = c.Close() }()
 	r := bufio.NewReader(c)
 	say := func(line string) { _, _ = c.Write([]byte(line + "\r\n")) }
 	say("220 test ESMTP")
 	var m smtpMessage
+	secure := false
 	for {
 		line, err := r.ReadString('\n')
 		if err != nil {
@@ -154,7 +160,25 @@ func (s *smtpServer) serve(c net.Conn) {
 		switch {
 		case strings.HasPrefix(cmd, "EHLO"), strings.HasPrefix(cmd, "HELO"):
 			say("250-test")
+			if s.tls != nil && !secure {
+				say("250-STARTTLS")
+			}
+			if secure {
+				say("250-AUTH PLAIN")
+			}
 			say("250 8BITMIME")
+		case cmd == "STARTTLS" && s.tls != nil:
+			say("220 go ahead")
+			tc := tls.Server(c, s.tls)
+			if err := tc.Handshake(); err != nil {
+				return
+			}
+			c, r, secure = tc, bufio.NewReader(tc), true
+		case strings.HasPrefix(cmd, "AUTH PLAIN "):
+			s.mu.Lock()
+			s.auths = append(s.auths, strings.TrimSpace(line)[len("AUTH PLAIN "):])
+			s.mu.Unlock()
+			say("235 ok")
 		case strings.HasPrefix(cmd, "MAIL FROM:"):
 			m = smtpMessage{From: angle(line)}
 			say("250 ok")
@@ -179,6 +203,7 @@ func (s *smtpServer) serve(c net.Conn) {
 			if !fail {
 				m.Data = b.String()
 				s.msgs = append(s.msgs, m)
+				s.secure = append(s.secure, secure)
 			}
 			s.mu.Unlock()
 			if fail {
