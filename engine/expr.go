@@ -406,7 +406,9 @@ var exprAllowedBuiltins = map[string]bool{
 //   - lists: all, none, any, one, filter, map, count, sum, find, findIndex,
 //     findLast, findLastIndex, groupBy, sortBy, first, last, keys, values,
 //     reverse, uniq, sort;
-//   - nil: coalesce(a, b, ...) returns the first argument that is not nil.
+//   - nil: coalesce(a, b, ...) returns the first argument that is not nil;
+//   - working days, sub-tables and other records: workdays(a, b), sumOf, countOf, minOf,
+//     maxOf (rows, "column") and lookup("form", "field", value) (expr_helpers.go).
 //
 // Calling any other expr builtin (reduce, repeat, toJSON, get, ...) or
 // reading $env is a compile error. Every evaluation runs within a step

@@ -100,9 +100,16 @@ func (s *Service) fire(ctx context.Context, c *Compiled, firing time.Time, res *
 	}
 	where, _, err := s.matchWhere(s.withLookup(ctx, c.App, rulePrincipal(c)), c.App, c.match, c.vars(input("", nil, "")))
 	if err != nil {
+		// A definition mistake: retrying will not help. The run log shows it once a firing
+		// (the catch-up comes back to the firing every minute).
+		failed := input("", nil, "")
+		failed.claim += ":match"
+		if claimed, cerr := s.claim(ctx, c, failed); cerr != nil || !claimed {
+			return cerr
+		}
 		s.logRun(ctx, &Run{App: c.App, Rule: c.Key, Version: c.Version, Trigger: "schedule:" + at, Form: c.Def.Form,
 			Actor: engine.SystemActor, Outcome: OutcomeFailed, Error: err.Error()})
-		return nil // a definition mistake: the run log shows it, retrying will not help
+		return nil
 	}
 	recs, capped, err := s.matching(ctx, c.App, c.Def.Form, where, s.opts.MaxRecords)
 	if err != nil {

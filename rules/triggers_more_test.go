@@ -357,4 +357,19 @@ func TestScheduleMatch(t *testing.T) {
 	if res, err := e.rs.RunSchedules(e.ctx, firing); err != nil || res.Fired != 0 {
 		t.Fatalf("again: %+v %v", res, err)
 	}
+	// A match whose value fails when the rule fires is in the run log once a firing, however
+	// often the job comes back to it.
+	e.rule(t, `{"key":"broken","label":{"zh-CN":"坏"},"form":"lot",
+	  "trigger":{"on":"schedule","cron":"30 9 * * *","match":[{"field":"expiry_date","op":"lte","value":"date(record.missing)"}]},
+	  "actions":[{"type":"set_status","params":{"status":"held"}}]}`)
+	e.clock.Add(24 * time.Hour)
+	next := firing.Add(24*time.Hour + 30*time.Minute)
+	for _, tick := range []time.Time{next, next.Add(time.Minute), next.Add(2 * time.Minute)} {
+		if _, err := e.rs.RunSchedules(e.ctx, tick); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if runs := e.runs(t, "broken"); len(runs) != 1 || runs[0].Outcome != OutcomeFailed || !strings.Contains(runs[0].Error, "match expiry_date") {
+		t.Fatalf("broken runs: %+v", runs)
+	}
 }
