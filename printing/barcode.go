@@ -1,10 +1,8 @@
 package printing
 
 import (
-	"cmp"
 	"fmt"
 	"image/color"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -166,42 +164,12 @@ func symbolOf(typ string, bc barcode.Barcode, data, text string) *Symbol {
 // fill of one path leaves no hairline seams between modules (a rectangle per module did, and
 // such codes failed to scan).
 func (s *Symbol) pathOps(b *strings.Builder) {
-	type run struct{ c, w, r, h int }
-	open := map[[2]int]*run{} // by (c, w): runs that reach the previous row
-	var done []run
-	for r := range s.Rows {
-		next := map[[2]int]*run{}
-		for c := 0; c < s.Cols; {
-			if !s.Dark(r, c) {
-				c++
-				continue
-			}
-			w := 1
-			for c+w < s.Cols && s.Dark(r, c+w) {
-				w++
-			}
-			k := [2]int{c, w}
-			if o := open[k]; o != nil {
-				o.h++
-				next[k] = o
-				delete(open, k)
-			} else {
-				next[k] = &run{c, w, r, 1}
-			}
-			c += w
-		}
-		for _, o := range open {
-			done = append(done, *o)
-		}
-		open = next
-	}
-	for _, o := range open {
-		done = append(done, *o)
-	}
-	// Map order is random; the same symbol must write the same bytes.
-	slices.SortFunc(done, func(a, b run) int { return cmp.Or(a.r-b.r, a.c-b.c) })
-	for _, o := range done {
-		b.WriteString(strconv.Itoa(o.c))
+	// open[c] is the run starting at column c that reached the previous row (w 0: none); a
+	// run is written when the row below does not repeat it, so the order is fixed.
+	type run struct{ w, r, h int }
+	open := make([]run, s.Cols)
+	write := func(c int, o run) {
+		b.WriteString(strconv.Itoa(c))
 		b.WriteByte(' ')
 		b.WriteString(strconv.Itoa(o.r))
 		b.WriteByte(' ')
@@ -209,5 +177,44 @@ func (s *Symbol) pathOps(b *strings.Builder) {
 		b.WriteByte(' ')
 		b.WriteString(strconv.Itoa(o.h))
 		b.WriteString(" re\n")
+	}
+	for r := range s.Rows {
+		row := s.dark[r*s.Cols : (r+1)*s.Cols]
+		for c := 0; c < s.Cols; {
+			if !row[c] {
+				if o := open[c]; o.w > 0 {
+					write(c, o)
+					open[c] = run{}
+				}
+				c++
+				continue
+			}
+			w := 1
+			for c+w < s.Cols && row[c+w] {
+				w++
+			}
+			switch o := open[c]; {
+			case o.w == w:
+				open[c].h++
+			case o.w > 0:
+				write(c, o)
+				open[c] = run{w, r, 1}
+			default:
+				open[c] = run{w, r, 1}
+			}
+			// runs of the row above that started inside this one end here
+			for k := c + 1; k < c+w; k++ {
+				if o := open[k]; o.w > 0 {
+					write(k, o)
+					open[k] = run{}
+				}
+			}
+			c += w
+		}
+	}
+	for c, o := range open {
+		if o.w > 0 {
+			write(c, o)
+		}
 	}
 }
