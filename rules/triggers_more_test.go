@@ -217,6 +217,29 @@ func TestFlowTriggers(t *testing.T) {
 	if fin := e.runs(t, "approved"); len(fin) != 1 {
 		t.Fatalf("approved fired on a rejection: %+v", fin)
 	}
+	// An overdue mark is not an act: the initiator may still withdraw, and the flow
+	// finishes withdrawn (which the approved rule does not answer).
+	late := e.lot(t, forms.Values{"lot": "F2", "qty": 1})
+	e.drain(t)
+	inst, err = e.ws.Start(e.ctx, sys, testApp, "lot_review", late.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Add(3 * time.Hour)
+	if _, err := e.ws.FireTimers(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	e.drain(t)
+	if l := e.notifications(t, "li"); len(l.Items) != 3 || l.Items[0].Title != "F2 评审超时" {
+		t.Fatalf("second overdue: %+v", l.Items)
+	}
+	if w, err := e.ws.Withdraw(e.ctx, sys, inst.ID, ""); err != nil || w.State != workflow.StateWithdrawn {
+		t.Fatalf("withdraw after an overdue mark: %+v %v", w, err)
+	}
+	e.drain(t)
+	if fin := e.runs(t, "approved"); len(fin) != 1 {
+		t.Fatalf("approved fired on a withdrawal: %+v", fin)
+	}
 	// start_flow names a manual flow of the rule's form.
 	if _, err := e.rs.SaveDraft(e.ctx, sys, testApp, []byte(`{"key":"x","label":{"zh-CN":"x"},"form":"ncr","trigger":{"on":"created"},
 	  "actions":[{"type":"start_flow","params":{"flow":"lot_review"}}]}`), 0); err == nil || !strings.Contains(err.Error(), "/actions/0/params/flow") {
