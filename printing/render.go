@@ -621,19 +621,21 @@ func isWide(r rune) bool {
 		r >= 0x3000 && r <= 0x303f || r >= 0xff00 && r <= 0xffef
 }
 
-// symbol draws a code in its box, from the box's top-left corner: a 2D code as the largest
-// square of whole-dot modules that fits, a linear code's bars as wide as whole-dot modules
-// allow within the box's width, its text centred under them when HumanReadable. Quiet zones
-// are outside the box: keep them clear.
+// symbol draws a code centred in its box: a 2D code as the largest square of whole-dot
+// modules that fits, a linear code's bars as wide as whole-dot modules allow within the box's
+// width, from its top, with its text centred under them when HumanReadable (as the label
+// printers draw them). Quiet zones are outside the box: keep them clear.
 func (r *renderer) symbol(el *Element, sym *Symbol, x, y float64) {
 	r.stats.Codes++
 	if !sym.Linear() {
 		m := snapModule(min(el.W/float64(sym.Cols), el.H/float64(sym.Rows)))
-		r.modules(sym, x, y, m, m)
+		w, h := m*float64(sym.Cols), m*float64(sym.Rows)
+		r.modules(sym, x+(el.W-w)/2, y+(el.H-h)/2, m, m)
 		return
 	}
 	mw := snapModule(el.W / float64(sym.Cols))
 	barsW := mw * float64(sym.Cols)
+	x += (el.W - barsW) / 2
 	barH := el.H
 	size := fontSize(el.Font.Size, 8)
 	if el.HumanReadable {

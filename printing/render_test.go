@@ -258,6 +258,17 @@ func TestRenderCodesDecode(t *testing.T) {
 			}
 		}
 	}
+	// The DataMatrix (22 × 22 modules) is centred in its 16 mm box, each module 8 whole dots
+	// at 300 dpi (16 mm would be 8.6 dots a module).
+	dm := def.Elements[2]
+	ink := inkBounds(imgs[0], image.Rect(px(dm.X)-5, px(dm.Y)-5, px(dm.X+dm.W)+5, px(dm.Y+dm.H)+5))
+	box := image.Rect(px(dm.X), px(dm.Y), px(dm.X+dm.W), px(dm.Y+dm.H))
+	if ink.Dx() != 22*8 || ink.Dy() != 22*8 {
+		t.Errorf("datamatrix is %v px, want 176 × 176", ink.Size())
+	}
+	if l, r := ink.Min.X-box.Min.X, box.Max.X-ink.Max.X; l-r > 2 || r-l > 2 {
+		t.Errorf("datamatrix not centred: %d px left, %d right", l, r)
+	}
 	text := pdfText(t, pdf)
 	if !strings.Contains(text, "冷鲜鸡腿 批次L2603A") {
 		t.Errorf("pdftotext lacks the Chinese name:\n%s", text)
@@ -348,6 +359,19 @@ func TestRenderChineseFontEmbedded(t *testing.T) {
 			}
 		}
 	}
+}
+
+// inkBounds is the smallest rectangle holding r's dark pixels.
+func inkBounds(img image.Image, r image.Rectangle) image.Rectangle {
+	var out image.Rectangle
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		for x := r.Min.X; x < r.Max.X; x++ {
+			if color.GrayModel.Convert(img.At(x, y)).(color.Gray).Y < 128 {
+				out = out.Union(image.Rect(x, y, x+1, y+1))
+			}
+		}
+	}
+	return out
 }
 
 // inkShare is the share of dark pixels in img.
