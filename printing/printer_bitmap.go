@@ -2,6 +2,7 @@ package printing
 
 import (
 	"image"
+	"math/bits"
 	"image/color"
 	"image/draw"
 )
@@ -132,27 +133,31 @@ func monoFromImage(img image.Image, w, h int) *monoBitmap {
 	return out
 }
 
-// crop returns the smallest part of b holding every black dot and where that part starts in b;
-// nil when b is white.
+// crop returns the part of b that holds every black dot — whole rows, and whole bytes of them
+// from the left (at most 7 white dots remain there) — and where that part starts in b; nil
+// when b is white.
 func (b *monoBitmap) crop() (*monoBitmap, int, int) {
-	x0, y0, x1, y1 := b.W, b.H, -1, -1
+	y0, y1, bx0, x1 := -1, -1, b.Stride, -1
 	for y := 0; y < b.H; y++ {
-		for x := 0; x < b.W; x++ {
-			if b.at(x, y) {
-				x0, y0, x1, y1 = min(x0, x), min(y0, y), max(x1, x), max(y1, y)
+		row := b.Bits[y*b.Stride : (y+1)*b.Stride]
+		for i, c := range row {
+			if c == 0 {
+				continue
 			}
+			if y0 < 0 {
+				y0 = y
+			}
+			y1 = y
+			bx0 = min(bx0, i)
+			x1 = max(x1, i*8+7-bits.TrailingZeros8(c))
 		}
 	}
-	if x1 < 0 {
+	if y0 < 0 {
 		return nil, 0, 0
 	}
-	out := newMonoBitmap(x1-x0+1, y1-y0+1)
+	out := newMonoBitmap(x1-bx0*8+1, y1-y0+1)
 	for y := y0; y <= y1; y++ {
-		for x := x0; x <= x1; x++ {
-			if b.at(x, y) {
-				out.set(x-x0, y-y0)
-			}
-		}
+		copy(out.Bits[(y-y0)*out.Stride:(y-y0+1)*out.Stride], b.Bits[y*b.Stride+bx0:])
 	}
-	return out, x0, y0
+	return out, bx0 * 8, y0
 }

@@ -11,8 +11,6 @@ import (
 	"math"
 	"sort"
 
-	"github.com/skip2/go-qrcode"
-
 	"tracecraft/engine"
 	"tracecraft/gs1"
 )
@@ -88,7 +86,7 @@ func WriteLabels(ctx context.Context, w io.Writer, language string, def *Definit
 		dpi = DefaultDPI
 	}
 	bw := bufio.NewWriter(w)
-	lw := &labelWriter{def: def, dpi: dpi, opt: opt, c: mk(bw)}
+	lw := &labelWriter{def: def, dpi: dpi, opt: opt, c: mk(bw), fonts: newTextFonts()}
 	n := 0
 	for d, err := range pages {
 		if err != nil {
@@ -204,10 +202,11 @@ type labelCanvas interface {
 
 // labelWriter lays out one template's labels on a canvas.
 type labelWriter struct {
-	def *Definition
-	dpi int
-	opt LabelOptions
-	c   labelCanvas
+	def   *Definition
+	dpi   int
+	opt   LabelOptions
+	c     labelCanvas
+	fonts *textFonts
 }
 
 // dots converts millimetres to printer dots.
@@ -325,7 +324,7 @@ func (lw *labelWriter) text(f frame, u, v, w, h int, s string, font Font) error 
 	if s == "" || w <= 0 || h <= 0 {
 		return nil
 	}
-	b, err := layoutText(s, font, lw.dpi, w, h)
+	b, err := lw.fonts.layoutText(s, font, lw.dpi, w, h)
 	if err != nil {
 		return err
 	}
@@ -347,7 +346,7 @@ func (lw *labelWriter) text(f frame, u, v, w, h int, s string, font Font) error 
 		}
 		return nil
 	}
-	bm, err := rasterText(b, w, h)
+	bm, err := lw.fonts.rasterText(b, w, h)
 	if err != nil {
 		return err
 	}
@@ -365,19 +364,34 @@ func (lw *labelWriter) bitmap(f frame, u, v int, bm *monoBitmap) error {
 	return lw.c.bitmap(x, y, c.rotate(f.Rot))
 }
 
-// qrLevel is the QR error correction level of labels: M (15 %), GS1's choice for Digital Link
-// on packaging, readable through a scratch and small enough for a 20 mm code.
-const qrLevel = qrcode.Medium
+
+// qrByteCapacity is how many bytes a QR code of each version (1–40) holds at level M in byte
+// mode (ISO/IEC 18004 table 7).
+var qrByteCapacity = [41]int{0, 14, 26, 42, 62, 84, 106, 122, 152, 180, 213, 251, 287, 331, 362, 412, 450,
+	504, 560, 624, 666, 711, 779, 857, 911, 997, 1059, 1125, 1190, 1264, 1370, 1452, 1538, 1628, 1722,
+	1809, 1911, 1989, 2099, 2213, 2331}
+
+// qrVersion is the version of a QR code of data at level M in byte mode: the printer encodes
+// it itself, and packs digits and capitals tighter if it can, so its symbol is never larger.
+// (Encoding the symbol here would cost more than the rest of the label.)
+func qrVersion(data string) (int, bool) {
+	for v := 1; v <= 40; v++ {
+		if len(data) <= qrByteCapacity[v] {
+			return v, true
+		}
+	}
+	return 0, false
+}
 
 func (lw *labelWriter) qr(el *Element, f frame, w, h int, data string) error {
 	if data == "" {
 		return nil
 	}
-	q, err := qrcode.New(data, qrLevel)
-	if err != nil {
-		return labelError(el, "qr: %v", err)
+	v, ok := qrVersion(data)
+	if !ok {
+		return labelError(el, "qr: %d bytes, a QR code holds at most %d", len(data), qrByteCapacity[40])
 	}
-	n := 17 + 4*q.VersionNumber
+	n := 17 + 4*v
 	module := min(max(min(w, h)/n, 1), 10) // ^BQ magnification and QRCODE cell width: 1–10
 	size := n * module
 	x, y, _, _ := f.rect((w-size)/2, (h-size)/2, size, size)

@@ -3,6 +3,7 @@ package printing
 import (
 	"fmt"
 	"image"
+	"image/draw"
 	"math"
 	"strings"
 	"sync"
@@ -38,8 +39,7 @@ func labelFont() (*opentype.Font, error) {
 	return labelFontVal, labelFontErr
 }
 
-// labelFace is the font at an em of size dots. Faces are not safe for concurrent use: each
-// label writer makes its own.
+// labelFace is the font at an em of size dots.
 func labelFace(size float64) (font.Face, error) {
 	f, err := labelFont()
 	if err != nil {
@@ -48,6 +48,57 @@ func labelFace(size float64) (font.Face, error) {
 	// DPI 72: Size is then in pixels, which are the printer's dots. No hinting: the same
 	// outlines as the PDF, and output that does not depend on a hinter's version.
 	return opentype.NewFace(f, &opentype.FaceOptions{Size: size, DPI: 72, Hinting: font.HintingNone})
+}
+
+// textFonts are one job's faces by size and the glyphs it has rasterised: the same
+// characters recur on every label of a job. Not safe for concurrent use (nor are faces).
+type textFonts struct {
+	faces  map[float64]font.Face
+	glyphs map[glyphKey]*glyphMask
+}
+
+type glyphKey struct {
+	size float64
+	r    rune
+}
+
+// glyphMask is a glyph drawn with its origin (the pen on the baseline) at a whole dot: its
+// coverage and where that lies from the origin.
+type glyphMask struct {
+	mask *image.Alpha // bounds relative to the origin
+	ok   bool
+}
+
+func newTextFonts() *textFonts {
+	return &textFonts{faces: map[float64]font.Face{}, glyphs: map[glyphKey]*glyphMask{}}
+}
+
+func (tf *textFonts) face(size float64) (font.Face, error) {
+	if f, ok := tf.faces[size]; ok {
+		return f, nil
+	}
+	f, err := labelFace(size)
+	if err != nil {
+		return nil, err
+	}
+	tf.faces[size] = f
+	return f, nil
+}
+
+func (tf *textFonts) glyph(face font.Face, size float64, r rune) *glyphMask {
+	k := glyphKey{size, r}
+	if g, ok := tf.glyphs[k]; ok {
+		return g
+	}
+	g := &glyphMask{}
+	dr, mask, mp, _, ok := face.Glyph(fixed.Point26_6{}, r)
+	if ok && !dr.Empty() {
+		a := image.NewAlpha(dr)
+		draw.Draw(a, dr, mask, mp, draw.Src)
+		g.mask, g.ok = a, true
+	}
+	tf.glyphs[k] = g
+	return g
 }
 
 // cleanText makes expanded text printable: line breaks as "\n", other control characters
@@ -94,7 +145,7 @@ const minTextPoints = 5
 // layoutText breaks text into lines, within w dots when wrapping; text too wide (or, wrapped,
 // too tall for h) is shrunk down to 5 pt, as on the PDF, and lines that still do not fit in h
 // are dropped. The lines are placed in h by VAlign.
-func layoutText(text string, f Font, dpi, w, h int) (textBlock, error) {
+func (tf *textFonts) layoutText(text string, f Font, dpi, w, h int) (textBlock, error) {
 	pts := f.Size
 	if pts <= 0 {
 		pts = 10
@@ -103,7 +154,7 @@ func layoutText(text string, f Font, dpi, w, h int) (textBlock, error) {
 	for {
 		size := pts * float64(dpi) / 72
 		lineH := max(int(math.Round(size*1.2)), 1)
-		face, err := labelFace(size)
+		face, err := tf.face(size)
 		if err != nil {
 			return textBlock{}, err
 		}
@@ -121,7 +172,6 @@ func layoutText(text string, f Font, dpi, w, h int) (textBlock, error) {
 				fits = false
 			}
 		}
-		face.Close()
 		if f.Wrap && len(lines) > 1 && len(lines)*lineH > h {
 			fits = false
 		}
@@ -154,13 +204,13 @@ func measure(face font.Face, s string) int {
 }
 
 // rasterText draws the block's lines into a w×h bitmap (the element's box, unrotated), each
-// line aligned in w; bold is drawn twice, a dot or so apart (the font has no bold face).
-func rasterText(b textBlock, w, h int) (*monoBitmap, error) {
-	face, err := labelFace(b.Size)
+// line aligned in w, each glyph at the whole dot nearest its pen position; bold is drawn
+// twice, a dot or so apart (the font has no bold face).
+func (tf *textFonts) rasterText(b textBlock, w, h int) (*monoBitmap, error) {
+	face, err := tf.face(b.Size)
 	if err != nil {
 		return nil, err
 	}
-	defer face.Close()
 	if w <= 0 || h <= 0 {
 		return newMonoBitmap(0, 0), nil
 	}
@@ -182,10 +232,36 @@ func rasterText(b textBlock, w, h int) (*monoBitmap, error) {
 		}
 		top := b.Top + i*b.LineH
 		base := top + (b.LineH-(ascent+descent))/2 + ascent
-		for dx := 0; dx <= emboss; dx++ {
-			d := font.Drawer{Dst: dst, Src: image.Opaque, Face: face, Dot: fixed.P(x+dx, base)}
-			d.DrawString(line)
+		pen := fixed.I(x)
+		prev := rune(-1)
+		for _, r := range line {
+			if prev >= 0 {
+				pen += face.Kern(prev, r)
+			}
+			g := tf.glyph(face, b.Size, r)
+			if g.ok {
+				for dx := 0; dx <= emboss; dx++ {
+					blendMax(dst, g.mask, pen.Round()+dx, base)
+				}
+			}
+			a, _ := face.GlyphAdvance(r)
+			pen += a
+			prev = r
 		}
 	}
 	return monoFromAlpha(dst), nil
+}
+
+// blendMax lays mask, whose origin goes to (ox, oy), over dst keeping the larger coverage.
+func blendMax(dst, mask *image.Alpha, ox, oy int) {
+	r := mask.Bounds().Add(image.Pt(ox, oy)).Intersect(dst.Bounds())
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		d := dst.Pix[dst.PixOffset(r.Min.X, y):dst.PixOffset(r.Max.X, y)]
+		m := mask.Pix[mask.PixOffset(r.Min.X-ox, y-oy):]
+		for i := range d {
+			if m[i] > d[i] {
+				d[i] = m[i]
+			}
+		}
+	}
 }

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	qrcode "github.com/skip2/go-qrcode"
+
 	"tracecraft/engine"
 )
 
@@ -294,11 +296,12 @@ func zplDecompress(t *testing.T, data string, stride, rows int) []byte {
 // TestZPLCompressRoundTrip compresses rasterised Chinese and a mixed pattern and reads them
 // back as a printer would.
 func TestZPLCompressRoundTrip(t *testing.T) {
-	b, err := layoutText("冷链 猪肉 Lot 42", Font{Size: 14, Bold: true}, 203, 300, 60)
+	tf := newTextFonts()
+	b, err := tf.layoutText("冷链 猪肉 Lot 42", Font{Size: 14, Bold: true}, 203, 300, 60)
 	if err != nil {
 		t.Fatal(err)
 	}
-	text, err := rasterText(b, 300, 60)
+	text, err := tf.rasterText(b, 300, 60)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -317,5 +320,28 @@ func TestZPLCompressRoundTrip(t *testing.T) {
 		if !bytes.Equal(got, bm.Bits) {
 			t.Fatalf("%dx%d bitmap does not read back", bm.W, bm.H)
 		}
+	}
+}
+
+// TestQRVersion checks the capacity table against an encoder: at each version's capacity the
+// version, one byte more the next.
+func TestQRVersion(t *testing.T) {
+	for v := 1; v <= 40; v++ {
+		for _, l := range []int{qrByteCapacity[v], qrByteCapacity[v] + 1} {
+			if l > qrByteCapacity[40] {
+				continue
+			}
+			data := strings.Repeat("a", l)
+			q, err := qrcode.New(data, qrcode.Medium)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, _ := qrVersion(data); got != q.VersionNumber {
+				t.Fatalf("%d bytes: version %d, the encoder says %d", l, got, q.VersionNumber)
+			}
+		}
+	}
+	if _, ok := qrVersion(strings.Repeat("a", 2332)); ok {
+		t.Fatal("2332 bytes fit")
 	}
 }
