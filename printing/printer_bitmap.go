@@ -2,9 +2,9 @@ package printing
 
 import (
 	"image"
-	"math/bits"
 	"image/color"
 	"image/draw"
+	"math/bits"
 )
 
 // monoBitmap is a 1-bit picture as label printers take it: rows of Stride bytes, the most

@@ -364,7 +364,6 @@ func (lw *labelWriter) bitmap(f frame, u, v int, bm *monoBitmap) error {
 	return lw.c.bitmap(x, y, c.rotate(f.Rot))
 }
 
-
 // qrByteCapacity is how many bytes a QR code of each version (1–40) holds at level M in byte
 // mode (ISO/IEC 18004 table 7).
 var qrByteCapacity = [41]int{0, 14, 26, 42, 62, 84, 106, 122, 152, 180, 213, 251, 287, 331, 362, 412, 450,
