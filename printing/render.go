@@ -240,10 +240,11 @@ func (r *renderer) run(ctx context.Context, pages iter.Seq2[*PageData, error], l
 		defer close(work)
 		defer close(order)
 		for d, err := range pages {
-			p := &prepared{d: d, err: err, ready: make(chan struct{})}
 			if err == nil && d == nil {
-				p.err = errors.New("render: nil page")
+				err = errors.New("render: nil page")
 			}
+			// p belongs to the workers once sent: the loop looks at err, not p.err.
+			p := &prepared{d: d, err: err, ready: make(chan struct{})}
 			select {
 			case order <- p:
 			case <-stop:
@@ -254,7 +255,7 @@ func (r *renderer) run(ctx context.Context, pages iter.Seq2[*PageData, error], l
 			case <-stop:
 				return
 			}
-			if p.err != nil {
+			if err != nil {
 				return
 			}
 		}
