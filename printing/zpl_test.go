@@ -5,6 +5,8 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"image"
+	"image/color"
 	"os"
 	"path/filepath"
 	"strings"
@@ -343,5 +345,78 @@ func TestQRVersion(t *testing.T) {
 	}
 	if _, ok := qrVersion(strings.Repeat("a", 2332)); ok {
 		t.Fatal("2332 bytes fit")
+	}
+}
+
+// TestLabelTableContinues: rows that do not fit one label continue on more labels, as the PDF
+// continues them on more pages, each with the other elements and {{page}}/{{pages}}.
+func TestLabelTableContinues(t *testing.T) {
+	rows := []map[string]any{}
+	for i := range 5 {
+		rows = append(rows, map[string]any{"item": fmt.Sprintf("ITEM-%d", i)})
+	}
+	def := &Definition{Page: Page{Width: 50, Height: 30}, Elements: []Element{
+		{ID: "p", Type: ElText, X: 1, Y: 1, W: 48, H: 5, Text: "{{page}}/{{pages}}", Font: Font{Size: 8}},
+		{ID: "tbl", Type: ElTable, X: 1, Y: 8, W: 48, H: 18, Table: &Table{Source: "lines", RowHeight: 6, Columns: []Column{
+			{Header: engine.Text{ZH: "品名", EN: "Item"}, Value: "{{row.item}}"}}}},
+	}}
+	var buf bytes.Buffer
+	n, err := WriteLabels(context.Background(), &buf, LangZPL, def, pageSlice([]*PageData{{Record: map[string]any{"lines": rows}}}), LabelOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	// 18 mm: a 6 mm header and two 6 mm rows a label: 3 labels for 5 rows.
+	if n != 3 || strings.Count(out, "^XA") != 3 {
+		t.Fatalf("%d labels:\n%s", n, out)
+	}
+	for i, want := range []string{"^FD1/3^FS", "^FD2/3^FS", "^FD3/3^FS", "^FDITEM-0^FS", "^FDITEM-4^FS"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("%d: no %s in\n%s", i, want, out)
+		}
+	}
+	labels := strings.Split(out, "^XZ")
+	if !strings.Contains(labels[2], "ITEM-4") || strings.Contains(labels[2], "ITEM-0") {
+		t.Fatalf("the third label does not carry the last row:\n%s", labels[2])
+	}
+}
+
+// TestLabelImage: an image element is read through the loader, scaled into its box keeping
+// its proportions, and sent as a bitmap; without a loader it prints nothing, as on the PDF.
+func TestLabelImage(t *testing.T) {
+	img := image.NewGray(image.Rect(0, 0, 100, 50))
+	for y := range 50 {
+		for x := range 100 {
+			if x < 50 {
+				img.SetGray(x, y, color.Gray{0}) // left half black
+			} else {
+				img.SetGray(x, y, color.Gray{255})
+			}
+		}
+	}
+	def := &Definition{Page: Page{Width: 40, Height: 30}, Elements: []Element{
+		{ID: "logo", Type: ElImage, X: 5, Y: 5, W: 20, H: 20, Src: "{{logo}}"},
+	}}
+	page := &PageData{Record: map[string]any{"logo": []string{"file1"}}}
+	var asked string
+	opt := LabelOptions{Images: func(_ context.Context, id string) (image.Image, error) {
+		asked = id
+		return img, nil
+	}}
+	var buf bytes.Buffer
+	if err := WriteTSPL(context.Background(), &buf, def, []*PageData{page}, opt); err != nil {
+		t.Fatal(err)
+	}
+	// 20 mm at 203 dpi is 160 dots; the 2:1 image is 160×80 dots, centred (top at 5 mm + 40
+	// dots); its black half is 80 dots wide: 10 bytes a row.
+	if asked != "file1" || !strings.Contains(buf.String(), "BITMAP 40,80,10,80,1,") {
+		t.Fatalf("asked %q:\n%q", asked, buf.String())
+	}
+	buf.Reset()
+	if err := WriteTSPL(context.Background(), &buf, def, []*PageData{page}, LabelOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(buf.String(), "BITMAP") {
+		t.Fatal("an image printed without a file reader")
 	}
 }
