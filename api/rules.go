@@ -39,7 +39,7 @@ func (s *Server) ruleRoutes() []Route {
 	const ruleBase = "/api/v1/apps/:app/rules/:rule"
 	routes := definitionRoutes(definitionAPI[rules.Rule, rules.RuleVersion]{
 		plural: "rules", param: "rule", noun: "rule", read: engine.PermAppDesign, in: rules.Definition{},
-		list: r.ListRules, get: r.GetRule, save: r.SaveDraft, publish: r.Publish,
+		list: r.ListRules, get: r.GetRule, save: r.SaveDraft, publish: r.Publish, versions: r.Versions,
 		publishSummary: "Publish the draft as the rule's next version, the one that runs",
 	})
 	return append(routes, []Route{

@@ -1,0 +1,23 @@
+// 通知: an in-app notification to people and the members of roles, with a title and a body
+// written as text with {field} placeholders (kept as text expressions).
+import { defineAsyncComponent } from 'vue'
+import type { ActionKind } from '../kinds'
+import { list, shown, strings } from '../kinds'
+import { exprToTemplate } from '../model'
+
+export const kind: ActionKind = {
+  component: defineAsyncComponent(() => import('./Notify.vue')),
+  type: 'notify',
+  order: 10,
+  blank: () => ({ to: [], roles: [], title: '' }),
+  summary: (p, n, t) => {
+    const who = [...strings(p.to), ...strings(p.roles).map((r) => t('rules.roleN', { r: n.role(r) }))]
+    const title = exprToTemplate(String(p.title ?? '')) ?? String(p.title ?? '')
+    return t('rules.actionSummary.notify', { who: list(who, t) || t('rules.nobody'), title })
+  },
+  describe: (p, n, t) => {
+    const who = [...strings(p.to), ...strings(p.roles).map((r) => t('rules.roleN', { r: n.role(r) }))]
+    const body = shown(p.body)
+    return t('rules.describe.notify', { who: list(who, t) || t('rules.nobody'), title: shown(p.title) }) + (body ? ` — ${body}` : '')
+  },
+}
