@@ -220,14 +220,18 @@ func classify(r api.Route) routeClass {
 		strings.HasPrefix(p, "/api/v1/auth/"), strings.HasPrefix(p, "/api/v1/form-meta/"),
 		p == "/api/v1/openapi.json", p == "/api/v1/apps" && r.Method == "GET",
 		p == "/api/v1/tasks/batch-approve", p == "/api/v1/departments" && r.Method == "GET",
-		strings.HasPrefix(p, "/api/v1/notifications"):
+		strings.HasPrefix(p, "/api/v1/notifications"),
+		p == "/api/v1/printers": // label printers' names, to choose one (hosts are admin-only)
 		return classSelf
 	case strings.HasSuffix(p, "/flows") && r.Method != "GET" && !strings.Contains(p, "/records/"),
 		strings.HasSuffix(p, "/flows/:flow") && r.Method != "GET",
 		strings.HasSuffix(p, "/forms") && r.Method != "GET",
 		strings.HasSuffix(p, "/forms/:form") && r.Method != "GET",
 		strings.HasSuffix(p, "/publish"),
-		strings.HasPrefix(p, "/api/v1/apps/:app/rules"): // rules, their runs and dry runs: designers only
+		strings.HasPrefix(p, "/api/v1/apps/:app/rules"), // rules, their runs and dry runs: designers only
+		p == "/api/v1/apps/:app/code-complaints",        // consumers' complaints from scan pages
+		// print templates, their previews and jobs: designers only (printing is for users)
+		strings.HasPrefix(p, "/api/v1/apps/:app/print-templates") && !strings.HasSuffix(p, "/print"):
 		return classDesign
 	case strings.HasPrefix(p, "/api/v1/apps/:app"), // …/members too: any member of the app, for people pickers
 		strings.HasPrefix(p, "/api/v1/tasks/"),

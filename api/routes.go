@@ -132,6 +132,10 @@ func (s *Server) allRoutes() []Route {
 	rs = append(rs, s.fileRoutes()...)
 	rs = append(rs, s.workflowRoutes()...)
 	rs = append(rs, s.ruleRoutes()...)
+	rs = append(rs, s.printRoutes()...)
+	rs = append(rs, s.printerRoutes()...)
+	rs = append(rs, s.codeRoutes()...)
+	rs = append(rs, s.scanRoutes()...)
 	rs = append(rs, s.memberRoutes()...)
 	return rs
 }

@@ -18,6 +18,7 @@ import (
 
 	"tracecraft/engine"
 	"tracecraft/forms"
+	"tracecraft/printing"
 	"tracecraft/rules"
 	"tracecraft/workflow"
 )
@@ -48,6 +49,11 @@ type Options struct {
 	// ImportTimeout is how long an import job may run (default 10 minutes, the bulk routes'
 	// limit); past it the job is rolled back (import_timeout) and frees its import slot.
 	ImportTimeout time.Duration
+	// PublicURL is the address consumers reach the server at ("https://t.example.cn"): the
+	// stem of item codes' Digital Links. Empty: an issuance links to the address it was asked at.
+	PublicURL string
+	// ScanRate is how many scan page requests a client address may make a minute (default 60).
+	ScanRate int
 
 	testRoutes []Route // routes the package's own tests add
 }
@@ -71,6 +77,14 @@ type Server struct {
 	stopBase context.CancelCauseFunc
 	running  inflight
 	ui       appFiles // the web app's files as served (home.go)
+
+	printing *printing.Engine // nil: no print routes
+
+	codes *printing.Codes // nil: no code routes and no scan pages
+
+	printers *printing.PrinterSet // nil: no printer routes
+	// scanLimits and complaintLimits rate-limit the public scan pages per client (scan.go).
+	scanLimits, complaintLimits *rateLimiter
 }
 
 // Engines are the engines the server exposes.
@@ -78,6 +92,12 @@ type Engines struct {
 	Forms *forms.Service
 	Flows *workflow.Service
 	Rules *rules.Service
+	// Printing is the printing engine (print templates, jobs); nil: no print routes.
+	Printing *printing.Engine
+	// Codes is item code issuance (一物一码) and the public scan pages; nil: neither.
+	Codes *printing.Codes
+	// Printers are the configured label printers (printing.PrinterSet); nil: no printer routes.
+	Printers *printing.PrinterSet
 }
 
 // New builds the server and registers every route.
@@ -94,7 +114,7 @@ func New(k *engine.Kernel, engines Engines, opts Options) *Server {
 	if opts.ImportTimeout <= 0 {
 		opts.ImportTimeout = bulkTimeout
 	}
-	s := &Server{k: k, forms: engines.Forms, flows: engines.Flows, rules: engines.Rules, opts: opts, log: opts.Log, limits: newRateLimiter(60, time.Minute)}
+	s := &Server{k: k, forms: engines.Forms, flows: engines.Flows, rules: engines.Rules, printing: engines.Printing, codes: engines.Codes, printers: engines.Printers, opts: opts, log: opts.Log, limits: newRateLimiter(60, time.Minute)}
 	s.base, s.stopBase = context.WithCancelCause(context.Background())
 	trusted, err := ParseTrustedProxies(opts.TrustedProxies)
 	if err != nil {

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"time"
 
 	"tracecraft/engine/store"
 )
@@ -69,6 +70,31 @@ type Records interface {
 	// "YYYY-MM-DD" for dates, RFC 3339 for datetimes, bool for switches, []map[string]any for
 	// sub-table rows (their cells the same way), file ids ([]string) for images and files.
 	RecordValues(ctx context.Context, p *Principal, app, form, id, lang string) (*RecordValues, error)
+	// RecordAllows tells whether p may take action (ActionRead, ActionUpdate…) on record id:
+	// the form grants it to one of p's roles and that role's row scope covers the record. nil
+	// when it may; ErrForbidden when not; ErrNotFound when the record is gone or p may not
+	// even read it (as GetRecord says).
+	RecordAllows(ctx context.Context, p *Principal, app, form, id, action string) error
+	// StatusHistory gives the record's creation and each change of its status, oldest first,
+	// with times and the states' labels — no field values, so a public page may show it. At
+	// most limit entries (the newest are dropped). It checks no permission.
+	StatusHistory(ctx context.Context, app, form, id string, limit int) ([]StatusChange, error)
+}
+
+// Record actions RecordAllows knows.
+const (
+	ActionRead   = "read"
+	ActionUpdate = "update"
+	ActionDelete = "delete"
+)
+
+// StatusChange is one step of a record's status history: its creation (Created) or a change
+// to Status, at At.
+type StatusChange struct {
+	At      time.Time `json:"at"`
+	Created bool      `json:"created,omitempty"`
+	Status  string    `json:"status,omitempty"`
+	Label   Text      `json:"label,omitzero"`
 }
 
 // FieldSpec describes one field of a form version (Records.FormFields).
@@ -130,4 +156,6 @@ type FieldRef struct {
 	Key   string `json:"key"`
 	Type  string `json:"type"`
 	Label Text   `json:"label"`
+	// Public is the field's x-public: a public page (a scanned item code) may show its value.
+	Public bool `json:"public,omitempty"`
 }

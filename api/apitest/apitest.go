@@ -18,6 +18,7 @@ import (
 	"tracecraft/engine"
 	"tracecraft/engine/store/storetest"
 	"tracecraft/forms"
+	"tracecraft/printing"
 	"tracecraft/rules"
 	"tracecraft/workflow"
 )
@@ -33,6 +34,12 @@ type Server struct {
 	Flows  *workflow.Service
 	Rules  *rules.Service
 	API    *api.Server
+	// Printing is the printing engine.
+	Printing *printing.Engine
+	// Codes is item code issuance and the scan pages' source (printing.Codes).
+	Codes *printing.Codes
+	// Printers are the configured label printers.
+	Printers *printing.PrinterSet
 }
 
 // Start starts a server on 127.0.0.1 with a fresh data folder; it stops when the test ends.
@@ -69,6 +76,27 @@ func StartWith(t testing.TB, opts Options) *Server {
 	fs := forms.New(k, forms.Options{})
 	wf := workflow.New(k, workflow.Options{})
 	rs := rules.New(k, rules.Options{})
+	readFile := func(ctx context.Context, p *engine.Principal, app, id string) ([]byte, error) {
+		_, r, err := fs.OpenFile(ctx, p, app, id)
+		if err != nil {
+			return nil, err
+		}
+		defer r.Close()
+		return io.ReadAll(r)
+	}
+	printers := printing.NewPrinterSet(k, printing.PrinterOptions{ReadFile: readFile})
+	pe, err := printing.New(k, printing.Options{Printers: printers, StoreFile: func(ctx context.Context, p *engine.Principal, app, name string, r io.Reader) (string, error) {
+		fi, err := fs.Upload(ctx, p, app, name, r)
+		if err != nil {
+			return "", err
+		}
+		return fi.ID, nil
+	}, ReadFile: readFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	codes := printing.NewCodes(k, printing.CodesOptions{Base: "https://t.example.cn"})
+	pe.SetCodes(codes)
 	if opts.BeforeStart != nil {
 		opts.BeforeStart(k)
 	}
@@ -79,7 +107,7 @@ func StartWith(t testing.TB, opts Options) *Server {
 	if opts.API != nil {
 		opts.API(&apiOpts)
 	}
-	srv := api.New(k, api.Engines{Forms: fs, Flows: wf, Rules: rs}, apiOpts)
+	srv := api.New(k, api.Engines{Forms: fs, Flows: wf, Rules: rs, Printing: pe, Codes: codes, Printers: printers}, apiOpts)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -92,7 +120,7 @@ func StartWith(t testing.TB, opts Options) *Server {
 		_ = k.Scheduler.Stop(ctx)
 		_ = k.Bus.Close(ctx)
 	})
-	return &Server{URL: "http://" + ln.Addr().String(), Kernel: k, Forms: fs, Flows: wf, Rules: rs, API: srv}
+	return &Server{URL: "http://" + ln.Addr().String(), Kernel: k, Forms: fs, Flows: wf, Rules: rs, API: srv, Printing: pe, Codes: codes, Printers: printers}
 }
 
 // Client speaks to a test server, with a bearer token once signed in.

@@ -14,7 +14,9 @@ import (
 
 	"tracecraft/api"
 	builderui "tracecraft/builder-ui"
+	"tracecraft/engine"
 	"tracecraft/forms"
+	"tracecraft/printing"
 	"tracecraft/rules"
 	"tracecraft/workflow"
 )
@@ -28,6 +30,10 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	debug := fs.Bool("debug", false, "log debug messages")
 	proxies := fs.String("trusted-proxies", os.Getenv("TRACECRAFT_TRUSTED_PROXIES"), "comma-separated addresses or CIDR ranges of load balancers whose X-Forwarded-For is believed")
 	webhookAllow := fs.String("webhook-allow", os.Getenv("TRACECRAFT_WEBHOOK_ALLOW"), "comma-separated internal addresses or CIDR ranges rule webhooks may call (loopback, private and link-local addresses are refused otherwise)")
+	smtpAddr := fs.String("smtp-addr", os.Getenv("TRACECRAFT_SMTP_ADDR"), "mail server (host:port) of the rules' email action; user and password from TRACECRAFT_SMTP_USER and TRACECRAFT_SMTP_PASSWORD; STARTTLS when offered")
+	smtpFrom := fs.String("smtp-from", os.Getenv("TRACECRAFT_SMTP_FROM"), "sender address of rule e-mail (\"Tracecraft <noreply@plant.example>\")")
+	publicURL := fs.String("public-url", os.Getenv("TRACECRAFT_PUBLIC_URL"), "address consumers reach the server at (https://t.example.cn): the stem of item codes' GS1 Digital Links (else the address an issuance is asked at)")
+	scanRate := fs.Int("scan-rate", 60, "scan page requests one client address may make a minute")
 	var tf tlsFlags
 	tf.register(fs)
 	if err := fs.Parse(args); err != nil {
@@ -39,6 +45,10 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if err := tf.check(); err != nil {
 		return err
+	}
+	smtpOpts := rules.SMTPOptions{Addr: *smtpAddr, From: *smtpFrom, User: os.Getenv("TRACECRAFT_SMTP_USER"), Password: os.Getenv("TRACECRAFT_SMTP_PASSWORD")}
+	if err := smtpOpts.Check(); err != nil {
+		return fmt.Errorf("--smtp-addr, --smtp-from: %w", err)
 	}
 	if _, err := api.ParseTrustedProxies(splitList(*proxies)); err != nil {
 		return fmt.Errorf("--trusted-proxies: %w", err)
@@ -67,13 +77,24 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	// Engines subscribe to the bus and add jobs before the kernel starts.
 	// rules after forms: its actions include the form engine's record actions.
 	engines := api.Engines{Forms: forms.New(k, forms.Options{}), Flows: workflow.New(k, workflow.Options{})}
-	engines.Rules = rules.New(k, rules.Options{WebhookAllow: allow})
+	engines.Rules = rules.New(k, rules.Options{WebhookAllow: allow, SMTP: smtpOpts})
+	// Label printers (ZPL/TSPL over raw TCP), configured by administrators.
+	engines.Printers = printing.NewPrinterSet(k, printing.PrinterOptions{ReadFile: readFile(engines.Forms)})
+	if engines.Printing, err = printing.New(k, printing.Options{StoreFile: storeFile(engines.Forms), ReadFile: readFile(engines.Forms), Printers: engines.Printers}); err != nil {
+		return err
+	}
+	// Item codes: issued for lots, printed by the printing engine, opened by the scan pages.
+	engines.Codes = printing.NewCodes(k, printing.CodesOptions{Base: *publicURL})
+	if engines.Printing != nil {
+		engines.Printing.SetCodes(engines.Codes)
+	}
 	// Before the kernel closes (deferred above): webhook calls in progress are cancelled.
 	defer func() { _ = engines.Rules.Close(context.Background()) }()
 	if err := k.Start(ctx); err != nil {
 		return err
 	}
-	opts := api.Options{UI: builderui.Dist(), Version: version(), SecureCookies: *secure, Log: log, TrustedProxies: splitList(*proxies)}
+	opts := api.Options{UI: builderui.Dist(), Version: version(), SecureCookies: *secure, Log: log, TrustedProxies: splitList(*proxies),
+		PublicURL: *publicURL, ScanRate: *scanRate}
 	scheme := "http://"
 	var tlsConfig *tls.Config
 	if tf.enabled() {
@@ -123,4 +144,27 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// storeFile stores a PDF the print action makes as an upload of the form engine.
+func storeFile(fs *forms.Service) func(ctx context.Context, p *engine.Principal, app, name string, r io.Reader) (string, error) {
+	return func(ctx context.Context, p *engine.Principal, app, name string, r io.Reader) (string, error) {
+		fi, err := fs.Upload(ctx, p, app, name, r)
+		if err != nil {
+			return "", err
+		}
+		return fi.ID, nil
+	}
+}
+
+// readFile reads an image a label prints, as p may download it (at most 20 MiB).
+func readFile(fs *forms.Service) func(ctx context.Context, p *engine.Principal, app, id string) ([]byte, error) {
+	return func(ctx context.Context, p *engine.Principal, app, id string) ([]byte, error) {
+		_, r, err := fs.OpenFile(ctx, p, app, id)
+		if err != nil {
+			return nil, err
+		}
+		defer r.Close()
+		return io.ReadAll(io.LimitReader(r, 20<<20))
+	}
 }
