@@ -228,7 +228,7 @@ func scanMsg(lang, code string, args ...any) string {
 var scanTemplate = template.Must(template.New("scan").Funcs(template.FuncMap{"t": scanMsg}).Parse(`<!doctype html>
 <html lang="{{.Lang}}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1, viewport-fit=cover">
-<meta name="robots" content="noindex">
+<meta name="robots" content="noindex"><meta name="theme-color" content="#0f766e"><link rel="icon" href="data:,">
 <title>{{if .Page}}{{if .Title}}{{.Title}} · {{end}}{{t .Lang "title"}}{{else if .Thanks}}{{t .Lang "thanks_title"}}{{else}}{{t .Lang "not_genuine"}}{{end}}</title>
 <style>
 *{box-sizing:border-box}
@@ -270,7 +270,7 @@ button{margin-top:10px;width:100%;border:0;border-radius:10px;padding:11px;backg
 <header><div class="brand">{{t $.Lang "brand"}}</div><h1>{{if $.Title}}{{$.Title}}{{else}}{{t $.Lang "title"}}{{end}}</h1>
 <div class="badge">✓ {{t $.Lang "genuine"}}</div></header>
 {{if .Recalled}}<div class="recall" role="alert"><b>⚠ {{t $.Lang "recall_title"}}</b>{{t $.Lang "recall_text"}}</div>{{else if .Void}}<div class="void" role="alert">{{t $.Lang "void_text"}}</div>{{end}}
-<section class="card"><div class="count{{if gt .Scans 1}} warn{{end}}"><div class="n">{{.Scans}}</div><p>{{t $.Lang "count" "n" .Scans "first" $.FirstScan}}<br><small>{{if gt .Scans 1}}{{t $.Lang "count_warn"}}{{else}}{{t $.Lang "count_first"}}{{end}}</small></p></div></section>
+<section class="card"><div class="count{{if gt .Scans 1}} warn{{end}}"><div class="n">{{.Scans}}</div><p>{{t $.Lang "count" "n" .Scans}}<br>{{t $.Lang "first_at" "first" $.FirstScan}}<br><small>{{if gt .Scans 1}}{{t $.Lang "count_warn"}}{{else}}{{t $.Lang "count_first"}}{{end}}</small></p></div></section>
 {{range .Product}}<section class="card"><h2>{{.Title}}</h2><dl>{{range .Facts}}<dt>{{.Label}}</dt><dd>{{.Value}}</dd>{{end}}</dl></section>{{end}}
 <section class="card"><h2>{{t $.Lang "lot_facts"}}</h2><dl>
 <dt>{{t $.Lang "lot"}}</dt><dd>{{.Lot}}</dd>
@@ -301,7 +301,8 @@ func init() {
 		"scan.recall_title":     {ZH: "本产品已召回", EN: "This product has been recalled"},
 		"scan.recall_text":      {ZH: "请立即停止食用，并联系购买处或生产企业退换。", EN: "Stop using it now and return it to the shop or the maker."},
 		"scan.void_text":        {ZH: "此码已作废，请谨慎购买，并联系生产企业核实。", EN: "This code has been voided: check with the maker before you buy or use the product."},
-		"scan.count":            {ZH: "您是第 {n} 次查询，首次查询于 {first}", EN: "Look-up number {n}; first looked up on {first}"},
+		"scan.count":            {ZH: "您是第 {n} 次查询，", EN: "Look-up number {n};"},
+		"scan.first_at":         {ZH: "首次查询于 {first}", EN: "first looked up on {first}"},
 		"scan.count_first":      {ZH: "这是该码的首次查询。", EN: "First look-up of this code."},
 		"scan.count_warn":       {ZH: "如果这不是您第一次扫码，请注意：该码可能已被他人查询过。", EN: "If this is not your first scan, this code has been looked up by someone else."},
 		"scan.lot_facts":        {ZH: "批次信息", EN: "Lot"},
