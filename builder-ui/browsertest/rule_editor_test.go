@@ -195,6 +195,8 @@ func TestAnalystWritesARule(t *testing.T) {
 		b.waitText(`[data-test="run"]`, "已执行")
 		b.waitText(`[data-test="run"]`, "第 1 版")
 		b.waitText(`[data-test="run-action-0"]`, "通知 wang：大批量收货 玉米淀粉 2000 kg")
+		// The record is named by its title (the lot number), not its id.
+		b.run("the record's title", chromedp.Poll[chromedp.Void](`/^记录 RM\d{10}$/.test(document.querySelector('[data-test="run-record"]').innerText.trim())`, chromedp.WithPollingInterval(100*time.Millisecond)))
 		b.shot("06-run-log")
 		b.run("open the record", chromedp.Click(chromedp.CSS(`[data-test="run-record"]`)))
 		b.waitURL("/apps/plant/forms/receipt")
@@ -246,6 +248,9 @@ func TestAnalystWritesARule(t *testing.T) {
 		}
 		if !b.eval(`(() => { const r = document.querySelector('[data-test="rule-form"]').getBoundingClientRect(); return r.width > 250 })()`) {
 			t.Fatal("the form picker does not take the phone's width")
+		}
+		if !b.eval(`(() => { const r = document.querySelector('[data-test="cond-field-0"]').getBoundingClientRect(); return r.width > 250 && r.right <= window.innerWidth })()`) {
+			t.Fatal("the condition's field picker does not take the phone's width")
 		}
 		b.run("运行日志", chromedp.Click(chromedp.CSS(`#tab-runs`)), chromedp.WaitVisible(chromedp.CSS(`[data-test="run"]`)))
 		b.shot("03-run-log")
