@@ -80,9 +80,11 @@ type Codes struct {
 	codecMu sync.Mutex
 	codec   *serialCodec
 
-	cache  factsCache
-	scanMu [64]sync.Mutex // serialise a counter's read-modify-write on the embedded store
-	voidMu sync.Mutex     // one range void or serial void decision at a time (embedded: one node)
+	cache   factsCache
+	scanMu  [64]sync.Mutex // serialise a counter's first read on the embedded store
+	live    liveCounts     // the embedded store's counters, written behind (scan.go)
+	flushMu sync.Mutex
+	voidMu  sync.Mutex // one range void or serial void decision at a time (embedded: one node)
 }
 
 var _ CodeSource = (*Codes)(nil)
@@ -720,6 +722,9 @@ func (c *Codes) Get(ctx context.Context, p *engine.Principal, app, serial string
 }
 
 func (c *Codes) detail(ctx context.Context, serial string) (*CodeDetail, error) {
+	if err := c.flushScans(ctx); err != nil {
+		return nil, err
+	}
 	r, err := c.resolve(ctx, serial)
 	if err != nil {
 		return nil, err
@@ -768,6 +773,9 @@ func (c *Codes) Lot(ctx context.Context, p *engine.Principal, app, form, id stri
 	}
 	codec, err := c.serials(ctx)
 	if err != nil {
+		return nil, err
+	}
+	if err := c.flushScans(ctx); err != nil {
 		return nil, err
 	}
 	docs, err := c.issuances(ctx, app, form, id)

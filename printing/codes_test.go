@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"tracecraft/engine"
-	"tracecraft/forms"
+	"tracecraft/engine/store"
 )
 
 func testCodec(t testing.TB) *serialCodec {
@@ -429,5 +429,69 @@ func TestConcurrentIssue(t *testing.T) {
 			t.Fatalf("resolve(%s) = %v, %v; want issuance %s", s, r, err, iss)
 		}
 	}
-	_ = forms.Values{}
+}
+
+// TestScanCounter: look-ups of one code from many goroutines at once are each counted once;
+// the counter is written behind and kept by Close, and a counter read back from the store goes
+// on from there.
+func TestScanCounter(t *testing.T) {
+	e := newCodesEnv(t)
+	lot := e.lot(t, "L4")
+	is, err := e.codes.Issue(e.ctx, e.user("zhao"), codesApp, "lot", lot, IssueInput{Count: 2, GTINField: "product.gtin"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	per := 50
+	if raceOn {
+		per = 10
+	}
+	var wg sync.WaitGroup
+	seen := make([][]int64, 8)
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range per {
+				pg, err := e.codes.Scan(context.Background(), is.First, Visit{IP: fmt.Sprint("10.0.0.", g), UserAgent: "load"})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				seen[g] = append(seen[g], pg.Scans)
+			}
+		}()
+	}
+	wg.Wait()
+	got := map[int64]bool{}
+	for _, ns := range seen {
+		for _, n := range ns {
+			if got[n] {
+				t.Fatalf("look-up number %d given twice", n)
+			}
+			got[n] = true
+		}
+	}
+	total := int64(8 * per)
+	if len(got) != int(total) || !got[total] {
+		t.Fatalf("%d distinct counts, want 1..%d", len(got), total)
+	}
+	if err := e.codes.Close(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	var d scanCount
+	if err := e.st.Get(e.ctx, scanCountCollection, is.First, &d); err != nil || d.N != total || d.Issuance != is.ID {
+		t.Fatalf("stored counter = %+v, %v; want %d", d, err, total)
+	}
+	logged, err := e.st.QueryCount(e.ctx, scanLogCollection, store.Cond{}, 0)
+	if err != nil || logged.N != scanLogPerCode {
+		t.Fatalf("%d scans logged (%v), want the first %d", logged.N, err, scanLogPerCode)
+	}
+	// As after a restart: the counter is read back from the store.
+	e.codes.live.mu.Lock()
+	e.codes.live.m = nil
+	e.codes.live.mu.Unlock()
+	pg, err := e.codes.Scan(e.ctx, is.First, Visit{})
+	if err != nil || pg.Scans != total+1 || !pg.FirstScan.Equal(d.First) {
+		t.Fatalf("after reading back: %+v, %v", pg, err)
+	}
 }

@@ -267,9 +267,13 @@ func factText(v any, lang string) string {
 	return fmt.Sprint(v)
 }
 
-// count increments serial's counter and gives the count and the first scan's time. On the
-// embedded store the read-modify-write is serialised here (FerretDB's updates are not atomic;
-// the embedded database belongs to this process); on MongoDB it is the server's $inc.
+// count increments serial's counter and gives the count and the first scan's time. On
+// MongoDB it is the server's atomic $inc. On the embedded store, which belongs to this process
+// (and whose updates are not atomic), the counter lives in memory once read — incremented
+// under a lock, so no look-up is lost or counted twice — and is written behind, with the scan
+// log, every FlushEvery (one write per code scanned in that time, not one per scan): a
+// crash loses at most the last FlushEvery of counts, never a code's first-scan time once
+// written. Reads of counts (Lot, Get) flush first.
 func (c *Codes) count(ctx context.Context, serial, issuance string) (int64, time.Time, error) {
 	now := c.now().UTC().Truncate(time.Millisecond)
 	if c.st.Kind() != store.KindEmbedded {
@@ -292,25 +296,142 @@ func (c *Codes) count(ctx context.Context, serial, issuance string) (int64, time
 	mu := &c.scanMu[h.Sum32()%uint32(len(c.scanMu))]
 	mu.Lock()
 	defer mu.Unlock()
-	var d scanCount
-	err := c.st.Get(ctx, scanCountCollection, serial, &d)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		d = scanCount{ID: serial, Issuance: issuance, N: 1, First: now, Last: now}
-		err = c.st.Put(ctx, scanCountCollection, serial, d)
-	case err == nil:
-		d.N++
-		d.Last = now
-		err = c.st.Set(ctx, scanCountCollection, serial, d)
+	lv := &c.live
+	lv.mu.Lock()
+	e := lv.m[serial]
+	lv.mu.Unlock()
+	if e == nil {
+		// First look-up of the code in this process: its stored count, if any.
+		var d scanCount
+		switch err := c.st.Get(ctx, scanCountCollection, serial, &d); {
+		case errors.Is(err, store.ErrNotFound):
+			d = scanCount{ID: serial, Issuance: issuance}
+		case err != nil:
+			return 0, time.Time{}, fmt.Errorf("count scan of %s: %w", serial, err)
+		}
+		e = &liveCount{d: d}
 	}
-	if err != nil {
-		return 0, time.Time{}, fmt.Errorf("count scan of %s: %w", serial, err)
+	lv.mu.Lock()
+	defer lv.mu.Unlock()
+	if lv.m == nil {
+		lv.m, lv.dirty = map[string]*liveCount{}, map[string]scanCount{}
 	}
-	return d.N, d.First, nil
+	lv.m[serial] = e
+	e.d.N++
+	if e.d.First.IsZero() {
+		e.d.First = now
+	}
+	e.d.Last, e.touched = now, now
+	lv.dirty[serial] = e.d
+	c.startFlusher()
+	return e.d.N, e.d.First, nil
+}
+
+// liveCounts are the embedded store's scan counters in memory and what is still to write.
+type liveCounts struct {
+	mu    sync.Mutex
+	m     map[string]*liveCount
+	dirty map[string]scanCount // written by the next flush
+	logs  []any                // scan log documents to insert
+	once  sync.Once
+	stop  chan struct{}
+	done  chan struct{}
+}
+
+type liveCount struct {
+	d       scanCount
+	touched time.Time
+}
+
+// Scan counters are written behind every flushEvery; counters not used for liveIdle are
+// dropped from memory (they are stored); at most maxPendingLogs scan log entries wait.
+const (
+	flushEvery     = time.Second
+	liveIdle       = 2 * time.Minute
+	maxPendingLogs = 10_000
+)
+
+// startFlusher starts the writer of counters on first use; the caller holds c.live.mu.
+func (c *Codes) startFlusher() {
+	c.live.once.Do(func() {
+		stop, done := make(chan struct{}), make(chan struct{})
+		c.live.stop, c.live.done = stop, done
+		go func() {
+			defer close(done)
+			t := time.NewTicker(flushEvery)
+			defer t.Stop()
+			for {
+				select {
+				case <-stop:
+					return
+				case <-t.C:
+					if err := c.flushScans(context.Background()); err != nil {
+						c.k.Log.Warn("scan counters not written; tried again", "err", err)
+					}
+				}
+			}
+		}()
+	})
+}
+
+// flushScans writes the counters changed and the scan log entries made since the last flush.
+func (c *Codes) flushScans(ctx context.Context) error {
+	c.flushMu.Lock()
+	defer c.flushMu.Unlock()
+	lv := &c.live
+	lv.mu.Lock()
+	dirty, logs := lv.dirty, lv.logs
+	lv.dirty, lv.logs = map[string]scanCount{}, nil
+	lv.mu.Unlock()
+	var errs []error
+	for id, d := range dirty {
+		if err := c.st.Set(ctx, scanCountCollection, id, d); err != nil {
+			errs = append(errs, err)
+			lv.mu.Lock()
+			if _, newer := lv.dirty[id]; !newer {
+				lv.dirty[id] = d
+			}
+			lv.mu.Unlock()
+		}
+	}
+	if len(logs) > 0 {
+		// A duplicate (a log entry written before a crash lost its counter) ends the batch:
+		// the rest are put one at a time.
+		if n, err := c.st.PutMany(ctx, scanLogCollection, logs); err != nil {
+			for _, d := range logs[n+1:] {
+				_ = c.st.Put(ctx, scanLogCollection, d.(scanLogDoc).ID, d)
+			}
+		}
+	}
+	// Counters idle for a while leave memory; they are stored (not dirty).
+	cut := c.now().Add(-liveIdle)
+	lv.mu.Lock()
+	for id, e := range lv.m {
+		if _, d := lv.dirty[id]; !d && e.touched.Before(cut) {
+			delete(lv.m, id)
+		}
+	}
+	lv.mu.Unlock()
+	return errors.Join(errs...)
+}
+
+// Close writes the scan counters still in memory and stops their writer. Call it before the
+// kernel closes.
+func (c *Codes) Close(ctx context.Context) error {
+	c.live.mu.Lock()
+	stop, done := c.live.stop, c.live.done
+	c.live.stop = nil
+	c.live.mu.Unlock()
+	if stop != nil {
+		close(stop)
+		<-done
+	}
+	return c.flushScans(ctx)
 }
 
 // scanLogDoc is one of the first scans of a code.
 type scanLogDoc struct {
+	ID     string    `bson:"_id"` // serial/n
 	Serial string    `bson:"serial"`
 	N      int64     `bson:"n"`
 	At     time.Time `bson:"at"`
@@ -319,15 +440,26 @@ type scanLogDoc struct {
 }
 
 func (c *Codes) logScan(ctx context.Context, serial string, n int64, v Visit) {
-	d := scanLogDoc{Serial: serial, N: n, At: c.now().UTC(), IP: c.hashIP(ctx, v.IP), UA: clipRunes(v.UserAgent, 200)}
-	if err := c.st.Put(ctx, scanLogCollection, serial+"/"+strconv.FormatInt(n, 10), d); err != nil && !errors.Is(err, store.ErrDuplicate) {
-		c.k.Log.Warn("scan not logged", "serial", serial, "err", err)
+	d := scanLogDoc{ID: serial + "/" + strconv.FormatInt(n, 10), Serial: serial, N: n, At: c.now().UTC(), IP: c.hashIP(ctx, v.IP), UA: clipRunes(v.UserAgent, 200)}
+	if c.st.Kind() != store.KindEmbedded {
+		if err := c.st.Put(ctx, scanLogCollection, d.ID, d); err != nil && !errors.Is(err, store.ErrDuplicate) {
+			c.k.Log.Warn("scan not logged", "serial", serial, "err", err)
+		}
+		return
 	}
+	c.live.mu.Lock()
+	if len(c.live.logs) < maxPendingLogs {
+		c.live.logs = append(c.live.logs, d)
+	}
+	c.live.mu.Unlock()
 }
 
 func (c *Codes) hashIP(ctx context.Context, ip string) string {
+	if ip == "" {
+		return ""
+	}
 	key, err := c.k.Secret(ctx, "printing.scan-ip")
-	if err != nil || ip == "" {
+	if err != nil {
 		return ""
 	}
 	m := hmac.New(sha256.New, key)

@@ -32,12 +32,18 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	sync := fs.String("sqlite-sync", string(store.DefaultSync), "the embedded store's synchronous setting: normal or full")
 	storageDir := fs.String("storage-dir", "", "make the storage measurement's data folder here and keep it")
 	importRows := fs.Int("import-rows", forms.MaxImportRows, "rows of the import measurement (0 skips it)")
+	scan := fs.Bool("scan", false, "measure only the public scan page against /healthz (a served binary, loaded from this process)")
+	scanClients := fs.Int("scan-clients", 8, "concurrent clients of the scan measurement")
+	scanTime := fs.Duration("scan-time", 5*time.Second, "how long each path of the scan measurement is loaded")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	syncMode, err := store.ParseSync(*sync)
 	if err != nil {
 		return fmt.Errorf("--sqlite-sync: %w", err)
+	}
+	if *scan {
+		return benchScan(ctx, stdout, *scanClients, *scanTime, 200)
 	}
 	if *storageOnly {
 		return benchStorage(ctx, stdout, *records, *storageDir, syncMode)
