@@ -157,6 +157,13 @@ func (s *Service) ListRules(ctx context.Context, p *engine.Principal, app string
 	if err != nil {
 		return nil, fmt.Errorf("list rules of %s: %w", app, err)
 	}
+	// A draft's own published number is as of its last save (publishing stores no draft
+	// revision): the latest version is the definitions' head.
+	for i := range out {
+		if out[i].Published, err = s.defs.Latest(ctx, app, out[i].Key); err != nil {
+			return nil, fmt.Errorf("list rules of %s: %w", app, err)
+		}
+	}
 	return out, nil
 }
 
