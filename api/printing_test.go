@@ -185,6 +185,11 @@ func TestPrintPreviewAndJob(t *testing.T) {
 	if v.Number != 1 {
 		t.Fatalf("version %+v", v)
 	}
+	var listed []printing.Template
+	f.admin.Do("GET", base, nil, 200, &listed)
+	if len(listed) != 1 || listed[0].Published != 1 {
+		t.Fatalf("templates listed after publishing: %+v", listed)
+	}
 
 	// The designer's preview of the record shows the cost; the operator's print never does.
 	res = f.admin.Do("POST", base+"/lot_label/preview", map[string]any{"record": lot.ID}, 200, nil)

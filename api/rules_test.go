@@ -38,6 +38,12 @@ func TestRulesAPI(t *testing.T) {
 	if v.Number != 1 || v.Definition.Trigger.On != "created" {
 		t.Fatalf("version %+v", v)
 	}
+	// The list names the version published (the draft was saved before it).
+	var listed []rules.Rule
+	f.admin.Do("GET", base, nil, 200, &listed)
+	if len(listed) != 1 || listed[0].Published != 1 {
+		t.Fatalf("rules listed after publishing: %+v", listed)
+	}
 	var rec struct {
 		ID string `json:"id"`
 	}

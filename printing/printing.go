@@ -267,6 +267,13 @@ func (e *Engine) ListTemplates(ctx context.Context, p *engine.Principal, app str
 	if err != nil {
 		return nil, fmt.Errorf("list templates of %s: %w", app, err)
 	}
+	// A draft's own published number is as of its last save (publishing stores no draft
+	// revision): the latest version is the definitions' head.
+	for i := range out {
+		if out[i].Published, err = e.defs.Latest(ctx, app, out[i].Key); err != nil {
+			return nil, fmt.Errorf("list templates of %s: %w", app, err)
+		}
+	}
 	return out, nil
 }
 
