@@ -117,6 +117,7 @@ func StartWith(t testing.TB, opts Options) *Server {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = srv.Shutdown(ctx)
+		_ = codes.Close(ctx)
 		_ = k.Scheduler.Stop(ctx)
 		_ = k.Bus.Close(ctx)
 	})
