@@ -140,7 +140,7 @@ func New(k *engine.Kernel, engines Engines, opts Options) *Server {
 	s.app.Use(requestid.New())
 	s.app.Use(s.requestLog)
 	s.app.Use(helmet.New(helmet.Config{
-		ContentSecurityPolicy: "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
+		ContentSecurityPolicy: "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; frame-src 'self' blob:; frame-ancestors 'none'",
 		ReferrerPolicy:        "same-origin",
 	}))
 	for _, r := range append(s.allRoutes(), opts.testRoutes...) {
