@@ -214,7 +214,8 @@ func classify(r api.Route) routeClass {
 		return classPublic
 	case strings.HasPrefix(p, "/api/v1/users"), strings.HasPrefix(p, "/api/v1/roles"),
 		strings.HasPrefix(p, "/api/v1/departments") && r.Method != "GET", strings.HasPrefix(p, "/api/v1/audit"),
-		strings.HasPrefix(p, "/api/v1/admin"), p == "/api/v1/apps" && r.Method == "POST":
+		strings.HasPrefix(p, "/api/v1/admin"), // label printers and their 测试打印 (…/admin/printers/:name/test) too
+		p == "/api/v1/apps" && r.Method == "POST":
 		return classAdmin
 	case strings.HasPrefix(p, "/api/v1/me"), strings.HasPrefix(p, "/api/v1/inbox"),
 		strings.HasPrefix(p, "/api/v1/auth/"), strings.HasPrefix(p, "/api/v1/form-meta/"),

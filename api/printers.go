@@ -1,6 +1,8 @@
 package api
 
 import (
+	"net/url"
+
 	"github.com/gofiber/fiber/v2"
 
 	"tracecraft/engine"
@@ -37,6 +39,21 @@ func (s *Server) printerRoutes() []Route {
 					return err
 				}
 				return c.JSON(l)
+			}},
+		{Method: "POST", Path: "/api/v1/admin/printers/:name/test", Tag: "admin", Action: engine.PermSystemAdmin,
+			Summary: "Send a one-label test page (the printer's name, the time and a QR, in its language) to a configured printer; audited as printers.test; 409 printer_unreachable or printer_failed when it cannot be reached or does not take the label (at most its timeout, no more than 20 s)",
+			Out:     printing.TestPrintResult{},
+			Handle: func(c *fiber.Ctx, p *engine.Principal) error {
+				// Path parameters arrive as sent: a Chinese name is percent-encoded.
+				name, err := url.PathUnescape(c.Params("name"))
+				if err != nil {
+					return engine.Invalid("name", "invalid_format", map[string]any{"detail": "bad escape"})
+				}
+				res, err := ps.PrintTestLabel(c.UserContext(), p, name)
+				if err != nil {
+					return err
+				}
+				return c.JSON(res)
 			}},
 		{Method: "GET", Path: "/api/v1/printers", Tag: "print-templates",
 			Summary: "Label printers to print to: names, languages and resolutions (hosts are for administrators)", Out: []printing.PrinterInfo{},
