@@ -55,6 +55,11 @@ type Records interface {
 	// condition on "data.<field>", "status" …, through the store's query model a page at a
 	// time. It checks no permission: it is for the system's own jobs (a rule's daily sweep).
 	EachRecord(ctx context.Context, app, form string, where store.Cond, fn func(*RecordRef) error) error
+	// RecordPage reads one page of the records of a form (not deleted) that match q.Where,
+	// through the store's query model: at most q.Limit of them (store.DefaultQueryLimit when
+	// 0), after q.After, in q.Sort's order; next continues it ("" on the last page). A caller
+	// that wants one record asks for one. Like EachRecord it checks no permission.
+	RecordPage(ctx context.Context, app, form string, q store.Query) (recs []*RecordRef, next string, err error)
 	// IndexedField tells whether a list index of the form's latest version serves conditions
 	// on a top-level field (it is x-filterable, or a relation), so a sweep by it reads no
 	// more than the records it finds.

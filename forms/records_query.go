@@ -30,6 +30,25 @@ func (a recordsAPI) EachRecord(ctx context.Context, app, form string, where stor
 	return nil
 }
 
+// RecordPage reads one page of the records of a form that match q (see engine.Records),
+// deleted ones left out.
+func (a recordsAPI) RecordPage(ctx context.Context, app, form string, q store.Query) ([]*engine.RecordRef, string, error) {
+	q.Where = store.And(q.Where, store.Empty("deleted"))
+	page, err := a.s.st.Query(ctx, RecordsCollection(app, form), q)
+	if err != nil {
+		return nil, "", fmt.Errorf("records of %s/%s: %w", app, form, err)
+	}
+	out := make([]*engine.RecordRef, 0, len(page.Docs))
+	for _, raw := range page.Docs {
+		var d recordDoc
+		if err := bson.Unmarshal(raw, &d); err != nil {
+			return nil, "", fmt.Errorf("decode record: %w", err)
+		}
+		out = append(out, refOf(d.record()))
+	}
+	return out, page.Next, nil
+}
+
 // IndexedField tells whether listIndexes gives field an index of its own.
 func (a recordsAPI) IndexedField(ctx context.Context, app, form, field string) (bool, error) {
 	c, err := a.s.Compiled(ctx, app, form, 0)
