@@ -9,8 +9,9 @@ import (
 	"slices"
 	"time"
 
+	"go.mongodb.org/mongo-driver/v2/bson"
+
 	"tracecraft/engine"
-	"tracecraft/engine/store"
 )
 
 // emailParams: {"to": ["wang"], "roles": ["warehouse"], "subject": "expression", "body":
@@ -67,8 +68,9 @@ func init() {
 
 // registerEmail puts email.send on the kernel: params to and roles (names), subject and body
 // (text, or a rule's per-recipient renderer). A message is claimed per run key and user
-// before it is sent (a run again, on any node, does not send it twice); a failed send gives
-// its claim back and fails the action, so the bus tries again.
+// before it is sent and its claim done once the server accepted it (a run again, on any node,
+// does not send it again); a failed send gives its claim back and fails the action, so the
+// bus tries again. At most maxRecipients recipients a run, over one connection.
 func (s *Service) registerEmail() {
 	s.k.Actions.Register(EmailAction, engine.Action{
 		ID: EmailAction, Label: engine.Text{ZH: "发送邮件", EN: "Send an e-mail"},
@@ -86,10 +88,11 @@ func (s *Service) runEmail(ctx context.Context, ac engine.ActionContext) (map[st
 	if s.opts.SMTP.Addr == "" {
 		return nil, errors.New("email: no SMTP server is configured")
 	}
-	users, err := s.recipients(ctx, stringList(ac.Params["to"]), stringList(ac.Params["roles"]))
+	all, err := s.recipients(ctx, stringList(ac.Params["to"]), stringList(ac.Params["roles"]))
 	if err != nil {
 		return nil, err
 	}
+	users, capped := capRecipients(all)
 	subject, _ := ac.Params["subject"].(string)
 	body, _ := ac.Params["body"].(string)
 	render, _ := ac.Params[renderParam].(notifyRender)
@@ -97,6 +100,16 @@ func (s *Service) runEmail(ctx context.Context, ac engine.ActionContext) (map[st
 	if key == "" {
 		key = newRunID(s.now())
 	}
+	// One connection for the run's messages, opened for the first one that is sent.
+	var conn *mailer
+	defer func() {
+		if conn == nil {
+			return
+		}
+		if err := conn.close(); err != nil {
+			s.k.Log.Warn("rule e-mail: the server's answer to QUIT", "err", err)
+		}
+	}()
 	var sent, skipped []string
 	var errs []error
 	for _, u := range users {
@@ -124,24 +137,44 @@ func (s *Service) runEmail(ctx context.Context, ac engine.ActionContext) (map[st
 				m.Subject, m.Body = hiddenPlaceholder, ""
 			}
 		}
+		// The claim is pending while the message is sent and done once the server accepted
+		// it; a node that stops in between leaves it pending, and a run again after
+		// claimLease sends the message again (at least once: the Message-ID is the same).
 		claim := "email:" + key + ":" + u.Username
-		err = s.st.Put(ctx, firedCollection, claim, map[string]any{"user": u.Username, "at": s.now().UTC(), "until": s.now().UTC().Add(emailClaimFor)})
-		if errors.Is(err, store.ErrDuplicate) {
+		held, err := s.take(ctx, claim, bson.D{{Key: "user", Value: u.Username}, {Key: "until", Value: s.now().UTC().Add(emailClaimFor)}})
+		if err != nil {
+			return nil, fmt.Errorf("email: %w", err)
+		}
+		switch held {
+		case claimFinished:
 			sent = append(sent, u.Username) // sent by this run before
 			continue
+		case claimBusy:
+			errs = append(errs, fmt.Errorf("to %s: another run is sending it", u.Username))
+			continue
 		}
-		if err != nil {
-			return nil, fmt.Errorf("email: claim: %w", err)
-		}
-		if err := s.opts.SMTP.send(ctx, m, s.now()); err != nil {
-			s.k.Log.Warn("rule e-mail not sent", "user", u.Username, "err", err)
-			if derr := s.st.Delete(context.WithoutCancel(ctx), firedCollection, claim); derr != nil {
-				s.k.Log.Error("e-mail claim not released", "claim", claim, "err", derr)
+		if conn == nil {
+			if conn, err = s.opts.SMTP.dial(ctx); err != nil {
+				s.release(ctx, claim)
+				s.k.Log.Warn("rule e-mail not sent", "user", u.Username, "err", err)
+				return nil, errors.Join(append(errs, fmt.Errorf("to %s: %w", u.Username, err))...)
 			}
+		}
+		if err := conn.send(m, s.now()); err != nil {
+			s.k.Log.Warn("rule e-mail not sent", "user", u.Username, "err", err)
+			s.release(ctx, claim)
 			errs = append(errs, fmt.Errorf("to %s: %w", u.Username, err))
+			if conn.broken {
+				conn.abandon()
+				conn = nil
+			}
 			continue
 		}
 		sent = append(sent, u.Username)
+		if err := s.settle(ctx, claim); err != nil {
+			// Sent: a run again after claimLease sends it again, with the same Message-ID.
+			s.k.Log.Error("rule e-mail claim not settled", "claim", claim, "err", err)
+		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
@@ -151,6 +184,7 @@ func (s *Service) runEmail(ctx context.Context, ac engine.ActionContext) (map[st
 	if len(skipped) > 0 {
 		out["noAddress"] = anyList(skipped)
 	}
+	capNote(out, len(all), capped)
 	return out, nil
 }
 

@@ -25,7 +25,9 @@ type genericActionParams struct {
 }
 
 func init() {
-	registerActionKind("action", actionKind{
+	// It works on the rule's record (printing.print prints it): a schedule rule without
+	// match, which has none, cannot use it.
+	registerActionKind("action", actionKind{needsRecord: true,
 		compile: func(cc *compileCtx, raw json.RawMessage) (prepared, error) {
 			var p genericActionParams
 			if err := engine.DecodeStrict(raw, &p); err != nil {

@@ -32,6 +32,27 @@ const (
 	maxNotifyRoles = 20
 )
 
+// maxRecipients is the most users one notify or email action reaches in a run (the first by
+// username); the run log's result says when there were more.
+const maxRecipients = 200
+
+// capRecipients is users cut at maxRecipients, and whether it was cut.
+func capRecipients(users []engine.User) ([]engine.User, bool) {
+	if len(users) > maxRecipients {
+		return users[:maxRecipients], true
+	}
+	return users, false
+}
+
+// capNote tells in an action's result that its recipients were cut at maxRecipients.
+func capNote(out map[string]any, all int, capped bool) {
+	if !capped {
+		return
+	}
+	out["recipients"], out["cap"], out["capped"] = all, maxRecipients, true
+	out["note"] = fmt.Sprintf("%d users were recipients; the cap is %d: only the first %d by username were reached", all, maxRecipients, maxRecipients)
+}
+
 // hiddenPlaceholder is what a notification shows for a field its recipient may not see.
 const hiddenPlaceholder = "—"
 
@@ -158,9 +179,13 @@ func (s *Service) registerNotify() {
 			return nil
 		},
 		Run: func(ctx context.Context, ac engine.ActionContext) (map[string]any, error) {
-			users, err := s.recipients(ctx, stringList(ac.Params["to"]), stringList(ac.Params["roles"]))
+			all, err := s.recipients(ctx, stringList(ac.Params["to"]), stringList(ac.Params["roles"]))
 			if err != nil {
 				return nil, err
+			}
+			users, capped := capRecipients(all)
+			if capped {
+				s.k.Log.Warn("rule notification capped", "app", ac.App, "key", ac.Key, "recipients", len(all), "cap", maxRecipients)
 			}
 			title, _ := ac.Params["title"].(string)
 			body, _ := ac.Params["body"].(string)
@@ -205,7 +230,9 @@ func (s *Service) registerNotify() {
 			for i, n := range ns {
 				names[i] = n.User
 			}
-			return map[string]any{"users": anyList(names), "made": made}, nil
+			out := map[string]any{"users": anyList(names), "made": made}
+			capNote(out, len(all), capped)
+			return out, nil
 		},
 	})
 }

@@ -8,6 +8,8 @@ import (
 	"maps"
 	"time"
 
+	"go.mongodb.org/mongo-driver/v2/bson"
+
 	"tracecraft/engine"
 	"tracecraft/engine/store"
 )
@@ -94,17 +96,24 @@ func init() {
 		}})
 }
 
-// runUpdateRecords finds the records to update and sets each one's values.
+// updateAttempts bounds how often update_records writes one record that others keep
+// changing: each conflict reloads it and works its values out again.
+const updateAttempts = 5
+
+// runUpdateRecords finds the records to update and sets each one's values. A record is
+// claimed (pending) before it is written and its claim done after: a run again skips the
+// records it updated; one that finds a claim left pending by a node that stopped takes it
+// over after claimLease and writes the record again (at least once, with values worked out
+// from the record as it is then). Each record is written at the revision its values were
+// worked out from; when someone else wrote it in between, it is read again and its values
+// worked out again (updateAttempts times at most), so a concurrent edit is never overwritten
+// with values computed from what it replaced.
 func runUpdateRecords(ctx context.Context, s *Service, _ *Compiled, ac engine.ActionContext) (map[string]any, error) {
 	form, _ := ac.Params["form"].(string)
 	where, ok1 := ac.Params[updateWhere].(store.Cond)
 	each, ok2 := ac.Params[updateValues].(updateValuesFunc)
 	if !ok1 || !ok2 {
 		return nil, errors.New("update_records: params were not prepared by a rule")
-	}
-	setFields, ok := s.k.Actions.Get("record.set_fields")
-	if !ok {
-		return nil, errors.New("update_records: no record.set_fields action")
 	}
 	recs, capped, err := s.matching(ctx, ac.App, form, where, s.opts.MaxRecords)
 	if err != nil {
@@ -113,24 +122,23 @@ func runUpdateRecords(ctx context.Context, s *Service, _ *Compiled, ac engine.Ac
 	updated := 0
 	for _, r := range recs {
 		claim := "update:" + ac.Key + ":" + r.ID
-		err := s.st.Put(ctx, firedCollection, claim, map[string]any{"record": r.ID, "at": s.now().UTC(), "until": s.now().UTC().Add(updateClaimFor)})
-		if errors.Is(err, store.ErrDuplicate) {
+		held, err := s.take(ctx, claim, bson.D{{Key: "record", Value: r.ID}, {Key: "until", Value: s.now().UTC().Add(updateClaimFor)}})
+		if err != nil {
+			return nil, fmt.Errorf("update_records: %w", err)
+		}
+		switch held {
+		case claimFinished:
 			updated++ // updated by this run before
 			continue
+		case claimBusy:
+			return nil, fmt.Errorf("update_records: record %s: another run is updating it", r.ID)
 		}
-		if err != nil {
-			return nil, fmt.Errorf("update_records: claim: %w", err)
-		}
-		values, err := each(ctx, r.Data)
-		if err == nil {
-			_, err = setFields.Run(ctx, engine.ActionContext{Key: ac.Key + "/" + r.ID, App: ac.App, Form: form, Record: r.ID,
-				Actor: ac.Actor, Params: map[string]any{"values": values}})
-		}
-		if err != nil {
-			if derr := s.st.Delete(context.WithoutCancel(ctx), firedCollection, claim); derr != nil {
-				s.k.Log.Error("update claim not released", "claim", claim, "err", derr)
-			}
+		if err := s.updateRecord(ctx, ac, form, r, each); err != nil {
+			s.release(ctx, claim)
 			return nil, fmt.Errorf("update_records: record %s: %s", r.ID, exprDetail(err))
+		}
+		if err := s.settle(ctx, claim); err != nil {
+			return nil, fmt.Errorf("update_records: %w", err)
 		}
 		updated++
 	}
@@ -140,4 +148,31 @@ func runUpdateRecords(ctx context.Context, s *Service, _ *Compiled, ac engine.Ac
 		out["note"] = fmt.Sprintf("more than %d records matched; the cap is %d: only the first %d were updated", s.opts.MaxRecords, s.opts.MaxRecords, s.opts.MaxRecords)
 	}
 	return out, nil
+}
+
+// updateRecord writes each's values for r at r's revision, as the rule's actor (at the chain
+// depth of ctx); on a conflict it reads the record again and works the values out again. A
+// record deleted in between is left alone.
+func (s *Service) updateRecord(ctx context.Context, ac engine.ActionContext, form string, r *engine.RecordRef, each updateValuesFunc) error {
+	for attempt := 0; ; attempt++ {
+		values, err := each(ctx, r.Data)
+		if err != nil {
+			return err
+		}
+		_, err = s.k.Records.UpdateRecord(ctx, ac.Actor, ac.App, form, r.ID, r.Rev, values)
+		if errors.Is(err, engine.ErrNotFound) {
+			return nil
+		}
+		if !engine.IsConflict(err) {
+			return err
+		}
+		if attempt+1 == updateAttempts {
+			return fmt.Errorf("written by others %d times while it was updated: %w", updateAttempts, err)
+		}
+		if r, err = s.k.Records.GetRecord(ctx, ac.Actor, ac.App, form, r.ID); errors.Is(err, engine.ErrNotFound) {
+			return nil
+		} else if err != nil {
+			return err
+		}
+	}
 }

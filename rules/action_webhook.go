@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"strings"
 
 	"tracecraft/engine"
 )
@@ -88,7 +89,15 @@ func (s *Service) registerWebhook() {
 			if key == "" {
 				key = newRunID(s.now())
 			}
-			d, err := s.queueWebhook(ctx, key, ac.App, u, secret, body)
+			// A rule's actor is rule:<key>@<version> (rulePrincipal): its retries stop when
+			// the rule is switched off.
+			var rule string
+			if ac.Actor != nil {
+				if r, ok := strings.CutPrefix(ac.Actor.Username, "rule:"); ok {
+					rule, _, _ = strings.Cut(r, "@")
+				}
+			}
+			d, err := s.queueWebhook(ctx, key, ac.App, rule, u, secret, body)
 			if err != nil {
 				return nil, err
 			}

@@ -10,8 +10,9 @@ import (
 	"strconv"
 	"time"
 
+	"go.mongodb.org/mongo-driver/v2/bson"
+
 	"tracecraft/engine"
-	"tracecraft/engine/store"
 )
 
 // evalInput is one evaluation of a rule on a record: from a record event or the date sweep.
@@ -28,6 +29,11 @@ type evalInput struct {
 	key     string    // the base of the actions' run keys
 	claim   string    // a date or schedule firing's claim in firedCollection; "" for events
 	until   time.Time // when the firing's claim may go (Prune deletes it after)
+	// legacyClaim is a date firing's claim as it was named before date claims left out the
+	// rule version: a firing claimed under it by the same version is not fired again.
+	legacyClaim string
+	firing      string    // a schedule firing's marker (its claims carry it: rule_schedule.go)
+	held        claimHeld // what evaluate found of the claim (claimBusy: another run has it)
 	// claimFirst claims before the condition is evaluated (schedule firings): a firing is
 	// evaluated, and logged, once however many nodes and runs come to it.
 	claimFirst bool
@@ -162,11 +168,24 @@ func (s *Service) evaluate(ctx context.Context, c *Compiled, in *evalInput) (*Ru
 		s.logRun(ctx, run)
 		return run, nil
 	}
+	claimed := false
 	if in.claim != "" && in.claimFirst {
-		claimed, err := s.claim(ctx, c, in)
-		if err != nil || !claimed {
+		if err := s.claim(ctx, c, in); err != nil || in.held != claimTaken {
 			return nil, err
 		}
+		claimed = true
+	}
+	// done ends an evaluation that needs no retry: logged, then its claim (if any) done. A
+	// node that stops between the two leaves the claim pending; a later run takes it over and
+	// logs the firing again.
+	done := func() (*Run, error) {
+		s.logRun(ctx, run)
+		if claimed {
+			if err := s.settle(ctx, in.claim); err != nil {
+				return run, err
+			}
+		}
+		return run, nil
 	}
 	ctx = s.withLookup(ctx, c.App, rulePrincipal(c))
 	vars := c.vars(in)
@@ -176,51 +195,60 @@ func (s *Service) evaluate(ctx context.Context, c *Compiled, in *evalInput) (*Ru
 			// A definition mistake or data it did not expect: retrying will not help; the
 			// run log shows it.
 			run.Outcome, run.Error = OutcomeFailed, "condition: "+exprDetail(err)
-			s.logRun(ctx, run)
-			return run, nil
+			return done()
 		}
 		if !ok {
 			run.Outcome = OutcomeConditionFalse
-			s.logRun(ctx, run)
-			return run, nil
+			return done()
 		}
 	}
 	if in.claim != "" && !in.claimFirst {
-		claimed, err := s.claim(ctx, c, in)
-		if err != nil || !claimed {
+		if err := s.claim(ctx, c, in); err != nil || in.held != claimTaken {
 			return nil, err
 		}
+		claimed = true
 	}
 	run.Actions, run.Error = s.runActions(ctx, c, in, vars, false)
 	run.Outcome = OutcomeFired
-	if run.Error != "" {
-		run.Outcome = OutcomeFailed
-		if in.claim != "" {
-			// The next sweep (or a run again) tries again; actions that succeeded are keyed
-			// and not repeated.
-			if err := s.st.Delete(ctx, firedCollection, in.claim); err != nil {
-				s.k.Log.Error("date claim not released", "claim", in.claim, "err", err)
-			}
-		}
+	if run.Error == "" {
+		return done()
+	}
+	run.Outcome = OutcomeFailed
+	if claimed {
+		// The next sweep (or a run again) tries again; actions that succeeded are keyed and
+		// not repeated.
+		s.release(ctx, in.claim)
 	}
 	s.logRun(ctx, run)
-	if run.Error != "" {
-		return run, fmt.Errorf("rule %s on %s: %s", c.Key, in.id, run.Error)
-	}
-	return run, nil
+	return run, fmt.Errorf("rule %s on %s: %s", c.Key, in.id, run.Error)
 }
 
-// claim claims a firing by a unique insert; false when it was claimed before, by this node or
-// another.
-func (s *Service) claim(ctx context.Context, c *Compiled, in *evalInput) (bool, error) {
-	err := s.st.Put(ctx, firedCollection, in.claim, map[string]any{"rule": c.Key, "version": c.Version, "record": in.id, "at": s.now().UTC(), "until": in.until.UTC()})
-	if errors.Is(err, store.ErrDuplicate) {
-		return false, nil
+// claim claims a firing (take: pending, then done by evaluate) and sets in.held. A date
+// firing claimed under its legacy name by this version counts as done.
+func (s *Service) claim(ctx context.Context, c *Compiled, in *evalInput) error {
+	fields := bson.D{{Key: "rule", Value: c.Key}, {Key: "version", Value: c.Version}, {Key: "record", Value: in.id},
+		{Key: "until", Value: in.until.UTC()}}
+	if in.firing != "" {
+		fields = append(fields, bson.E{Key: "firing", Value: in.firing})
 	}
+	held, err := s.take(ctx, in.claim, fields)
 	if err != nil {
-		return false, fmt.Errorf("claim %s: %w", in.claim, err)
+		return err
 	}
-	return true, nil
+	in.held = held
+	if held != claimTaken || in.legacyClaim == "" {
+		return nil
+	}
+	fired, err := s.finished(ctx, in.legacyClaim)
+	if err != nil {
+		s.release(ctx, in.claim)
+		return err
+	}
+	if fired {
+		in.held = claimFinished
+		return s.settle(ctx, in.claim)
+	}
+	return nil
 }
 
 // runActions runs the rule's actions in order, or, for a dry run, only works out their params.

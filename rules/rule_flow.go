@@ -60,7 +60,8 @@ func (s *Service) onFlowEvent(ctx context.Context, e engine.Event) error {
 		if rec == nil {
 			rec, err = s.k.Records.GetRecord(ctx, engine.SystemPrincipal(), e.App, form, id)
 			if errors.Is(err, engine.ErrNotFound) {
-				return nil
+				// Gone: no rule acts on it; earlier rules' failures still go back to the bus.
+				return errors.Join(errs...)
 			}
 			if err != nil {
 				return fmt.Errorf("flow event %s: %w", e.ID, err)

@@ -41,11 +41,17 @@ func (s *Service) checkLookups(ctx context.Context, app string, p *engine.Progra
 	return nil
 }
 
+// lookupCandidates is how many records matching a lookup() are looked at, at most, for the
+// first one the reader may read.
+const lookupCandidates = 20
+
 // withLookup makes the lookup() calls of expressions evaluated with ctx find records of app
-// as p reads them: the first record (not deleted) of the form whose field equals the value,
-// with the fields engine.Records.VisibleFields lets p see, and its id and status; nil when none
-// matches or p may not read the one found. The field must be indexed (checked when the rule
-// was saved, and again here: the form may have changed since).
+// as p reads them: the first record (not deleted, in _id order) of the form whose field
+// equals the value that p may read — of the first lookupCandidates that match — with the
+// fields engine.Records.VisibleFields lets p see, and its id and status; nil when none is
+// found. The records are read a few at a time through the query model (one, when the first
+// is readable). The field must be indexed (checked when the rule was saved, and again here:
+// the form may have changed since).
 func (s *Service) withLookup(ctx context.Context, app string, p *engine.Principal) context.Context {
 	return engine.WithExprLookup(ctx, func(ctx context.Context, form, field string, value any) (map[string]any, error) {
 		indexed, err := s.k.Records.IndexedField(ctx, app, form, field)
@@ -62,28 +68,39 @@ func (s *Service) withLookup(ctx context.Context, app string, p *engine.Principa
 		if err != nil {
 			return nil, err
 		}
-		recs, _, err := s.matching(ctx, app, form, store.Eq("data."+field, s.storedValue(types[field], value)), 1)
-		if err != nil || len(recs) == 0 {
-			return nil, err
-		}
-		r := recs[0]
-		view, err := s.k.Records.VisibleFields(ctx, p, app, form, r.ID)
-		if errors.Is(err, engine.ErrNotFound) {
-			return nil, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		if !view.Readable {
-			return nil, nil
-		}
-		out := map[string]any{}
-		for _, k := range view.Fields {
-			if v, ok := r.Data[k]; ok {
-				out[k] = v
+		q := store.Query{Where: store.Eq("data."+field, s.storedValue(types[field], value)), Limit: 1}
+		for seen := 0; seen < lookupCandidates; {
+			recs, next, err := s.k.Records.RecordPage(ctx, app, form, q)
+			if err != nil {
+				return nil, err
 			}
+			for _, r := range recs {
+				seen++
+				view, err := s.k.Records.VisibleFields(ctx, p, app, form, r.ID)
+				if errors.Is(err, engine.ErrNotFound) {
+					continue
+				}
+				if err != nil {
+					return nil, err
+				}
+				if !view.Readable {
+					continue
+				}
+				out := map[string]any{}
+				for _, k := range view.Fields {
+					if v, ok := r.Data[k]; ok {
+						out[k] = v
+					}
+				}
+				out["id"], out["status"] = r.ID, r.Status
+				return out, nil
+			}
+			if next == "" || len(recs) == 0 {
+				return nil, nil
+			}
+			// The first was not readable: the next few at once.
+			q.After, q.Limit = next, min(5, lookupCandidates-seen)
 		}
-		out["id"], out["status"] = r.ID, r.Status
-		return out, nil
+		return nil, nil
 	})
 }

@@ -11,9 +11,6 @@ import (
 	"tracecraft/engine/store"
 )
 
-// errStopWalk ends a walk of records early (the cap is reached).
-var errStopWalk = errors.New("stop")
-
 // compiledMatch is a list of filters on the records of one form (a schedule trigger's Match,
 // update_records' match), each on an indexed field, its values expressions.
 type compiledMatch struct {
@@ -175,22 +172,42 @@ func (s *Service) fieldTypes(ctx context.Context, app, form string) (map[string]
 	return out, nil
 }
 
+// matchPage is the most records matching reads at a time.
+const matchPage = 200
+
 // matching reads the records of m's form that match where, at most limit of them; capped
-// says more matched.
-func (s *Service) matching(ctx context.Context, app, form string, where store.Cond, limit int) (recs []*engine.RecordRef, capped bool, err error) {
-	err = s.k.Records.EachRecord(ctx, app, form, where, func(r *engine.RecordRef) error {
-		if len(recs) == limit {
-			capped = true
-			return errStopWalk
+// says more matched. It asks the store for no more than it needs (one page of at most
+// matchPage records at a time, and one record past the limit).
+func (s *Service) matching(ctx context.Context, app, form string, where store.Cond, limit int) ([]*engine.RecordRef, bool, error) {
+	return s.matchingSkip(ctx, app, form, where, limit, nil)
+}
+
+// matchingSkip is matching that leaves out the records skip says to (those a schedule firing
+// ran on before): they do not count against limit, so its places go to records not yet run.
+func (s *Service) matchingSkip(ctx context.Context, app, form string, where store.Cond, limit int, skip func(id string) bool) (recs []*engine.RecordRef, capped bool, err error) {
+	n, after := 0, ""
+	for {
+		size := limit - n + 1 // one past the limit tells whether it was reached
+		if skip != nil {
+			size = matchPage // records left out do not fill the page
 		}
-		recs = append(recs, r)
-		return nil
-	})
-	if errors.Is(err, errStopWalk) {
-		err = nil
+		page, next, err := s.k.Records.RecordPage(ctx, app, form, store.Query{Where: where, Limit: min(size, matchPage), After: after})
+		if err != nil {
+			return nil, false, fmt.Errorf("records of %s matching: %w", form, err)
+		}
+		for _, r := range page {
+			if skip != nil && skip(r.ID) {
+				continue
+			}
+			if n == limit {
+				return recs, true, nil
+			}
+			n++
+			recs = append(recs, r)
+		}
+		if next == "" || len(page) == 0 {
+			return recs, false, nil
+		}
+		after = next
 	}
-	if err != nil {
-		return nil, false, fmt.Errorf("records of %s matching: %w", form, err)
-	}
-	return recs, capped, nil
 }

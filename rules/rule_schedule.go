@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/robfig/cron/v3"
+	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"tracecraft/engine"
 	"tracecraft/engine/store"
@@ -21,7 +22,7 @@ const firingLayout = "2006-01-02T15:04Z"
 // ScheduleResult says what one pass of the schedule job did.
 type ScheduleResult struct {
 	Rules   int `json:"rules"`   // schedule rules looked at
-	Firings int `json:"firings"` // rules with a firing due
+	Firings int `json:"firings"` // rules with a firing due that was not done yet
 	Records int `json:"records"` // records matched (rules with match)
 	Fired   int `json:"fired"`   // evaluations whose actions ran
 }
@@ -59,7 +60,6 @@ func (s *Service) RunSchedules(ctx context.Context, tick time.Time) (*ScheduleRe
 		if !ok {
 			continue
 		}
-		res.Firings++
 		if err := s.fire(ctx, c, firing, res); err != nil {
 			errs = append(errs, err)
 		}
@@ -76,17 +76,33 @@ func latestFiring(sched cron.Schedule, lo, hi time.Time) (time.Time, bool) {
 	return last, !last.IsZero()
 }
 
-// fire runs one firing of a schedule rule.
+// fire runs one firing of a schedule rule, unless it is done. The firing's marker, a claim
+// named after the rule version and the firing time, is done once the firing has run: the
+// catch-up that comes back to the firing every minute then reads nothing. A rule without
+// match claims the marker itself for its one evaluation; a rule with match claims each record
+// (marked with the firing) and sets the marker when a pass ends with no failure and no record
+// another run still works on. A pass after a failed or interrupted one skips the records the
+// firing ran on before, so Options.MaxRecords' places go to records not yet run (the failed
+// ones, and those the earlier pass did not reach).
 func (s *Service) fire(ctx context.Context, c *Compiled, firing time.Time, res *ScheduleResult) error {
 	at := firing.UTC().Format(firingLayout)
 	base := "rule:" + engine.DefinitionVersionID(c.App, c.Key, c.Version) + ":" + at
+	if done, err := s.finished(ctx, base); err != nil || done {
+		return err
+	}
+	res.Firings++
+	until := firing.Add(48 * time.Hour)
 	input := func(id string, data map[string]any, status string) *evalInput {
 		key := base
 		if id != "" {
 			key += ":" + id
 		}
-		return &evalInput{trigger: "schedule:" + at, form: c.Def.Form, id: id, data: data, status: status, actor: engine.SystemActor,
-			key: key, claim: key, claimFirst: true, until: firing.Add(48 * time.Hour)}
+		in := &evalInput{trigger: "schedule:" + at, form: c.Def.Form, id: id, data: data, status: status, actor: engine.SystemActor,
+			key: key, claim: key, claimFirst: true, until: until}
+		if id != "" {
+			in.firing = base
+		}
+		return in
 	}
 	count := func(run *Run) {
 		if run != nil && run.Outcome == OutcomeFired {
@@ -100,18 +116,21 @@ func (s *Service) fire(ctx context.Context, c *Compiled, firing time.Time, res *
 	}
 	where, _, err := s.matchWhere(s.withLookup(ctx, c.App, rulePrincipal(c)), c.App, c.match, c.vars(input("", nil, "")))
 	if err != nil {
-		// A definition mistake: retrying will not help. The run log shows it once a firing
-		// (the catch-up comes back to the firing every minute).
-		failed := input("", nil, "")
-		failed.claim += ":match"
-		if claimed, cerr := s.claim(ctx, c, failed); cerr != nil || !claimed {
+		// A definition mistake: retrying will not help. The run log shows it once a firing,
+		// and the firing is done.
+		held, cerr := s.take(ctx, base, bson.D{{Key: "rule", Value: c.Key}, {Key: "version", Value: c.Version}, {Key: "until", Value: until.UTC()}})
+		if cerr != nil || held != claimTaken {
 			return cerr
 		}
 		s.logRun(ctx, &Run{App: c.App, Rule: c.Key, Version: c.Version, Trigger: "schedule:" + at, Form: c.Def.Form,
 			Actor: engine.SystemActor, Outcome: OutcomeFailed, Error: err.Error()})
-		return nil
+		return s.settle(ctx, base)
 	}
-	recs, capped, err := s.matching(ctx, c.App, c.Def.Form, where, s.opts.MaxRecords)
+	ran, err := s.firingClaims(ctx, base)
+	if err != nil {
+		return fmt.Errorf("schedule rule %s at %s: %w", c.Key, at, err)
+	}
+	recs, capped, err := s.matchingSkip(ctx, c.App, c.Def.Form, where, s.opts.MaxRecords, func(id string) bool { return ran[id] })
 	if err != nil {
 		return fmt.Errorf("schedule rule %s at %s: %w", c.Key, at, err)
 	}
@@ -122,6 +141,7 @@ func (s *Service) fire(ctx context.Context, c *Compiled, firing time.Time, res *
 		s.k.Log.Warn("schedule rule capped", "app", c.App, "rule", c.Key, "firing", at, "cap", s.opts.MaxRecords)
 	}
 	var errs []error
+	busy := false
 	for _, r := range recs {
 		in := input(r.ID, r.Data, r.Status)
 		in.reason = reason
@@ -130,6 +150,42 @@ func (s *Service) fire(ctx context.Context, c *Compiled, firing time.Time, res *
 		if err != nil {
 			errs = append(errs, err)
 		}
+		busy = busy || in.held == claimBusy
 	}
-	return errors.Join(errs...)
+	if len(errs) > 0 || busy {
+		return errors.Join(errs...)
+	}
+	err = s.st.Set(ctx, firedCollection, base, bson.D{{Key: "state", Value: claimDone}, {Key: "rule", Value: c.Key},
+		{Key: "version", Value: c.Version}, {Key: "at", Value: s.now().UTC()}, {Key: "until", Value: until.UTC()}})
+	if err != nil {
+		return fmt.Errorf("schedule rule %s at %s: %w", c.Key, at, err)
+	}
+	return nil
+}
+
+// firingClaims are the records a schedule firing ran on, or another run runs on now: its
+// claims that are done, or pending and younger than claimLease (an older pending claim is
+// taken over, so its record is run again).
+func (s *Service) firingClaims(ctx context.Context, firing string) (map[string]bool, error) {
+	out := map[string]bool{}
+	now := s.now().UTC()
+	q := store.Query{Where: store.Eq("firing", firing), Limit: 1000, Fields: []string{"record", "state", "at"}}
+	err := s.st.QueryEach(ctx, firedCollection, q, func(raw bson.Raw) error {
+		var d struct {
+			Record string    `bson:"record"`
+			State  string    `bson:"state"`
+			At     time.Time `bson:"at"`
+		}
+		if err := bson.Unmarshal(raw, &d); err != nil {
+			return err
+		}
+		if d.State != claimPending || now.Sub(d.At) < claimLease {
+			out[d.Record] = true
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("claims of %s: %w", firing, err)
+	}
+	return out, nil
 }

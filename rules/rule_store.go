@@ -5,9 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"tracecraft/engine"
 	"tracecraft/engine/store"
@@ -24,6 +27,9 @@ type activeRule struct {
 	Version int    `bson:"version"`
 	// Since is when the version was activated: a schedule rule fires for no time before it.
 	Since time.Time `bson:"since"`
+	// Disabled: the version is switched off (the rule does not run; the entry keeps its
+	// version so that an earlier one cannot come back).
+	Disabled bool `bson:"disabled,omitempty"`
 }
 
 // SaveDraft checks a rule definition and stores it as the rule's draft; it needs app.design.
@@ -95,19 +101,39 @@ func (s *Service) Publish(ctx context.Context, p *engine.Principal, app, key str
 	return out, nil
 }
 
+// activateMu serialises activations in this process (see activate).
+var activateMu sync.Mutex
+
 // activate records version n of app/key as the one that runs; a disabled version takes the
 // rule off the active list, so no event, sweep or schedule finds it (and nothing is logged).
+// The entry of a version later than n is left as it is: of two publishes that finish out of
+// order (a disable racing an enable), the later version wins. A disabled version leaves an
+// entry too (marked disabled, found by no query), so an earlier version activated after it
+// does not come back.
 func (s *Service) activate(ctx context.Context, app, key string, def Definition, n int) error {
 	id := engine.DefinitionID(app, key)
-	if def.Disabled {
-		if err := s.st.Delete(ctx, activeCollection, id); err != nil && !errors.Is(err, store.ErrNotFound) {
-			return fmt.Errorf("deactivate rule %s: %w", id, err)
-		}
+	a := activeRule{ID: id, App: app, Key: key, Form: def.Form, On: def.Trigger.On, Version: n, Since: s.now().UTC().Truncate(time.Millisecond),
+		Disabled: def.Disabled}
+	doc, err := bson.Marshal(a)
+	if err != nil {
+		return fmt.Errorf("activate rule %s: %w", id, err)
+	}
+	c, err := s.st.Collection(ctx, activeCollection)
+	if err != nil {
+		return fmt.Errorf("activate rule %s: %w", id, err)
+	}
+	// Replace the entry of an earlier version (or of this one: a publish finishing the
+	// activation a stopped node left undone), or insert one; an entry of a later version makes
+	// the upsert's insert a duplicate, and stays. The embedded store does not make a
+	// conditional replace atomic: activateMu does, within its one process.
+	activateMu.Lock()
+	defer activateMu.Unlock()
+	_, err = c.ReplaceOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "version", Value: bson.D{{Key: "$lte", Value: n}}}}, doc,
+		options.Replace().SetUpsert(true))
+	if mongo.IsDuplicateKeyError(err) {
 		return nil
 	}
-	a := activeRule{ID: id, App: app, Key: key, Form: def.Form, On: def.Trigger.On, Version: n, Since: s.now().UTC().Truncate(time.Millisecond)}
-	// Set: versions only grow, and every writer writes the latest it published.
-	if err := s.st.Set(ctx, activeCollection, id, a); err != nil {
+	if err != nil {
 		return fmt.Errorf("activate rule %s: %w", id, err)
 	}
 	return nil
@@ -198,6 +224,7 @@ func (s *Service) activeRules(ctx context.Context, app, form string) ([]activeRu
 
 func (s *Service) queryActive(ctx context.Context, where store.Cond) ([]activeRule, error) {
 	var out []activeRule
+	where = store.And(where, store.Empty("disabled"))
 	err := s.st.QueryEach(ctx, activeCollection, store.Query{Where: where, Limit: 200}, func(raw bson.Raw) error {
 		var a activeRule
 		if err := bson.Unmarshal(raw, &a); err != nil {

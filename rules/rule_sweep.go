@@ -69,14 +69,17 @@ func (s *Service) dueToday(c *Compiled, data map[string]any) (time.Time, bool) {
 	return due, !today.Before(due) && !today.After(due.AddDate(0, 0, c.window()))
 }
 
-// dateInput makes in a date firing: its trigger, run key and claim name the rule version, the
-// record and the due day (the period), so it fires once per record and due day — across
-// sweeps, record changes, restarts and nodes.
+// dateInput makes in a date firing: its trigger, run key and claim name the rule (not its
+// version), the record and the due day (the period), so it fires once per record and due day
+// — across sweeps, record changes, restarts, nodes and new versions of the rule (switching it
+// off and on again is two new versions: a lot warned about is not warned about again). A
+// claim made before claims left out the version (legacyClaim) still counts for that version.
 func (s *Service) dateInput(c *Compiled, in *evalInput, due time.Time) {
 	period := due.Format(dateLayout)
 	in.trigger = "date:" + period
-	in.key = "rule:" + engine.DefinitionVersionID(c.App, c.Key, c.Version) + ":" + in.id + ":" + period
+	in.key = "rule:" + engine.DefinitionID(c.App, c.Key) + ":" + in.id + ":" + period
 	in.claim = in.key
+	in.legacyClaim = "rule:" + engine.DefinitionVersionID(c.App, c.Key, c.Version) + ":" + in.id + ":" + period
 	in.until = due.AddDate(0, 0, c.window()+1)
 }
 

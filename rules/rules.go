@@ -225,5 +225,7 @@ func declareIndexes(k *engine.Kernel) {
 		store.IndexSpec{Keys: []store.IndexKey{{Path: "state"}, {Path: "updated_at"}}})
 	// Prune: old attempt claims; date claims whose window has closed.
 	k.DeclareIndexes(webhookClaims, store.IndexSpec{Keys: []store.IndexKey{{Path: "at"}}})
-	k.DeclareIndexes(firedCollection, store.IndexSpec{Keys: []store.IndexKey{{Path: "until"}}})
+	// Prune: claims whose time is over; firingClaims: the record claims of a schedule firing.
+	k.DeclareIndexes(firedCollection, store.IndexSpec{Keys: []store.IndexKey{{Path: "until"}}},
+		store.IndexSpec{Keys: []store.IndexKey{{Path: "firing"}}})
 }

@@ -279,7 +279,8 @@ func TestScheduleOncePerFiring(t *testing.T) {
 	if res := run(e, firing); res.Fired != 0 {
 		t.Fatalf("the same tick again: %+v", res)
 	}
-	if res := run(e, firing.Add(10*time.Minute)); res.Firings != 1 || res.Fired != 0 {
+	// The firing is done: the catch-up finds it so and does nothing (no firing counted).
+	if res := run(e, firing.Add(10*time.Minute)); res.Firings != 0 || res.Fired != 0 {
 		t.Fatalf("a later tick catching up: %+v", res)
 	}
 	// A second node (another kernel on the same store) and both at once the next day.

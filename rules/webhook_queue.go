@@ -35,6 +35,7 @@ const (
 type WebhookDelivery struct {
 	ID         string    `json:"id" bson:"_id"` // the action run's key
 	App        string    `json:"app" bson:"app"`
+	Rule       string    `json:"rule,omitempty" bson:"rule,omitempty"` // the key of the rule that queued it
 	URL        string    `json:"url" bson:"url"`
 	Secret     string    `json:"-" bson:"secret,omitempty"`
 	Body       string    `json:"body" bson:"body"` // the JSON sent
@@ -61,9 +62,9 @@ func Sign(secret string, body []byte) string {
 
 // queueWebhook stores a delivery under key (or finds the one stored before), pending and due
 // now, and kicks the dispatcher, which makes the attempt off the caller's goroutine (the bus).
-func (s *Service) queueWebhook(ctx context.Context, key, app, url, secret string, body []byte) (*WebhookDelivery, error) {
+func (s *Service) queueWebhook(ctx context.Context, key, app, rule, url, secret string, body []byte) (*WebhookDelivery, error) {
 	now := s.now().UTC()
-	d := &WebhookDelivery{ID: key, App: app, URL: url, Secret: secret, Body: string(body), State: WebhookPending,
+	d := &WebhookDelivery{ID: key, App: app, Rule: rule, URL: url, Secret: secret, Body: string(body), State: WebhookPending,
 		NextAt: now, CreatedAt: now, UpdatedAt: now}
 	err := s.st.Put(ctx, webhooksCollection, key, d)
 	if errors.Is(err, store.ErrDuplicate) {
@@ -83,9 +84,15 @@ func (s *Service) queueWebhook(ctx context.Context, key, app, url, secret string
 // webhookBatch is how many due deliveries RetryWebhooks takes at a time.
 const webhookBatch = 100
 
+// ruleDisabled is the dead letter's error of a delivery whose rule was switched off.
+const ruleDisabled = "rule disabled"
+
 // attempt makes the delivery's next attempt if it claims it, and stores the outcome: done,
-// pending with the next attempt's time, or dead after the last one.
-func (s *Service) attempt(ctx context.Context, d *WebhookDelivery) (*WebhookDelivery, error) {
+// pending with the next attempt's time, or dead after the last one. A delivery queued by a
+// rule that has been switched off since (no active version) is not sent: it is a dead letter
+// at once, with the error "rule disabled" — unless replayed is set (an administrator's
+// replay sends it all the same).
+func (s *Service) attempt(ctx context.Context, d *WebhookDelivery, replayed bool) (*WebhookDelivery, error) {
 	n := d.Attempts + 1
 	claim := d.ID + "#" + strconv.Itoa(d.Round) + "#" + strconv.Itoa(n)
 	if err := s.st.Put(ctx, webhookClaims, claim, bson.D{{Key: "at", Value: s.now().UTC()}}); err != nil {
@@ -94,9 +101,23 @@ func (s *Service) attempt(ctx context.Context, d *WebhookDelivery) (*WebhookDeli
 		}
 		return nil, fmt.Errorf("webhook %s: %w", d.ID, err)
 	}
-	status, callErr := s.call(ctx, d)
+	off := false
+	if d.Rule != "" && !replayed {
+		var err error
+		if off, err = s.ruleOff(ctx, d.App, d.Rule); err != nil {
+			return nil, fmt.Errorf("webhook %s: %w", d.ID, err)
+		}
+	}
+	var status int
+	var callErr error
+	if !off {
+		status, callErr = s.call(ctx, d)
+	}
 	d.Attempts, d.LastStatus, d.UpdatedAt = n, status, s.now().UTC()
 	switch {
+	case off:
+		d.State, d.LastError, d.NextAt = WebhookDead, ruleDisabled, time.Time{}
+		s.k.Log.Warn("webhook dead letter: its rule is switched off", "delivery", d.ID, "rule", d.Rule)
 	case callErr == nil:
 		d.State, d.LastError, d.NextAt = WebhookDone, "", time.Time{}
 	case n >= s.opts.WebhookAttempts:
@@ -169,7 +190,7 @@ func (s *Service) RetryWebhooks(ctx context.Context) (int, error) {
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			if _, err := s.attempt(ctx, d); err != nil {
+			if _, err := s.attempt(ctx, d, false); err != nil {
 				mu.Lock()
 				errs = append(errs, err)
 				mu.Unlock()
@@ -234,5 +255,18 @@ func (s *Service) ReplayWebhook(ctx context.Context, p *engine.Principal, id str
 	if err := s.st.Set(ctx, webhooksCollection, d.ID, d); err != nil {
 		return nil, fmt.Errorf("replay webhook %s: %w", id, err)
 	}
-	return s.attempt(ctx, &d)
+	return s.attempt(ctx, &d, true)
+}
+
+// ruleOff tells whether rule key of app has no active version (switched off).
+func (s *Service) ruleOff(ctx context.Context, app, key string) (bool, error) {
+	var a activeRule
+	err := s.st.Get(ctx, activeCollection, engine.DefinitionID(app, key), &a)
+	if errors.Is(err, store.ErrNotFound) {
+		return true, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("rule %s: %w", key, err)
+	}
+	return a.Disabled, nil
 }
