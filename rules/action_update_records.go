@@ -19,10 +19,10 @@ import (
 // sets fields of every record of a form of the app that matches (an indexed query: each
 // filter's field must be x-filterable), at most Options.MaxRecords records a run — the result
 // in the run log says when more matched. Each value is an expression over the rule's
-// variables and target, the data of the record being updated. Every record is written through
-// record.set_fields at the chain depth of the rule's run plus one, so a rule that updates its
-// own form stops at the depth cap; each record is claimed per run, so a run again (the bus
-// retrying a failure) does not update a record twice.
+// variables and target, the data of the record being updated. Every record is written at the
+// revision it was read at (runUpdateRecords), at the chain depth of the rule's run plus one, so
+// a rule that updates its own form stops at the depth cap; each record is claimed per run, so
+// a run again (the bus retrying a failure) does not update a record twice.
 type updateRecordsParams struct {
 	Form   string            `json:"form"`
 	Match  []Filter          `json:"match"`
