@@ -30,7 +30,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	debug := fs.Bool("debug", false, "log debug messages")
 	proxies := fs.String("trusted-proxies", os.Getenv("TRACECRAFT_TRUSTED_PROXIES"), "comma-separated addresses or CIDR ranges of load balancers whose X-Forwarded-For is believed")
 	webhookAllow := fs.String("webhook-allow", os.Getenv("TRACECRAFT_WEBHOOK_ALLOW"), "comma-separated internal addresses or CIDR ranges rule webhooks may call (loopback, private and link-local addresses are refused otherwise)")
-	smtpAddr := fs.String("smtp-addr", os.Getenv("TRACECRAFT_SMTP_ADDR"), "mail server (host:port) of the rules' email action; user and password from TRACECRAFT_SMTP_USER and TRACECRAFT_SMTP_PASSWORD; STARTTLS when offered")
+	smtpAddr := fs.String("smtp-addr", os.Getenv("TRACECRAFT_SMTP_ADDR"), "mail server (host:port) of the rules' email action; user and password from TRACECRAFT_SMTP_USER and TRACECRAFT_SMTP_PASSWORD; STARTTLS when offered, TRACECRAFT_SMTP_TLS=require to insist on it, =implicit for TLS from the start (port 465)")
 	smtpFrom := fs.String("smtp-from", os.Getenv("TRACECRAFT_SMTP_FROM"), "sender address of rule e-mail (\"Tracecraft <noreply@plant.example>\")")
 	publicURL := fs.String("public-url", os.Getenv("TRACECRAFT_PUBLIC_URL"), "address consumers reach the server at (https://t.example.cn): the stem of item codes' GS1 Digital Links (else the address an issuance is asked at)")
 	scanRate := fs.Int("scan-rate", 60, "scan page requests one client address may make a minute")
@@ -46,9 +46,10 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := tf.check(); err != nil {
 		return err
 	}
-	smtpOpts := rules.SMTPOptions{Addr: *smtpAddr, From: *smtpFrom, User: os.Getenv("TRACECRAFT_SMTP_USER"), Password: os.Getenv("TRACECRAFT_SMTP_PASSWORD")}
+	smtpOpts := rules.SMTPOptions{Addr: *smtpAddr, From: *smtpFrom, User: os.Getenv("TRACECRAFT_SMTP_USER"), Password: os.Getenv("TRACECRAFT_SMTP_PASSWORD"),
+		TLS: os.Getenv("TRACECRAFT_SMTP_TLS")}
 	if err := smtpOpts.Check(); err != nil {
-		return fmt.Errorf("--smtp-addr, --smtp-from: %w", err)
+		return fmt.Errorf("--smtp-addr, --smtp-from, TRACECRAFT_SMTP_TLS: %w", err)
 	}
 	if _, err := api.ParseTrustedProxies(splitList(*proxies)); err != nil {
 		return fmt.Errorf("--trusted-proxies: %w", err)
@@ -85,6 +86,8 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	// Item codes: issued for lots, printed by the printing engine, opened by the scan pages.
 	engines.Codes = printing.NewCodes(k, printing.CodesOptions{Base: *publicURL})
+	// Before the kernel closes (deferred above): scan counters still in memory are written.
+	defer func() { _ = engines.Codes.Close(context.Background()) }()
 	if engines.Printing != nil {
 		engines.Printing.SetCodes(engines.Codes)
 	}
