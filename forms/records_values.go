@@ -207,7 +207,8 @@ func (r *valueResolver) deptName(ctx context.Context, id string) (string, error)
 }
 
 // title is how a relation shows the record id of form o.Form: its display field (the
-// relation's, else the form's title field) as text when p may see that field, else the id.
+// relation's, else the form's title field) as text when p may read the related record and
+// see that field, else the bare id (a record p may not read lends none of its values).
 func (r *valueResolver) title(ctx context.Context, o *RelationOptions, id string) (string, error) {
 	key := o.Form + "/" + id
 	if t, ok := r.titles[key]; ok {
@@ -230,7 +231,7 @@ func (r *valueResolver) title(ctx context.Context, o *RelationOptions, id string
 		}
 		view := r.s.visibleOf(ctx, r.p, c, r.s.accessFor(ctx, r.p, c), r.s.permsInForce(ctx, c), d)
 		for _, f := range c.Fields {
-			if f.Key != field || !contains(view.Fields, field) {
+			if f.Key != field || !view.Readable || !contains(view.Fields, field) {
 				continue
 			}
 			if v, ok := d.record().Data[field]; ok && v != nil {

@@ -15,6 +15,8 @@ import (
 	"iter"
 	"os"
 	"strconv"
+	"strings"
+	"sync"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -101,19 +103,50 @@ type Job struct {
 	Records  []JobRecord `json:"records" bson:"records"`
 	Issuance string      `json:"issuance,omitempty" bson:"issuance,omitempty"`
 	// Codes are the item codes printed per issuance (templates printed per code).
-	Codes  []JobCodes `json:"codes,omitempty" bson:"codes,omitempty"`
-	Labels int        `json:"labels" bson:"labels"`
+	Codes []JobCodes `json:"codes,omitempty" bson:"codes,omitempty"`
+	// Labels are the labels made (a table's continuation labels included) — for a printer
+	// job, those the printer took whole; Total, when set, the labels the job held.
+	Labels int `json:"labels" bson:"labels"`
+	Total  int `json:"total,omitempty" bson:"total,omitempty"`
+	// Status is JobDone, JobFailed (the printer stopped taking the job: Labels and Codes say
+	// how far it went, Error why), JobPending (a print action is printing it) or JobUnknown
+	// (a print action found its earlier run still pending: whether the printer printed it is
+	// for a person to find out). "" is a job stored before jobs had a status: done.
+	Status string `json:"status,omitempty" bson:"status,omitempty"`
+	Error  string `json:"error,omitempty" bson:"error,omitempty"`
 	// Output is "pdf", "zip" (Files PDFs), "printer:<name>" or "file:<id>" (the print action's
 	// PDF attached to the record).
 	Output string `json:"output" bson:"output"`
 	Files  int    `json:"files,omitempty" bson:"files,omitempty"`
 	Size   int64  `json:"size,omitempty" bson:"size,omitempty"`
+	// Sent is the bytes of a printer job the printer's connection took (of Size).
+	Sent   int64  `json:"sent,omitempty" bson:"sent,omitempty"`
 	SHA256 string `json:"sha256,omitempty" bson:"sha256,omitempty"`
 	// By is who printed (a user, or rule:<key>@<version> for the print action); Key the
 	// action run it made (its idempotence key).
 	By  string    `json:"by" bson:"by"`
 	Key string    `json:"key,omitempty" bson:"key,omitempty"`
 	At  time.Time `json:"at" bson:"at"`
+	// Rev is the stored revision (a pending job is finished from revision 1).
+	Rev int64 `json:"-" bson:"_rev"`
+}
+
+// Job statuses (Job.Status).
+const (
+	JobDone    = "done"
+	JobFailed  = "failed"
+	JobPending = "pending"
+	JobUnknown = "unknown"
+)
+
+func init() {
+	engine.RegisterMessages(map[string]engine.Text{
+		"error.print_codes_printed": {ZH: "批次 {issuance} 的码已全部打印过：要再打某个码，请用“补打”并填写原因",
+			EN: "the codes of issuance {issuance} are all printed: to print one again, reprint it with a reason"},
+		"error.printer_failed_job": {ZH: "打印机 {name} 未能收完打印任务：{detail}。已送出 {sent}/{labels} 张标签，已记为打印任务 {job}",
+			EN: "printer {name} did not take the whole job: {detail}. {sent} of {labels} labels went out; recorded as print job {job}"},
+		"error.print_render": {ZH: "模板无法生成 PDF：{detail}", EN: "the template cannot be drawn as a PDF: {detail}"},
+	})
 }
 
 // JobRecord is one printed record and the version of its form it was in.
@@ -204,30 +237,16 @@ func (e *Engine) Preview(ctx context.Context, p *engine.Principal, app, key stri
 			}
 		}
 	} else {
+		// At most PreviewPages labels, continuation labels of a table counted.
 		ps := e.newPageSource(p, c, []string{in.Record}, "", in.Lang)
-		pages = firstPages(ps.pages(ctx), PreviewPages)
+		ps.stopAt = PreviewPages
+		pages = ps.pages(ctx)
 	}
 	var buf bytes.Buffer
-	if err := e.renderPDF(ctx, &buf, p, app, &c.Def, in.Lang, pages); err != nil {
+	if err := e.renderPDF(ctx, &buf, p, app, &c.Def, in.Lang, PreviewPages, pages); err != nil {
 		return nil, err
 	}
 	return buf.Bytes(), nil
-}
-
-// firstPages yields the first n pages of pages.
-func firstPages(pages iter.Seq2[*PageData, error], n int) iter.Seq2[*PageData, error] {
-	return func(yield func(*PageData, error) bool) {
-		i := 0
-		for d, err := range pages {
-			if err == nil && i >= n {
-				return
-			}
-			i++
-			if !yield(d, err) || err != nil {
-				return
-			}
-		}
-	}
 }
 
 // Print prints records with the template's latest published version: as one PDF, as a ZIP of
@@ -248,19 +267,19 @@ func (e *Engine) Print(ctx context.Context, p *engine.Principal, app, key string
 	ctx, cancel := context.WithTimeout(ctx, e.opts.Timeout)
 	defer cancel()
 	ps := e.newPageSource(p, c, in.Records, in.Issuance, in.Lang)
+	// Counted before anything is drawn: a job past MaxLabels fails at once, and every page
+	// knows {{pages}}.
+	if _, err := ps.count(ctx); err != nil {
+		return nil, err
+	}
 	job := &Job{App: app, Template: key, Version: c.Version, Form: c.Def.Form, Issuance: in.Issuance, By: actorOf(p)}
 	if in.Output == OutputPrinter {
 		printers := e.labelPrinters()
 		if printers == nil {
 			return nil, engine.Invalid("output", "not_allowed", map[string]any{"value": in.Output})
 		}
-		n, err := printers.Print(ctx, p, app, in.Printer, &c.Def, ps.pages(ctx))
-		if err != nil {
-			return nil, err
-		}
-		job.Output, job.Labels = "printer:"+in.Printer, n
-		job.Records, job.Codes = ps.seen, ps.codes
-		if err := e.recordJob(ctx, p, job); err != nil {
+		job.Output = "printer:" + in.Printer
+		if err := e.printLabels(ctx, p, printers, in.Printer, c, ps, job, true); err != nil {
 			return nil, err
 		}
 		return &Output{Job: job}, nil
@@ -283,6 +302,55 @@ func (e *Engine) Print(ctx context.Context, p *engine.Principal, app, key string
 	return &out.Output, nil
 }
 
+// printLabels sends the pages of ps to a label printer and records the job: done, or — when
+// the printer stopped taking it — failed, with the labels and item codes that went out whole
+// (only those codes count as printed). A job that could not be written (a template a printer
+// cannot print, an unreadable record) sent nothing and is not recorded; nor, unless
+// recordUnsent, one the printer took nothing of (it could not be reached).
+func (e *Engine) printLabels(ctx context.Context, p *engine.Principal, printers Printers, printer string, c *Compiled, ps *pageSource, job *Job, recordUnsent bool) error {
+	release, err := e.acquireRender(ctx)
+	if err != nil {
+		return err
+	}
+	var once sync.Once
+	done := func() { once.Do(release) }
+	opt := e.printOptions(p, c.App, ps.lang)
+	opt.Written = done
+	res, err := printers.Print(ctx, p, c.App, printer, &c.Def, ps.pages(ctx), opt)
+	done()
+	job.Records, job.Size, job.Sent = ps.seen, res.Bytes, res.BytesSent
+	if err == nil {
+		job.Status, job.Labels, job.Codes = JobDone, res.Labels, ps.codes
+		return e.recordJob(ctx, p, job)
+	}
+	var ce *engine.CodedError
+	if res.Bytes == 0 || !errors.As(err, &ce) || (ce.Code != "printer_failed" && ce.Code != "printer_unreachable") ||
+		(res.BytesSent == 0 && !recordUnsent) {
+		return err
+	}
+	job.Status, job.Error = JobFailed, err.Error()
+	job.Labels, job.Total, job.Codes = res.Sent, res.Labels, ps.codesUpTo(res.PagesSent)
+	if rerr := e.recordJob(ctx, p, job); rerr != nil {
+		return errors.Join(err, rerr)
+	}
+	params := map[string]any{"job": job.ID, "sent": res.Sent, "labels": res.Labels}
+	for k, v := range ce.Params {
+		params[k] = v
+	}
+	if ce.Code == "printer_unreachable" {
+		// Nothing went out: the printer's own message says enough.
+		return engine.Coded(engine.ErrConflict, ce.Code, params)
+	}
+	return engine.Coded(engine.ErrConflict, "printer_failed_job", params)
+}
+
+// printOptions are a label job's options: its language and the template's own images.
+func (e *Engine) printOptions(p *engine.Principal, app, lang string) PrintOptions {
+	return PrintOptions{Lang: lang, StaticImage: func(ctx context.Context, id string) ([]byte, error) {
+		return e.readAsset(ctx, p, app, id)
+	}}
+}
+
 // fileOutput is an Output being written.
 type fileOutput struct {
 	Output
@@ -300,10 +368,19 @@ func (e *Engine) writeFiles(ctx context.Context, p *engine.Principal, app string
 	var aheadErr error
 	var more bool
 	peek := func() { ahead, aheadErr, more = next() }
+	// A file holds at most LabelsPerFile labels, a table's continuation labels counted (a
+	// page with more than that alone is a file of its own).
 	chunk := func() iter.Seq2[*PageData, error] {
 		return func(yield func(*PageData, error) bool) {
-			for n := 0; more && n < LabelsPerFile; n++ {
+			for n := 0; more && n < LabelsPerFile; {
 				d, err := ahead, aheadErr
+				if err == nil && d != nil {
+					k := labelsOf(def, d)
+					if n > 0 && n+k > LabelsPerFile {
+						return
+					}
+					n += k
+				}
 				peek()
 				if !yield(d, err) || err != nil {
 					return
@@ -328,7 +405,7 @@ func (e *Engine) writeFiles(ctx context.Context, p *engine.Principal, app string
 			return nil, fmt.Errorf("print: %w", err)
 		}
 		parts = append(parts, f)
-		if err := e.renderPDF(ctx, f, p, app, def, lang, chunk()); err != nil {
+		if err := e.renderPDF(ctx, f, p, app, def, lang, 0, chunk()); err != nil {
 			return nil, err
 		}
 		if aheadErr != nil {
@@ -391,11 +468,17 @@ func zipParts(w io.Writer, parts []*os.File) error {
 	return nil
 }
 
+// recordJobTimeout bounds storing a job once its labels are made.
+const recordJobTimeout = 30 * time.Second
+
 // recordJob stores a job with its audit entry and event, and tells the code source what it
-// printed.
+// printed. A job with Rev 1 finishes the pending job stored under its id (a print action's).
 func (e *Engine) recordJob(ctx context.Context, p *engine.Principal, job *Job) error {
 	if job.ID == "" {
 		job.ID = newJobID(e.now())
+	}
+	if job.Status == "" {
+		job.Status = JobDone
 	}
 	job.At = e.now().UTC()
 	if job.Records == nil {
@@ -406,15 +489,24 @@ func (e *Engine) recordJob(ctx context.Context, p *engine.Principal, job *Job) e
 	for _, r := range job.Records {
 		versions[r.ID] = r.Version
 	}
-	w := engine.Write{Coll: jobsCollection, ID: job.ID, Rev: 1,
+	from := job.Rev
+	w := engine.Write{Coll: jobsCollection, ID: job.ID, Rev: from + 1,
 		Entry: engine.AuditEntry{Actor: job.By, IP: ipOf(p), Action: "print.job", Kind: "print_job", Target: target,
 			After: map[string]any{"template": job.Template, "version": job.Version, "form": job.Form, "records": versions,
-				"labels": job.Labels, "output": job.Output, "issuance": job.Issuance, "codes": job.Codes, "sha256": job.SHA256}},
-		Event: &engine.Event{Type: EventPrinted, App: job.App, Data: map[string]any{"job": job.ID, "template": job.Template, "version": job.Version}}}
-	// The job is recorded after the print is made: a write that fails here must not outlive
-	// the caller's deadline, but a cancelled request must not lose the job of labels made.
-	ctx = context.WithoutCancel(ctx)
+				"labels": job.Labels, "total": job.Total, "status": job.Status, "error": job.Error,
+				"output": job.Output, "issuance": job.Issuance, "codes": job.Codes, "sha256": job.SHA256}},
+		Event: &engine.Event{Type: EventPrinted, App: job.App, Data: map[string]any{"job": job.ID, "template": job.Template, "version": job.Version, "status": job.Status}}}
+	// The job is recorded after the print is made: a cancelled request must not lose the job
+	// of labels made, and the write has its own bound, not the caller's (perhaps spent) one.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordJobTimeout)
+	defer cancel()
 	_, err := e.k.Commit(ctx, w, func(ctx context.Context, journal func(context.Context) error) error {
+		if from > 0 {
+			rev, err := e.st.UpdateWith(ctx, jobsCollection, job.ID, from, job, journal)
+			job.Rev = rev
+			return err
+		}
+		job.Rev = 1
 		return e.st.CreateWith(ctx, jobsCollection, job.ID, job, journal)
 	})
 	if err != nil {
@@ -479,12 +571,24 @@ func ipOf(p *engine.Principal) string {
 	return p.IP
 }
 
-// renderPDF draws pages of def as one PDF to w; image elements read their files as p may.
-func (e *Engine) renderPDF(ctx context.Context, w io.Writer, p *engine.Principal, app string, def *Definition, lang string, pages iter.Seq2[*PageData, error]) error {
-	opts := RenderOptions{Lang: lang, Title: def.Name.In(lang)}
+// renderPDF draws pages of def as one PDF of at most maxPages pages (0: any) to w; image
+// placeholders read their files as p may, file-id images are the template's assets. At most
+// Options.Renders renders run at once. A template or value the PDF cannot carry is
+// print_render (invalid input), naming the element.
+func (e *Engine) renderPDF(ctx context.Context, w io.Writer, p *engine.Principal, app string, def *Definition, lang string, maxPages int, pages iter.Seq2[*PageData, error]) error {
+	opts := RenderOptions{Lang: lang, Title: def.Name.In(lang), MaxPages: maxPages}
 	if e.opts.ReadFile != nil {
 		opts.Image = func(id string) ([]byte, error) { return e.opts.ReadFile(ctx, p, app, id) }
 	}
-	_, err := Render(ctx, w, def, pages, opts)
+	opts.StaticImage = func(id string) ([]byte, error) { return e.readAsset(ctx, p, app, id) }
+	release, err := e.acquireRender(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
+	_, err = Render(ctx, w, def, pages, opts)
+	if errors.Is(err, ErrRender) {
+		return engine.Coded(engine.ErrInvalid, "print_render", map[string]any{"detail": strings.TrimPrefix(err.Error(), ErrRender.Error()+": ")})
+	}
 	return err
 }

@@ -1,12 +1,11 @@
 package printing
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"image"
-	_ "image/gif" // image elements may be GIF, JPEG or PNG, as the PDF takes them
+	_ "image/gif" // image elements may be GIF, JPEG or PNG
 	_ "image/jpeg"
 	_ "image/png"
 	"io"
@@ -42,7 +41,8 @@ type Printer struct {
 	// DPI is the printer's resolution (203, 300 or 600); 203 when 0. It overrides the
 	// template's: the printer decides how many dots a millimetre is.
 	DPI int `json:"dpi,omitempty" bson:"dpi"`
-	// Timeout bounds connecting and writing a job, in seconds; 10 when 0.
+	// Timeout bounds connecting, and each write of a job (how long the printer may stop
+	// reading), in seconds; 10 when 0.
 	Timeout int `json:"timeout,omitempty" bson:"timeout"`
 }
 
@@ -314,79 +314,151 @@ func (s *PrinterSet) Printer(ctx context.Context, name string) (Printer, error) 
 
 // Print writes def's labels for pages in the printer's language and sends them to it. The
 // whole job is written (to a temporary file) before the printer is dialled: a template error
-// or an unreadable record prints nothing rather than half a job.
-func (s *PrinterSet) Print(ctx context.Context, p *engine.Principal, app, printer string, def *Definition, pages iter.Seq2[*PageData, error]) (int, error) {
+// or an unreadable record prints nothing rather than half a job. The result says how much of
+// the job the printer took, also when sending fails partway (with the error).
+func (s *PrinterSet) Print(ctx context.Context, p *engine.Principal, app, printer string, def *Definition, pages iter.Seq2[*PageData, error], po PrintOptions) (PrintResult, error) {
 	pr, err := s.Printer(ctx, printer)
 	if err != nil {
-		return 0, err
+		return PrintResult{}, err
 	}
 	f, err := os.CreateTemp(s.opts.TempDir, "label-job-*."+pr.Language)
 	if err != nil {
-		return 0, fmt.Errorf("print to %s: %w", pr.Name, err)
+		return PrintResult{}, fmt.Errorf("print to %s: %w", pr.Name, err)
 	}
 	defer os.Remove(f.Name())
 	defer f.Close()
-	opt := LabelOptions{DPI: pr.DPI, Lang: engine.LangDefault}
+	lang := po.Lang
+	if lang == "" {
+		lang = engine.LangDefault
+	}
+	opt := LabelOptions{DPI: pr.DPI, Lang: lang}
+	decoded := func(read func() ([]byte, error)) (image.Image, error) {
+		b, err := read()
+		if err != nil {
+			return nil, err
+		}
+		img, _, err := decodeImage(b)
+		if err != nil {
+			return nil, engine.Coded(engine.ErrInvalid, "label_unprintable", map[string]any{"detail": err.Error()})
+		}
+		return img, nil
+	}
 	if s.opts.ReadFile != nil {
 		opt.Images = func(ctx context.Context, id string) (image.Image, error) {
-			b, err := s.opts.ReadFile(ctx, p, app, id)
-			if err != nil {
-				return nil, err
-			}
-			img, _, err := image.Decode(bytes.NewReader(b))
-			return img, err
+			return decoded(func() ([]byte, error) { return s.opts.ReadFile(ctx, p, app, id) })
 		}
 	}
-	n, err := WriteLabels(ctx, f, pr.Language, def, pages, opt)
+	if po.StaticImage != nil {
+		opt.StaticImages = func(ctx context.Context, id string) (image.Image, error) {
+			return decoded(func() ([]byte, error) { return po.StaticImage(ctx, id) })
+		}
+	}
+	var res PrintResult
+	var ends []int64 // where each page's labels end in the job
+	labelEnds := []int64{}
+	n, err := writeLabels(ctx, f, pr.Language, def, pages, opt, func(labels int, end int64) {
+		ends = append(ends, end)
+		for range labels {
+			labelEnds = append(labelEnds, end)
+		}
+	})
+	res.Labels, res.Pages = n, len(ends)
 	if errors.Is(err, ErrLabel) {
-		return 0, engine.Coded(engine.ErrInvalid, "label_unprintable", map[string]any{"detail": strings.TrimSuffix(err.Error(), ": "+ErrLabel.Error())})
+		return PrintResult{}, engine.Coded(engine.ErrInvalid, "label_unprintable", map[string]any{"detail": strings.TrimSuffix(err.Error(), ": "+ErrLabel.Error())})
 	}
 	if err != nil {
-		return 0, fmt.Errorf("print to %s: %w", pr.Name, err)
+		return PrintResult{}, fmt.Errorf("print to %s: %w", pr.Name, err)
+	}
+	if po.Written != nil {
+		po.Written()
 	}
 	if n == 0 {
-		return 0, nil
+		return res, nil
 	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return 0, fmt.Errorf("print to %s: %w", pr.Name, err)
+	if res.Bytes, err = f.Seek(0, io.SeekEnd); err == nil {
+		_, err = f.Seek(0, io.SeekStart)
 	}
-	if err := Send(ctx, pr, f); err != nil {
-		return 0, err
+	if err != nil {
+		return PrintResult{}, fmt.Errorf("print to %s: %w", pr.Name, err)
 	}
-	return n, nil
+	// Once the printer takes the job it goes to the end, or until the printer stops reading
+	// for its timeout: the request's end or deadline does not cut a job (and a label) short.
+	res.BytesSent, err = SendCounted(context.WithoutCancel(ctx), pr, f)
+	// A page counts as sent when the bytes of all its labels went out; so does a label.
+	for _, e := range ends {
+		if e <= res.BytesSent {
+			res.PagesSent++
+		}
+	}
+	for _, e := range labelEnds {
+		if e <= res.BytesSent {
+			res.Sent++
+		}
+	}
+	return res, err
 }
 
-// Send opens a TCP connection to the printer, writes job and closes the connection, all within
-// the printer's timeout (and ctx). A printer that cannot be reached, or stops reading, is a
-// conflict with a message that names it ("打印机 仓库1号 无法连接: …").
+// Send opens a TCP connection to the printer, writes job and closes the connection; see
+// SendCounted.
 func Send(ctx context.Context, pr Printer, job io.Reader) error {
+	_, err := SendCounted(ctx, pr, job)
+	return err
+}
+
+// sendChunk is how much of a job one write gives the printer.
+const sendChunk = 32 << 10
+
+// SendCounted opens a TCP connection to the printer, writes job and closes the connection,
+// and returns how many bytes the connection took. The printer's timeout bounds connecting and
+// each write: a printer takes a large job as fast as it prints, so a job may take as long as
+// it needs while the printer keeps reading, and fails once it stops reading for the timeout.
+// ctx's end closes the connection. A printer that cannot be reached, or stops reading, is a
+// conflict with a message that names it ("打印机 仓库1号 无法连接: …").
+func SendCounted(ctx context.Context, pr Printer, job io.Reader) (int64, error) {
 	pr = pr.withDefaults()
 	timeout := time.Duration(pr.Timeout) * time.Second
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	dialCtx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", pr.Addr())
+	conn, err := d.DialContext(dialCtx, "tcp", pr.Addr())
 	if err != nil {
-		return engine.Coded(engine.ErrConflict, "printer_unreachable", map[string]any{"name": pr.Name, "detail": netDetail(err)})
+		return 0, engine.Coded(engine.ErrConflict, "printer_unreachable", map[string]any{"name": pr.Name, "detail": netDetail(err)})
 	}
 	defer conn.Close()
-	deadline, _ := ctx.Deadline()
-	if err := conn.SetWriteDeadline(deadline); err != nil {
-		return fmt.Errorf("print to %s: %w", pr.Name, err)
-	}
 	// A cancelled request closes the connection, which ends a blocked write at once.
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
-	if _, err := io.Copy(conn, job); err != nil {
+	failed := func(err error) error {
 		if ctx.Err() != nil {
-			err = ctx.Err() // the deadline or the request's end closed the connection
+			err = ctx.Err() // the request's end closed the connection
 		}
 		return engine.Coded(engine.ErrConflict, "printer_failed", map[string]any{"name": pr.Name, "detail": netDetail(err)})
 	}
-	if err := conn.Close(); err != nil {
-		return engine.Coded(engine.ErrConflict, "printer_failed", map[string]any{"name": pr.Name, "detail": netDetail(err)})
+	var sent int64
+	buf := make([]byte, sendChunk)
+	for {
+		n, rerr := job.Read(buf)
+		if n > 0 {
+			if err := conn.SetWriteDeadline(time.Now().Add(timeout)); err != nil {
+				return sent, failed(err)
+			}
+			w, err := conn.Write(buf[:n])
+			sent += int64(w)
+			if err != nil {
+				return sent, failed(err)
+			}
+		}
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			return sent, fmt.Errorf("print to %s: %w", pr.Name, rerr)
+		}
 	}
-	return nil
+	if err := conn.Close(); err != nil {
+		return sent, failed(err)
+	}
+	return sent, nil
 }
 
 // netDetail says in a few words what went wrong on the network.

@@ -10,6 +10,7 @@ import (
 	"iter"
 	"math"
 	"sort"
+	"strings"
 
 	"tracecraft/engine"
 	"tracecraft/gs1"
@@ -57,6 +58,20 @@ type LabelOptions struct {
 	Lang string
 	// Images reads image elements' files; without it images print nothing (as on the PDF).
 	Images ImageLoader
+	// StaticImages reads the files of image elements whose source is a file id (the
+	// template's own assets); nil: Images reads them too.
+	StaticImages ImageLoader
+}
+
+// labelImageCacheSize bounds the images a job keeps decoded and the bitmaps made of them:
+// a logo on every label is read and scaled once, a photo per record does not pile up.
+const labelImageCacheSize = 16
+
+// imageKey names a decoded image (W, H zero) or its bitmap at W×H dots.
+type imageKey struct {
+	static bool
+	ref    string
+	w, h   int
 }
 
 // ErrLabel wraps what makes a template impossible to print on a label printer (an element it
@@ -71,6 +86,24 @@ func labelError(el *Element, format string, args ...any) error {
 // WriteLabels writes def's label for each page to w in language (LangZPL or LangTSPL) and
 // returns the number of labels written.
 func WriteLabels(ctx context.Context, w io.Writer, language string, def *Definition, pages iter.Seq2[*PageData, error], opt LabelOptions) (int, error) {
+	return writeLabels(ctx, w, language, def, pages, opt, nil)
+}
+
+// countingWriter counts the bytes written through it.
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(b []byte) (int, error) {
+	n, err := c.w.Write(b)
+	c.n += int64(n)
+	return n, err
+}
+
+// writeLabels is WriteLabels that tells page, after each PageData, how many labels it made and
+// the offset in w where they end (so a sender knows how far a job went).
+func writeLabels(ctx context.Context, w io.Writer, language string, def *Definition, pages iter.Seq2[*PageData, error], opt LabelOptions, page func(labels int, end int64)) (int, error) {
 	mk, ok := labelLanguages[language]
 	if !ok {
 		return 0, fmt.Errorf("label language %q: %w", language, ErrLabel)
@@ -85,7 +118,8 @@ func WriteLabels(ctx context.Context, w io.Writer, language string, def *Definit
 	if dpi <= 0 {
 		dpi = DefaultDPI
 	}
-	bw := bufio.NewWriter(w)
+	cw := &countingWriter{w: w}
+	bw := bufio.NewWriter(cw)
 	lw := &labelWriter{def: def, dpi: dpi, opt: opt, c: mk(bw), fonts: newTextFonts()}
 	n := 0
 	for d, err := range pages {
@@ -99,6 +133,9 @@ func WriteLabels(ctx context.Context, w io.Writer, language string, def *Definit
 		n += k
 		if err != nil {
 			return n, err
+		}
+		if page != nil {
+			page(k, cw.n+int64(bw.Buffered()))
 		}
 	}
 	if err := bw.Flush(); err != nil {
@@ -207,6 +244,9 @@ type labelWriter struct {
 	opt   LabelOptions
 	c     labelCanvas
 	fonts *textFonts
+	// images and bitmaps cache what image elements read, for the job (labelImageCacheSize).
+	images  map[imageKey]image.Image
+	bitmaps map[imageKey]*monoBitmap
 }
 
 // dots converts millimetres to printer dots.
@@ -226,17 +266,16 @@ func (lw *labelWriter) label(ctx context.Context, d *PageData) (int, error) {
 	}
 	pg := lw.def.Page
 	for page := range n {
-		pd := d
-		if d.Page == 0 && d.Pages == 0 && n > 1 {
-			c := *d
-			c.Page, c.Pages = page+1, n
-			pd = &c
-		}
+		pd := withPage(d, page, n, false)
 		if err := lw.c.begin(lw.dots(pg.Width), lw.dots(pg.Height), pg.Width, pg.Height); err != nil {
 			return page, err
 		}
 		for i := range lw.def.Elements {
-			if err := lw.element(ctx, &lw.def.Elements[i], pd, page); err != nil {
+			el := &lw.def.Elements[i]
+			if err := lw.element(ctx, el, pd, page); err != nil {
+				if errors.Is(err, errCommandData) {
+					err = labelError(el, "%v", err)
+				}
 				return page, err
 			}
 		}
@@ -330,7 +369,8 @@ func (lw *labelWriter) text(f frame, u, v, w, h int, s string, font Font) error 
 	}
 	native := true
 	for _, line := range b.Lines {
-		if !printerASCII(line) {
+		// "\[" is TSPL's escape: such a line is drawn, not sent as text.
+		if !printerASCII(line) || strings.Contains(line, `\[`) {
 			native = false
 		}
 	}
@@ -503,12 +543,25 @@ func (lw *labelWriter) image(ctx context.Context, el *Element, f frame, w, h int
 	if ref == "" || w <= 0 || h <= 0 {
 		return nil
 	}
-	if lw.opt.Images == nil {
+	static := !strings.Contains(el.Src, "{{")
+	read := lw.opt.Images
+	if static && lw.opt.StaticImages != nil {
+		read = lw.opt.StaticImages
+	}
+	if read == nil {
 		return nil // no file reader: images print nothing, as on the PDF
 	}
-	img, err := lw.opt.Images(ctx, ref)
-	if err != nil {
-		return fmt.Errorf("element %q: image %s: %w", el.ID, ref, err)
+	key := imageKey{static: static, ref: ref}
+	img, ok := lw.images[key]
+	if !ok {
+		var err error
+		if img, err = read(ctx, ref); err != nil {
+			return fmt.Errorf("element %q: image %s: %w", el.ID, ref, err)
+		}
+		if lw.images == nil || len(lw.images) >= labelImageCacheSize {
+			lw.images = map[imageKey]image.Image{}
+		}
+		lw.images[key] = img
 	}
 	// Fit the image in the box, keeping its proportions, centred.
 	iw, ih := img.Bounds().Dx(), img.Bounds().Dy()
@@ -519,7 +572,16 @@ func (lw *labelWriter) image(ctx context.Context, el *Element, f frame, w, h int
 	if sh > h {
 		sw, sh = iw*h/ih, h
 	}
-	return lw.bitmap(f, (w-sw)/2, (h-sh)/2, monoFromImage(img, sw, sh))
+	key.w, key.h = sw, sh
+	bm, ok := lw.bitmaps[key]
+	if !ok {
+		bm = monoFromImage(img, sw, sh)
+		if lw.bitmaps == nil || len(lw.bitmaps) >= labelImageCacheSize {
+			lw.bitmaps = map[imageKey]*monoBitmap{}
+		}
+		lw.bitmaps[key] = bm
+	}
+	return lw.bitmap(f, (w-sw)/2, (h-sh)/2, bm)
 }
 
 // table draws the page-th slice of a sub-table's rows under its header, as the PDF does.

@@ -117,12 +117,12 @@ func TestPrinterSendsGolden(t *testing.T) {
 	}
 	def := goldenCases()["text_qr"]
 	for i, c := range []struct{ printer, golden string }{{"仓库1号", "text_qr.zpl"}, {"TSC-LINE2", "text_qr.tspl"}} {
-		n, err := ps.Print(ctx, sys, "food", c.printer, def, pageSlice([]*PageData{goldenPage(), goldenPage()}))
+		n, err := ps.Print(ctx, sys, "food", c.printer, def, pageSlice([]*PageData{goldenPage(), goldenPage()}), PrintOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if n != 2 {
-			t.Fatalf("%s: %d labels, want 2", c.printer, n)
+		if n.Labels != 2 || n.Sent != 2 {
+			t.Fatalf("%s: %+v, want 2 labels sent", c.printer, n)
 		}
 		rec := zebra
 		if i == 1 {
@@ -156,7 +156,7 @@ func TestPrinterErrors(t *testing.T) {
 	def := goldenCases()["text_qr"]
 	pages := pageSlice([]*PageData{goldenPage()})
 
-	_, err := ps.Print(ctx, sys, "food", "any", def, pages)
+	_, err := ps.Print(ctx, sys, "food", "any", def, pages, PrintOptions{})
 	var ce *engine.CodedError
 	if !errors.As(err, &ce) || ce.Code != "print_no_printer" {
 		t.Fatalf("no printers configured: %v", err)
@@ -205,12 +205,12 @@ func TestPrinterErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	_, err = ps.Print(ctx, sys, "food", "nope", def, pages)
+	_, err = ps.Print(ctx, sys, "food", "nope", def, pages, PrintOptions{})
 	if fe, ok := engine.AsFieldErrors(err); !ok || fe[0].Path != "printer" || fe[0].Code != "not_found" {
 		t.Fatalf("unknown printer: %v", err)
 	}
 
-	_, err = ps.Print(ctx, sys, "food", "dead", def, pages)
+	_, err = ps.Print(ctx, sys, "food", "dead", def, pages, PrintOptions{})
 	if !errors.As(err, &ce) || ce.Code != "printer_unreachable" || !errors.Is(err, engine.ErrConflict) {
 		t.Fatalf("dead printer: %v", err)
 	}
@@ -235,7 +235,7 @@ func TestPrinterErrors(t *testing.T) {
 	bad := &Definition{Page: Page{Width: 60, Height: 40}, Elements: []Element{
 		{ID: "case", Type: ElGS1128, X: 1, Y: 1, W: 58, H: 20, Value: "(99)"},
 	}}
-	_, err = ps.Print(ctx, sys, "food", "ok", bad, pages)
+	_, err = ps.Print(ctx, sys, "food", "ok", bad, pages, PrintOptions{})
 	if !errors.As(err, &ce) || ce.Code != "label_unprintable" || !strings.Contains(ce.Message(engine.LangEN), `element "case"`) {
 		t.Fatalf("unprintable template: %v", err)
 	}

@@ -57,13 +57,38 @@ type Options struct {
 	Timeout time.Duration
 	// TempDir is where jobs are written before they are sent (os.TempDir() when "").
 	TempDir string
+	// Renders bounds how many prints and previews draw at once (2 when 0): each holds a PDF
+	// or a label job and its images in memory; more wait their turn (within their timeout).
+	Renders int
 }
 
 // Printers sends labels to a label printer configured for the app (ZPL or TSPL over raw TCP):
 // the label-printer writers implement it. The engine has read and resolved the pages for p.
 type Printers interface {
-	// Print sends the pages of def to printer and returns how many labels it sent.
-	Print(ctx context.Context, p *engine.Principal, app, printer string, def *Definition, pages iter.Seq2[*PageData, error]) (int, error)
+	// Print sends the pages of def to printer and says how much of the job it made and sent:
+	// also when sending fails partway (with the error).
+	Print(ctx context.Context, p *engine.Principal, app, printer string, def *Definition, pages iter.Seq2[*PageData, error], opt PrintOptions) (PrintResult, error)
+}
+
+// PrintOptions are the engine's knobs of one label-printer job.
+type PrintOptions struct {
+	// Lang is the language values and table headers print in (zh-CN when "").
+	Lang string
+	// StaticImage reads the file of an image element whose source is a file id: the
+	// template's own asset, not read as the printing principal. nil: read as p.
+	StaticImage func(ctx context.Context, fileID string) ([]byte, error)
+	// Written, when set, is called once the job is written, before it is sent (the engine
+	// lets another render start while the printer takes the job).
+	Written func()
+}
+
+// PrintResult is how far a label-printer job went.
+type PrintResult struct {
+	// Labels and Pages are what the job held (labels, and PageData they were made from);
+	// Sent and PagesSent how many of them went to the printer whole.
+	Labels, Pages, Sent, PagesSent int
+	// Bytes is the job's size, BytesSent what the printer's connection took.
+	Bytes, BytesSent int64
 }
 
 // Engine is the printing engine: print templates (versioned definitions), compiling them,
@@ -78,6 +103,8 @@ type Engine struct {
 	mu       sync.RWMutex
 	codes    CodeSource
 	printers Printers
+	// renders holds a token per print or preview drawing (Options.Renders).
+	renders chan struct{}
 }
 
 // New makes the printing engine on the kernel: it registers the definition kind and the
@@ -89,7 +116,11 @@ func New(k *engine.Kernel, opts Options) (*Engine, error) {
 	if opts.Timeout <= 0 {
 		opts.Timeout = 2 * time.Minute
 	}
-	e := &Engine{k: k, st: k.Store, now: opts.Now, opts: opts, codes: opts.Codes, printers: opts.Printers}
+	if opts.Renders <= 0 {
+		opts.Renders = 2
+	}
+	e := &Engine{k: k, st: k.Store, now: opts.Now, opts: opts, codes: opts.Codes, printers: opts.Printers,
+		renders: make(chan struct{}, opts.Renders)}
 	e.defs = engine.NewDefinitions(k, DefinitionKind, templatesCollection, versionsCollection)
 	e.defs.Now = opts.Now
 	// Jobs: a template's jobs newest first.
@@ -109,6 +140,16 @@ func New(k *engine.Kernel, opts Options) (*Engine, error) {
 		return nil, fmt.Errorf("printing: %w", err)
 	}
 	return e, nil
+}
+
+// acquireRender waits for a render token (Options.Renders); release gives it back.
+func (e *Engine) acquireRender(ctx context.Context) (release func(), err error) {
+	select {
+	case e.renders <- struct{}{}:
+		return func() { <-e.renders }, nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("wait to render: %w", ctx.Err())
+	}
 }
 
 // SetCodes sets the item codes' source once code issuance is made.
@@ -175,6 +216,9 @@ func (e *Engine) SaveDraft(ctx context.Context, p *engine.Principal, app string,
 	}
 	c, err := e.Compile(ctx, app, raw)
 	if err != nil {
+		return nil, err
+	}
+	if err := e.captureAssets(ctx, p, app, &c.Def); err != nil {
 		return nil, err
 	}
 	canon, err := json.Marshal(c.Def)

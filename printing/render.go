@@ -30,9 +30,13 @@ type RenderOptions struct {
 	// Lang is the language of table headers and of values that have one (switches print 是/否
 	// or Yes/No): engine.LangZH (default) or engine.LangEN.
 	Lang string
-	// Image returns the bytes (PNG or JPEG) of an image element's file; nil: image elements
-	// draw nothing. Each file is asked for once per PDF.
+	// Image returns the bytes (PNG, JPEG or GIF) of an image element's file; nil: image
+	// elements draw nothing. Each file is asked for once per PDF. Files are decoded within
+	// MaxImagePixels and encoded again before the PDF writer sees them.
 	Image func(fileID string) ([]byte, error)
+	// StaticImage returns the file of an image element whose source is a file id, not a
+	// {{field}}: the template's own asset. nil: Image reads those too.
+	StaticImage func(fileID string) ([]byte, error)
 	// MaxLabels is RenderZip's labels per PDF (MaxLabelsPerPDF when 0). Render ignores it.
 	MaxLabels int
 	// Workers is how many goroutines expand values and encode codes ahead of the PDF writer
@@ -42,6 +46,9 @@ type RenderOptions struct {
 	Name string
 	// Title is the PDF's title in its document information.
 	Title string
+	// MaxPages cuts a label's table continuation short so that a PDF has at most this many
+	// pages (0: no limit): a preview.
+	MaxPages int
 }
 
 // Stats says what a render wrote.
@@ -66,7 +73,8 @@ var ErrRender = errors.New("render")
 //
 // Codes are encoded and placeholders expanded on opts.Workers goroutines ahead of the writer,
 // which pulls pages from pages on a goroutine of its own.
-func Render(ctx context.Context, w io.Writer, def *Definition, pages iter.Seq2[*PageData, error], opts RenderOptions) (Stats, error) {
+func Render(ctx context.Context, w io.Writer, def *Definition, pages iter.Seq2[*PageData, error], opts RenderOptions) (_ Stats, err error) {
+	defer recoverRender(&err)
 	r, err := newRenderer(def, opts)
 	if err != nil {
 		return Stats{}, err
@@ -80,7 +88,8 @@ func Render(ctx context.Context, w io.Writer, def *Definition, pages iter.Seq2[*
 // RenderZip writes a ZIP archive to w holding the job as PDFs of at most opts.MaxLabels
 // labels each (a label's continuation pages stay in its file), named Name-0001.pdf, … in order.
 // Each PDF is written to the archive as soon as it is full, so memory stays that of one PDF.
-func RenderZip(ctx context.Context, w io.Writer, def *Definition, pages iter.Seq2[*PageData, error], opts RenderOptions) (Stats, error) {
+func RenderZip(ctx context.Context, w io.Writer, def *Definition, pages iter.Seq2[*PageData, error], opts RenderOptions) (_ Stats, err error) {
+	defer recoverRender(&err)
 	r, err := newRenderer(def, opts)
 	if err != nil {
 		return Stats{}, err
@@ -199,6 +208,7 @@ func (r *renderer) prepare(p *prepared) {
 	if p.err != nil {
 		return
 	}
+	defer recoverRender(&p.err) // on a worker: a panic here would end the process
 	for i := range r.elements {
 		el := &r.elements[i]
 		if !IsCode(el.Type) || r.static[i] != nil || r.paged[i] {
@@ -369,14 +379,12 @@ func (r *renderer) label(p *prepared) error {
 			n = max(n, tablePages(el, d))
 		}
 	}
+	if r.opts.MaxPages > 0 {
+		n = min(n, max(r.opts.MaxPages-r.stats.Pages-r.pdf.PageCount(), 1))
+	}
 	for page := range n {
 		x, y := r.nextPosition()
-		pd := d
-		if d.Page == 0 && d.Pages == 0 {
-			c := *d
-			c.Page, c.Pages = page+1, n
-			pd = &c
-		}
+		pd := withPage(d, page, n, true)
 		for i := range r.elements {
 			if err := r.element(&r.elements[i], i, x, y, pd, p, page); err != nil {
 				return err
@@ -389,6 +397,24 @@ func (r *renderer) label(p *prepared) error {
 	r.labels++
 	r.stats.Labels++
 	return nil
+}
+
+// withPage is d as its page-th label (of n) prints it: numbered from d.Page when the engine
+// numbered the job (a continuation label takes the next number), else within d alone (also
+// a single label when single).
+func withPage(d *PageData, page, n int, single bool) *PageData {
+	unnumbered := d.Page == 0 && d.Pages == 0
+	switch {
+	case unnumbered && (n > 1 || single):
+		c := *d
+		c.Page, c.Pages = page+1, n
+		return &c
+	case unnumbered || page == 0:
+		return d
+	}
+	c := *d
+	c.Page = d.Page + page
+	return &c
 }
 
 // element draws el of a label whose top-left corner is at (ox, oy).
@@ -670,29 +696,34 @@ func (r *renderer) modules(sym *Symbol, x, y, mw, mh float64) {
 // image draws an image element fitted into its box (aspect kept, centred).
 func (r *renderer) image(el *Element, x, y float64, d *PageData) error {
 	ref := ImageRef(el.Src, d)
-	if ref == "" || r.opts.Image == nil {
+	read := r.opts.Image
+	// A file id in the template is its own asset; a {{field}} is read as the printer may.
+	// Their names differ so that one never stands in for the other.
+	name := "img:" + ref
+	if !strings.Contains(el.Src, "{{") {
+		name = "asset:" + ref
+		if r.opts.StaticImage != nil {
+			read = r.opts.StaticImage
+		}
+	}
+	if ref == "" || read == nil {
 		return nil
 	}
-	info, ok := r.images[ref]
+	info, ok := r.images[name]
 	if !ok {
-		data, err := r.opts.Image(ref)
+		data, err := read(ref)
 		if err != nil {
 			return fmt.Errorf("render: element %q: image %q: %w", el.ID, ref, err)
 		}
-		typ := ""
-		switch {
-		case bytes.HasPrefix(data, []byte("\x89PNG\r\n\x1a\n")):
-			typ = "PNG"
-		case bytes.HasPrefix(data, []byte{0xff, 0xd8, 0xff}):
-			typ = "JPG"
-		default:
-			return fmt.Errorf("%w: element %q: image %q is neither PNG nor JPEG", ErrRender, el.ID, ref)
+		clean, typ, err := pdfImage(data)
+		if err != nil {
+			return fmt.Errorf("%w: element %q: image %q: %w", ErrRender, el.ID, ref, err)
 		}
-		info = r.pdf.RegisterImageOptionsReader("img:"+ref, fpdf.ImageOptions{ImageType: typ}, bytes.NewReader(data))
+		info = r.pdf.RegisterImageOptionsReader(name, fpdf.ImageOptions{ImageType: typ}, bytes.NewReader(clean))
 		if err := r.pdf.Error(); err != nil || info == nil {
 			return fmt.Errorf("%w: element %q: image %q: %w", ErrRender, el.ID, ref, err)
 		}
-		r.images[ref] = info
+		r.images[name] = info
 	}
 	iw, ih := info.Extent()
 	if iw <= 0 || ih <= 0 {
@@ -700,6 +731,6 @@ func (r *renderer) image(el *Element, x, y float64, d *PageData) error {
 	}
 	s := min(el.W/iw, el.H/ih)
 	w, h := iw*s, ih*s
-	r.pdf.ImageOptions("img:"+ref, x+(el.W-w)/2, y+(el.H-h)/2, w, h, false, fpdf.ImageOptions{}, 0, "")
+	r.pdf.ImageOptions(name, x+(el.W-w)/2, y+(el.H-h)/2, w, h, false, fpdf.ImageOptions{}, 0, "")
 	return nil
 }

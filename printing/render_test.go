@@ -554,7 +554,7 @@ func TestRenderImage(t *testing.T) {
 	}
 	d.Record["photo"] = []string{"gif"}
 	var buf bytes.Buffer
-	if _, err := Render(context.Background(), &buf, def, pagesOf(d), opts); !errors.Is(err, ErrRender) || !strings.Contains(err.Error(), "neither PNG nor JPEG") {
+	if _, err := Render(context.Background(), &buf, def, pagesOf(d), opts); !errors.Is(err, ErrRender) || !strings.Contains(err.Error(), "not a PNG, JPEG or GIF image") {
 		t.Fatalf("gif: %v", err)
 	}
 }

@@ -2,6 +2,7 @@ package printing
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -29,7 +30,11 @@ import (
 //	                   !100 / !099 code B / C, !102 FNC1; "128" lets the printer choose
 //	BARCODE x,y,"EAN13",h,0,r,n,n,"…" EAN-13 of 12 digits (the printer adds the check digit)
 //
-// In a quoted expression a double quote is written \["].
+// In a quoted expression a double quote is written \["]. A command ends at its line break, so
+// no string a command carries may hold a control character (CR, LF, …): a value with one
+// would end the command early and what follows it would run as commands of its own. Such
+// values are refused (errCommandData), as is "\[", which the printer would read as the start
+// of an escape and so could swallow the closing quote.
 
 type tsplCanvas struct {
 	w       *bufio.Writer
@@ -38,10 +43,24 @@ type tsplCanvas struct {
 
 func newTSPLCanvas(w *bufio.Writer) labelCanvas { return &tsplCanvas{w: w} }
 
+// printf writes one command and its line break. The command itself is checked once more for
+// control characters, whatever string it carries: the last guard against a value that would
+// break the line.
 func (t *tsplCanvas) printf(format string, args ...any) error {
-	_, err := fmt.Fprintf(t.w, format+"\r\n", args...)
+	cmd := fmt.Sprintf(format, args...)
+	if i := strings.IndexFunc(cmd, isCommandControl); i >= 0 {
+		return fmt.Errorf("tspl: %q holds control character %U: %w", clip(cmd), []rune(cmd[i:])[0], errCommandData)
+	}
+	_, err := t.w.WriteString(cmd + "\r\n")
 	return err
 }
+
+// errCommandData is a value that cannot be written into a label printer's command safely (a
+// control character, an escape the printer would misread). The layout names the element.
+var errCommandData = errors.New("the value holds a character the printer would read as a command")
+
+// isCommandControl reports whether r is a control character (C0, DEL or C1).
+func isCommandControl(r rune) bool { return r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) }
 
 func mmText(mm float64) string { return strconv.FormatFloat(mm, 'f', -1, 64) }
 
@@ -65,9 +84,16 @@ func (t *tsplCanvas) begin(_, _ int, wmm, hmm float64) error {
 
 func (t *tsplCanvas) end() error { return t.printf("PRINT 1,1") }
 
-// tsplQuote quotes s as a TSPL string expression.
-func tsplQuote(s string) string {
-	return `"` + strings.ReplaceAll(s, `"`, `\["]`) + `"`
+// tsplQuote quotes s as a TSPL string expression; a control character or "\[" in s is
+// refused (errCommandData).
+func tsplQuote(s string) (string, error) {
+	if i := strings.IndexFunc(s, isCommandControl); i >= 0 {
+		return "", fmt.Errorf("control character %U (a line break ends a TSPL command): %w", []rune(s[i:])[0], errCommandData)
+	}
+	if strings.Contains(s, `\[`) {
+		return "", fmt.Errorf(`"\[" (TSPL's escape): %w`, errCommandData)
+	}
+	return `"` + strings.ReplaceAll(s, `"`, `\["]`) + `"`, nil
 }
 
 func (t *tsplCanvas) text(l textLine) error {
@@ -81,7 +107,11 @@ func (t *tsplCanvas) text(l textLine) error {
 		u, align = l.U+l.W, "3,"
 	}
 	x, y := l.F.point(u, l.V+(l.H-h)/2)
-	return t.printf(`TEXT %d,%d,"0",%d,%d,%d,%s%s`, x, y, l.F.Rot, pts, pts, align, tsplQuote(l.Text))
+	q, err := tsplQuote(l.Text)
+	if err != nil {
+		return err
+	}
+	return t.printf(`TEXT %d,%d,"0",%d,%d,%d,%s%s`, x, y, l.F.Rot, pts, pts, align, q)
 }
 
 func (t *tsplCanvas) bitmap(x, y int, b *monoBitmap) error {
@@ -129,11 +159,20 @@ func (t *tsplCanvas) diagonal(x, y, w, h, th int, falling bool) error {
 			}
 		}
 	}
-	return t.bitmap(x-th/2, y-th/2, b)
+	// Cut to its black dots, as other bitmaps are: the box around a thin line is mostly white.
+	c, dx, dy := b.crop()
+	if c == nil {
+		return nil
+	}
+	return t.bitmap(x-th/2+dx, y-th/2+dy, c)
 }
 
 func (t *tsplCanvas) qr(x, y, module int, data string) error {
-	return t.printf("QRCODE %d,%d,M,%d,A,0,M2,S7,%s", x, y, module, tsplQuote(data))
+	q, err := tsplQuote(data)
+	if err != nil {
+		return fmt.Errorf("qr: %w", err)
+	}
+	return t.printf("QRCODE %d,%d,M,%d,A,0,M2,S7,%s", x, y, module, q)
 }
 
 func (t *tsplCanvas) dataMatrix(x, y, module, side int, elems gs1.Elements) error {
@@ -145,7 +184,11 @@ func (t *tsplCanvas) dataMatrix(x, y, module, side int, elems gs1.Elements) erro
 			b.WriteString("~1")
 		}
 	}
-	return t.printf("DMATRIX %d,%d,%d,%d,c126,x%d,%s", x, y, side, side, module, tsplQuote(b.String()))
+	q, err := tsplQuote(b.String())
+	if err != nil {
+		return fmt.Errorf("gs1 datamatrix: %w", err)
+	}
+	return t.printf("DMATRIX %d,%d,%d,%d,c126,x%d,%s", x, y, side, side, module, q)
 }
 
 // tsplCode128 writes symbols as "128M" data: every start, code switch and FNC1 as its !nnn
@@ -176,10 +219,18 @@ func (t *tsplCanvas) code128(bb barBox, p c128Plan) error {
 		// Plain Code 128 with "!": the printer's automatic subsets, same data.
 		kind, data = "128", p.Text
 	}
-	return t.printf(`BARCODE %d,%d,"%s",%d,0,%d,%d,%d,%s`, x, y, kind, bb.H, bb.F.Rot, bb.Module, bb.Module, tsplQuote(data))
+	q, err := tsplQuote(data)
+	if err != nil {
+		return fmt.Errorf("code 128: %w", err)
+	}
+	return t.printf(`BARCODE %d,%d,"%s",%d,0,%d,%d,%d,%s`, x, y, kind, bb.H, bb.F.Rot, bb.Module, bb.Module, q)
 }
 
 func (t *tsplCanvas) ean13(bb barBox, data12 string) error {
 	x, y := bb.F.point(bb.U, bb.V)
-	return t.printf(`BARCODE %d,%d,"EAN13",%d,0,%d,%d,%d,%s`, x, y, bb.H, bb.F.Rot, bb.Module, bb.Module, tsplQuote(data12))
+	q, err := tsplQuote(data12)
+	if err != nil {
+		return fmt.Errorf("ean-13: %w", err)
+	}
+	return t.printf(`BARCODE %d,%d,"EAN13",%d,0,%d,%d,%d,%s`, x, y, bb.H, bb.F.Rot, bb.Module, bb.Module, q)
 }
