@@ -232,6 +232,29 @@ func TestAnalystDesignsALabel(t *testing.T) {
 		}
 		b.waitText(`[data-test="codes-totals"]`, "已打印 100")
 		b.shot("10-printed")
+
+		// 补打 records a reprint of a serial with its reason; 作废 voids one (a code issued apart).
+		var first, spare struct {
+			FirstSerial string `json:"firstSerial"`
+		}
+		var lotCodes struct {
+			Issuances []struct {
+				FirstSerial string `json:"firstSerial"`
+			} `json:"issuances"`
+		}
+		admin.Do("GET", "/api/v1/apps/plant/forms/receipt/records/"+lot.ID+"/codes", nil, 200, &lotCodes)
+		first.FirstSerial = lotCodes.Issuances[0].FirstSerial
+		admin.Do("POST", "/api/v1/apps/plant/forms/receipt/records/"+lot.ID+"/codes", map[string]any{"count": 1}, 201, &spare)
+		b.run("reload", chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS(`[data-test="codes-table"]`)))
+		b.waitText(`[data-test="codes-totals"]`, "已发 101")
+		b.run("reprint the first", b.typeInto(field("codes-serial"), first.FirstSerial), b.typeInto(field("codes-reason"), "标签污损"),
+			chromedp.Click(chromedp.CSS(`[data-test="codes-reprint"]`)))
+		b.waitText(`[data-test="codes-totals"]`, "补打 1")
+		b.run("void the spare", b.typeInto(field("codes-serial"), spare.FirstSerial), b.typeInto(field("codes-reason"), "多发"),
+			chromedp.Click(chromedp.CSS(`[data-test="codes-void"]`)), chromedp.WaitVisible(chromedp.CSS(`.el-message-box__btns .el-button--primary`)), settled,
+			chromedp.Click(chromedp.CSS(`.el-message-box__btns .el-button--primary`)))
+		b.waitText(`[data-test="codes-totals"]`, "已作废 1")
+		b.shot("11-reprint-void")
 		b.noPageErrorsBut("400", "/api/v1/admin/printers")
 	})
 
@@ -242,7 +265,7 @@ func TestAnalystDesignsALabel(t *testing.T) {
 		} `json:"issuances"`
 	}
 	admin.Do("GET", "/api/v1/apps/plant/forms/receipt/records/"+lot.ID+"/codes", nil, 200, &codes)
-	if len(codes.Issuances) != 1 || codes.Issuances[0].Counts.Issued != 100 || codes.Issuances[0].Counts.Printed != 100 {
+	if len(codes.Issuances) != 2 || codes.Issuances[0].Counts.Issued != 100 || codes.Issuances[0].Counts.Printed != 100 {
 		t.Fatalf("the lot's codes: %+v", codes)
 	}
 
@@ -272,6 +295,15 @@ func TestAnalystDesignsALabel(t *testing.T) {
 			t.Fatalf("the codes page is %s px wide on a 390 px phone", w)
 		}
 		b.shot("03-codes")
+		b.run("open the templates", chromedp.Navigate(s.URL+"/apps/plant/labels"), chromedp.WaitVisible(chromedp.CSS(`[data-label="receipt_label"]`)))
+		b.waitText(`[data-label="receipt_label"]`, "已发布第 1 版")
+		b.shot("04-templates")
+		english := chromedp.Search(`//li[contains(@class, "el-select-dropdown__item")][normalize-space()="English"]`)
+		b.run("open the languages", chromedp.Click(chromedp.CSS(`[data-test="language"]`)), chromedp.WaitVisible(english), settled)
+		b.run("switch to English", chromedp.Click(english))
+		b.waitText(`[data-label="receipt_label"]`, "Version 1 published")
+		b.waitText(`[data-test="label-list"]`, "Print templates")
+		b.shot("05-templates-english")
 		b.noPageErrors()
 	})
 }

@@ -44,6 +44,7 @@ export default {
   paletteHint: 'Click to add to the label; drag to place, drag the small squares to resize, arrow keys to nudge (Shift: 0.1 mm).',
   pal: { text: 'Text', field: 'Field', qr: 'QR code', barcode: 'Barcode', image: 'Image', line: 'Line', box: 'Rectangle', table: 'Table' },
   type: { text: 'Text', qr: 'QR code', datamatrix: 'GS1 DataMatrix', code128: 'Code 128', gs1_128: 'GS1-128', ean13: 'EAN-13', image: 'Image', line: 'Line', box: 'Rectangle', table: 'Table' },
+  layers: 'Layers (top covers bottom)',
   pickField: 'Pick a field',
   zoom: 'Zoom',
   zoomIn: 'Zoom in',

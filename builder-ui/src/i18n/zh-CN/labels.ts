@@ -45,6 +45,7 @@ export default {
   paletteHint: '点击添加到标签上；拖动摆放，拖动四周的小方块调整大小，方向键微调（Shift 0.1 mm）。',
   pal: { text: '文本', field: '字段', qr: '二维码', barcode: '条码', image: '图片', line: '线条', box: '矩形', table: '表格' },
   type: { text: '文本', qr: '二维码', datamatrix: 'GS1 DataMatrix', code128: 'Code 128', gs1_128: 'GS1-128', ean13: 'EAN-13', image: '图片', line: '线条', box: '矩形', table: '表格' },
+  layers: '图层（上面的盖住下面的）',
   pickField: '选择字段',
   zoom: '缩放',
   zoomIn: '放大',
