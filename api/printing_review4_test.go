@@ -338,8 +338,8 @@ func TestPrintingReview4_7(t *testing.T) {
 	// 100 rows are 34 labels: a preview draws 20.
 	c := mk(100)
 	res = f.admin.Do("POST", base+"/sheet/preview", map[string]any{"record": c}, 200, nil)
-	if n := pdfPages(t, res.Body); n != printing.PreviewPages {
-		t.Fatalf("preview: %d pages, want %d", n, printing.PreviewPages)
+	if n := pdfPages(t, res.Body); n != printing.PreviewPages || !strings.Contains(pdfText(t, res.Body), "PAGE 20 OF 34") {
+		t.Fatalf("preview: %d pages, want %d of 34", n, printing.PreviewPages)
 	}
 }
 
@@ -403,5 +403,27 @@ func TestPrintingReview4_10(t *testing.T) {
 	f.admin.Do("GET", recordsPath(plantApp, "lot")+"/"+lot.ID+"/codes", nil, 200, &lc)
 	if lc.Totals.Printed != 3 || lc.Totals.Reprinted != 0 {
 		t.Fatalf("counts %+v", lc.Totals)
+	}
+}
+
+// TestPrintingReview4_11: a label-printer job prints values and table headers in the
+// request's language, as the PDF does.
+func TestPrintingReview4_11(t *testing.T) {
+	f := newFixture(t)
+	f.publishForm(t, plantApp, printSupplierDef)
+	f.publishForm(t, plantApp, printLotDef)
+	stub := newPrinterStub(t)
+	f.admin.Do("PUT", "/api/v1/admin/printers", map[string]any{"rev": 0, "printers": []map[string]any{
+		{"name": "zebra", "host": "127.0.0.1", "port": stub.ln.Addr().(*net.TCPAddr).Port, "language": "zpl"}}}, 200, nil)
+	base := printBase("")
+	f.admin.Do("POST", base, printLabel("lot_label"), 201, nil)
+	f.admin.Do("POST", base+"/lot_label/publish", nil, 201, nil)
+	var lot struct {
+		ID string `json:"id"`
+	}
+	f.admin.Do("POST", recordsPath(plantApp, "lot"), map[string]any{"data": map[string]any{"lot_no": "L-11", "product": "MILK", "grade": "a"}}, 201, &lot)
+	f.admin.Do("POST", base+"/lot_label/print", printing.PrintInput{Records: []string{lot.ID}, Output: "printer", Printer: "zebra", Lang: engine.LangEN}, 200, nil)
+	if got := stub.job(t); !strings.Contains(got, "^FDMILK Grade A^FS") {
+		t.Fatalf("the English label:\n%s", got)
 	}
 }

@@ -239,6 +239,9 @@ func (e *Engine) Preview(ctx context.Context, p *engine.Principal, app, key stri
 	} else {
 		// At most PreviewPages labels, continuation labels of a table counted.
 		ps := e.newPageSource(p, c, []string{in.Record}, "", in.Lang)
+		if _, err := ps.count(ctx); err != nil {
+			return nil, err
+		}
 		ps.stopAt = PreviewPages
 		pages = ps.pages(ctx)
 	}
