@@ -339,7 +339,8 @@ func (s *PrinterSet) Print(ctx context.Context, p *engine.Principal, app, printe
 		}
 		img, _, err := decodeImage(b)
 		if err != nil {
-			return nil, engine.Coded(engine.ErrInvalid, "label_unprintable", map[string]any{"detail": err.Error()})
+			// The layout names the element; ErrLabel makes it label_unprintable.
+			return nil, fmt.Errorf("%v: %w", err, ErrLabel)
 		}
 		return img, nil
 	}

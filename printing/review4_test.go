@@ -121,7 +121,7 @@ func TestPrintingReview4_2(t *testing.T) {
 	}
 	_, err = ps.Print(ctx, sys, "food", "p", def, pagesOf(d), PrintOptions{})
 	var ce *engine.CodedError
-	if !errors.As(err, &ce) || ce.Code != "label_unprintable" || !strings.Contains(err.Error(), `element "logo"`) || !strings.Contains(err.Error(), "megapixels") {
+	if !errors.As(err, &ce) || ce.Code != "label_unprintable" || !strings.Contains(ce.Message(engine.LangEN), `element "logo"`) || !strings.Contains(ce.Message(engine.LangEN), "megapixels") {
 		t.Fatalf("a 1.6-gigapixel image on a label printer: %v", err)
 	}
 
