@@ -1,8 +1,11 @@
 package printing
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"image"
+	"image/png"
 	"io"
 	"testing"
 	"time"
@@ -66,3 +69,50 @@ func (c *labelByteCounter) Write(p []byte) (int, error) {
 }
 
 var _ io.Writer = (*labelByteCounter)(nil)
+
+// BenchmarkLabelImage writes 2,000 TSPL labels with a logo (a 600 × 300 PNG scaled into 40 ×
+// 20 mm) and the same labels without it, in the same run, and reports the ratio: the logo is
+// read, decoded and scaled once per job (it was once per label), so it costs the bytes of its
+// bitmap, not a decode per label.
+//
+//	go test -run '^$' -bench LabelImage -benchtime 1x ./printing/
+func BenchmarkLabelImage(b *testing.B) {
+	const n = 2_000
+	img := image.NewGray(image.Rect(0, 0, 600, 300))
+	for i := range img.Pix {
+		img.Pix[i] = uint8(i * 13)
+	}
+	var logo bytes.Buffer
+	if err := png.Encode(&logo, img); err != nil {
+		b.Fatal(err)
+	}
+	text := Element{ID: "sn", Type: ElText, X: 2, Y: 30, W: 50, H: 5, Text: "SN {{record.id}}", Font: Font{Size: 8}}
+	with := &Definition{Page: Page{Width: 60, Height: 40}, Elements: []Element{
+		{ID: "logo", Type: ElImage, X: 10, Y: 2, W: 40, H: 20, Src: "f-logo"}, text}}
+	without := &Definition{Page: Page{Width: 60, Height: 40}, Elements: []Element{text}}
+	pages := make([]*PageData, n)
+	for i := range pages {
+		pages[i] = &PageData{ID: fmt.Sprintf("r%05d", i)}
+	}
+	reads := 0
+	opt := LabelOptions{Images: func(context.Context, string) (image.Image, error) {
+		reads++
+		m, _, err := decodeImage(logo.Bytes())
+		return m, err
+	}}
+	for b.Loop() {
+		run := func(def *Definition) time.Duration {
+			start := time.Now()
+			if _, err := WriteLabels(context.Background(), io.Discard, LangTSPL, def, pageSlice(pages), opt); err != nil {
+				b.Fatal(err)
+			}
+			return time.Since(start)
+		}
+		plain, logoRun := run(without), run(with)
+		b.ReportMetric(logoRun.Seconds(), "s-with-logo")
+		b.ReportMetric(plain.Seconds(), "s-without")
+		b.ReportMetric(logoRun.Seconds()/plain.Seconds(), "with/without")
+		b.ReportMetric(float64(reads), "image-reads")
+		reads = 0
+	}
+}
