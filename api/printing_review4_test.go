@@ -369,6 +369,18 @@ func TestPrintingReview4_8(t *testing.T) {
 	bad := printLabel("nologo")
 	bad["elements"] = append(bad["elements"].([]map[string]any), map[string]any{"id": "logo", "type": "image", "x": 2, "y": 24, "w": 20, "h": 10, "src": "f-nosuchfile"})
 	wantFields(t, f.admin.Do("POST", base, bad, 400, nil), "/elements/6/src print_image_access")
+
+	// Another designer, who may not download the administrator's upload, cannot place it.
+	if _, err := f.s.Kernel.Auth.PutRole(context.Background(), engine.SystemPrincipal(), engine.Role{Name: "des", Label: engine.Text{ZH: "des"},
+		Grants: []engine.Grant{{App: plantApp, Actions: []string{engine.PermAppRead, engine.PermAppDesign}}}}); err != nil {
+		t.Fatal(err)
+	}
+	f.roles["des"] = true
+	dora := f.user(t, "dora", "des")
+	dora.Do("GET", "/api/v1/apps/"+plantApp+"/files/"+logo.ID, nil, 404, nil)
+	theirs := printLabel("theirs")
+	theirs["elements"] = def["elements"]
+	wantFields(t, dora.Do("POST", base, theirs, 400, nil), "/elements/6/src print_image_access")
 }
 
 // TestPrintingReview4_10: printing a named issuance prints only its codes not yet printed; once
