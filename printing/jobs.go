@@ -141,8 +141,8 @@ const (
 
 func init() {
 	engine.RegisterMessages(map[string]engine.Text{
-		"error.print_codes_printed": {ZH: "批次 {issuance} 的码已全部打印过：要再打某个码，请用“补打”并填写原因",
-			EN: "the codes of issuance {issuance} are all printed: to print one again, reprint it with a reason"},
+		"error.print_codes_printed": {ZH: "批次 {issuance} 没有待打印的码（均已打印或作废）：要再打某个码，请用“补打”并填写原因",
+			EN: "issuance {issuance} has no codes left to print (all are printed or void): to print one again, reprint it with a reason"},
 		"error.printer_failed_job": {ZH: "打印机 {name} 未能收完打印任务：{detail}。已送出 {sent}/{labels} 张标签，已记为打印任务 {job}",
 			EN: "printer {name} did not take the whole job: {detail}. {sent} of {labels} labels went out; recorded as print job {job}"},
 		"error.print_render": {ZH: "模板无法生成 PDF：{detail}", EN: "the template cannot be drawn as a PDF: {detail}"},
