@@ -33,13 +33,12 @@ export interface TemplateVersion {
   publishedAt: string
 }
 
-/** Printer is a configured label printer (ZPL or TSPL over host:9100). */
+/** Printer is printing.PrinterInfo: a configured label printer one may print to. */
 export interface Printer {
   name: string
-  label?: string
-  language?: string
-  address?: string
-  dpi?: number
+  /** language is "zpl" or "tspl". */
+  language: string
+  dpi: number
 }
 
 /** CodeCounts is printing.CodeCounts: what became of a lot's (or an issuance's) codes. */
@@ -171,7 +170,8 @@ export const labelsApi = {
     const out = await postFile(`${tplPath(app, key)}/print`, input, `${key}.pdf`)
     return isFile(out) ? { file: out } : { job: out }
   },
-  printers: () => request<Printer[]>('GET', '/api/v1/admin/printers'),
+  /** printers are the label printers anyone signed in may print to (hosts are for administrators). */
+  printers: () => request<Printer[]>('GET', '/api/v1/printers'),
 
   /** issue issues count codes for the lot record (GTIN, lot and expiry from its fields). */
   issue: (app: string, form: string, record: string, body: { count: number }) =>

@@ -140,7 +140,7 @@ export default {
   recordsHint: 'Search and pick one or more records',
   currentRecord: 'This record',
   issuance: 'Item codes',
-  issuanceHint: 'One label per item code: pick which issue of codes to print',
+  issuanceHint: 'One label per item code: pick which issue of codes to print (a code printed already is printed again by a reprint, with its reason)',
   pickIssuance: 'Pick an issue',
   unprinted: 'All codes not yet printed',
   output: 'Output',

@@ -144,7 +144,7 @@ export default {
   recordsHint: '可搜索并选择多条记录',
   currentRecord: '当前记录',
   issuance: '物品码批次',
-  issuanceHint: '每个物品码一张标签：请选择要打印哪一次发放的码',
+  issuanceHint: '每个物品码一张标签：请选择要打印哪一次发放的码（已打印的码要再打，请用“补打”并填写原因）',
   pickIssuance: '选择发放记录',
   unprinted: '所有未打印的码',
   output: '输出',
