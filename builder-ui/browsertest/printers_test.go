@@ -150,6 +150,9 @@ func TestAdminConfiguresAPrinter(t *testing.T) {
 			b.run("English", chromedp.Evaluate[chromedp.Void](`localStorage.setItem('tc.lang', 'en')`), chromedp.Reload(),
 				chromedp.WaitVisible(chromedp.CSS(row)), adminNoLoadingMask)
 			b.waitText(`[data-test="printer-table"]`, "Test print")
+			// The chosen section's tab is in view, also on a phone where the tabs scroll sideways.
+			b.run("the tab in view", chromedp.Poll[chromedp.Void](`(() => { const r = document.querySelector('[data-test="admin-printers"]').getBoundingClientRect(); return r.left >= 0 && r.right <= innerWidth })()`,
+				chromedp.WithPollingInterval(100*time.Millisecond)))
 			b.shot("07-english")
 			b.run("Chinese", chromedp.Evaluate[chromedp.Void](`localStorage.setItem('tc.lang', 'zh-CN')`), chromedp.Reload(),
 				chromedp.WaitVisible(chromedp.CSS(row)), adminNoLoadingMask)
