@@ -207,8 +207,14 @@ func TestAnalystDesignsALabel(t *testing.T) {
 			t.Fatalf("published: %v×%v %q %q", d.Page.Width, d.Page.Height, d.Repeat, got)
 		}
 
-		// 一物一码: 100 codes for the lot, issued from its page, then printed as one PDF.
-		b.run("open the lot's codes", chromedp.Navigate(s.URL+"/apps/plant/forms/receipt/records/"+lot.ID+"/codes"), chromedp.WaitVisible(chromedp.CSS(`[data-test="codes-issue"]`)))
+		// 一物一码: the lot's drawer offers 打印 and 一物一码 now that the form has a per-code
+		// template; 100 codes are issued from the lot's codes page, then printed as one PDF.
+		b.run("open the records", chromedp.Navigate(s.URL+"/apps/plant/forms/receipt"), chromedp.WaitVisible(chromedp.CSS(`[data-test="record-table"] .el-table__row`)))
+		b.waitText(`[data-test="record-table"]`, "鲜牛奶")
+		b.run("open the lot", chromedp.Click(chromedp.Search(`//*[@data-test="record-table"]//td[.//text()[contains(., "鲜牛奶")]]`)), chromedp.WaitVisible(chromedp.CSS(`.el-drawer [data-test="record-print"]`)))
+		b.shot("07a-record-drawer")
+		b.run("open the lot's codes", chromedp.Click(chromedp.CSS(`[data-test="record-codes"]`)), chromedp.WaitVisible(chromedp.CSS(`[data-test="codes-issue"]`)))
+		b.waitURL("/apps/plant/forms/receipt/records/" + lot.ID + "/codes")
 		b.waitText(`[data-test="codes-title"]`, lotNo)
 		b.setNumber("codes-count", "100")
 		b.run("issue", chromedp.Click(chromedp.CSS(`[data-test="codes-issue"]`)), chromedp.WaitVisible(chromedp.CSS(`.el-message-box__btns .el-button--primary`)), settled)
