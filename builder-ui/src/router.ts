@@ -20,12 +20,20 @@ const routes: RouteRecordRaw[] = [
           { path: 'forms/:form', name: 'records', component: () => import('./views/RecordListView.vue') },
           { path: 'forms/:form/new', name: 'record-new', component: () => import('./views/RecordFormView.vue') },
           { path: 'forms/:form/records/:id/edit', name: 'record-edit', component: () => import('./views/RecordFormView.vue') },
+          // 打印模板: the app's print templates; 一物一码: a lot record's item codes.
+          { path: 'labels', name: 'labels', component: () => import('./labels/LabelList.vue') },
+          { path: 'forms/:form/records/:id/codes', name: 'record-codes', component: () => import('./labels/CodesView.vue') },
+          { path: 'rules', name: 'rules', component: () => import('./rules/RulesList.vue') },
         ],
       },
       // The form designer takes the whole width (no app navigation beside it); form "new" is a new form.
       { path: 'apps/:app/forms/:form/design', name: 'form-design', component: () => import('./designer/FormDesigner.vue') },
       // The flow designer likewise; flow "new" is a new flow on the form ?form=KEY.
       { path: 'apps/:app/flows/:flow/design', name: 'flow-design', component: () => import('./flow-designer/FlowDesigner.vue') },
+      // The label designer likewise; template "new" is a new template (on the form ?form=KEY).
+      { path: 'apps/:app/labels/:template/design', name: 'label-design', component: () => import('./labels/LabelDesigner.vue') },
+      // The rule editor likewise; rule "new" is a new rule (of the form ?form=KEY, else the first published one).
+      { path: 'apps/:app/rules/:rule/design', name: 'rule-design', component: () => import('./rules/RuleEditor.vue') },
       // 管理: administrators only (meta.admin, checked below; the server checks every call again).
       {
         path: 'admin',
@@ -37,6 +45,7 @@ const routes: RouteRecordRaw[] = [
           { path: 'departments', name: 'admin-departments', component: () => import('./admin/DepartmentsView.vue') },
           { path: 'roles', name: 'admin-roles', component: () => import('./admin/RolesView.vue') },
           { path: 'matrix/:app?', name: 'admin-matrix', component: () => import('./admin/MatrixView.vue') },
+          { path: 'printers', name: 'admin-printers', component: () => import('./admin/PrintersView.vue') },
           { path: 'audit', name: 'admin-audit', component: () => import('./admin/AuditView.vue') },
           { path: 'deliveries', name: 'admin-deliveries', component: () => import('./admin/DeliveriesView.vue') },
         ],

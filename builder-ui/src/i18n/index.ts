@@ -10,6 +10,8 @@ import zhFlowDesigner from './zh-CN/flowDesigner'
 import zhAdmin from './zh-CN/admin'
 import zhScan from './zh-CN/scan'
 import zhNotifications from './zh-CN/notifications'
+import zhRules from './zh-CN/rules'
+import zhLabels from './zh-CN/labels'
 import enCommon from './en/common'
 import enAuth from './en/auth'
 import enShell from './en/shell'
@@ -21,11 +23,13 @@ import enFlowDesigner from './en/flowDesigner'
 import enAdmin from './en/admin'
 import enScan from './en/scan'
 import enNotifications from './en/notifications'
+import enRules from './en/rules'
+import enLabels from './en/labels'
 
 // Messages are kept per area (one file per area and language); a designer added later brings
 // its own files and registers them here under its area's name.
-const zhCN = { common: zhCommon, auth: zhAuth, shell: zhShell, records: zhRecords, recordTools: zhRecordTools, inbox: zhInbox, designer: zhDesigner, flowDesigner: zhFlowDesigner, admin: zhAdmin, scan: zhScan, notifications: zhNotifications }
-const en: typeof zhCN = { common: enCommon, auth: enAuth, shell: enShell, records: enRecords, recordTools: enRecordTools, inbox: enInbox, designer: enDesigner, flowDesigner: enFlowDesigner, admin: enAdmin, scan: enScan, notifications: enNotifications }
+const zhCN = { common: zhCommon, auth: zhAuth, shell: zhShell, records: zhRecords, recordTools: zhRecordTools, inbox: zhInbox, designer: zhDesigner, flowDesigner: zhFlowDesigner, admin: zhAdmin, scan: zhScan, notifications: zhNotifications, labels: zhLabels, rules: zhRules }
+const en: typeof zhCN = { common: enCommon, auth: enAuth, shell: enShell, records: enRecords, recordTools: enRecordTools, inbox: enInbox, designer: enDesigner, flowDesigner: enFlowDesigner, admin: enAdmin, scan: enScan, notifications: enNotifications, labels: enLabels, rules: enRules }
 
 export type Locale = 'zh-CN' | 'en'
 export const locales: { value: Locale; label: string }[] = [
