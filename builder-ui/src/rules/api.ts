@@ -1,5 +1,6 @@
 // The rule endpoints (docs/rules.md "API"), through the app's one HTTP client.
 import { request } from '../api/client'
+import type { Text } from '../api/types'
 import type { RuleDef } from './model'
 
 const enc = encodeURIComponent
@@ -69,6 +70,43 @@ export interface DryRun {
   inWindow?: boolean
   actions: ActionRun[]
   error?: string
+}
+
+/** AppFlow is what the editor reads of workflow.Flow: which form, how it starts, whether published. */
+export interface AppFlow {
+  key: string
+  form: string
+  draft: { name?: Text; trigger?: { on: string } }
+  published: number
+}
+
+/** FlowNodes is what the editor reads of workflow.FlowVersion: the nodes. */
+export interface FlowNodes {
+  version: number
+  definition: { nodes: { id: string; type: string; name?: Text }[]; trigger?: { on: string } }
+}
+
+/** AppTemplate is what the editor reads of printing.Template. */
+export interface AppTemplate {
+  key: string
+  form: string
+  draft: { name?: Text }
+  published: number
+}
+
+/** PrinterInfo is printing.PrinterInfo: a label printer one may print to. */
+export interface PrinterInfo {
+  name: string
+  language: string
+  dpi: number
+}
+
+/** The lists the pickers of the flow, print and action kinds offer. */
+export const pickApi = {
+  flows: (app: string) => request<AppFlow[]>('GET', `/api/v1/apps/${enc(app)}/flows`),
+  flowVersions: (app: string, flow: string) => request<FlowNodes[]>('GET', `/api/v1/apps/${enc(app)}/flows/${enc(flow)}/versions`),
+  templates: (app: string) => request<AppTemplate[]>('GET', `/api/v1/apps/${enc(app)}/print-templates`),
+  printers: () => request<PrinterInfo[]>('GET', '/api/v1/printers'),
 }
 
 export const ruleApi = {

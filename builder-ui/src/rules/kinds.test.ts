@@ -8,14 +8,17 @@ const names: Names = {
   status: (k) => ({ released: '合格' })[k] ?? k,
   form: (k) => ({ receipt: '原料收货' })[k] ?? k,
   role: (k) => ({ qc: '质检' })[k] ?? k,
+  flow: (k) => ({ incoming: '来料审批' })[k] ?? k,
+  node: (flow, id) => (!flow || flow === 'incoming' ? ({ qa: '质检审批' })[id] ?? id : id),
+  template: (k) => ({ lot_label: '批次标签' })[k] ?? k,
   value: (_f, v) => (v === 'a' ? '一级' : typeof v === 'string' ? v : JSON.stringify(v)),
 }
 const t = (key: string, named?: Record<string, unknown>) => i18n.global.t(key, named ?? {})
 
 describe('registered kinds', () => {
   it('every trigger and action the engine has now has a component', () => {
-    expect(triggerKinds.map((k) => k.on)).toEqual(['created', 'updated', 'deleted', 'status_changed', 'field_changed', 'date'])
-    expect(actionKinds.map((k) => k.type)).toEqual(['notify', 'set_status', 'set_fields', 'create_record', 'webhook'])
+    expect(triggerKinds.map((k) => k.on)).toEqual(['created', 'updated', 'deleted', 'status_changed', 'field_changed', 'date', 'flow_finished', 'node_entered', 'task_overdue', 'schedule'])
+    expect(actionKinds.map((k) => k.type)).toEqual(['notify', 'email', 'set_status', 'set_fields', 'create_record', 'update_records', 'start_flow', 'webhook', 'action'])
   })
   it('each kind has its words in both languages', () => {
     for (const l of ['zh-CN', 'en'] as const) {
@@ -35,7 +38,7 @@ describe('summaries', () => {
     expect(triggerSummary({ on: 'field_changed', field: 'qty' }, names, t)).toBe('“数量”变化时')
     expect(triggerSummary({ on: 'date', field: 'expiry', days: -30 }, names, t)).toBe('“到期日”前 30 天')
     expect(triggerSummary({ on: 'date', field: 'expiry', days: 0 }, names, t)).toBe('“到期日”当天')
-    expect(triggerSummary({ on: 'schedule' }, names, t)).toBe('schedule')
+    expect(triggerSummary({ on: 'at_noon' }, names, t)).toBe('at_noon')
   })
   it('read an action in one line', () => {
     expect(actionSummary('notify', { to: ['wang'], roles: ['qc'], title: 'concat("大批量 ", record.qty)' }, names, t)).toBe('通知 wang、角色 质检：大批量 {qty}')

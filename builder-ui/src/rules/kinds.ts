@@ -18,6 +18,8 @@ export interface TriggerInfo {
   order: number
   /** blank is a new trigger of the kind, given the form's fields. */
   blank: (fields: FieldInfo[]) => Trigger
+  /** notOfRecord: the sentence does not say "的记录" (a schedule fires at a time, not on a record). */
+  notOfRecord?: boolean
   /** summary reads the trigger as the end of "当…时": "新增记录时", "「到期日」前 30 天". */
   summary: (tr: Trigger, n: Names, t: Translate) => string
 }

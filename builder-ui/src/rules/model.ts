@@ -13,32 +13,54 @@ export interface Trigger {
   to?: unknown
   days?: number
   window?: number
+  /** flow narrows the flow triggers to one flow (its key). */
+  flow?: string
+  /** outcome narrows flow_finished: approved, rejected, withdrawn or failed. */
+  outcome?: string
+  /** node: node_entered's node (required), task_overdue's (absent: any). */
+  node?: string
+  /** cron, timezone: schedule's spec and IANA zone (absent: the plant's). */
+  cron?: string
+  timezone?: string
+  /** match: schedule runs once per record matching every filter (absent: once, on no record). */
+  match?: Filter[]
 }
 
-/** ActionDef is rules.ActionDef: one action and its params. */
-export interface ActionDef {
-  type: string
-  params?: Record<string, unknown>
+/** FilterOp is a match filter's operator (rules.Filter). */
+export type FilterOp = 'eq' | 'ne' | 'gt' | 'gte' | 'lt' | 'lte' | 'in' | 'startsWith' | 'empty' | 'notEmpty'
+
+export const filterOps: FilterOp[] = ['eq', 'ne', 'gt', 'gte', 'lt', 'lte', 'in', 'startsWith', 'empty', 'notEmpty']
+
+/** Filter is rules.Filter: a field of the form (indexed), an operator and a value expression. */
+export interface Filter {
+  field: string
+  op: FilterOp
+  /** value is an expression; absent for empty and notEmpty. */
+  value?: string
 }
 
-/** RuleDef is rules.Definition. */
-export interface RuleDef {
-  key: string
-  label: Text
-  form: string
-  trigger: Trigger
-  condition?: string
-  actions: ActionDef[]
-  /** disabled: the rule is kept but does not run (when the engine knows the flag). */
-  disabled?: boolean
+/** valueless tells the operators that take no value. */
+export const valueless = (op: string) => op === 'empty' || op === 'notEmpty'
+
+/**
+ * firstFilter is the row a new match starts with: a date field due within a week when the
+ * form has an indexed one, else "equals" on its first indexed field (its value to be written).
+ */
+export function firstFilter(fields: FieldInfo[]): Filter {
+  const date = fields.find((f) => f.indexed && (f.type === 'date' || f.type === 'datetime'))
+  if (date) return { field: date.key, op: 'lte', value: 'addDays(today(), 7)' }
+  return { field: fields.find((f) => f.indexed)?.key ?? '', op: 'eq', value: '' }
 }
 
-/** FieldInfo is one field of a form as pickers show it. */
-export interface FieldInfo {
-  key: string
-  label: string
-  type: string
-  options?: { value: string; label: string }[]
+/** setFilter is filters with row i changed: a value only for operators that take one. */
+export function setFilter(fs: Filter[], i: number, patch: Partial<Filter>): Filter[] {
+  return fs.map((f, j) => {
+    if (j !== i) return f
+    const next = { ...f, ...patch }
+    if (valueless(next.op)) delete next.value
+    else next.value ??= ''
+    return next
+  })
 }
 
 /** The masked secret: what the server shows in a webhook's secret once one is set. */
@@ -67,10 +89,12 @@ export function stable(v: unknown): string {
 /** clean drops empty members the schema does not want (an empty condition, a trigger's unset options). */
 export function clean(def: RuleDef): RuleDef {
   const tr: Trigger = { on: def.trigger.on }
-  for (const k of ['field', 'from', 'to', 'days', 'window'] as const) {
+  for (const k of ['field', 'from', 'to', 'days', 'window', 'flow', 'outcome', 'node', 'cron', 'timezone'] as const) {
     const v = def.trigger[k]
     if (v !== undefined && v !== null && v !== '') (tr as unknown as Record<string, unknown>)[k] = v
   }
+  // A match is kept while it is being written (an empty row still shows); the server says what is missing.
+  if (def.trigger.match?.length) tr.match = def.trigger.match.map((f) => (valueless(f.op) ? { field: f.field, op: f.op } : { field: f.field, op: f.op, value: f.value ?? '' }))
   const out: RuleDef = { key: def.key, label: def.label, form: def.form, trigger: tr, actions: def.actions.map((a) => ({ type: a.type, params: a.params ?? {} })) }
   if (def.condition?.trim()) out.condition = def.condition
   if (def.disabled) out.disabled = true
