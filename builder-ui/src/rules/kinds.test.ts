@@ -34,6 +34,7 @@ describe('summaries', () => {
     expect(triggerSummary({ on: 'status_changed', to: 'released' }, names, t)).toBe('状态变为“合格”时')
     expect(triggerSummary({ on: 'status_changed' }, names, t)).toBe('状态变化时')
     expect(triggerSummary({ on: 'status_changed', from: 'pending', to: 'released' }, names, t)).toBe('状态从“pending”变为“合格”时')
+    expect(triggerSummary({ on: 'status_changed', from: 'released' }, names, t)).toBe('状态从“合格”变为其他时')
     expect(triggerSummary({ on: 'field_changed', field: 'grade', from: 'b', to: 'a' }, names, t)).toBe('“等级”从 b 变为 一级 时')
     expect(triggerSummary({ on: 'field_changed', field: 'qty' }, names, t)).toBe('“数量”变化时')
     expect(triggerSummary({ on: 'date', field: 'expiry', days: -30 }, names, t)).toBe('“到期日”前 30 天')
