@@ -229,11 +229,14 @@ func classify(r api.Route) routeClass {
 		strings.HasSuffix(p, "/forms") && r.Method != "GET",
 		strings.HasSuffix(p, "/forms/:form") && r.Method != "GET",
 		strings.HasSuffix(p, "/publish"),
-		strings.HasPrefix(p, "/api/v1/apps/:app/rules"), // rules, their runs and dry runs: designers only
-		p == "/api/v1/apps/:app/code-complaints",        // consumers' complaints from scan pages
+		strings.HasPrefix(p, "/api/v1/apps/:app/rules"),           // rules, their runs and dry runs: designers only
+		strings.HasPrefix(p, "/api/v1/apps/:app/code-complaints"), // consumers' complaints from scan pages: read, delete
 		// print templates, their previews and jobs: designers only (printing is for users)
 		strings.HasPrefix(p, "/api/v1/apps/:app/print-templates") && !strings.HasSuffix(p, "/print"):
 		return classDesign
+	case strings.HasSuffix(p, "/codes/:issuance/serials"), // an issuance's serials: readers of the lot record
+		strings.HasSuffix(p, "/forms/:form/print-templates"): // a form's published templates: its readers print with them
+		return classData
 	case strings.HasPrefix(p, "/api/v1/apps/:app"), // …/members too: any member of the app, for people pickers
 		strings.HasPrefix(p, "/api/v1/tasks/"),
 		strings.HasPrefix(p, "/api/v1/instances/"):

@@ -59,6 +59,29 @@ func (s *Server) codeRoutes() []Route {
 				}
 				return c.JSON(out)
 			}},
+		{Method: "GET", Path: lotCodes + "/:issuance/serials", Tag: "codes", Out: printing.SerialPage{},
+			Summary: "The serials of an issuance in serial order, a page at a time (after: the last serial of the previous page; limit ≤ 1000), with each code's link and void; needs read on the lot record",
+			Query:   []Param{{Name: "after", Description: "continue after this serial (the previous page's next)"}, {Name: "limit", Type: "integer", Description: "1–1000 (100)"}},
+			Handle: func(c *fiber.Ctx, p *engine.Principal) error {
+				var fe engine.FieldErrors
+				limit := intQuery(c, "limit", 100, 1, printing.MaxSerialsPage, &fe)
+				if err := fe.Err(); err != nil {
+					return err
+				}
+				out, err := cs.Serials(c.UserContext(), p, c.Params("app"), c.Params("form"), c.Params("id"), c.Params("issuance"), strings.Clone(c.Query("after")), limit)
+				if err != nil {
+					return err
+				}
+				return c.JSON(out)
+			}},
+		{Method: "DELETE", Path: "/api/v1/apps/:app/code-complaints/:complaint", Tag: "codes", AppAction: engine.PermAppDesign, Status: fiber.StatusNoContent,
+			Summary: "Delete a consumer's complaint (designers of the app; audited without its text)",
+			Handle: func(c *fiber.Ctx, p *engine.Principal) error {
+				if err := cs.DeleteComplaint(c.UserContext(), p, c.Params("app"), c.Params("complaint")); err != nil {
+					return err
+				}
+				return c.SendStatus(fiber.StatusNoContent)
+			}},
 		{Method: "GET", Path: "/api/v1/apps/:app/code-complaints", Tag: "codes", AppAction: engine.PermAppDesign, Out: []printing.Complaint{},
 			Summary: "Consumers' complaints sent from scan pages, newest first (designers of the app)",
 			Query:   []Param{{Name: "limit", Type: "integer"}},

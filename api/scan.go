@@ -3,6 +3,7 @@ package api
 import (
 	"errors"
 	"html/template"
+	"strconv"
 	"strings"
 	"time"
 
@@ -16,10 +17,12 @@ import (
 // The public scan pages: what a consumer's phone opens from an item code's QR — /t/{serial}
 // and the GS1 Digital Link paths /01/{gtin}/21/{serial} and /01/{gtin}/10/{lot}/21/{serial}.
 // A light page rendered here (no web app, no script), zh-CN unless the browser asks for
-// English; ?format=json or Accept: application/json gives the same facts as JSON. No sign-in;
-// each client address may load ScanRate pages a minute and send 5 complaints. Every value is
-// escaped by html/template. Routes are matched before the web app's fallback (home.go), so
-// these paths never reach it.
+// English; ?format=json or Accept: application/json gives the same facts as JSON (every answer
+// varies by Accept and Accept-Language). No sign-in; each client (an IPv4 address, an IPv6
+// /64) may load ScanRate pages a minute and send 5 complaints; the page's form gets its
+// refusals as pages too. A Digital Link is checked against its code before the code is
+// counted. Every value is escaped by html/template. Routes are matched before the web app's
+// fallback (home.go), so these paths never reach it.
 
 // scanComplaintRate is how many complaints one client address may send a minute.
 const scanComplaintRate = 5
@@ -72,24 +75,37 @@ func wantsJSON(c *fiber.Ctx) bool {
 	return strings.Contains(a, fiber.MIMEApplicationJSON) && !strings.Contains(a, "text/html")
 }
 
+// scanVary: the same address answers HTML or JSON, in Chinese or English.
+const scanVary = "Accept, Accept-Language"
+
 func (s *Server) scanPage(c *fiber.Ctx, _ *engine.Principal) error {
 	lang := langOf(c)
+	c.Set(fiber.HeaderVary, scanVary)
 	if !s.scanLimits.allow(s.clientIP(c)) {
-		return &engine.ThrottledError{RetryAfter: 60}
+		return s.scanRefused(c, lang, "", &engine.ThrottledError{RetryAfter: 60})
 	}
 	serial := strings.Clone(c.Params("serial"))
-	if err := s.checkLink(c, serial); err != nil {
+	v := printing.Visit{IP: s.clientIP(c), UserAgent: string(c.Request().Header.UserAgent()), Lang: lang}
+	if c.Params("gtin") != "" {
+		// A Digital Link: its GTIN, lot and expiry must be the code's own, judged before the
+		// code is counted (a forged link to a real serial is no scan of it).
+		l, err := s.itemLink(c)
+		if err != nil {
+			return s.notGenuine(c, lang)
+		}
+		v.Want = &printing.LinkFacts{GTIN: l.GTIN, Lot: l.Lot}
+		if !l.Expiry.IsZero() {
+			v.Want.Expiry = l.Expiry.Format("2006-01-02")
+		}
+	} else if serial == "" {
 		return s.notGenuine(c, lang)
 	}
-	pg, err := s.codes.Scan(c.UserContext(), serial, printing.Visit{IP: s.clientIP(c), UserAgent: string(c.Request().Header.UserAgent()), Lang: lang})
+	pg, err := s.codes.Scan(c.UserContext(), serial, v)
 	if errors.Is(err, engine.ErrNotFound) {
 		return s.notGenuine(c, lang)
 	}
 	if err != nil {
-		return err
-	}
-	if c.Params("gtin") != "" && !s.linkMatches(c, pg) {
-		return s.notGenuine(c, lang)
+		return s.scanRefused(c, lang, "", err)
 	}
 	// Each look-up is counted: no cache may answer for the server.
 	c.Set(fiber.HeaderCacheControl, "no-store")
@@ -99,37 +115,11 @@ func (s *Server) scanPage(c *fiber.Ctx, _ *engine.Principal) error {
 	return s.renderScan(c, lang, fiber.StatusOK, pg)
 }
 
-// checkLink checks a Digital Link path as GS1 parses an item's link (gs1.ParseItemLink), with
+// itemLink parses a Digital Link path as GS1 parses an item's link (gs1.ParseItemLink), with
 // its query: a malformed link, an unknown AI, a bad date attribute or a serial that differs
-// from the path's is no code of ours. /t/{serial} has nothing to check.
-func (s *Server) checkLink(c *fiber.Ctx, serial string) error {
-	if c.Params("gtin") == "" {
-		if serial == "" {
-			return errors.New("no serial")
-		}
-		return nil
-	}
-	_, err := s.itemLink(c)
-	return err
-}
-
+// from the path's is no code of ours.
 func (s *Server) itemLink(c *fiber.Ctx) (*gs1.ItemLink, error) {
 	return gs1.ParseItemLink("https://scan" + string(c.Request().RequestURI()))
-}
-
-// linkMatches tells whether the Digital Link's GTIN, lot and expiry are the code's own.
-func (s *Server) linkMatches(c *fiber.Ctx, pg *printing.ScanPage) bool {
-	l, err := s.itemLink(c)
-	if err != nil || l.GTIN != pg.GTIN {
-		return false
-	}
-	if l.Lot != "" && l.Lot != pg.Lot {
-		return false
-	}
-	if !l.Expiry.IsZero() && l.Expiry.Format("2006-01-02") != pg.Expiry {
-		return false
-	}
-	return true
 }
 
 func (s *Server) notGenuine(c *fiber.Ctx, lang string) error {
@@ -140,13 +130,72 @@ func (s *Server) notGenuine(c *fiber.Ctx, lang string) error {
 	return s.renderScan(c, lang, fiber.StatusNotFound, nil)
 }
 
+// scanRefused answers a scan page's (or its form's) request that was not served: as the
+// error's JSON to a JSON client, else as a page that says why with the error's status — the
+// page's form posts without script, so its answer is a page too. A configuration error of
+// the code service is 503 "unavailable", never "not genuine".
+func (s *Server) scanRefused(c *fiber.Ctx, lang, serial string, err error) error {
+	if wantsJSON(c) {
+		return err
+	}
+	var fe engine.FieldErrors
+	var te *engine.ThrottledError
+	v := scanView{Lang: lang, Notice: true, NoticeTitle: scanMsg(lang, "refused_title")}
+	if serialLike(serial) {
+		v.Serial = serial // the way back to the product's page
+	}
+	status := fiber.StatusBadRequest
+	switch {
+	case errors.Is(err, printing.ErrCodeKeyChanged):
+		status, v.NoticeTitle, v.NoticeText = fiber.StatusServiceUnavailable, scanMsg(lang, "unavailable_title"), scanMsg(lang, "unavailable_text")
+		c.Set(fiber.HeaderRetryAfter, "600")
+		s.log.Error("scan page: the item code service is misconfigured", "path", c.Path(), "err", err)
+	case errors.As(err, &te):
+		status, v.NoticeText = fiber.StatusTooManyRequests, scanMsg(lang, "throttled")
+		if errors.Is(err, printing.ErrComplaintLimit) {
+			v.NoticeText = printing.ErrComplaintLimit.Message(lang)
+		}
+		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(te.RetryAfter))
+	case errors.As(err, &fe) && fe.Fault() == nil:
+		for _, f := range fe {
+			v.NoticeText += scanMsg(lang, "field_"+f.Path) + engine.Message(lang, f.Code, f.Params) + "。"
+		}
+	default:
+		return err
+	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return s.renderScanView(c, status, v)
+}
+
+// serialLike tells whether s looks like a serial (12 letters and digits, hyphens allowed), so
+// that a page may link back to it.
+func serialLike(s string) bool {
+	if s == "" || len(s) > 24 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= '0' && r <= '9' || r >= 'A' && r <= 'Z' || r == '-') {
+			return false
+		}
+	}
+	return true
+}
+
 func (s *Server) scanComplaint(c *fiber.Ctx, _ *engine.Principal) error {
 	lang := langOf(c)
+	c.Set(fiber.HeaderVary, scanVary)
+	isJSON := strings.HasPrefix(strings.ToLower(c.Get(fiber.HeaderContentType)), fiber.MIMEApplicationJSON)
+	serial := strings.Clone(c.Params("serial"))
+	refuse := func(err error) error {
+		if isJSON {
+			return err
+		}
+		return s.scanRefused(c, lang, serial, err)
+	}
 	if !s.complaintLimits.allow(s.clientIP(c)) {
-		return &engine.ThrottledError{RetryAfter: 60}
+		return refuse(&engine.ThrottledError{RetryAfter: 60})
 	}
 	var in printing.ComplaintInput
-	isJSON := strings.HasPrefix(strings.ToLower(c.Get(fiber.HeaderContentType)), fiber.MIMEApplicationJSON)
 	if isJSON {
 		if err := bind(c, &in); err != nil {
 			return err
@@ -154,13 +203,12 @@ func (s *Server) scanComplaint(c *fiber.Ctx, _ *engine.Principal) error {
 	} else {
 		in.Text, in.Contact = strings.Clone(c.FormValue("text")), strings.Clone(c.FormValue("contact"))
 	}
-	serial := strings.Clone(c.Params("serial"))
 	d, err := s.codes.Complain(c.UserContext(), serial, in, printing.Visit{IP: s.clientIP(c), Lang: lang})
 	if errors.Is(err, engine.ErrNotFound) && !isJSON {
 		return s.notGenuine(c, lang)
 	}
 	if err != nil {
-		return err
+		return refuse(err)
 	}
 	if isJSON {
 		return c.Status(fiber.StatusCreated).JSON(ComplaintReceipt{ID: d.ID})
@@ -179,6 +227,10 @@ type scanView struct {
 	Steps     []scanStep
 	Thanks    bool
 	Serial    string
+	// Notice: a page that says why a request was not served (NoticeTitle, NoticeText).
+	Notice      bool
+	NoticeTitle string
+	NoticeText  string
 }
 
 type scanStep struct {
@@ -229,7 +281,7 @@ var scanTemplate = template.Must(template.New("scan").Funcs(template.FuncMap{"t"
 <html lang="{{.Lang}}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1, viewport-fit=cover">
 <meta name="robots" content="noindex"><meta name="theme-color" content="#0f766e"><link rel="icon" href="data:,">
-<title>{{if .Page}}{{if .Title}}{{.Title}} · {{end}}{{t .Lang "title"}}{{else if .Thanks}}{{t .Lang "thanks_title"}}{{else}}{{t .Lang "not_genuine"}}{{end}}</title>
+<title>{{if .Page}}{{if .Title}}{{.Title}} · {{end}}{{t .Lang "title"}}{{else if .Thanks}}{{t .Lang "thanks_title"}}{{else if .Notice}}{{.NoticeTitle}}{{else}}{{t .Lang "not_genuine"}}{{end}}</title>
 <style>
 *{box-sizing:border-box}
 body{margin:0;background:#f4f6f8;color:#1f2328;font:15px/1.55 system-ui,-apple-system,"PingFang SC","Hiragino Sans GB","Microsoft YaHei","Noto Sans CJK SC",sans-serif}
@@ -265,7 +317,7 @@ button{margin-top:10px;width:100%;border:0;border-radius:10px;padding:11px;backg
 .bad header{background:linear-gradient(135deg,#b42318,#912018)}
 .center{text-align:center}
 </style></head>
-<body{{if not .Page}}{{if not .Thanks}} class="bad"{{end}}{{end}}><main>
+<body{{if not .Page}}{{if not .Thanks}}{{if not .Notice}} class="bad"{{end}}{{end}}{{end}}><main>
 {{if .Page}}{{with .Page}}
 <header><div class="brand">{{t $.Lang "brand"}}</div><h1>{{if $.Title}}{{$.Title}}{{else}}{{t $.Lang "title"}}{{end}}</h1>
 <div class="badge">✓ {{t $.Lang "genuine"}}</div></header>
@@ -287,6 +339,9 @@ button{margin-top:10px;width:100%;border:0;border-radius:10px;padding:11px;backg
 {{end}}{{else if .Thanks}}
 <header><div class="brand">{{t .Lang "brand"}}</div><h1>{{t .Lang "thanks_title"}}</h1></header>
 <section class="card"><p>{{t .Lang "thanks_text"}}</p><p class="center"><a href="/t/{{.Serial}}">{{t .Lang "back"}}</a></p></section>
+{{else if .Notice}}
+<header><div class="brand">{{t .Lang "brand"}}</div><h1>{{.NoticeTitle}}</h1></header>
+<section class="card"><p>{{.NoticeText}}</p>{{if .Serial}}<p class="center"><a href="/t/{{.Serial}}">{{t .Lang "back"}}</a></p>{{end}}</section>
 {{else}}
 <header><div class="brand">{{t .Lang "brand"}}</div><h1>✕ {{t .Lang "not_genuine"}}</h1></header>
 <section class="card"><p>{{t .Lang "not_genuine_text"}}</p></section>
@@ -295,29 +350,35 @@ button{margin-top:10px;width:100%;border:0;border-radius:10px;padding:11px;backg
 
 func init() {
 	engine.RegisterMessages(map[string]engine.Text{
-		"scan.brand":            {ZH: "产品追溯 · 一物一码", EN: "Product trace · item code"},
-		"scan.title":            {ZH: "产品信息", EN: "Product information"},
-		"scan.genuine":          {ZH: "正品码 · 已验证", EN: "Genuine code · verified"},
-		"scan.recall_title":     {ZH: "本产品已召回", EN: "This product has been recalled"},
-		"scan.recall_text":      {ZH: "请立即停止食用，并联系购买处或生产企业退换。", EN: "Stop using it now and return it to the shop or the maker."},
-		"scan.void_text":        {ZH: "此码已作废，请谨慎购买，并联系生产企业核实。", EN: "This code has been voided: check with the maker before you buy or use the product."},
-		"scan.count":            {ZH: "您是第 {n} 次查询，", EN: "Look-up number {n};"},
-		"scan.first_at":         {ZH: "首次查询于 {first}", EN: "first looked up on {first}"},
-		"scan.count_first":      {ZH: "这是该码的首次查询。", EN: "First look-up of this code."},
-		"scan.count_warn":       {ZH: "如果这不是您第一次扫码，请注意：该码可能已被他人查询过。", EN: "If this is not your first scan, this code has been looked up by someone else."},
-		"scan.lot_facts":        {ZH: "批次信息", EN: "Lot"},
-		"scan.lot":              {ZH: "批号", EN: "Lot"},
-		"scan.expiry":           {ZH: "保质期至", EN: "Use by"},
-		"scan.timeline":         {ZH: "溯源记录", EN: "History"},
-		"scan.complain":         {ZH: "投诉与反馈", EN: "Complaint or feedback"},
-		"scan.complain_hint":    {ZH: "请描述问题（最多 1000 字）", EN: "What is wrong? (up to 1000 characters)"},
-		"scan.contact_hint":     {ZH: "联系方式（选填）", EN: "How to reach you (optional)"},
-		"scan.send":             {ZH: "提交", EN: "Send"},
-		"scan.serial":           {ZH: "序列号", EN: "Serial"},
-		"scan.thanks_title":     {ZH: "已收到您的反馈", EN: "Thank you"},
-		"scan.thanks_text":      {ZH: "我们会尽快处理。您的反馈与该产品的序列号一起保存。", EN: "We will look into it. Your report is kept with this product's serial."},
-		"scan.back":             {ZH: "返回产品页", EN: "Back to the product"},
-		"scan.not_genuine":      {ZH: "不是正品码", EN: "Not a genuine code"},
-		"scan.not_genuine_text": {ZH: "系统中没有这个码。请核对包装上的二维码，谨防假冒；如有疑问请联系生产企业。", EN: "No such code was issued. Check the code on the pack, beware of fakes, and ask the maker if in doubt."},
+		"scan.brand":             {ZH: "产品追溯 · 一物一码", EN: "Product trace · item code"},
+		"scan.title":             {ZH: "产品信息", EN: "Product information"},
+		"scan.genuine":           {ZH: "正品码 · 已验证", EN: "Genuine code · verified"},
+		"scan.recall_title":      {ZH: "本产品已召回", EN: "This product has been recalled"},
+		"scan.recall_text":       {ZH: "请立即停止食用，并联系购买处或生产企业退换。", EN: "Stop using it now and return it to the shop or the maker."},
+		"scan.void_text":         {ZH: "此码已作废，请谨慎购买，并联系生产企业核实。", EN: "This code has been voided: check with the maker before you buy or use the product."},
+		"scan.count":             {ZH: "您是第 {n} 次查询，", EN: "Look-up number {n};"},
+		"scan.first_at":          {ZH: "首次查询于 {first}", EN: "first looked up on {first}"},
+		"scan.count_first":       {ZH: "这是该码的首次查询。", EN: "First look-up of this code."},
+		"scan.count_warn":        {ZH: "如果这不是您第一次扫码，请注意：该码可能已被他人查询过。", EN: "If this is not your first scan, this code has been looked up by someone else."},
+		"scan.lot_facts":         {ZH: "批次信息", EN: "Lot"},
+		"scan.lot":               {ZH: "批号", EN: "Lot"},
+		"scan.expiry":            {ZH: "保质期至", EN: "Use by"},
+		"scan.timeline":          {ZH: "溯源记录", EN: "History"},
+		"scan.complain":          {ZH: "投诉与反馈", EN: "Complaint or feedback"},
+		"scan.complain_hint":     {ZH: "请描述问题（最多 1000 字）", EN: "What is wrong? (up to 1000 characters)"},
+		"scan.contact_hint":      {ZH: "联系方式（选填）", EN: "How to reach you (optional)"},
+		"scan.send":              {ZH: "提交", EN: "Send"},
+		"scan.serial":            {ZH: "序列号", EN: "Serial"},
+		"scan.thanks_title":      {ZH: "已收到您的反馈", EN: "Thank you"},
+		"scan.thanks_text":       {ZH: "我们会尽快处理。您的反馈与该产品的序列号一起保存。", EN: "We will look into it. Your report is kept with this product's serial."},
+		"scan.back":              {ZH: "返回产品页", EN: "Back to the product"},
+		"scan.not_genuine":       {ZH: "不是正品码", EN: "Not a genuine code"},
+		"scan.refused_title":     {ZH: "未能提交", EN: "Not sent"},
+		"scan.throttled":         {ZH: "操作太频繁，请一分钟后再试。", EN: "Too many requests: try again in a minute."},
+		"scan.field_text":        {ZH: "问题描述", EN: "The report "},
+		"scan.field_contact":     {ZH: "联系方式", EN: "The contact "},
+		"scan.unavailable_title": {ZH: "暂时无法核验", EN: "Cannot check codes now"},
+		"scan.unavailable_text":  {ZH: "一物一码服务配置有误，暂时无法核验此码。这并不表示产品是假冒的，请稍后再试或联系生产企业。", EN: "The code service is misconfigured and cannot check this code now. This does not mean the product is fake: try later or ask the maker."},
+		"scan.not_genuine_text":  {ZH: "系统中没有这个码。请核对包装上的二维码，谨防假冒；如有疑问请联系生产企业。", EN: "No such code was issued. Check the code on the pack, beware of fakes, and ask the maker if in doubt."},
 	})
 }

@@ -154,6 +154,9 @@ func TestScanPages(t *testing.T) {
 	if _, err := f.s.Kernel.Records.SetRecordStatus(t.Context(), engine.SystemPrincipal(), plantApp, "lot", lot.ID, printing.RecalledStatus); err != nil {
 		t.Fatal(err)
 	}
+	if err := f.s.Kernel.Bus.Drain(t.Context()); err != nil { // the change delivered: the lot's cached facts are dropped
+		t.Fatal(err)
+	}
 	if page := string(anon.Raw("GET", "/t/"+codes[3].Serial, "", nil).Body); !strings.Contains(page, "本产品已召回") || !strings.Contains(page, "已召回</li>") {
 		t.Errorf("recalled lot page: %s", page)
 	}

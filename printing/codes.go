@@ -79,12 +79,15 @@ type Codes struct {
 
 	codecMu sync.Mutex
 	codec   *serialCodec
+	ipKey   []byte // the scan log's address key
 
 	cache   factsCache
 	scanMu  [64]sync.Mutex // serialise a counter's first read on the embedded store
 	live    liveCounts     // the embedded store's counters, written behind (scan.go)
 	flushMu sync.Mutex
 	voidMu  sync.Mutex // one range void or serial void decision at a time (embedded: one node)
+	// complainMu: a complaint's daily bounds are counted and the complaint stored together.
+	complainMu sync.Mutex
 }
 
 var _ CodeSource = (*Codes)(nil)
@@ -109,9 +112,22 @@ func NewCodes(k *engine.Kernel, opts CodesOptions) *Codes {
 	k.DeclareIndexes(reprintsCollection, store.IndexSpec{Keys: []store.IndexKey{{Path: "issuance"}}})
 	k.DeclareIndexes(printsCollection, store.IndexSpec{Keys: []store.IndexKey{{Path: "issuance"}}})
 	k.DeclareIndexes(scanCountCollection, store.IndexSpec{Keys: []store.IndexKey{{Path: "issuance"}}})
-	k.DeclareIndexes(complaintCollection, store.IndexSpec{Keys: []store.IndexKey{{Path: "app"}, {Path: "at", Desc: true}}})
+	// A lot's status (recalled) shows on its pages as soon as the change is delivered, not
+	// after the cache's time.
+	k.Bus.Subscribe(ScanCacheSubscriber, []string{engine.EventRecordStatusChanged}, func(_ context.Context, e engine.Event) error {
+		form, _ := e.Data["form"].(string)
+		id, _ := e.Data["id"].(string)
+		c.cache.dropLot(e.App, form, id)
+		return nil
+	})
+	k.DeclareIndexes(complaintCollection, store.IndexSpec{Keys: []store.IndexKey{{Path: "app"}, {Path: "at", Desc: true}}},
+		store.IndexSpec{Keys: []store.IndexKey{{Path: "serial"}, {Path: "at"}}})
 	return c
 }
+
+// ScanCacheSubscriber is the bus subscriber that forgets a lot's cached page facts when its
+// status changes.
+const ScanCacheSubscriber = "printing.scan-cache"
 
 // serials gives the codec under the kernel's "printing.codes" secret, made on first use.
 func (c *Codes) serials(ctx context.Context) (*serialCodec, error) {
@@ -121,6 +137,10 @@ func (c *Codes) serials(ctx context.Context) (*serialCodec, error) {
 		return c.codec, nil
 	}
 	key, err := c.k.Secret(ctx, "printing.codes")
+	if errors.Is(err, engine.ErrSecretChanged) {
+		c.k.Log.Error("item codes: the audit key is not the one the codes were issued under; scan pages answer 503 and issuing is refused until it is restored", "err", err)
+		return nil, fmt.Errorf("%w: %w", ErrCodeKeyChanged, err)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -179,14 +199,18 @@ type reprintDoc struct {
 	At       time.Time `bson:"at"`
 }
 
-// printDoc records that a print job printed n codes of an issuance.
+// printDoc records that a print job printed n codes of an issuance, the codes before Upto.
 type printDoc struct {
-	ID       string    `bson:"_id"` // issuance/job
-	Issuance string    `bson:"issuance"`
-	Job      string    `bson:"job"`
-	N        int64     `bson:"n"`
-	By       string    `bson:"by"`
-	At       time.Time `bson:"at"`
+	ID       string `bson:"_id"` // issuance/job
+	Issuance string `bson:"issuance"`
+	Job      string `bson:"job"`
+	N        int64  `bson:"n"`
+	// Upto is the place in the issuance (0: its first code) after the last code the job
+	// printed: the next print starts there, whatever was voided since (0 in jobs recorded
+	// before it was kept: their codes are the first ones, n of them).
+	Upto int64     `bson:"upto,omitempty"`
+	By   string    `bson:"by"`
+	At   time.Time `bson:"at"`
 }
 
 // IssueInput asks for item codes for a lot record. GTIN, lot and expiry come from the
@@ -220,6 +244,9 @@ type Issuance struct {
 	At     time.Time  `json:"at"`
 	Void   *voidInfo  `json:"void,omitempty"`
 	Counts CodeCounts `json:"counts"`
+	// PrintedTo is the place in the issuance (0: its first code) where the next print starts:
+	// the codes before it were printed (or voided before they could be).
+	PrintedTo int64 `json:"printedTo"`
 }
 
 // CodeCounts are a lot's (or an issuance's) codes: issued, printed at least once (per
@@ -288,7 +315,7 @@ func (c *Codes) Issue(ctx context.Context, p *engine.Principal, app, form, id st
 	if err != nil {
 		return nil, fmt.Errorf("issue codes for %s: %w", id, err)
 	}
-	gtin, lot, expiry, err := c.lotFacts(ctx, app, form, rec, in)
+	gtin, lot, expiry, err := c.lotFacts(ctx, p, app, form, rec, in)
 	if err != nil {
 		return nil, err
 	}
@@ -327,6 +354,12 @@ func (c *Codes) Issue(ctx context.Context, p *engine.Principal, app, form, id st
 	if err != nil {
 		return nil, fmt.Errorf("issue codes for %s: %w", id, err)
 	}
+	// The codes go to a printer at once: under SQLite's synchronous=NORMAL the commit would
+	// be on disk only at the next checkpoint, and a power cut could lose an issuance whose
+	// labels are already stuck on products.
+	if err := c.st.Durable(ctx); err != nil {
+		return nil, fmt.Errorf("issue codes for %s: %w", id, err)
+	}
 	is := c.issuanceOf(codec, &d)
 	is.Counts.Issued = d.Count
 	return &is, nil
@@ -337,43 +370,60 @@ func (c *Codes) issuanceOf(codec *serialCodec, d *issuanceDoc) Issuance {
 		Count: d.Count, First: codec.Encode(d.First), By: d.By, At: d.At, Void: d.Void}
 }
 
-// lotFacts reads GTIN, lot and expiry of the lot record as IssueInput says.
-func (c *Codes) lotFacts(ctx context.Context, app, form string, rec *engine.RecordRef, in IssueInput) (gtin, lot, expiry string, err error) {
+// lotFacts reads GTIN, lot and expiry of the lot record as IssueInput says, as p may read
+// them: only fields the form's field rules let p see, of the lot and of the record a relation
+// points to (which p must be allowed to read). A field p may not see is refused without its
+// value (code_field_hidden) — a code's lot is printed and shown on its public page, so an
+// issuer must not publish what they cannot read.
+func (c *Codes) lotFacts(ctx context.Context, p *engine.Principal, app, form string, rec *engine.RecordRef, in IssueInput) (gtin, lot, expiry string, err error) {
 	var fe engine.FieldErrors
-	pick := func(named string, conventional ...string) (string, string) {
+	view, err := c.k.Records.VisibleFields(ctx, p, app, form, rec.ID)
+	if err != nil {
+		return "", "", "", fmt.Errorf("issue codes for %s: %w", rec.ID, err)
+	}
+	visible := setOf(view.Fields)
+	hidden := map[string]bool{}
+	pick := func(input, named string, conventional ...string) string {
 		if named != "" {
-			v, perr := c.fieldValue(ctx, app, form, rec, named)
-			if perr != nil {
+			v, perr := c.fieldValue(ctx, p, app, form, rec, visible, named)
+			switch {
+			case errors.Is(perr, errFieldHidden):
+				fe.Add(input, "code_field_hidden", map[string]any{"field": named})
+				hidden[input] = true
+			case perr != nil:
 				err = perr
 			}
-			return v, named
+			return v
 		}
 		for _, k := range conventional {
+			if !visible[k] {
+				continue
+			}
 			if v := textOf(rec.Data[k]); v != "" {
-				return v, k
+				return v
 			}
 		}
-		return "", ""
+		return ""
 	}
 	rawGTIN, gtinFrom := strings.TrimSpace(in.GTIN), "gtin"
 	if rawGTIN == "" {
-		var f string
-		rawGTIN, f = pick(in.GTINField, "gtin")
-		if f != "" {
-			gtinFrom = "gtinField"
-		}
+		rawGTIN, gtinFrom = pick("gtinField", in.GTINField, "gtin"), "gtinField"
 	}
-	lot, _ = pick(in.LotField, "lot_no", "lot", "batch_no", "batch")
-	rawExpiry, _ := pick(in.ExpiryField, "expiry_date", "expiry", "best_before", "use_by")
+	lot = pick("lotField", in.LotField, "lot_no", "lot", "batch_no", "batch")
+	rawExpiry := pick("expiryField", in.ExpiryField, "expiry_date", "expiry", "best_before", "use_by")
 	if err != nil {
 		return "", "", "", err
 	}
-	if rawGTIN == "" {
+	switch {
+	case hidden["gtinField"] && in.GTIN == "":
+	case rawGTIN == "":
 		fe.Add("gtinField", "required", nil)
-	} else if gtin, err = gs1.NormalizeGTIN(rawGTIN); err != nil {
-		fe.Add(gtinFrom, "invalid_format", map[string]any{"detail": err.Error()})
+	default:
+		if gtin, err = gs1.NormalizeGTIN(rawGTIN); err != nil {
+			fe.Add(gtinFrom, "invalid_format", map[string]any{"detail": err.Error()})
+		}
 	}
-	if lot == "" {
+	if lot == "" && !hidden["lotField"] {
 		fe.Add("lotField", "required", nil)
 	}
 	if rawExpiry != "" {
@@ -387,9 +437,25 @@ func (c *Codes) lotFacts(ctx context.Context, app, form string, rec *engine.Reco
 	return gtin, lot, expiry, fe.Err()
 }
 
-// fieldValue reads field path of rec: "key" or "relation.key" (one level).
-func (c *Codes) fieldValue(ctx context.Context, app, form string, rec *engine.RecordRef, path string) (string, error) {
+// errFieldHidden: a field named for a code's facts is one the issuer may not read.
+var errFieldHidden = errors.New("field hidden from the issuer")
+
+func setOf(keys []string) map[string]bool {
+	out := make(map[string]bool, len(keys))
+	for _, k := range keys {
+		out[k] = true
+	}
+	return out
+}
+
+// fieldValue reads field path of rec as p may: "key" or "relation.key" (one level), where
+// visible are the lot's fields p may see. errFieldHidden when p may not see the field, the
+// relation, or read the record it points to.
+func (c *Codes) fieldValue(ctx context.Context, p *engine.Principal, app, form string, rec *engine.RecordRef, visible map[string]bool, path string) (string, error) {
 	rel, key, nested := strings.Cut(path, ".")
+	if !visible[rel] {
+		return "", errFieldHidden
+	}
 	if !nested {
 		return textOf(rec.Data[path]), nil
 	}
@@ -407,12 +473,22 @@ func (c *Codes) fieldValue(ctx context.Context, app, form string, rec *engine.Re
 	if target == "" || len(ids) == 0 {
 		return "", nil
 	}
-	other, err := c.k.Records.GetRecord(ctx, engine.SystemPrincipal(), app, target, ids[0])
-	if errors.Is(err, engine.ErrNotFound) {
+	other, err := c.k.Records.GetRecord(ctx, p, app, target, ids[0])
+	switch {
+	case errors.Is(err, engine.ErrForbidden):
+		return "", errFieldHidden
+	case errors.Is(err, engine.ErrNotFound):
+		// Gone, or p may not even know of it: nothing to read either way.
 		return "", nil
+	case err != nil:
+		return "", err
 	}
+	view, err := c.k.Records.VisibleFields(ctx, p, app, target, other.ID)
 	if err != nil {
 		return "", err
+	}
+	if !view.Readable || !setOf(view.Fields)[key] {
+		return "", errFieldHidden
 	}
 	return textOf(other.Data[key]), nil
 }
@@ -480,7 +556,7 @@ func (c *Codes) code(codec *serialCodec, d *issuanceDoc, seq int64) (ItemCode, e
 	if err != nil {
 		return ItemCode{}, fmt.Errorf("code %s: %w", serial, err)
 	}
-	return ItemCode{Serial: serial, GTIN: d.GTIN, Lot: d.Lot, Expiry: d.Expiry, URL: url, Issuance: d.ID}, nil
+	return ItemCode{Serial: serial, GTIN: d.GTIN, Lot: d.Lot, Expiry: d.Expiry, URL: url, Issuance: d.ID, Index: seq - d.First}, nil
 }
 
 // resolved is a serial found in its issuance.
@@ -489,6 +565,11 @@ type resolved struct {
 	seq    int64
 	doc    issuanceDoc
 }
+
+// ErrCodeKeyChanged: the key serials are checked with is not the one they were issued under
+// (the audit key was lost or replaced). Nothing can be judged genuine or not: scan pages say
+// the service is unavailable (503), issuing is refused, until the audit key is restored.
+var ErrCodeKeyChanged = engine.Coded(&engine.BusyError{RetryAfter: 600}, "code_key_changed", nil)
 
 // ErrNotGenuine is the error of a serial that is not one of ours: malformed, failing its
 // check character or tag (forged), or in no issued range.
@@ -621,7 +702,12 @@ func (c *Codes) Void(ctx context.Context, p *engine.Principal, app, serial strin
 	if err != nil {
 		return nil, fmt.Errorf("void code %s: %w", r.serial, err)
 	}
-	c.cache.clear()
+	// A void (a recall) is acted on at once — told to shops, shown on scan pages: durable
+	// before it is answered, like an issuance.
+	if err := c.st.Durable(ctx); err != nil {
+		return nil, fmt.Errorf("void code %s: %w", r.serial, err)
+	}
+	c.cache.dropIssuance(r.doc.ID)
 	return c.detail(ctx, r.serial)
 }
 
@@ -785,7 +871,7 @@ func (c *Codes) Lot(ctx context.Context, p *engine.Principal, app, form, id stri
 	out := &LotCodes{Issuances: []Issuance{}}
 	for i := range docs {
 		is := c.issuanceOf(codec, &docs[i])
-		if is.Counts, err = c.counts(ctx, &docs[i]); err != nil {
+		if is.Counts, is.PrintedTo, err = c.counts(ctx, &docs[i]); err != nil {
 			return nil, err
 		}
 		out.Totals.add(is.Counts)
@@ -811,42 +897,58 @@ func (c *Codes) issuances(ctx context.Context, app, form, id string) ([]issuance
 	return out, nil
 }
 
-// counts are one issuance's counts.
-func (c *Codes) counts(ctx context.Context, d *issuanceDoc) (CodeCounts, error) {
+// counts are one issuance's counts and where its next print starts.
+func (c *Codes) counts(ctx context.Context, d *issuanceDoc) (CodeCounts, int64, error) {
 	cc := CodeCounts{Issued: d.Count}
 	if d.Void != nil {
 		cc.Voided = d.Count
 	} else {
 		n, err := c.st.QueryCount(ctx, voidsCollection, store.Eq("issuance", d.ID), 0)
 		if err != nil {
-			return cc, err
+			return cc, 0, err
 		}
 		cc.Voided = n.N
 	}
-	sum := func(coll string) (int64, error) {
-		var total int64
-		err := c.st.QueryEach(ctx, coll, store.Query{Where: store.Eq("issuance", d.ID), Fields: []string{"n"}}, func(raw bson.Raw) error {
-			if v, ok := raw.Lookup("n").AsInt64OK(); ok {
-				total += v
-			}
-			return nil
-		})
-		return total, err
-	}
+	var to int64
 	var err error
-	if cc.Printed, err = sum(printsCollection); err != nil {
-		return cc, err
+	if cc.Printed, to, err = c.printed(ctx, d); err != nil {
+		return cc, 0, err
 	}
-	cc.Printed = min(cc.Printed, d.Count)
-	if cc.Reprinted, err = sum(reprintsCollection); err != nil {
-		return cc, err
+	err = c.st.QueryEach(ctx, reprintsCollection, store.Query{Where: store.Eq("issuance", d.ID), Fields: []string{"n"}}, func(raw bson.Raw) error {
+		if v, ok := raw.Lookup("n").AsInt64OK(); ok {
+			cc.Reprinted += v
+		}
+		return nil
+	})
+	if err != nil {
+		return cc, 0, err
 	}
 	n, err := c.st.QueryCount(ctx, scanCountCollection, store.Eq("issuance", d.ID), 0)
 	if err != nil {
-		return cc, err
+		return cc, 0, err
 	}
 	cc.Scanned = n.N
-	return cc, nil
+	return cc, to, nil
+}
+
+// printed is how many codes of d print jobs printed (capped at its count) and the place where
+// the next print starts (PrintedTo).
+func (c *Codes) printed(ctx context.Context, d *issuanceDoc) (n, to int64, err error) {
+	var legacy int64
+	err = c.st.QueryEach(ctx, printsCollection, store.Query{Where: store.Eq("issuance", d.ID), Fields: []string{"n", "upto"}}, func(raw bson.Raw) error {
+		v, _ := raw.Lookup("n").AsInt64OK()
+		n += v
+		if u, ok := raw.Lookup("upto").AsInt64OK(); ok && u > 0 {
+			to = max(to, u)
+		} else {
+			legacy += v
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, 0, fmt.Errorf("printed codes of %s: %w", d.ID, err)
+	}
+	return min(n, d.Count), min(max(to, legacy), d.Count), nil
 }
 
 // EachCode implements CodeSource: the codes of issuance (issuance "": of every issuance of
@@ -878,11 +980,11 @@ func (c *Codes) EachCode(ctx context.Context, p *engine.Principal, app, form, re
 			continue
 		}
 		if issuance == "" {
-			cc, err := c.counts(ctx, d)
+			_, to, err := c.printed(ctx, d)
 			if err != nil {
 				return err
 			}
-			if cc.Printed >= d.Count {
+			if to >= d.Count {
 				continue
 			}
 		}
@@ -909,8 +1011,10 @@ func (c *Codes) EachCode(ctx context.Context, p *engine.Principal, app, form, re
 	return nil
 }
 
-// MarkPrinted implements CodeSource: job printed n codes of issuance. Marking the same job
-// twice counts once.
+// MarkPrinted implements CodeSource: job printed n codes of issuance — the n codes not voided
+// from where the issuance's last print stopped (PrintedTo), so the next print starts after
+// them even when a printed one is voided meanwhile. Marking the same job twice counts once.
+// (A code voided while the job was printing, past where it started, is taken as printed.)
 func (c *Codes) MarkPrinted(ctx context.Context, p *engine.Principal, app, issuance, job string, n int) error {
 	if p == nil {
 		return engine.ErrUnauthenticated
@@ -923,8 +1027,108 @@ func (c *Codes) MarkPrinted(ctx context.Context, p *engine.Principal, app, issua
 		return fmt.Errorf("mark issuance %s printed: %w", issuance, err)
 	}
 	pd := printDoc{ID: issuance + "/" + job, Issuance: issuance, Job: job, N: int64(n), By: p.Username, At: c.now().UTC()}
+	switch err := c.st.Get(ctx, printsCollection, pd.ID, &printDoc{}); {
+	case err == nil:
+		return nil
+	case !errors.Is(err, store.ErrNotFound):
+		return fmt.Errorf("mark issuance %s printed: %w", issuance, err)
+	}
+	_, from, err := c.printed(ctx, &d)
+	if err != nil {
+		return err
+	}
+	voided, err := c.voidedSeqs(ctx, d.ID)
+	if err != nil {
+		return err
+	}
+	pos := from
+	for left := pd.N; left > 0 && pos < d.Count; pos++ {
+		if voided[d.First+pos] == nil {
+			left--
+		}
+	}
+	pd.Upto = pos
 	if err := c.st.Put(ctx, printsCollection, pd.ID, pd); err != nil && !errors.Is(err, store.ErrDuplicate) {
 		return fmt.Errorf("mark issuance %s printed: %w", issuance, err)
 	}
 	return nil
+}
+
+// MaxSerialsPage is the most serials one page of Serials holds.
+const MaxSerialsPage = 1000
+
+// SerialItem is one code of an issuance as Serials lists it.
+type SerialItem struct {
+	Serial string `json:"serial"`
+	// Index is the code's place in its issuance (0: its first).
+	Index int64  `json:"index"`
+	URL   string `json:"url"`
+	// Void is set when the code (or its whole issuance) is voided.
+	Void bool `json:"void,omitempty"`
+}
+
+// SerialPage is one page of an issuance's serials; Next continues it ("" on the last page).
+type SerialPage struct {
+	Items []SerialItem `json:"items"`
+	Next  string       `json:"next,omitempty"`
+}
+
+// Serials lists the codes of issuance of lot record (app, form, id) in serial order, after
+// serial after ("" from the first), at most limit (100 when 0, at most MaxSerialsPage); p must
+// be allowed to read the record. The label designer opens one code's consumer page from it.
+func (c *Codes) Serials(ctx context.Context, p *engine.Principal, app, form, id, issuance, after string, limit int) (*SerialPage, error) {
+	if p == nil {
+		return nil, engine.ErrUnauthenticated
+	}
+	var fe engine.FieldErrors
+	switch {
+	case limit == 0:
+		limit = 100
+	case limit < 0:
+		fe.Add("limit", "too_small", map[string]any{"min": 1})
+	case limit > MaxSerialsPage:
+		fe.Add("limit", "too_big", map[string]any{"max": MaxSerialsPage})
+	}
+	if err := fe.Err(); err != nil {
+		return nil, err
+	}
+	if err := c.k.Records.RecordAllows(ctx, p, app, form, id, engine.ActionRead); err != nil {
+		return nil, fmt.Errorf("codes of %s: %w", id, err)
+	}
+	var d issuanceDoc
+	if err := c.st.Get(ctx, issuancesCollection, issuance, &d); err != nil || d.Rec != recKey(app, form, id) {
+		if err == nil || errors.Is(err, store.ErrNotFound) {
+			err = engine.ErrNotFound
+		}
+		return nil, fmt.Errorf("issuance %s of %s: %w", issuance, id, err)
+	}
+	codec, err := c.serials(ctx)
+	if err != nil {
+		return nil, err
+	}
+	from := d.First
+	if after != "" {
+		seq, err := codec.Decode(after)
+		if err != nil || seq < d.First || seq >= d.First+d.Count {
+			return nil, engine.Invalid("after", "invalid_format", map[string]any{"detail": "a serial of the issuance"})
+		}
+		from = seq + 1
+	}
+	voided, err := c.voidedSeqs(ctx, d.ID)
+	if err != nil {
+		return nil, err
+	}
+	out := &SerialPage{Items: []SerialItem{}}
+	end := min(from+int64(limit), d.First+d.Count)
+	for seq := from; seq < end; seq++ {
+		ic, err := c.code(codec, &d, seq)
+		if err != nil {
+			return nil, err
+		}
+		out.Items = append(out.Items, SerialItem{Serial: ic.Serial, Index: ic.Index, URL: ic.URL, Void: d.Void != nil || voided[seq] != nil})
+	}
+	if end < d.First+d.Count && len(out.Items) > 0 {
+		out.Next = out.Items[len(out.Items)-1].Serial
+	}
+	return out, nil
 }

@@ -72,10 +72,15 @@ func newCodesEnv(t testing.TB) *codesEnv {
 
 // newCodesEnvOn makes the engines on st; seed creates the app, forms and users.
 func newCodesEnvOn(t testing.TB, st *store.Store, seed bool) *codesEnv {
+	return newCodesEnvKeyed(t, st, seed, nil)
+}
+
+// newCodesEnvKeyed is newCodesEnvOn with a kernel keyed by auditKey (nil: none).
+func newCodesEnvKeyed(t testing.TB, st *store.Store, seed bool, auditKey []byte) *codesEnv {
 	t.Helper()
 	ctx := context.Background()
 	clock := &codesClock{t: time.Date(2026, 3, 2, 2, 0, 0, 0, time.UTC)}
-	k := engine.NewKernel(st, engine.KernelOptions{Log: storetest.Quiet,
+	k := engine.NewKernel(st, engine.KernelOptions{Log: storetest.Quiet, AuditKey: auditKey,
 		Auth: engine.AuthOptions{Argon2: engine.Argon2Params{Memory: 64, Time: 1, Threads: 1}}})
 	fs := forms.New(k, forms.Options{})
 	codes := NewCodes(k, CodesOptions{Base: "https://t.example.cn", Now: clock.Now})

@@ -211,8 +211,9 @@ func (ps *pageSource) recordPages(ctx context.Context, base *PageData, yield fun
 			return false
 		}
 		// Codes already printed are not printed again: a reprint is its own audited act with a
-		// reason (Codes.Reprint). Printed codes are the first ones of their issuance in serial
-		// order (a job prints them in that order and records how many it sent).
+		// reason (Codes.Reprint). Printed codes are those before their issuance's PrintedTo in
+		// serial order, voided since or not (a job prints in that order and records where it
+		// stopped).
 		skip, err := ps.printedCodes(ctx, base.ID)
 		if err != nil {
 			yield(nil, fmt.Errorf("codes of record %s: %w", base.ID, err))
@@ -226,8 +227,7 @@ func (ps *pageSource) recordPages(ctx context.Context, base *PageData, yield fun
 		}
 		stopped, left := false, 0
 		err = codes.EachCode(ctx, ps.p, ps.c.App, def.Form, base.ID, ps.issuance, func(code ItemCode) error {
-			if skip[code.Issuance] > 0 {
-				skip[code.Issuance]--
+			if code.Index < skip[code.Issuance] {
 				return nil
 			}
 			left++
@@ -261,8 +261,8 @@ type lotCounter interface {
 	Lot(ctx context.Context, p *engine.Principal, app, form, id string) (*LotCodes, error)
 }
 
-// printedCodes is how many codes of each issuance of the record are printed already (nil when
-// the code source cannot tell).
+// printedCodes is where the next print of each issuance of the record starts (Issuance.
+// PrintedTo; nil when the code source cannot tell).
 func (ps *pageSource) printedCodes(ctx context.Context, record string) (map[string]int64, error) {
 	lc, ok := ps.e.codeSource().(lotCounter)
 	if !ok {
@@ -274,7 +274,7 @@ func (ps *pageSource) printedCodes(ctx context.Context, record string) (map[stri
 	}
 	out := make(map[string]int64, len(lot.Issuances))
 	for _, is := range lot.Issuances {
-		out[is.ID] = is.Counts.Printed
+		out[is.ID] = is.PrintedTo
 	}
 	return out, nil
 }

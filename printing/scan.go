@@ -24,14 +24,30 @@ import (
 // What a consumer sees who scans an item code (the public scan page, api/scan.go): the label
 // facts of the lot record and of the records its relations point to (one level) — only fields
 // marked "x-public": true — the lot's status history, a recall banner, and how often this code
-// was looked up. Everything but the counter is kept in memory for CacheTTL per code and
-// language; the counter goes up on every scan.
+// was looked up. A lot's facts are kept in memory for CacheTTL per lot record and language,
+// and an issuance's voided codes per issuance, so a code scanned for the first time costs the
+// look-up of its issuance and its counter, not the lot's reads; the counter goes up on every
+// genuine scan.
 
 // Visit is who scans: the client's address (kept only as a keyed hash) and user agent.
 type Visit struct {
 	IP        string
 	UserAgent string
 	Lang      string
+	// Want, when set, are the facts the scanned link states (a GS1 Digital Link's GTIN, and
+	// its lot and expiry when it has them): a code whose own differ is not genuine
+	// (ErrNotGenuine) and its counter is not touched.
+	Want *LinkFacts
+}
+
+// LinkFacts are what a Digital Link states of its item besides the serial; Lot and Expiry
+// ("YYYY-MM-DD") are "" when the link does not state them.
+type LinkFacts struct {
+	GTIN, Lot, Expiry string
+}
+
+func (w *LinkFacts) matches(pg *ScanPage) bool {
+	return w.GTIN == pg.GTIN && (w.Lot == "" || w.Lot == pg.Lot) && (w.Expiry == "" || w.Expiry == pg.Expiry)
 }
 
 // Fact is one public field as the page shows it.
@@ -88,8 +104,9 @@ type scanCount struct {
 }
 
 // Scan answers a scan of serial: the page's facts and the code's counter, incremented; every
-// scan is counted, the first scanLogPerCode of each code are kept with their time, hashed
-// client address and user agent. ErrNotGenuine for a code that is not ours.
+// genuine scan is counted, the first scanLogPerCode of each code are kept with their time,
+// hashed client address and user agent. ErrNotGenuine for a code that is not ours, or whose
+// link (v.Want) states another product, lot or expiry — not counted.
 func (c *Codes) Scan(ctx context.Context, serial string, v Visit) (*ScanPage, error) {
 	lang := v.Lang
 	if lang != engine.LangEN {
@@ -98,6 +115,9 @@ func (c *Codes) Scan(ctx context.Context, serial string, v Visit) (*ScanPage, er
 	page, issuance, err := c.facts(ctx, serial, lang)
 	if err != nil {
 		return nil, err
+	}
+	if v.Want != nil && !v.Want.matches(page) {
+		return nil, ErrNotGenuine
 	}
 	n, first, err := c.count(ctx, page.Serial, issuance)
 	if err != nil {
@@ -117,12 +137,9 @@ func (c *Codes) ScanFacts(ctx context.Context, serial, lang string) (*ScanPage, 
 	return page, err
 }
 
-// facts gives the page of serial without its counter, from the cache when fresh.
+// facts gives the page of serial without its counter: its issuance looked up (one index
+// seek), its void state and its lot's facts from the cache when fresh.
 func (c *Codes) facts(ctx context.Context, serial, lang string) (*ScanPage, string, error) {
-	key := lang + "|" + serial
-	if e, ok := c.cache.get(key, c.now()); ok {
-		return e.page, e.issuance, nil
-	}
 	r, err := c.resolve(ctx, serial)
 	if err != nil {
 		return nil, "", err
@@ -135,30 +152,75 @@ func (c *Codes) facts(ctx context.Context, serial, lang string) (*ScanPage, stri
 	if err != nil {
 		return nil, "", err
 	}
-	page := &ScanPage{Serial: ic.Serial, GTIN: ic.GTIN, Lot: ic.Lot, Expiry: ic.Expiry, URL: ic.URL,
-		Product: []FactGroup{}, Facts: []Fact{}, Timeline: []TimelineStep{}}
-	void := r.doc.Void
-	if void == nil {
-		var vd voidDoc
-		switch err := c.st.Get(ctx, voidsCollection, r.serial, &vd); {
-		case err == nil:
-			void = &voidInfo{Reason: vd.Reason}
-		case !errors.Is(err, store.ErrNotFound):
+	page := &ScanPage{Serial: ic.Serial, GTIN: ic.GTIN, Lot: ic.Lot, Expiry: ic.Expiry, URL: ic.URL}
+	reason, void := "", r.doc.Void != nil
+	if void {
+		reason = r.doc.Void.Reason
+	} else {
+		voided, err := c.cachedVoids(ctx, r.doc.ID)
+		if err != nil {
 			return nil, "", err
 		}
+		reason, void = voided[r.seq]
 	}
-	if void != nil {
-		if strings.EqualFold(strings.TrimSpace(void.Reason), ReasonRecall) {
+	if void {
+		if strings.EqualFold(strings.TrimSpace(reason), ReasonRecall) {
 			page.Recalled = true
 		} else {
 			page.Void = true
 		}
 	}
-	if err := c.recordFacts(ctx, r.doc.App, r.doc.Form, r.doc.Record, lang, page); err != nil {
+	lf, err := c.cachedLot(ctx, r.doc.App, r.doc.Form, r.doc.Record, lang)
+	if err != nil {
 		return nil, "", err
 	}
-	c.cache.put(key, &factsEntry{page: page, issuance: r.doc.ID, until: c.now().Add(c.cache.ttl)})
+	page.Product, page.Facts, page.Timeline = lf.Product, lf.Facts, lf.Timeline
+	page.Recalled = page.Recalled || lf.Recalled
 	return page, r.doc.ID, nil
+}
+
+// cachedVoids are the voided codes of issuance (sequence number → reason), from the cache
+// when fresh. A void on this node drops the issuance's entry at once; one on another node
+// shows within CacheTTL.
+func (c *Codes) cachedVoids(ctx context.Context, issuance string) (map[int64]string, error) {
+	now := c.now()
+	if v, ok := c.cache.voids.get(issuance, now); ok {
+		return v.(map[int64]string), nil
+	}
+	docs, err := c.voidedSeqs(ctx, issuance)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[int64]string, len(docs))
+	for seq, d := range docs {
+		out[seq] = d.Reason
+	}
+	c.cache.voids.put(issuance, out, now, c.cache.ttl)
+	return out, nil
+}
+
+// lotPage is what a scan page shows of its lot record, the same for each of its codes.
+type lotPage struct {
+	Product  []FactGroup
+	Facts    []Fact
+	Timeline []TimelineStep
+	Recalled bool
+}
+
+// cachedLot is the lot record's page facts in lang, from the cache when fresh.
+func (c *Codes) cachedLot(ctx context.Context, app, form, id, lang string) (*lotPage, error) {
+	key := recKey(app, form, id) + "|" + lang
+	now := c.now()
+	if v, ok := c.cache.lots.get(key, now); ok {
+		return v.(*lotPage), nil
+	}
+	page := &ScanPage{Product: []FactGroup{}, Facts: []Fact{}, Timeline: []TimelineStep{}}
+	if err := c.recordFacts(ctx, app, form, id, lang, page); err != nil {
+		return nil, err
+	}
+	lp := &lotPage{Product: page.Product, Facts: page.Facts, Timeline: page.Timeline, Recalled: page.Recalled}
+	c.cache.lots.put(key, lp, now, c.cache.ttl)
+	return lp, nil
 }
 
 // recordFacts fills the page with the lot record's public fields, those of the records its
@@ -395,11 +457,22 @@ func (c *Codes) flushScans(ctx context.Context) error {
 		}
 	}
 	if len(logs) > 0 {
-		// A duplicate (a log entry written before a crash lost its counter) ends the batch:
-		// the rest are put one at a time.
+		// A failure ends the batch (a duplicate: an entry written before a crash lost its
+		// counter): the rest are put one at a time; those that fail for another reason wait
+		// for the next flush (at most maxPendingLogs wait).
 		if n, err := c.st.PutMany(ctx, scanLogCollection, logs); err != nil {
-			for _, d := range logs[n+1:] {
-				_ = c.st.Put(ctx, scanLogCollection, d.(scanLogDoc).ID, d)
+			var again []any
+			for _, d := range logs[n:] {
+				if err := c.st.Put(ctx, scanLogCollection, d.(scanLogDoc).ID, d); err != nil && !errors.Is(err, store.ErrDuplicate) {
+					again = append(again, d)
+				}
+			}
+			if len(again) > 0 {
+				errs = append(errs, fmt.Errorf("scan log: %d entries not written: %w", len(again), err))
+				lv.mu.Lock()
+				lv.logs = append(again, lv.logs...)
+				lv.logs = lv.logs[:min(len(lv.logs), maxPendingLogs)]
+				lv.mu.Unlock()
 			}
 		}
 	}
@@ -458,9 +531,17 @@ func (c *Codes) hashIP(ctx context.Context, ip string) string {
 	if ip == "" {
 		return ""
 	}
-	key, err := c.k.Secret(ctx, "printing.scan-ip")
-	if err != nil {
-		return ""
+	c.codecMu.Lock()
+	key := c.ipKey
+	c.codecMu.Unlock()
+	if key == nil {
+		var err error
+		if key, err = c.k.Secret(ctx, "printing.scan-ip"); err != nil {
+			return ""
+		}
+		c.codecMu.Lock()
+		c.ipKey = key
+		c.codecMu.Unlock()
 	}
 	m := hmac.New(sha256.New, key)
 	m.Write([]byte(ip))
@@ -496,19 +577,30 @@ type Complaint struct {
 	IP       string    `json:"-" bson:"ip"`
 }
 
+// Bounds of consumers' complaints: a day's worth per code and per app (beyond them a complaint
+// is refused as throttled), and their lengths.
+const (
+	MaxComplaintsPerCodeDay = 3
+	MaxComplaintsPerAppDay  = 500
+	maxComplaintText        = 1000
+	maxComplaintContact     = 100
+)
+
 // Complain stores a consumer's complaint about the product of serial (a genuine code) in the
-// complaints collection of the code's app, which its designers read (Complaints).
+// complaints collection of the code's app, which its designers read (Complaints) and delete
+// (DeleteComplaint). At most MaxComplaintsPerCodeDay complaints about one code and
+// MaxComplaintsPerAppDay about an app's codes are taken in 24 hours (complaint_limit, 429).
 func (c *Codes) Complain(ctx context.Context, serial string, in ComplaintInput, v Visit) (*Complaint, error) {
 	var fe engine.FieldErrors
 	text, contact := strings.TrimSpace(in.Text), strings.TrimSpace(in.Contact)
 	switch {
 	case text == "":
 		fe.Add("text", "required", nil)
-	case utf8.RuneCountInString(text) > 1000:
-		fe.Add("text", "too_long", map[string]any{"max": 1000})
+	case utf8.RuneCountInString(text) > maxComplaintText:
+		fe.Add("text", "too_long", map[string]any{"max": maxComplaintText})
 	}
-	if utf8.RuneCountInString(contact) > 100 {
-		fe.Add("contact", "too_long", map[string]any{"max": 100})
+	if utf8.RuneCountInString(contact) > maxComplaintContact {
+		fe.Add("contact", "too_long", map[string]any{"max": maxComplaintContact})
 	}
 	if err := fe.Err(); err != nil {
 		return nil, err
@@ -517,12 +609,54 @@ func (c *Codes) Complain(ctx context.Context, serial string, in ComplaintInput, 
 	if err != nil {
 		return nil, err
 	}
+	now := c.now().UTC()
+	c.complainMu.Lock()
+	defer c.complainMu.Unlock()
+	since := store.Gte("at", now.Add(-24*time.Hour))
+	for _, b := range []struct {
+		where store.Cond
+		max   int64
+	}{{store.And(store.Eq("serial", r.serial), since), MaxComplaintsPerCodeDay}, {store.And(store.Eq("app", r.doc.App), since), MaxComplaintsPerAppDay}} {
+		n, err := c.st.QueryCount(ctx, complaintCollection, b.where, b.max)
+		if err != nil {
+			return nil, fmt.Errorf("store complaint: %w", err)
+		}
+		if n.N >= b.max {
+			return nil, ErrComplaintLimit
+		}
+	}
 	d := &Complaint{ID: bson.NewObjectID().Hex(), App: r.doc.App, Serial: r.serial, Issuance: r.doc.ID, Form: r.doc.Form,
-		Record: r.doc.Record, Lot: r.doc.Lot, Text: text, Contact: contact, At: c.now().UTC(), IP: c.hashIP(ctx, v.IP)}
+		Record: r.doc.Record, Lot: r.doc.Lot, Text: text, Contact: contact, At: now, IP: c.hashIP(ctx, v.IP)}
 	if err := c.st.Put(ctx, complaintCollection, d.ID, d); err != nil {
 		return nil, fmt.Errorf("store complaint: %w", err)
 	}
 	return d, nil
+}
+
+// ErrComplaintLimit: a code's or an app's complaints of the last 24 hours are at their bound.
+var ErrComplaintLimit = engine.Coded(&engine.ThrottledError{RetryAfter: 3600}, "complaint_limit", nil)
+
+// DeleteComplaint deletes complaint id of app (a designer of the app: a complaint answered,
+// or one holding what should not be kept); audited, without the complaint's text.
+func (c *Codes) DeleteComplaint(ctx context.Context, p *engine.Principal, app, id string) error {
+	if err := c.k.Auth.Require(ctx, p, app, engine.PermAppDesign); err != nil {
+		return err
+	}
+	var d Complaint
+	if err := c.st.Get(ctx, complaintCollection, id, &d); err != nil || d.App != app {
+		if err == nil || errors.Is(err, store.ErrNotFound) {
+			err = engine.ErrNotFound
+		}
+		return fmt.Errorf("complaint %s: %w", id, err)
+	}
+	if err := c.st.Delete(ctx, complaintCollection, id); err != nil {
+		return fmt.Errorf("delete complaint %s: %w", id, err)
+	}
+	if _, err := c.k.Audit.Append(ctx, engine.AuditEntry{Actor: p.Username, IP: p.IP, Action: "codes.complaint_delete", Kind: "codes", Target: id,
+		Before: map[string]any{"app": app, "serial": d.Serial, "at": d.At}}); err != nil {
+		return fmt.Errorf("delete complaint %s: %w", id, err)
+	}
+	return nil
 }
 
 // Complaints lists an app's complaints, newest first (at most limit, 100 when 0); p must be a
@@ -550,45 +684,85 @@ func (c *Codes) Complaints(ctx context.Context, p *engine.Principal, app string,
 	return out, nil
 }
 
-// factsCache keeps scanned codes' pages (without counters) for a short time.
+// factsCache keeps what scan pages show besides the counter for a short time: lot records'
+// facts by (app, form, record, language) and issuances' voided codes by issuance.
 type factsCache struct {
-	mu  sync.Mutex
-	ttl time.Duration
-	m   map[string]*factsEntry
+	ttl   time.Duration
+	lots  boundedCache
+	voids boundedCache
 }
 
-type factsEntry struct {
-	page     *ScanPage
-	issuance string
-	until    time.Time
+// dropIssuance forgets issuance's voided codes (a void on this node shows at once).
+func (f *factsCache) dropIssuance(issuance string) { f.voids.drop(issuance) }
+
+// dropLot forgets a lot record's facts in every language.
+func (f *factsCache) dropLot(app, form, record string) {
+	for _, lang := range []string{engine.LangZH, engine.LangEN} {
+		f.lots.drop(recKey(app, form, record) + "|" + lang)
+	}
 }
 
-// factsCacheMax bounds the cache; when full it is emptied (a flood of distinct codes).
+// factsCacheMax bounds each of the caches; when one is full, an expired entry or else one
+// at random makes room (a flood of distinct lots does not empty it).
 const factsCacheMax = 10_000
 
-func (f *factsCache) get(key string, now time.Time) (*factsEntry, bool) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	e, ok := f.m[key]
+// boundedCache is a map of entries that expire, at most factsCacheMax of them.
+type boundedCache struct {
+	mu sync.Mutex
+	m  map[string]cacheEntry
+}
+
+type cacheEntry struct {
+	v     any
+	until time.Time
+}
+
+func (b *boundedCache) get(key string, now time.Time) (any, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	e, ok := b.m[key]
 	if !ok || now.After(e.until) {
 		return nil, false
 	}
-	return e, true
+	return e.v, true
 }
 
-func (f *factsCache) put(key string, e *factsEntry) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.m == nil || len(f.m) >= factsCacheMax {
-		f.m = map[string]*factsEntry{}
+func (b *boundedCache) put(key string, v any, now time.Time, ttl time.Duration) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.m == nil {
+		b.m = map[string]cacheEntry{}
 	}
-	f.m[key] = e
+	if _, ok := b.m[key]; !ok && len(b.m) >= factsCacheMax {
+		// Map iteration starts at random: the first expired entry among a few, else the first.
+		victim, n := "", 0
+		for k, e := range b.m {
+			if victim == "" {
+				victim = k
+			}
+			if now.After(e.until) {
+				victim = k
+				break
+			}
+			if n++; n >= 8 {
+				break
+			}
+		}
+		delete(b.m, victim)
+	}
+	b.m[key] = cacheEntry{v: v, until: now.Add(ttl)}
 }
 
-func (f *factsCache) clear() {
-	f.mu.Lock()
-	f.m = nil
-	f.mu.Unlock()
+func (b *boundedCache) drop(key string) {
+	b.mu.Lock()
+	delete(b.m, key)
+	b.mu.Unlock()
+}
+
+func (b *boundedCache) len() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.m)
 }
 
 func init() {
@@ -596,8 +770,12 @@ func init() {
 		"error.code_not_genuine":    {ZH: "不是正品码：系统中没有这个码", EN: "not a genuine code: no such code was issued"},
 		"error.code_already_voided": {ZH: "该码已作废", EN: "the code is already void"},
 		"error.code_voided":         {ZH: "该码已作废，不能补打", EN: "the code is void and cannot be reprinted"},
-		"printing.scan_created":     {ZH: "批次建立", EN: "Lot recorded"},
-		"printing.scan_yes":         {ZH: "是", EN: "Yes"},
-		"printing.scan_no":          {ZH: "否", EN: "No"},
+		"error.code_key_changed": {ZH: "一物一码服务配置错误：审计密钥与发码时的不同，已打印的码无法核验。请恢复与数据一起备份的审计密钥（audit.key）后重启服务",
+			EN: "the item code service is misconfigured: the audit key differs from the one the codes were issued under, so printed codes cannot be checked; restore the audit key (audit.key) backed up with the data and restart"},
+		"error.complaint_limit": {ZH: "该产品今天收到的反馈已达上限，请稍后再试或直接联系生产企业", EN: "this product has had as many reports as it can take today; try later or contact the maker"},
+		"code_field_hidden":     {ZH: "您无权查看字段 {field}，不能用它生成码", EN: "names field {field}, which you may not read"},
+		"printing.scan_created": {ZH: "批次建立", EN: "Lot recorded"},
+		"printing.scan_yes":     {ZH: "是", EN: "Yes"},
+		"printing.scan_no":      {ZH: "否", EN: "No"},
 	})
 }

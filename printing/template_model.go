@@ -182,6 +182,9 @@ type ItemCode struct {
 	URL string `json:"url"`
 	// Issuance is the issuance the code belongs to (what MarkPrinted is told of).
 	Issuance string `json:"issuance"`
+	// Index is the code's place in its issuance (0: its first serial): a print skips the
+	// codes before the issuance's PrintedTo by it, voided since or not.
+	Index int64 `json:"-"`
 }
 
 // CodeSource gives the renderer the item codes of a record to print; the code issuance

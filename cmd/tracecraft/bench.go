@@ -43,7 +43,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("--sqlite-sync: %w", err)
 	}
 	if *scan {
-		return benchScan(ctx, stdout, *scanClients, *scanTime, 200)
+		return benchScan(ctx, stdout, *scanClients, *scanTime, 20_000)
 	}
 	if *storageOnly {
 		return benchStorage(ctx, stdout, *records, *storageDir, syncMode)
