@@ -19,8 +19,9 @@ const printTimeout = 5 * time.Minute
 // HeaderPrintJob names the print job a print's answer made.
 const HeaderPrintJob = "X-Print-Job"
 
-// printRoutes are the printing engine's routes: print templates of an app (designers), the
-// preview, printing and the template's print jobs.
+// printRoutes are the printing engine's routes: print templates of an app (designers), a
+// form's published templates (its readers), the preview, printing and the template's print
+// jobs.
 func (s *Server) printRoutes() []Route {
 	e := s.printing
 	if e == nil {
@@ -33,6 +34,16 @@ func (s *Server) printRoutes() []Route {
 		publishSummary: "Publish the draft as the template's next version, the one prints use",
 	})
 	return append(routes, []Route{
+		{Method: "GET", Path: "/api/v1/apps/:app/forms/:form/print-templates", Tag: "print-templates",
+			Summary: "The form's published print templates, for anyone who may read its records: key, name, kind, what a label is made for, the version printed and the label's size (never a draft)",
+			Out:     []printing.FormTemplate{},
+			Handle: func(c *fiber.Ctx, p *engine.Principal) error {
+				l, err := e.FormTemplates(c.UserContext(), p, c.Params("app"), c.Params("form"))
+				if err != nil {
+					return err
+				}
+				return c.JSON(l)
+			}},
 		{Method: "POST", Path: base + "/preview", Tag: "print-templates", AppAction: engine.PermAppDesign,
 			Summary: "Draw the template's draft (or the unsaved definition given) as a PDF: with a record's values as you may see them, or sample values from the fields' labels; at most 20 labels, nothing recorded",
 			In:      printing.PreviewInput{}, Timeout: printTimeout, Body: 2 << 20,
@@ -54,7 +65,7 @@ func (s *Server) printRoutes() []Route {
 				return c.Send(pdf)
 			}},
 		{Method: "POST", Path: base + "/print", Tag: "print-templates",
-			Summary: "Print records (at most 1000) with the template's latest published version: a PDF, or a ZIP of PDFs past 10,000 labels, as a download (the job's id in X-Print-Job), or to a label printer (the job as JSON). Every record must be one you may read; hidden fields print empty.",
+			Summary: "Print records (at most 1000) with the template's latest published version: a PDF, or a ZIP of PDFs past 10,000 labels, as a download (the job's id in X-Print-Job), or to a label printer (the job as JSON). Every record must be one you may read; hidden fields print empty. With serials (补打) and a reason, those printed codes of the one record are printed again and each is recorded as a reprint (update on the record).",
 			In:      printing.PrintInput{}, Out: printing.Job{}, Timeout: printTimeout,
 			Handle: func(c *fiber.Ctx, p *engine.Principal) error {
 				var in printing.PrintInput

@@ -80,6 +80,11 @@ type Records interface {
 	// when it may; ErrForbidden when not; ErrNotFound when the record is gone or p may not
 	// even read it (as GetRecord says).
 	RecordAllows(ctx context.Context, p *Principal, app, form, id, action string) error
+	// FormAllows tells whether the form (its latest published version) grants action to one of
+	// p's roles at all, before any row scope: nil when it does (app designers hold every
+	// action); ErrForbidden when not; the record list's error when the form is unknown or
+	// has no published version.
+	FormAllows(ctx context.Context, p *Principal, app, form, action string) error
 	// StatusHistory gives the record's creation and each change of its status, oldest first,
 	// with times and the states' labels — no field values, so a public page may show it. At
 	// most limit entries (the newest are dropped). It checks no permission.

@@ -149,7 +149,7 @@ func (e *Engine) runAction(ctx context.Context, ac engine.ActionContext) (map[st
 			e.dropPending(ctx, job)
 			return nil, engine.Invalid("output", "not_allowed", map[string]any{"value": output})
 		}
-		if err := e.printLabels(ctx, ac.Actor, printers, printer, c, ps, job, false); err != nil {
+		if err := e.printLabels(ctx, ac.Actor, printers, printer, c, ps, ps.pages(ctx), job, false); err != nil {
 			var ce *engine.CodedError
 			switch {
 			case job.Status == JobPending:

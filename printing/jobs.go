@@ -50,6 +50,11 @@ type PrintInput struct {
 	Printer string `json:"printer,omitempty"`
 	// Lang is the language values print in (zh-CN by default).
 	Lang string `json:"lang,omitempty"`
+	// Serials, with a per-code template and one record, print those codes of the record again
+	// (补打; at most MaxRecords, of one issuance, each printed already and not void); each is
+	// recorded as a reprint with Reason, which they need.
+	Serials []string `json:"serials,omitempty"`
+	Reason  string   `json:"reason,omitempty"`
 }
 
 // Validate checks the input's shape.
@@ -81,6 +86,7 @@ func (in *PrintInput) Validate() error {
 	if len(in.Issuance) > 64 {
 		fe.Add("issuance", "too_long", map[string]any{"max": 64})
 	}
+	in.validateReprint(&fe)
 	return fe.Err()
 }
 
@@ -104,6 +110,10 @@ type Job struct {
 	Issuance string      `json:"issuance,omitempty" bson:"issuance,omitempty"`
 	// Codes are the item codes printed per issuance (templates printed per code).
 	Codes []JobCodes `json:"codes,omitempty" bson:"codes,omitempty"`
+	// Serials are the codes a reprint (补打) printed again, each recorded as a reprint with
+	// Reason.
+	Serials []string `json:"serials,omitempty" bson:"serials,omitempty"`
+	Reason  string   `json:"reason,omitempty" bson:"reason,omitempty"`
 	// Labels are the labels made (a table's continuation labels included) — for a printer
 	// job, those the printer took whole; Total, when set, the labels the job held.
 	Labels int `json:"labels" bson:"labels"`
@@ -255,7 +265,9 @@ func (e *Engine) Preview(ctx context.Context, p *engine.Principal, app, key stri
 // Print prints records with the template's latest published version: as one PDF, as a ZIP of
 // PDFs of LabelsPerFile labels each past that, or to a label printer. p needs app.read and
 // must be able to read every record (a record p may not read fails the print, which records
-// nothing). The job is stored with its audit entry before the output is returned.
+// nothing). With in.Serials it prints those codes of its one record again (补打): p must be
+// allowed to update the record, and each code is recorded as a reprint with in.Reason. The
+// job is stored with its audit entry before the output is returned.
 func (e *Engine) Print(ctx context.Context, p *engine.Principal, app, key string, in PrintInput) (*Output, error) {
 	if err := in.Validate(); err != nil {
 		return nil, err
@@ -270,24 +282,38 @@ func (e *Engine) Print(ctx context.Context, p *engine.Principal, app, key string
 	ctx, cancel := context.WithTimeout(ctx, e.opts.Timeout)
 	defer cancel()
 	ps := e.newPageSource(p, c, in.Records, in.Issuance, in.Lang)
+	job := &Job{App: app, Template: key, Version: c.Version, Form: c.Def.Form, Issuance: in.Issuance, By: actorOf(p)}
+	pages := ps.pages
 	// Counted before anything is drawn: a job past MaxLabels fails at once, and every page
 	// knows {{pages}}.
-	if _, err := ps.count(ctx); err != nil {
+	if len(in.Serials) > 0 {
+		codes, err := e.reprintCodes(ctx, p, c, &in)
+		if err != nil {
+			return nil, err
+		}
+		if err := ps.countCodes(ctx, codes); err != nil {
+			return nil, err
+		}
+		pages = func(ctx context.Context) iter.Seq2[*PageData, error] { return ps.codePages(ctx, codes) }
+		job.Reason = strings.TrimSpace(in.Reason)
+		for _, ic := range codes {
+			job.Serials = append(job.Serials, ic.Serial)
+		}
+	} else if _, err := ps.count(ctx); err != nil {
 		return nil, err
 	}
-	job := &Job{App: app, Template: key, Version: c.Version, Form: c.Def.Form, Issuance: in.Issuance, By: actorOf(p)}
 	if in.Output == OutputPrinter {
 		printers := e.labelPrinters()
 		if printers == nil {
 			return nil, engine.Invalid("output", "not_allowed", map[string]any{"value": in.Output})
 		}
 		job.Output = "printer:" + in.Printer
-		if err := e.printLabels(ctx, p, printers, in.Printer, c, ps, job, true); err != nil {
+		if err := e.printLabels(ctx, p, printers, in.Printer, c, ps, pages(ctx), job, true); err != nil {
 			return nil, err
 		}
 		return &Output{Job: job}, nil
 	}
-	out, err := e.writeFiles(ctx, p, app, &c.Def, ps.lang, ps.pages(ctx))
+	out, err := e.writeFiles(ctx, p, app, &c.Def, ps.lang, pages(ctx))
 	if err != nil {
 		return nil, err
 	}
@@ -305,12 +331,13 @@ func (e *Engine) Print(ctx context.Context, p *engine.Principal, app, key string
 	return &out.Output, nil
 }
 
-// printLabels sends the pages of ps to a label printer and records the job: done, or — when
-// the printer stopped taking it — failed, with the labels and item codes that went out whole
-// (only those codes count as printed). A job that could not be written (a template a printer
-// cannot print, an unreadable record) sent nothing and is not recorded; nor, unless
-// recordUnsent, one the printer took nothing of (it could not be reached).
-func (e *Engine) printLabels(ctx context.Context, p *engine.Principal, printers Printers, printer string, c *Compiled, ps *pageSource, job *Job, recordUnsent bool) error {
+// printLabels sends pages (made by ps) to a label printer and records the job: done, or —
+// when the printer stopped taking it — failed, with the labels and item codes that went out
+// whole (only those codes count as printed, only those reprints are recorded). A job that
+// could not be written (a template a printer cannot print, an unreadable record) sent nothing
+// and is not recorded; nor, unless recordUnsent, one the printer took nothing of (it could not
+// be reached).
+func (e *Engine) printLabels(ctx context.Context, p *engine.Principal, printers Printers, printer string, c *Compiled, ps *pageSource, pages iter.Seq2[*PageData, error], job *Job, recordUnsent bool) error {
 	release, err := e.acquireRender(ctx)
 	if err != nil {
 		return err
@@ -319,7 +346,7 @@ func (e *Engine) printLabels(ctx context.Context, p *engine.Principal, printers 
 	done := func() { once.Do(release) }
 	opt := e.printOptions(p, c.App, ps.lang)
 	opt.Written = done
-	res, err := printers.Print(ctx, p, c.App, printer, &c.Def, ps.pages(ctx), opt)
+	res, err := printers.Print(ctx, p, c.App, printer, &c.Def, pages, opt)
 	done()
 	job.Records, job.Size, job.Sent = ps.seen, res.Bytes, res.BytesSent
 	if err == nil {
@@ -333,6 +360,10 @@ func (e *Engine) printLabels(ctx context.Context, p *engine.Principal, printers 
 	}
 	job.Status, job.Error = JobFailed, err.Error()
 	job.Labels, job.Total, job.Codes = res.Sent, res.Labels, ps.codesUpTo(res.PagesSent)
+	if job.Serials != nil {
+		// A reprint's codes were printed before: only the reprints that went out are recorded.
+		job.Codes, job.Serials = nil, job.Serials[:min(res.PagesSent, len(job.Serials))]
+	}
 	if rerr := e.recordJob(ctx, p, job); rerr != nil {
 		return errors.Join(err, rerr)
 	}
@@ -497,7 +528,8 @@ func (e *Engine) recordJob(ctx context.Context, p *engine.Principal, job *Job) e
 		Entry: engine.AuditEntry{Actor: job.By, IP: ipOf(p), Action: "print.job", Kind: "print_job", Target: target,
 			After: map[string]any{"template": job.Template, "version": job.Version, "form": job.Form, "records": versions,
 				"labels": job.Labels, "total": job.Total, "status": job.Status, "error": job.Error,
-				"output": job.Output, "issuance": job.Issuance, "codes": job.Codes, "sha256": job.SHA256}},
+				"output": job.Output, "issuance": job.Issuance, "codes": job.Codes, "sha256": job.SHA256,
+				"serials": job.Serials, "reason": job.Reason}},
 		Event: &engine.Event{Type: EventPrinted, App: job.App, Data: map[string]any{"job": job.ID, "template": job.Template, "version": job.Version, "status": job.Status}}}
 	// The job is recorded after the print is made: a cancelled request must not lose the job
 	// of labels made, and the write has its own bound, not the caller's (perhaps spent) one.
@@ -521,6 +553,9 @@ func (e *Engine) recordJob(ctx context.Context, p *engine.Principal, job *Job) e
 				return fmt.Errorf("record print job %s: %w", job.ID, err)
 			}
 		}
+	}
+	if err := e.recordReprints(ctx, p, job); err != nil {
+		return fmt.Errorf("record print job %s: %w", job.ID, err)
 	}
 	return nil
 }
