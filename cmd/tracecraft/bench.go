@@ -35,12 +35,17 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	scan := fs.Bool("scan", false, "measure only the public scan page against /healthz (a served binary, loaded from this process)")
 	scanClients := fs.Int("scan-clients", 8, "concurrent clients of the scan measurement")
 	scanTime := fs.Duration("scan-time", 5*time.Second, "how long each path of the scan measurement is loaded")
+	labels := fs.Bool("labels", false, "measure only rendering unique-QR labels to PDF, ZPL and TSPL against bare QR encoding")
+	labelsN := fs.Int("labels-n", 10_000, "labels of the labels measurement")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	syncMode, err := store.ParseSync(*sync)
 	if err != nil {
 		return fmt.Errorf("--sqlite-sync: %w", err)
+	}
+	if *labels {
+		return benchLabels(ctx, stdout, *labelsN)
 	}
 	if *scan {
 		return benchScan(ctx, stdout, *scanClients, *scanTime, 20_000)
