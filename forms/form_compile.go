@@ -65,18 +65,15 @@ func (c *Compiled) Field(key string) (*Field, bool) {
 // options, expressions, references, layout, statuses and permissions. Every mistake is a
 // FieldErrors item with the JSON pointer of the bad place in the document.
 func Compile(ctx context.Context, cc CompileEnv, app string, raw []byte) (*Compiled, error) {
-	if err := FormMetaSchema.ValidateJSON(raw, engine.PathPointer); err != nil {
-		return nil, err
-	}
-	var def Definition
-	if err := engine.DecodeStrict(raw, &def); err != nil {
+	def, err := engine.DecodeDefinition[Definition](FormMetaSchema, raw)
+	if err != nil {
 		return nil, err
 	}
 	props, err := orderedProperties(def.Schema)
 	if err != nil {
 		return nil, engine.Invalid("/schema", "invalid_json", map[string]any{"detail": err.Error()})
 	}
-	return compileDefinition(ctx, cc, app, def, props)
+	return compileDefinition(ctx, cc, app, *def, props)
 }
 
 // CompileEnv is what compiling needs from outside the definition.

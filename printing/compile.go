@@ -62,18 +62,6 @@ func init() {
 	})
 }
 
-// decodeDefinition checks raw against the meta-schema and decodes it strictly.
-func decodeDefinition(raw []byte) (*Definition, error) {
-	if err := TemplateMetaSchema.ValidateJSON(raw, engine.PathPointer); err != nil {
-		return nil, err
-	}
-	var def Definition
-	if err := engine.DecodeStrict(raw, &def); err != nil {
-		return nil, err
-	}
-	return &def, nil
-}
-
 // Compiled is a checked template: a draft (Version 0) or a published version.
 type Compiled struct {
 	App     string
@@ -87,7 +75,7 @@ type Compiled struct {
 // {{row.…}}, a relation's target one level down), GS1 and EAN-13 static data, and what the
 // template repeats per. Mistakes are field errors with JSON pointers into the definition.
 func (e *Engine) Compile(ctx context.Context, app string, raw []byte) (*Compiled, error) {
-	def, err := decodeDefinition(raw)
+	def, err := engine.DecodeDefinition[Definition](TemplateMetaSchema, raw)
 	if err != nil {
 		return nil, err
 	}

@@ -130,7 +130,7 @@ func New(k *engine.Kernel, opts Options) (*Engine, error) {
 		Label:  engine.Text{ZH: "打印模板", EN: "Print template"},
 		Schema: json.RawMessage(templateMetaSchemaJSON),
 		Validate: func(ctx context.Context, raw json.RawMessage) (any, error) {
-			return decodeDefinition(raw)
+			return engine.DecodeDefinition[Definition](TemplateMetaSchema, raw)
 		},
 	})
 	if err != nil {

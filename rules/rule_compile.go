@@ -37,18 +37,6 @@ func init() {
 	})
 }
 
-// decodeDefinition checks raw against the meta-schema and decodes it strictly.
-func decodeDefinition(raw []byte) (*Definition, error) {
-	if err := RuleMetaSchema.ValidateJSON(raw, engine.PathPointer); err != nil {
-		return nil, err
-	}
-	var def Definition
-	if err := engine.DecodeStrict(raw, &def); err != nil {
-		return nil, err
-	}
-	return &def, nil
-}
-
 // Compiled is a checked rule version, ready to run.
 type Compiled struct {
 	App     string
@@ -144,7 +132,7 @@ func exprDetail(err error) string {
 // trigger, the condition and each action's params (expressions compiled, with line and column
 // in the error). Mistakes are field errors with JSON pointers into the definition.
 func (s *Service) Compile(ctx context.Context, app string, raw []byte) (*Compiled, error) {
-	def, err := decodeDefinition(raw)
+	def, err := engine.DecodeDefinition[Definition](RuleMetaSchema, raw)
 	if err != nil {
 		return nil, err
 	}

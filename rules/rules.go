@@ -163,7 +163,7 @@ func New(k *engine.Kernel, opts Options) *Service {
 		Label:  engine.Text{ZH: "规则", EN: "Rule"},
 		Schema: json.RawMessage(ruleMetaSchemaJSON),
 		Validate: func(ctx context.Context, raw json.RawMessage) (any, error) {
-			return decodeDefinition(raw)
+			return engine.DecodeDefinition[Definition](RuleMetaSchema, raw)
 		},
 	})
 	if err != nil {

@@ -142,15 +142,12 @@ type flowPredEdge struct {
 // compileFlow compiles raw against world w and returns the compiled flow and the form's
 // fields it was compiled against (the snapshot a published version keeps).
 func (s *Service) compileFlow(ctx context.Context, app string, raw []byte, w compileWorld) (*Compiled, []engine.FieldRef, error) {
-	if err := FlowMetaSchema.ValidateJSON(raw, engine.PathPointer); err != nil {
-		return nil, nil, err
-	}
-	var def Definition
-	if err := engine.DecodeStrict(raw, &def); err != nil {
+	def, err := engine.DecodeDefinition[Definition](FlowMetaSchema, raw)
+	if err != nil {
 		return nil, nil, err
 	}
 	_, stored := w.(storedWorld)
-	fc := &flowCompiler{ctx: ctx, s: s, app: app, w: w, def: flowDefaults(def), stored: stored}
+	fc := &flowCompiler{ctx: ctx, s: s, app: app, w: w, def: flowDefaults(*def), stored: stored}
 	refs, err := fc.loadForm()
 	if err != nil {
 		return nil, nil, err

@@ -31,14 +31,11 @@ func New(k *engine.Kernel, opts Options) *Service {
 		// strict decode. References to the form, roles, users and actions are checked by
 		// Compile when the definition is saved into an app.
 		Validate: func(ctx context.Context, raw json.RawMessage) (any, error) {
-			if err := FlowMetaSchema.ValidateJSON(raw, engine.PathPointer); err != nil {
+			def, err := engine.DecodeDefinition[Definition](FlowMetaSchema, raw)
+			if err != nil {
 				return nil, err
 			}
-			var def Definition
-			if err := engine.DecodeStrict(raw, &def); err != nil {
-				return nil, err
-			}
-			return &def, nil
+			return def, nil
 		},
 	})
 	// The runtime (instance_*.go, timer*.go) subscribes to the bus and adds the timer job.
