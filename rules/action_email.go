@@ -47,22 +47,13 @@ func init() {
 				return nil, err
 			}
 			// The same recipients and rendering as notify: subject is notify's title.
-			n := notifyParams{To: p.To, Roles: p.Roles, Title: p.Subject, Body: p.Body}
-			if err := checkRecipients(n); err != nil {
+			if err := checkMessage(p.To, p.Roles, "subject", p.Subject); err != nil {
 				return nil, err
-			}
-			if p.Subject == "" {
-				return nil, engine.Invalid("/subject", "required", nil)
 			}
 			if err := cc.checkKernel(EmailAction, map[string]any{}); err != nil {
 				return nil, err
 			}
-			subject := cc.expr("/subject", p.Subject, engine.ExprString)
-			var body *engine.Program
-			if p.Body != "" {
-				body = cc.expr("/body", p.Body, engine.ExprString)
-			}
-			return renderedParams(p.To, p.Roles, "subject", subject, body), nil
+			return compileMessage(cc, p.To, p.Roles, "subject", p.Subject, p.Body), nil
 		}})
 }
 
@@ -118,24 +109,13 @@ func (s *Service) runEmail(ctx context.Context, ac engine.ActionContext) (map[st
 			skipped = append(skipped, u.Username)
 			continue
 		}
-		m := mailMessage{To: addr.Address, Subject: subject, Body: body, ID: messageID(key, u.Username)}
-		if ac.Record != "" {
-			visible, ok, err := s.recordView(ctx, u, ac.App, ac.Form, ac.Record)
-			if err != nil {
-				return nil, err
-			}
-			if !ok {
-				continue
-			}
-			if render != nil {
-				if m.Subject, m.Body, err = render(s.withLookup(ctx, ac.App, principalOf(u)), visible); err != nil {
-					m.Subject, m.Body = hiddenPlaceholder, ""
-				}
-			}
-		} else if render != nil {
-			if m.Subject, m.Body, err = render(s.withLookup(ctx, ac.App, principalOf(u)), nil); err != nil {
-				m.Subject, m.Body = hiddenPlaceholder, ""
-			}
+		m := mailMessage{To: addr.Address, ID: messageID(key, u.Username)}
+		var ok bool
+		if m.Subject, m.Body, ok, err = s.messageFor(ctx, ac, u, subject, body, render); err != nil {
+			return nil, err
+		}
+		if !ok {
+			continue
 		}
 		// The claim is pending while the message is sent and done once the server accepted
 		// it; a node that stops in between leaves it pending, and a run again after

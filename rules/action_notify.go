@@ -72,33 +72,40 @@ func init() {
 			if err := engine.DecodeStrict(raw, &p); err != nil {
 				return nil, err
 			}
-			if err := checkRecipients(p); err != nil {
+			if err := checkMessage(p.To, p.Roles, "title", p.Title); err != nil {
 				return nil, err
 			}
-			if p.Title == "" {
-				return nil, engine.Invalid("/title", "required", nil)
-			}
-			title := cc.expr("/title", p.Title, engine.ExprString)
-			var body *engine.Program
-			if p.Body != "" {
-				body = cc.expr("/body", p.Body, engine.ExprString)
-			}
-			return renderedParams(p.To, p.Roles, "title", title, body), nil
+			return compileMessage(cc, p.To, p.Roles, "title", p.Title, p.Body), nil
 		}})
 }
 
-// checkRecipients checks the recipient lists of notify and email.
-func checkRecipients(p notifyParams) error {
-	if len(p.To) == 0 && len(p.Roles) == 0 {
+// checkMessage checks what notify and email require: someone to send to, within the limits,
+// and a heading (notify's title, email's subject) under headingKey.
+func checkMessage(to, roles []string, headingKey, heading string) error {
+	if len(to) == 0 && len(roles) == 0 {
 		return engine.Invalid("/to", "required", nil)
 	}
-	if len(p.To) > maxNotifyTo {
+	if len(to) > maxNotifyTo {
 		return engine.Invalid("/to", "too_many", map[string]any{"max": maxNotifyTo})
 	}
-	if len(p.Roles) > maxNotifyRoles {
+	if len(roles) > maxNotifyRoles {
 		return engine.Invalid("/roles", "too_many", map[string]any{"max": maxNotifyRoles})
 	}
+	if heading == "" {
+		return engine.Invalid("/"+headingKey, "required", nil)
+	}
 	return nil
+}
+
+// compileMessage compiles the heading (under headingKey) and the optional body of notify or
+// email into their params (renderedParams).
+func compileMessage(cc *compileCtx, to, roles []string, headingKey, heading, body string) prepared {
+	h := cc.expr("/"+headingKey, heading, engine.ExprString)
+	var b *engine.Program
+	if body != "" {
+		b = cc.expr("/body", body, engine.ExprString)
+	}
+	return renderedParams(to, roles, headingKey, h, b)
 }
 
 // renderedParams makes the params of a message to people (notify, email): to, roles, the title
@@ -196,31 +203,14 @@ func (s *Service) registerNotify() {
 			}
 			var ns []Notification
 			for _, u := range users {
-				n := Notification{User: u.Username, App: ac.App, Form: ac.Form, Record: ac.Record, Title: title, Body: body}
-				if ac.Record != "" {
-					visible, ok, err := s.recordView(ctx, u, ac.App, ac.Form, ac.Record)
-					if err != nil {
-						return nil, err
-					}
-					if !ok {
-						continue
-					}
-					if render != nil {
-						if n.Title, n.Body, err = render(s.withLookup(ctx, ac.App, principalOf(u)), visible); err != nil {
-							// An expression over a placeholder (arithmetic on a hidden number):
-							// the notification still points at the record.
-							n.Title, n.Body = hiddenPlaceholder, ""
-						}
-					}
-				} else if render != nil {
-					// No record (a schedule firing): what lookup() finds is still read as
-					// the recipient.
-					var err error
-					if n.Title, n.Body, err = render(s.withLookup(ctx, ac.App, principalOf(u)), nil); err != nil {
-						n.Title, n.Body = hiddenPlaceholder, ""
-					}
+				n := Notification{User: u.Username, App: ac.App, Form: ac.Form, Record: ac.Record}
+				var ok bool
+				if n.Title, n.Body, ok, err = s.messageFor(ctx, ac, u, title, body, render); err != nil {
+					return nil, err
 				}
-				ns = append(ns, n)
+				if ok {
+					ns = append(ns, n)
+				}
 			}
 			made, err := s.notify(ctx, key, ns)
 			if err != nil {
@@ -237,11 +227,36 @@ func (s *Service) registerNotify() {
 	})
 }
 
+// messageFor is the heading and body user u gets of a notify or email run: the params' text,
+// or, with a rule's renderer, its rendering with only the fields u may see (read as u: what
+// lookup() finds too, also without a record, as when a schedule fires). ok is false when u may
+// not read the run's record: u gets nothing.
+func (s *Service) messageFor(ctx context.Context, ac engine.ActionContext, u engine.User, heading, body string, render notifyRender) (string, string, bool, error) {
+	var visible []string
+	if ac.Record != "" {
+		v, ok, err := s.recordView(ctx, u, ac.App, ac.Form, ac.Record)
+		if err != nil || !ok {
+			return "", "", false, err
+		}
+		visible = v
+	}
+	if render == nil {
+		return heading, body, true, nil
+	}
+	h, b, err := render(s.withLookup(ctx, ac.App, principalOf(u)), visible)
+	if err != nil {
+		// An expression over a placeholder (arithmetic on a hidden number): the message
+		// still goes, and still points at the record.
+		return hiddenPlaceholder, "", true, nil
+	}
+	return h, b, true, nil
+}
+
 // recordView tells whether user u may read record app/form/id through the record read path,
 // and which of its fields u may see. A deleted record is shown to the app's readers with no
 // fields.
 func (s *Service) recordView(ctx context.Context, u engine.User, app, form, id string) ([]string, bool, error) {
-	p := &engine.Principal{Username: u.Username, DisplayName: u.DisplayName, Roles: slices.Clone(u.Roles), Department: u.Department}
+	p := principalOf(u)
 	_, err := s.k.Records.GetRecord(ctx, p, app, form, id)
 	if errors.Is(err, engine.ErrNotFound) {
 		if err := s.k.Auth.Require(ctx, p, app, engine.PermAppRead); err != nil {
