@@ -33,5 +33,8 @@ export default defineConfig({
   test: {
     environment: 'jsdom',
     include: ['src/**/*.test.ts'],
+    // Components mounted in specs import Element Plus's styles (the resolver adds them): let
+    // Vite, not Node, load that package so its .css imports resolve.
+    server: { deps: { inline: ['element-plus'] } },
   },
 })

@@ -43,6 +43,8 @@ describe('summaries', () => {
   })
   it('read an action in one line', () => {
     expect(actionSummary('notify', { to: ['wang'], roles: ['qc'], title: 'concat("大批量 ", record.qty)' }, names, t)).toBe('通知 wang、角色 质检：大批量 {qty}')
+    expect(actionSummary('email', { to: ['wang'], roles: ['qc'], subject: 'concat("到期 ", record.qty)' }, names, t)).toBe('邮件 wang、角色 质检：到期 {qty}')
+    expect(actionSummary('email', { to: [], roles: [], subject: '"到期"' }, names, t)).toBe('邮件 （未选择）：到期')
     expect(actionSummary('set_status', { status: 'released' }, names, t)).toBe('状态改为“合格”')
     expect(actionSummary('set_fields', { values: { qty: '0', expiry: 'today()' } }, names, t)).toBe('修改 数量、到期日')
     expect(actionSummary('create_record', { form: 'receipt', values: {} }, names, t)).toBe('在“原料收货”新建记录')

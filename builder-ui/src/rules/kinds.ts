@@ -74,6 +74,11 @@ export function list(items: string[], t: Translate): string {
   return items.join(t('rules.listSep'))
 }
 
+/** recipients reads the to and roles params of notify and email ("张三、角色 质检员"; nobody when empty). */
+export function recipients(p: Record<string, unknown>, n: Names, t: Translate): string {
+  return list([...strings(p.to), ...strings(p.roles).map((r) => t('rules.roleN', { r: n.role(r) }))], t) || t('rules.nobody')
+}
+
 /** strings reads a list param (to, roles). */
 export function strings(v: unknown): string[] {
   return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []

@@ -3,23 +3,17 @@
 // expressions). The server needs a mail server configured to save the rule.
 import { defineAsyncComponent } from 'vue'
 import type { ActionKind } from '../kinds'
-import { list, shown, strings } from '../kinds'
+import { recipients, shown } from '../kinds'
 import { exprToTemplate } from '../model'
-import type { Names } from '../context'
-import type { Translate } from '../kinds'
-
-function who(p: Record<string, unknown>, n: Names, t: Translate): string {
-  return list([...strings(p.to), ...strings(p.roles).map((r) => t('rules.roleN', { r: n.role(r) }))], t) || t('rules.nobody')
-}
 
 export const kind: ActionKind = {
   component: defineAsyncComponent(() => import('./Email.vue')),
   type: 'email',
   order: 15,
   blank: () => ({ to: [], roles: [], subject: '' }),
-  summary: (p, n, t) => t('rules.actionSummary.email', { who: who(p, n, t), subject: exprToTemplate(String(p.subject ?? '')) ?? String(p.subject ?? '') }),
+  summary: (p, n, t) => t('rules.actionSummary.email', { who: recipients(p, n, t), subject: exprToTemplate(String(p.subject ?? '')) ?? String(p.subject ?? '') }),
   describe: (p, n, t) => {
     const body = shown(p.body)
-    return t('rules.describe.email', { who: who(p, n, t), subject: shown(p.subject) }) + (body ? ` — ${body}` : '')
+    return t('rules.describe.email', { who: recipients(p, n, t), subject: shown(p.subject) }) + (body ? ` — ${body}` : '')
   },
 }

@@ -2,7 +2,7 @@
 // written as text with {field} placeholders (kept as text expressions).
 import { defineAsyncComponent } from 'vue'
 import type { ActionKind } from '../kinds'
-import { list, shown, strings } from '../kinds'
+import { recipients, shown } from '../kinds'
 import { exprToTemplate } from '../model'
 
 export const kind: ActionKind = {
@@ -11,13 +11,11 @@ export const kind: ActionKind = {
   order: 10,
   blank: () => ({ to: [], roles: [], title: '' }),
   summary: (p, n, t) => {
-    const who = [...strings(p.to), ...strings(p.roles).map((r) => t('rules.roleN', { r: n.role(r) }))]
     const title = exprToTemplate(String(p.title ?? '')) ?? String(p.title ?? '')
-    return t('rules.actionSummary.notify', { who: list(who, t) || t('rules.nobody'), title })
+    return t('rules.actionSummary.notify', { who: recipients(p, n, t), title })
   },
   describe: (p, n, t) => {
-    const who = [...strings(p.to), ...strings(p.roles).map((r) => t('rules.roleN', { r: n.role(r) }))]
     const body = shown(p.body)
-    return t('rules.describe.notify', { who: list(who, t) || t('rules.nobody'), title: shown(p.title) }) + (body ? ` — ${body}` : '')
+    return t('rules.describe.notify', { who: recipients(p, n, t), title: shown(p.title) }) + (body ? ` — ${body}` : '')
   },
 }
