@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import {
-  STATUS, caretLine, clean, conditionsToExpr, exprToConditions, exprToTemplate, freeKey, maskSecrets, newRule, problemsAt,
+  STATUS, clean, conditionsToExpr, exprToConditions, exprToTemplate, freeKey, maskSecrets, newRule, problemsAt,
   templateToExpr, toProblems, unplaced, type Conditions,
 } from './model'
 
@@ -82,10 +82,6 @@ describe('problems', () => {
     expect(problemsAt(ps, '/actions/0').map((p) => p.code)).toEqual(['required'])
     expect(problemsAt(ps, '/trigger').length).toBe(1)
     expect(unplaced(ps, 1).map((p) => p.pointer)).toEqual(['/actions/3/params/to'])
-  })
-  it('puts a caret under the column', () => {
-    expect(caretLine('a\nrecord.qty >', { line: 2, column: 12 })).toEqual({ text: 'record.qty >', pad: ' '.repeat(11) })
-    expect(caretLine('x', { line: 3, column: 1 })).toBeNull()
   })
 })
 

@@ -321,14 +321,6 @@ export function unplaced(ps: Problem[], actions: number): Problem[] {
   return ps.filter((p) => !placed.some((x) => p.pointer === x || p.pointer.startsWith(x + '/')))
 }
 
-/** caretLine is the line of source a problem names and the padding that puts a caret under its column. */
-export function caretLine(source: string, p: Pick<Problem, 'line' | 'column'>): { text: string; pad: string } | null {
-  if (!p.line || !p.column) return null
-  const line = source.split('\n')[p.line - 1]
-  if (line === undefined) return null
-  return { text: line, pad: ' '.repeat(Math.max(0, Array.from(line).slice(0, p.column - 1).length)) }
-}
-
 /** maskSecrets is def with every webhook secret that was sent replaced by the mask the server keeps. */
 export function maskSecrets(def: RuleDef): RuleDef {
   let changed = false
