@@ -2,73 +2,21 @@ package api_test
 
 import (
 	"context"
-	"io"
 	"net"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"tracecraft/engine"
 	"tracecraft/printing"
+	"tracecraft/printing/printingtest"
 )
-
-// A label printer on loopback that records what it is sent.
-type printerStub struct {
-	ln   net.Listener
-	mu   sync.Mutex
-	jobs []string
-	done sync.WaitGroup
-}
-
-func newPrinterStub(t *testing.T) *printerStub {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &printerStub{ln: ln}
-	p.done.Add(1)
-	go func() {
-		defer p.done.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			b, _ := io.ReadAll(c)
-			c.Close()
-			p.mu.Lock()
-			p.jobs = append(p.jobs, string(b))
-			p.mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() { ln.Close(); p.done.Wait() })
-	return p
-}
-
-func (p *printerStub) job(t *testing.T) string {
-	t.Helper()
-	for range 500 {
-		p.mu.Lock()
-		if len(p.jobs) > 0 {
-			j := p.jobs[0]
-			p.mu.Unlock()
-			return j
-		}
-		p.mu.Unlock()
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatal("the printer received nothing")
-	return ""
-}
 
 // TestPrintersAPI: administrators configure label printers (validated, field named; audited);
 // others list their names only; an operator prints a lot label to a ZPL printer, which
 // receives the label without the field hidden from the operator.
 func TestPrintersAPI(t *testing.T) {
 	f := newFixture(t)
-	stub := newPrinterStub(t)
+	stub := printingtest.NewPrinter(t)
 	const admin = "/api/v1/admin/printers"
 
 	var l printing.PrinterList
@@ -85,7 +33,7 @@ func TestPrintersAPI(t *testing.T) {
 	wantFields(t, res, "printers.0.lang unknown_field")
 
 	good := map[string]any{"rev": 0, "printers": []map[string]any{
-		{"name": "包装线1", "host": "127.0.0.1", "port": stub.ln.Addr().(*net.TCPAddr).Port, "language": "zpl", "timeout": 5},
+		{"name": "包装线1", "host": "127.0.0.1", "port": stub.Port(), "language": "zpl", "timeout": 5},
 	}}
 	f.admin.Do("PUT", admin, good, 200, &l)
 	if l.Rev != 1 || len(l.Printers) != 1 || l.Printers[0].Host != "127.0.0.1" {
@@ -125,7 +73,7 @@ func TestPrintersAPI(t *testing.T) {
 	if job.Labels != 1 || job.Output != "printer:包装线1" {
 		t.Fatalf("job %+v", job)
 	}
-	got := stub.job(t)
+	got := string(stub.Job(t, 0))
 	if !strings.HasPrefix(got, "^XA\n^PW480\n^LL320\n") || !strings.HasSuffix(got, "^XZ\n") || strings.Count(got, "^XA") != 1 {
 		t.Fatalf("not one 60×40 mm ZPL label at 203 dpi:\n%s", got)
 	}

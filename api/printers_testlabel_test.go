@@ -6,28 +6,11 @@ import (
 	"net/url"
 	"strings"
 	"testing"
-	"time"
 
 	"tracecraft/engine"
 	"tracecraft/printing"
+	"tracecraft/printing/printingtest"
 )
-
-// jobs waits for the printer to have received n jobs and returns them in order.
-func (p *printerStub) jobsN(t *testing.T, n int) []string {
-	t.Helper()
-	for range 500 {
-		p.mu.Lock()
-		if len(p.jobs) >= n {
-			j := append([]string(nil), p.jobs...)
-			p.mu.Unlock()
-			return j
-		}
-		p.mu.Unlock()
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatalf("the printer received fewer than %d jobs", n)
-	return nil
-}
 
 // TestPrinterTestLabel: 测试打印 sends one small label in each printer's language (its name,
 // the time and a QR) to the printer named in the path, Chinese names too; administrators only,
@@ -35,8 +18,8 @@ func (p *printerStub) jobsN(t *testing.T, n int) []string {
 // names it.
 func TestPrinterTestLabel(t *testing.T) {
 	f := newFixture(t)
-	stub := newPrinterStub(t)
-	port := stub.ln.Addr().(*net.TCPAddr).Port
+	stub := printingtest.NewPrinter(t)
+	port := stub.Port()
 	closed, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -58,7 +41,7 @@ func TestPrinterTestLabel(t *testing.T) {
 	if res.Printer != "line1" || res.Language != "zpl" || res.DPI != 203 || res.Bytes == 0 {
 		t.Fatalf("result %+v", res)
 	}
-	zpl := stub.jobsN(t, 1)[0]
+	zpl := string(stub.Job(t, 0))
 	if len(zpl) != res.Bytes {
 		t.Fatalf("the printer took %d bytes, the result says %d", len(zpl), res.Bytes)
 	}
@@ -73,7 +56,7 @@ func TestPrinterTestLabel(t *testing.T) {
 	}
 
 	f.admin.Do("POST", test("仓库TSC"), nil, 200, &res)
-	tspl := stub.jobsN(t, 2)[1]
+	tspl := string(stub.Job(t, 1))
 	for _, want := range []string{"SIZE 40 mm,30 mm\r\n", "QRCODE ", "TRACECRAFT TEST 仓库TSC ", "BITMAP ", "\"TSPL, 300 dpi\"", "PRINT 1,1\r\n"} {
 		if !strings.Contains(tspl, want) {
 			t.Fatalf("the TSPL test label lacks %q:\n%s", want, tspl)

@@ -14,6 +14,7 @@ import (
 
 	"tracecraft/engine"
 	"tracecraft/printing"
+	"tracecraft/printing/printingtest"
 )
 
 // Tests of the fourth review of the printing engine (issue 11) that need forms, records, codes
@@ -102,11 +103,11 @@ func TestPrintingReview4_3(t *testing.T) {
 	f.admin.Do("POST", recordsPath(plantApp, "lot")+"/"+lot.ID+"/codes", printing.IssueInput{Count: 40, GTIN: "09501101530003"}, 201, &is)
 
 	// 40 labels of ~400 KB at 600 dpi (16 MB): far more than the socket buffers hold.
-	stub := newPrinterStub(t)
+	stub := printingtest.NewPrinter(t)
 	const admin = "/api/v1/admin/printers"
 	f.admin.Do("PUT", admin, map[string]any{"rev": 0, "printers": []map[string]any{
 		{"name": "stalls", "host": "127.0.0.1", "port": stalledPrinter(t, 1<<20), "language": "tspl", "dpi": 600, "timeout": 1},
-		{"name": "ok", "host": "127.0.0.1", "port": stub.ln.Addr().(*net.TCPAddr).Port, "language": "tspl", "dpi": 600},
+		{"name": "ok", "host": "127.0.0.1", "port": stub.Port(), "language": "tspl", "dpi": 600},
 	}}, 200, nil)
 	e := f.admin.Do("POST", base+"/unit/print", printing.PrintInput{Records: []string{lot.ID}, Output: "printer", Printer: "stalls"}, 409, nil).Error(t)
 	if e.Code != "printer_failed_job" || !strings.Contains(e.Message, "打印机 stalls 未能收完打印任务") {
@@ -134,7 +135,7 @@ func TestPrintingReview4_3(t *testing.T) {
 	if rest.Labels != 40-j.Labels || rest.Status != printing.JobDone {
 		t.Fatalf("the rest: %d labels (%s), want %d", rest.Labels, rest.Status, 40-j.Labels)
 	}
-	if got := stub.job(t); strings.Count(got, "PRINT 1,1") != 40-j.Labels {
+	if got := string(stub.Job(t, 0)); strings.Count(got, "PRINT 1,1") != 40-j.Labels {
 		t.Fatalf("the printer received %d labels", strings.Count(got, "PRINT 1,1"))
 	}
 	e = f.admin.Do("POST", base+"/unit/print", printing.PrintInput{Records: []string{lot.ID}, Issuance: is.ID}, 409, nil).Error(t)
@@ -159,9 +160,9 @@ func TestPrintingReview4_4(t *testing.T) {
 	f := newFixture(t)
 	f.publishForm(t, plantApp, supplierNoOp)
 	f.publishForm(t, plantApp, printLotDef)
-	stub := newPrinterStub(t)
+	stub := printingtest.NewPrinter(t)
 	f.admin.Do("PUT", "/api/v1/admin/printers", map[string]any{"rev": 0, "printers": []map[string]any{
-		{"name": "zebra", "host": "127.0.0.1", "port": stub.ln.Addr().(*net.TCPAddr).Port, "language": "zpl"}}}, 200, nil)
+		{"name": "zebra", "host": "127.0.0.1", "port": stub.Port(), "language": "zpl"}}}, 200, nil)
 	base := printBase("")
 	f.admin.Do("POST", base, printLabel("lot_label"), 201, nil)
 	f.admin.Do("POST", base+"/lot_label/publish", nil, 201, nil)
@@ -173,7 +174,7 @@ func TestPrintingReview4_4(t *testing.T) {
 	op := f.user(t, "olga", "op")
 	op.Do("GET", recordsPath(plantApp, "supplier")+"/"+sup.ID, nil, 403, nil)
 	op.Do("POST", base+"/lot_label/print", printing.PrintInput{Records: []string{lot.ID}, Output: "printer", Printer: "zebra"}, 200, nil)
-	got := stub.job(t)
+	got := string(stub.Job(t, 0))
 	if strings.Contains(got, "GREEN HILL") || strings.Contains(got, "HANGZHOU") || !strings.Contains(got, "^FDSUP "+sup.ID) {
 		t.Fatalf("the supplier the operator may not read is on the label:\n%s", got)
 	}
@@ -227,7 +228,7 @@ func TestPrintingReview4_6(t *testing.T) {
 	f := newFixture(t)
 	f.publishForm(t, plantApp, printSupplierDef)
 	f.publishForm(t, plantApp, printLotDef)
-	stub := newPrinterStub(t)
+	stub := printingtest.NewPrinter(t)
 	dead, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -235,7 +236,7 @@ func TestPrintingReview4_6(t *testing.T) {
 	deadPort := dead.Addr().(*net.TCPAddr).Port
 	dead.Close()
 	f.admin.Do("PUT", "/api/v1/admin/printers", map[string]any{"rev": 0, "printers": []map[string]any{
-		{"name": "zebra", "host": "127.0.0.1", "port": stub.ln.Addr().(*net.TCPAddr).Port, "language": "zpl"},
+		{"name": "zebra", "host": "127.0.0.1", "port": stub.Port(), "language": "zpl"},
 		{"name": "off", "host": "127.0.0.1", "port": deadPort, "language": "zpl", "timeout": 1}}}, 200, nil)
 	base := printBase("")
 	f.admin.Do("POST", base, printLabel("lot_label"), 201, nil)
@@ -264,9 +265,7 @@ func TestPrintingReview4_6(t *testing.T) {
 		}
 	}
 	time.Sleep(100 * time.Millisecond)
-	stub.mu.Lock()
-	sent := len(stub.jobs)
-	stub.mu.Unlock()
+	sent := stub.Count()
 	if sent != 0 {
 		t.Fatal("a pending printer job was sent again")
 	}
@@ -286,12 +285,12 @@ func TestPrintingReview4_6(t *testing.T) {
 		t.Fatalf("a job that sent nothing stays: %+v", j)
 	}
 	f.admin.Do("PUT", "/api/v1/admin/printers", map[string]any{"rev": 1, "printers": []map[string]any{
-		{"name": "off", "host": "127.0.0.1", "port": stub.ln.Addr().(*net.TCPAddr).Port, "language": "zpl"}}}, 200, nil)
+		{"name": "off", "host": "127.0.0.1", "port": stub.Port(), "language": "zpl"}}}, 200, nil)
 	out, err := run(key2, "off")
 	if err != nil || out["status"] != printing.JobDone || out["labels"] != 1 {
 		t.Fatalf("the run again: %v %v", out, err)
 	}
-	if got := stub.job(t); strings.Count(got, "^XA") != 1 {
+	if got := string(stub.Job(t, 0)); strings.Count(got, "^XA") != 1 {
 		t.Fatalf("the printer received:\n%s", got)
 	}
 }
@@ -424,9 +423,9 @@ func TestPrintingReview4_11(t *testing.T) {
 	f := newFixture(t)
 	f.publishForm(t, plantApp, printSupplierDef)
 	f.publishForm(t, plantApp, printLotDef)
-	stub := newPrinterStub(t)
+	stub := printingtest.NewPrinter(t)
 	f.admin.Do("PUT", "/api/v1/admin/printers", map[string]any{"rev": 0, "printers": []map[string]any{
-		{"name": "zebra", "host": "127.0.0.1", "port": stub.ln.Addr().(*net.TCPAddr).Port, "language": "zpl"}}}, 200, nil)
+		{"name": "zebra", "host": "127.0.0.1", "port": stub.Port(), "language": "zpl"}}}, 200, nil)
 	base := printBase("")
 	f.admin.Do("POST", base, printLabel("lot_label"), 201, nil)
 	f.admin.Do("POST", base+"/lot_label/publish", nil, 201, nil)
@@ -435,7 +434,7 @@ func TestPrintingReview4_11(t *testing.T) {
 	}
 	f.admin.Do("POST", recordsPath(plantApp, "lot"), map[string]any{"data": map[string]any{"lot_no": "L-11", "product": "MILK", "grade": "a"}}, 201, &lot)
 	f.admin.Do("POST", base+"/lot_label/print", printing.PrintInput{Records: []string{lot.ID}, Output: "printer", Printer: "zebra", Lang: engine.LangEN}, 200, nil)
-	if got := stub.job(t); !strings.Contains(got, "^FDMILK Grade A^FS") {
+	if got := string(stub.Job(t, 0)); !strings.Contains(got, "^FDMILK Grade A^FS") {
 		t.Fatalf("the English label:\n%s", got)
 	}
 }

@@ -2,37 +2,19 @@ package api_test
 
 import (
 	"encoding/json"
-	"net"
 	"net/url"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"tracecraft/engine"
 	"tracecraft/printing"
+	"tracecraft/printing/printingtest"
 )
 
 // Review 4 of item codes and scan pages (issue 11), over HTTP: each test failed before its fix.
-
-// stubJobs waits for the printer stub's n-th job (1-based) and gives it.
-func stubJobs(t *testing.T, p *printerStub, n int) string {
-	t.Helper()
-	for range 500 {
-		p.mu.Lock()
-		if len(p.jobs) >= n {
-			j := p.jobs[n-1]
-			p.mu.Unlock()
-			return j
-		}
-		p.mu.Unlock()
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatalf("the printer received %d jobs; want %d", len(p.jobs), n)
-	return ""
-}
 
 var snPattern = regexp.MustCompile(`SN ([0-9A-Z]{12})`)
 
@@ -52,9 +34,9 @@ func TestCodesReview4_2(t *testing.T) {
 	def["elements"] = []map[string]any{{"id": "sn", "type": "text", "x": 2, "y": 2, "w": 50, "h": 5, "text": "SN {{code.serial}}"}}
 	f.admin.Do("POST", base, def, 201, nil)
 	f.admin.Do("POST", base+"/unit/publish", nil, 201, nil)
-	stub := newPrinterStub(t)
+	stub := printingtest.NewPrinter(t)
 	f.admin.Do("PUT", "/api/v1/admin/printers", map[string]any{"rev": 0, "printers": []map[string]any{
-		{"name": "ok", "host": "127.0.0.1", "port": stub.ln.Addr().(*net.TCPAddr).Port, "language": "tspl", "dpi": 203},
+		{"name": "ok", "host": "127.0.0.1", "port": stub.Port(), "language": "tspl", "dpi": 203},
 	}}, 200, nil)
 	issue := func(lotNo string, n int) (string, printing.Issuance, []string) {
 		t.Helper()
@@ -88,7 +70,7 @@ func TestCodesReview4_2(t *testing.T) {
 	f.admin.Do("POST", "/api/v1/apps/plant/codes/"+all[0]+"/void", printing.ActInput{Reason: "标签破损"}, 200, nil)
 	var job printing.Job
 	f.admin.Do("POST", base+"/unit/print", printing.PrintInput{Records: []string{lot}, Issuance: is.ID, Output: "printer", Printer: "ok"}, 200, &job)
-	got := sent(stubJobs(t, stub, 1))
+	got := sent(string(stub.Job(t, 0)))
 	if job.Labels != 28 || strings.Join(got, ",") != strings.Join(all[12:], ",") {
 		t.Fatalf("the next print: %d labels, %d serials; want codes 12…39 (28): first %v", job.Labels, len(got), got[:min(3, len(got))])
 	}
@@ -106,7 +88,7 @@ func TestCodesReview4_2(t *testing.T) {
 	lot2, is2, all2 := issue("L-SMALL", 10)
 	f.admin.Do("POST", "/api/v1/apps/plant/codes/"+all2[4]+"/void", printing.ActInput{Reason: "测试"}, 200, nil)
 	f.admin.Do("POST", base+"/unit/print", printing.PrintInput{Records: []string{lot2}, Issuance: is2.ID, Output: "printer", Printer: "ok"}, 200, &job)
-	got = sent(stubJobs(t, stub, 2))
+	got = sent(string(stub.Job(t, 1)))
 	want := append(append([]string{}, all2[:4]...), all2[5:]...)
 	if strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Fatalf("printed %v; want all but the void", got)

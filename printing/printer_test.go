@@ -15,61 +15,8 @@ import (
 
 	"tracecraft/engine"
 	"tracecraft/engine/store/storetest"
+	"tracecraft/printing/printingtest"
 )
-
-// recorder is a label printer on loopback: it accepts connections and keeps the bytes of each.
-type recorder struct {
-	ln   net.Listener
-	mu   sync.Mutex
-	jobs [][]byte
-	wg   sync.WaitGroup
-}
-
-func newRecorder(t *testing.T) *recorder {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &recorder{ln: ln}
-	r.wg.Add(1)
-	go func() {
-		defer r.wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			b, _ := io.ReadAll(c)
-			c.Close()
-			r.mu.Lock()
-			r.jobs = append(r.jobs, b)
-			r.mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() { ln.Close(); r.wg.Wait() })
-	return r
-}
-
-func (r *recorder) port() int { return r.ln.Addr().(*net.TCPAddr).Port }
-
-// wait returns the n-th job once its connection is closed (the sender closes before Print
-// returns, the recorder then finishes reading).
-func (r *recorder) wait(t *testing.T, n int) []byte {
-	t.Helper()
-	for range 500 {
-		r.mu.Lock()
-		if len(r.jobs) > n {
-			b := r.jobs[n]
-			r.mu.Unlock()
-			return b
-		}
-		r.mu.Unlock()
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatalf("job %d never arrived", n)
-	return nil
-}
 
 // zeros reads as an endless run of zero bytes.
 type zeros struct{}
@@ -103,11 +50,11 @@ func TestPrinterSendsGolden(t *testing.T) {
 	ctx := context.Background()
 	k := newPrinterKernel(t)
 	ps := NewPrinterSet(k, PrinterOptions{TempDir: t.TempDir()})
-	zebra, tsc := newRecorder(t), newRecorder(t)
+	zebra, tsc := printingtest.NewPrinter(t), printingtest.NewPrinter(t)
 	sys := engine.SystemPrincipal()
 	l, err := ps.Put(ctx, sys, PrinterList{Printers: []Printer{
-		{Name: "仓库1号", Host: "127.0.0.1", Port: zebra.port(), Language: "ZPL"},
-		{Name: "tsc-line2", Host: "localhost", Port: tsc.port(), Language: LangTSPL, DPI: 203, Timeout: 5},
+		{Name: "仓库1号", Host: "127.0.0.1", Port: zebra.Port(), Language: "ZPL"},
+		{Name: "tsc-line2", Host: "localhost", Port: tsc.Port(), Language: LangTSPL, DPI: 203, Timeout: 5},
 	}})
 	if err != nil {
 		t.Fatal(err)
@@ -128,7 +75,7 @@ func TestPrinterSendsGolden(t *testing.T) {
 		if i == 1 {
 			rec = tsc
 		}
-		got := rec.wait(t, 0)
+		got := rec.Job(t, 0)
 		one, err := os.ReadFile(filepath.Join("testdata", "golden", c.golden))
 		if err != nil {
 			t.Fatal(err)
@@ -195,11 +142,11 @@ func TestPrinterErrors(t *testing.T) {
 		}
 		mu.Unlock()
 	}()
-	rec := newRecorder(t)
+	rec := printingtest.NewPrinter(t)
 	_, err = ps.Put(ctx, sys, PrinterList{Printers: []Printer{
 		{Name: "dead", Host: "127.0.0.1", Port: deadPort, Language: LangZPL, Timeout: 2},
 		{Name: "stuck", Host: "127.0.0.1", Port: stuck.Addr().(*net.TCPAddr).Port, Language: LangTSPL, Timeout: 1},
-		{Name: "ok", Host: "127.0.0.1", Port: rec.port(), Language: LangZPL},
+		{Name: "ok", Host: "127.0.0.1", Port: rec.Port(), Language: LangZPL},
 	}})
 	if err != nil {
 		t.Fatal(err)
@@ -240,10 +187,8 @@ func TestPrinterErrors(t *testing.T) {
 		t.Fatalf("unprintable template: %v", err)
 	}
 	time.Sleep(50 * time.Millisecond)
-	rec.mu.Lock()
-	defer rec.mu.Unlock()
-	if len(rec.jobs) != 0 {
-		t.Fatalf("a refused job reached the printer: %q", rec.jobs)
+	if n := rec.Count(); n != 0 {
+		t.Fatalf("a refused job reached the printer: %d jobs", n)
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"tracecraft/engine"
+	"tracecraft/printing/printingtest"
 )
 
 // Tests of the fourth review of the printing engine (issue 11): one per finding.
@@ -111,12 +112,12 @@ func TestPrintingReview4_2(t *testing.T) {
 	}
 
 	k := newPrinterKernel(t)
-	rec := newRecorder(t)
+	rec := printingtest.NewPrinter(t)
 	ps := NewPrinterSet(k, PrinterOptions{TempDir: t.TempDir(), ReadFile: func(context.Context, *engine.Principal, string, string) ([]byte, error) {
 		return bomb, nil
 	}})
 	sys := engine.SystemPrincipal()
-	if _, err := ps.Put(ctx, sys, PrinterList{Printers: []Printer{{Name: "p", Host: "127.0.0.1", Port: rec.port(), Language: LangZPL}}}); err != nil {
+	if _, err := ps.Put(ctx, sys, PrinterList{Printers: []Printer{{Name: "p", Host: "127.0.0.1", Port: rec.Port(), Language: LangZPL}}}); err != nil {
 		t.Fatal(err)
 	}
 	_, err = ps.Print(ctx, sys, "food", "p", def, pagesOf(d), PrintOptions{})
