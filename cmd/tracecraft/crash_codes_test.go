@@ -2,11 +2,9 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
-	"path/filepath"
 	"sort"
 	"sync"
 	"syscall"
@@ -25,13 +23,7 @@ import (
 // stored issuance has exactly one audit entry that is not voided, and issuing goes on after
 // the restart without reusing a number.
 func TestKillDuringCodeIssuance(t *testing.T) {
-	if testing.Short() {
-		t.Skip("skipped with -short: it builds and runs the binary")
-	}
-	data := filepath.Join(t.TempDir(), "d")
-	addr := freePort(t)
-	s := startServer(t, data, addr)
-	token := s.login()
+	s, data, token := startKillTest(t)
 	s.must("POST", "/api/v1/apps", token, map[string]any{"key": "plant", "name": map[string]string{"zh-CN": "工厂"}}, 201)
 	lotForm := map[string]any{
 		"key": "lot", "name": map[string]string{"zh-CN": "生产批"},
@@ -80,7 +72,7 @@ func TestKillDuringCodeIssuance(t *testing.T) {
 		t.Fatalf("only %d issuances acknowledged before the kill: %s", len(done), s.out)
 	}
 
-	s = startServer(t, data, addr)
+	s = startServer(t, data, s.addr)
 	token = s.login()
 	lc := s.must("GET", codes, token, nil, 200)
 	listed := map[string]float64{}
@@ -128,35 +120,8 @@ func TestKillDuringCodeIssuance(t *testing.T) {
 func crashCheckCodeAudit(t *testing.T, s *server, token string, stored map[string]float64) {
 	t.Helper()
 	issues := map[string]int{}
-	var entries []map[string]any
-	voided := map[string]bool{}
-	before := ""
-	for {
-		path := "/api/v1/audit?limit=500"
-		if before != "" {
-			path += "&before=" + before
-		}
-		st, out := s.callList("GET", path, token)
-		if st != 200 {
-			t.Fatalf("list audit: %d", st)
-		}
-		if len(out) == 0 {
-			break
-		}
-		for _, e := range out {
-			switch e["action"] {
-			case "codes.issue":
-				entries = append(entries, e)
-			case "audit.void":
-				voided[e["target"].(string)] = true
-			}
-			before = fmt.Sprintf("%.0f", e["seq"].(float64))
-		}
-	}
+	entries, _ := s.liveAudit(t, token, "codes.issue")
 	for _, e := range entries {
-		if voided[fmt.Sprintf("%016.0f", e["seq"].(float64))] {
-			continue
-		}
 		id := e["target"].(string)
 		if _, ok := stored[id]; !ok {
 			t.Errorf("audit entry %v says issuance %s was made, but it is not stored", e["seq"], id)

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -50,13 +49,7 @@ func (s *server) startImport(token string, file []byte) string {
 // killed right after it is done: all its rows stay, each with its entry and its flow (its events
 // are delivered after the restart).
 func TestKillMidImportAllOrNone(t *testing.T) {
-	if testing.Short() {
-		t.Skip("skipped with -short: it builds and runs the binary")
-	}
-	data := filepath.Join(t.TempDir(), "d")
-	addr := freePort(t)
-	s := startServer(t, data, addr)
-	token := s.login()
+	s, data, token := startKillTest(t)
 	s.plantWithFlow(token, "lots", "批次", []string{"name"}, map[string]any{
 		"no":   map[string]any{"x-type": "autonumber", "x-label": map[string]string{"zh-CN": "编号"}, "x-options": map[string]any{"pattern": "L{seq:6}"}},
 		"name": map[string]any{"x-type": "text", "x-label": map[string]string{"zh-CN": "名称"}},
@@ -94,7 +87,7 @@ func TestKillMidImportAllOrNone(t *testing.T) {
 	_ = s.cmd.Wait()
 	t.Logf("killed the server with %v of %d rows written", written, rows)
 
-	s = startServer(t, data, addr)
+	s = startServer(t, data, s.addr)
 	token = s.login()
 	out := s.must("GET", job, token, nil, 200)
 	stored := crashStoredRecordsOf(t, s, token, "lots")
@@ -158,7 +151,7 @@ func TestKillMidImportAllOrNone(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = s.cmd.Wait()
-	s = startServer(t, data, addr)
+	s = startServer(t, data, s.addr)
 	token = s.login()
 	after := crashStoredRecordsOf(t, s, token, "lots")
 	if len(after) != len(stored)+small {

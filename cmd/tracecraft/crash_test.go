@@ -70,6 +70,19 @@ type server struct {
 	out  *bytes.Buffer
 }
 
+// startKillTest starts the real binary on a fresh data folder and signs in as the
+// administrator, as every kill test does (skipped with -short: it builds and runs the binary);
+// startServer(t, data, s.addr) starts it again after a kill.
+func startKillTest(t *testing.T) (s *server, data, token string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("skipped with -short: it builds and runs the binary")
+	}
+	data = filepath.Join(t.TempDir(), "d")
+	s = startServer(t, data, freePort(t))
+	return s, data, s.login()
+}
+
 func startServer(t *testing.T, data, addr string) *server {
 	t.Helper()
 	cmd := exec.Command(binary(t), "serve", "--addr", addr, "--data", data)
@@ -185,13 +198,7 @@ func (s *server) plantWithFlow(token, key, name string, required []string, props
 // flow instance, no entry claims a create that is not stored unless it was voided, and audit
 // verify fails on a record revision written behind the log's back.
 func TestKillLosesNoAcknowledgedWrite(t *testing.T) {
-	if testing.Short() {
-		t.Skip("skipped with -short: it builds and runs the binary")
-	}
-	data := filepath.Join(t.TempDir(), "d")
-	addr := freePort(t)
-	s := startServer(t, data, addr)
-	token := s.login()
+	s, data, token := startKillTest(t)
 	s.plantWithFlow(token, "receipt", "收货", []string{"qty"}, map[string]any{
 		"lot": map[string]any{"x-type": "autonumber", "x-label": map[string]string{"zh-CN": "批次"}, "x-options": map[string]any{"pattern": "RM{yyMMdd}{seq:5}", "reset": "day"}},
 		"qty": map[string]any{"x-type": "number", "x-label": map[string]string{"zh-CN": "数量"}, "minimum": 0},
@@ -234,7 +241,7 @@ func TestKillLosesNoAcknowledgedWrite(t *testing.T) {
 	}
 	t.Logf("%d writes acknowledged before SIGKILL", len(done))
 
-	s = startServer(t, data, addr)
+	s = startServer(t, data, s.addr)
 	token = s.login()
 	lots := map[string]bool{}
 	for _, a := range done {
@@ -321,8 +328,31 @@ func crashCheckAudit(t *testing.T, s *server, token string, stored map[string]bo
 // crashCheckAuditOf is crashCheckAudit for the records of plant/form.
 func crashCheckAuditOf(t *testing.T, s *server, token, form string, stored map[string]bool) {
 	t.Helper()
-	creates := map[string][]string{} // target → seqs
-	voided := map[string]bool{}      // seq (zero-padded) → voided
+	entries, voided := s.liveAudit(t, token, "record.create")
+	live := map[string]int{}
+	for _, e := range entries {
+		target := e["target"].(string)
+		live[target]++
+		id, ok := strings.CutPrefix(target, "plant/"+form+"/")
+		if ok && !stored[id] {
+			t.Errorf("audit entry %.0f says record %s was created, but it is not stored and the entry is not voided", e["seq"], id)
+		}
+	}
+	for id := range stored {
+		if n := live["plant/"+form+"/"+id]; n != 1 {
+			t.Errorf("record %s has %d record.create audit entries, want exactly 1", id, n)
+		}
+	}
+	t.Logf("%d audit entries voided at start-up (writes the kill cut between entry and record)", voided)
+}
+
+// liveAudit pages through the whole audit log and returns its entries of action that no
+// audit.void entry voids (start-up voids the entries of writes a kill cut short), and how many
+// audit.void entries there are.
+func (s *server) liveAudit(t *testing.T, token, action string) ([]map[string]any, int) {
+	t.Helper()
+	var entries []map[string]any
+	voided := map[string]bool{} // seq (zero-padded) → voided
 	before := ""
 	for {
 		path := "/api/v1/audit?limit=500"
@@ -337,36 +367,22 @@ func crashCheckAuditOf(t *testing.T, s *server, token, form string, stored map[s
 			break
 		}
 		for _, e := range out {
-			seq := fmt.Sprintf("%016.0f", e["seq"].(float64))
 			switch e["action"] {
-			case "record.create":
-				target := e["target"].(string)
-				creates[target] = append(creates[target], seq)
+			case action:
+				entries = append(entries, e)
 			case "audit.void":
 				voided[e["target"].(string)] = true
 			}
 			before = fmt.Sprintf("%.0f", e["seq"].(float64))
 		}
 	}
-	live := map[string]int{}
-	for target, seqs := range creates {
-		for _, seq := range seqs {
-			if voided[seq] {
-				continue
-			}
-			live[target]++
-			id, ok := strings.CutPrefix(target, "plant/"+form+"/")
-			if ok && !stored[id] {
-				t.Errorf("audit entry %s says record %s was created, but it is not stored and the entry is not voided", seq, id)
-			}
+	live := entries[:0]
+	for _, e := range entries {
+		if !voided[fmt.Sprintf("%016.0f", e["seq"].(float64))] {
+			live = append(live, e)
 		}
 	}
-	for id := range stored {
-		if n := live["plant/"+form+"/"+id]; n != 1 {
-			t.Errorf("record %s has %d record.create audit entries, want exactly 1", id, n)
-		}
-	}
-	t.Logf("%d audit entries voided at start-up (writes the kill cut between entry and record)", len(voided))
+	return live, len(voided)
 }
 
 // crashCheckFlows waits until the bus has started the flow on every stored record, and checks it
