@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"tracecraft/engine"
+	"tracecraft/engine/enginetest"
 	"tracecraft/engine/store"
 	"tracecraft/engine/store/storetest"
 	"tracecraft/forms"
@@ -84,15 +85,7 @@ func newCodesEnvKeyed(t testing.TB, st *store.Store, seed bool, auditKey []byte)
 		Auth: engine.AuthOptions{Argon2: engine.Argon2Params{Memory: 64, Time: 1, Threads: 1}}})
 	fs := forms.New(k, forms.Options{})
 	codes := NewCodes(k, CodesOptions{Base: "https://t.example.cn", Now: clock.Now})
-	if err := k.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = k.Scheduler.Stop(ctx)
-		_ = k.Bus.Close(ctx)
-	})
+	enginetest.Start(t, k)
 	e := &codesEnv{ctx: ctx, st: st, k: k, fs: fs, codes: codes, clock: clock}
 	if seed {
 		e.seed(t)

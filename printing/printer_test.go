@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"tracecraft/engine"
+	"tracecraft/engine/enginetest"
 	"tracecraft/engine/store/storetest"
 	"tracecraft/printing/printingtest"
 )
@@ -31,15 +32,7 @@ func newPrinterKernel(t *testing.T) *engine.Kernel {
 	st := storetest.OpenEmbedded(t, storetest.TempDir(t))
 	k := engine.NewKernel(st, engine.KernelOptions{Log: storetest.Quiet,
 		Auth: engine.AuthOptions{Argon2: engine.Argon2Params{Memory: 64, Time: 1, Threads: 1}}})
-	if err := k.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = k.Scheduler.Stop(ctx)
-		_ = k.Bus.Close(ctx)
-	})
+	enginetest.Start(t, k)
 	return k
 }
 

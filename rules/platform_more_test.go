@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"tracecraft/engine"
+	"tracecraft/engine/enginetest"
 	"tracecraft/engine/store"
 	"tracecraft/engine/store/storetest"
 	"tracecraft/forms"
@@ -56,17 +57,8 @@ func newFullPlatform(t testing.TB, st *store.Store, clock *testClock, opts Optio
 	opts.SweepSpec, opts.WebhookSpec, opts.ScheduleSpec = "@yearly", "@yearly", "@yearly"
 	rs := New(k, opts)
 	if started {
-		if err := k.Start(ctx); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			_ = k.Bus.Drain(ctx)
-			_ = rs.Close(ctx)
-			_ = k.Scheduler.Stop(ctx)
-			_ = k.Bus.Close(ctx)
-		})
+		enginetest.Start(t, k)
+		enginetest.DrainAtEnd(t, k, rs.Close)
 	}
 	return &fullEnv{testEnv: &testEnv{ctx: ctx, st: st, k: k, fs: fs, rs: rs, clock: clock}, ws: ws}
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"tracecraft/engine"
+	"tracecraft/engine/enginetest"
 	"tracecraft/engine/store"
 	"tracecraft/engine/store/storetest"
 	"tracecraft/forms"
@@ -52,15 +53,7 @@ func TestReview3_ChainDepthThroughWorkflow(t *testing.T) {
 			fs := forms.New(k, forms.Options{})
 			ws := New(k, Options{TimerSpec: "@yearly"})
 			rs := rules.New(k, rules.Options{SweepSpec: "@yearly", WebhookSpec: "@yearly"})
-			if err := k.Start(ctx); err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() {
-				c, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-				defer cancel()
-				_ = k.Scheduler.Stop(c)
-				_ = k.Bus.Close(c)
-			})
+			enginetest.Start(t, k)
 			sys := engine.SystemPrincipal()
 			if _, err := fs.CreateApp(ctx, sys, forms.AppInput{Key: "fs", Name: engine.Text{ZH: "食品厂"}}); err != nil {
 				t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"tracecraft/engine"
+	"tracecraft/engine/enginetest"
 	"tracecraft/engine/store"
 	"tracecraft/engine/store/storetest"
 	"tracecraft/forms"
@@ -130,16 +131,8 @@ func newTestPlatform(t testing.TB, st *store.Store, clock *testClock) *testEnv {
 	fs := forms.New(k, forms.Options{Now: clock.Now})
 	// The timer job is run by hand (RunDue, FireTimers): its own schedule never comes round.
 	wf := New(k, Options{Now: clock.Now, TimerSpec: "@yearly"})
-	if err := k.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = k.Bus.Drain(ctx)
-		_ = k.Scheduler.Stop(ctx)
-		_ = k.Bus.Close(ctx)
-	})
+	enginetest.Start(t, k)
+	enginetest.DrainAtEnd(t, k)
 	return &testEnv{ctx: ctx, st: st, k: k, fs: fs, wf: wf, clock: clock, users: map[string]*engine.Principal{}}
 }
 

@@ -24,3 +24,18 @@ func Start(t testing.TB, k *engine.Kernel) {
 		_ = k.Bus.Close(ctx)
 	})
 }
+
+// DrainAtEnd makes the end of the test, before the kernel stops (call it after Start), wait
+// until the bus has delivered every pending event and then close each of closers (an engine's
+// own queues, like the rules' webhook queue): nothing is left running into a removed data folder.
+func DrainAtEnd(t testing.TB, k *engine.Kernel, closers ...func(context.Context) error) {
+	t.Helper()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = k.Bus.Drain(ctx)
+		for _, c := range closers {
+			_ = c(ctx)
+		}
+	})
+}
