@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"tracecraft/api/apitest"
 )
 
 // ruleRuns is what the test reads of GET …/rules/{rule}/runs.
@@ -36,6 +38,34 @@ func (b *browser) clickShown(sel string) {
 	b.run("click "+sel, chromedp.Poll[chromedp.Void](js, chromedp.WithPollingInterval(100*time.Millisecond)), settled)
 }
 
+// rulesPlant is plantWithReceipt with the people of the rule editor's tests: ann, an analyst
+// (a designer of the app, not an administrator), and wang of the staff, who reads the receipts
+// (a notification reaches only readers of its record). filterable marks fields of the receipt
+// form x-filterable (indexed, for date triggers and matches) before it is published again.
+func rulesPlant(t *testing.T, filterable ...string) (*apitest.Server, *apitest.Client) {
+	t.Helper()
+	s, admin := plantWithReceipt(t)
+	admin.Do("PUT", "/api/v1/roles/analyst", map[string]any{"label": map[string]string{"zh-CN": "分析员"}, "rev": 0,
+		"grants": []map[string]any{{"app": "plant", "actions": []string{"app.read", "app.design"}}}}, 200, nil)
+	admin.Do("PUT", "/api/v1/roles/staff", map[string]any{"label": map[string]string{"zh-CN": "员工"}, "rev": 0,
+		"grants": []map[string]any{{"app": "plant", "actions": []string{"app.read"}}}}, 200, nil)
+	admin.Do("POST", "/api/v1/users", map[string]any{"username": "ann", "displayName": "分析员安", "roles": []string{"analyst"}, "password": "passw0rd-ann"}, 201, nil)
+	admin.Do("POST", "/api/v1/users", map[string]any{"username": "wang", "displayName": "质检王", "roles": []string{"staff"}, "password": "passw0rd-wang"}, 201, nil)
+	var form struct {
+		Rev   int64          `json:"rev"`
+		Draft map[string]any `json:"draft"`
+	}
+	admin.Do("GET", "/api/v1/apps/plant/forms/receipt", nil, 200, &form)
+	props := form.Draft["schema"].(map[string]any)["properties"].(map[string]any)
+	for _, f := range filterable {
+		props[f].(map[string]any)["x-filterable"] = true
+	}
+	form.Draft["permissions"] = map[string]any{"staff": map[string]any{"actions": []string{"read"}}, "analyst": map[string]any{"actions": []string{"create", "read", "update"}}}
+	admin.Do("PUT", fmt.Sprintf("/api/v1/apps/plant/forms/receipt?rev=%d", form.Rev), form.Draft, 200, nil)
+	admin.Do("POST", "/api/v1/apps/plant/forms/receipt/publish", nil, 201, nil)
+	return s, admin
+}
+
 // TestAnalystWritesARule (issue 10, rule editor): on the published receipt form, an analyst
 // (a designer of the app, not an administrator) opens 规则 from the app's navigation, makes a
 // new rule — 当 原料收货 的记录 新增 时, 如果 qty > 1000, 则 通知 wang — first typing a broken
@@ -52,22 +82,7 @@ func TestAnalystWritesARule(t *testing.T) {
 	screens := screensDir(t, "rule-editor")
 	t.Logf("screenshots: %s", screens)
 
-	s, admin := plantWithReceipt(t)
-	admin.Do("PUT", "/api/v1/roles/analyst", map[string]any{"label": map[string]string{"zh-CN": "分析员"}, "rev": 0,
-		"grants": []map[string]any{{"app": "plant", "actions": []string{"app.read", "app.design"}}}}, 200, nil)
-	admin.Do("PUT", "/api/v1/roles/staff", map[string]any{"label": map[string]string{"zh-CN": "员工"}, "rev": 0,
-		"grants": []map[string]any{{"app": "plant", "actions": []string{"app.read"}}}}, 200, nil)
-	admin.Do("POST", "/api/v1/users", map[string]any{"username": "ann", "displayName": "分析员安", "roles": []string{"analyst"}, "password": "passw0rd-ann"}, 201, nil)
-	admin.Do("POST", "/api/v1/users", map[string]any{"username": "wang", "displayName": "质检王", "roles": []string{"staff"}, "password": "passw0rd-wang"}, 201, nil)
-	// The staff role (wang's) reads the receipts: a notification reaches only readers of its record.
-	var form struct {
-		Rev   int64          `json:"rev"`
-		Draft map[string]any `json:"draft"`
-	}
-	admin.Do("GET", "/api/v1/apps/plant/forms/receipt", nil, 200, &form)
-	form.Draft["permissions"] = map[string]any{"staff": map[string]any{"actions": []string{"read"}}, "analyst": map[string]any{"actions": []string{"create", "read", "update"}}}
-	admin.Do("PUT", fmt.Sprintf("/api/v1/apps/plant/forms/receipt?rev=%d", form.Rev), form.Draft, 200, nil)
-	admin.Do("POST", "/api/v1/apps/plant/forms/receipt/publish", nil, 201, nil)
+	s, admin := rulesPlant(t)
 	var sample struct {
 		ID string `json:"id"`
 	}

@@ -67,25 +67,7 @@ func TestAnalystSchedulesARule(t *testing.T) {
 	screens := screensDir(t, "rule-schedule")
 	t.Logf("screenshots: %s", screens)
 
-	s, admin := plantWithReceipt(t)
-	admin.Do("PUT", "/api/v1/roles/analyst", map[string]any{"label": map[string]string{"zh-CN": "分析员"}, "rev": 0,
-		"grants": []map[string]any{{"app": "plant", "actions": []string{"app.read", "app.design"}}}}, 200, nil)
-	admin.Do("PUT", "/api/v1/roles/staff", map[string]any{"label": map[string]string{"zh-CN": "员工"}, "rev": 0,
-		"grants": []map[string]any{{"app": "plant", "actions": []string{"app.read"}}}}, 200, nil)
-	admin.Do("POST", "/api/v1/users", map[string]any{"username": "ann", "displayName": "分析员安", "roles": []string{"analyst"}, "password": "passw0rd-ann"}, 201, nil)
-	admin.Do("POST", "/api/v1/users", map[string]any{"username": "wang", "displayName": "质检王", "roles": []string{"staff"}, "password": "passw0rd-wang"}, 201, nil)
-	var form struct {
-		Rev   int64          `json:"rev"`
-		Draft map[string]any `json:"draft"`
-	}
-	admin.Do("GET", "/api/v1/apps/plant/forms/receipt", nil, 200, &form)
-	props := form.Draft["schema"].(map[string]any)["properties"].(map[string]any)
-	for _, f := range []string{"expiry", "material"} {
-		props[f].(map[string]any)["x-filterable"] = true
-	}
-	form.Draft["permissions"] = map[string]any{"staff": map[string]any{"actions": []string{"read"}}, "analyst": map[string]any{"actions": []string{"create", "read", "update"}}}
-	admin.Do("PUT", fmt.Sprintf("/api/v1/apps/plant/forms/receipt?rev=%d", form.Rev), form.Draft, 200, nil)
-	admin.Do("POST", "/api/v1/apps/plant/forms/receipt/publish", nil, 201, nil)
+	s, admin := rulesPlant(t, "expiry", "material")
 	if res := admin.Raw("POST", "/api/v1/apps/plant/flows", "application/json", []byte(recheckFlow)); res.Status != 201 {
 		t.Fatalf("create flow: %d %s", res.Status, res.Body)
 	}
