@@ -265,7 +265,8 @@ func TestAnalystDesignsALabel(t *testing.T) {
 		}
 		b.waitText(`[data-test="codes-totals"]`, "已打印 110")
 
-		// 补打 records a reprint of a serial with its reason; 作废 voids one (a code issued apart).
+		// 补打 prints a serial's label again — the print dialog asks the reason and downloads a
+		// PDF of that one label — and the reprint is counted; 作废 voids one (a code issued apart).
 		var first, spare struct {
 			FirstSerial string `json:"firstSerial"`
 		}
@@ -280,8 +281,23 @@ func TestAnalystDesignsALabel(t *testing.T) {
 		b.run("reload", chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS(`[data-test="codes-table"]`)))
 		b.waitText(`[data-test="codes-totals"]`, "已发 111")
 		b.run("reprint the first", b.typeInto(field("codes-serial"), first.FirstSerial), b.typeInto(field("codes-reason"), "标签污损"),
-			chromedp.Click(chromedp.CSS(`[data-test="codes-reprint"]`)))
+			chromedp.Click(chromedp.CSS(`[data-test="codes-reprint"]`)), chromedp.WaitVisible(chromedp.CSS(`[data-test="print-serials"]`)), settled)
+		b.waitText(`[data-test="print-serials"]`, first.FirstSerial)
+		if v := b.value(field("print-reason")); v != "标签污损" {
+			t.Fatalf("the reprint's reason is %q", v)
+		}
+		b.shot("11a-reprint-dialog")
+		reprints := t.TempDir()
+		b.run("reprint to a PDF", chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+			_, err := chromedp.Call(ctx, cdpbrowser.SetDownloadBehavior, cdpbrowser.SetDownloadBehaviorParams{Behavior: cdpbrowser.SetDownloadBehaviorBehaviorAllow, DownloadPath: reprints})
+			return err
+		}), chromedp.Click(chromedp.CSS(`[data-test="print-go"]`)))
+		reprinted := waitDownload(t, reprints, ".pdf")
+		if info, err := exec.Command("pdfinfo", reprinted).CombinedOutput(); err != nil || !regexp.MustCompile(`(?m)^Pages:\s+1$`).Match(info) {
+			t.Fatalf("the reprint's PDF is not one label: %v\n%s", err, info)
+		}
 		b.waitText(`[data-test="codes-totals"]`, "补打 1")
+		b.run("the dialog closes", noOverlay)
 		b.run("void the spare", b.typeInto(field("codes-serial"), spare.FirstSerial), b.typeInto(field("codes-reason"), "多发"),
 			chromedp.Click(chromedp.CSS(`[data-test="codes-void"]`)), chromedp.WaitVisible(chromedp.CSS(`.el-message-box__btns .el-button--primary`)), settled,
 			chromedp.Click(chromedp.CSS(`.el-message-box__btns .el-button--primary`)))

@@ -33,6 +33,20 @@ export interface TemplateVersion {
   publishedAt: string
 }
 
+/**
+ * FormTemplate is printing.FormTemplate: a published print template of a form as its readers
+ * see it (GET …/forms/{form}/print-templates): what the print dialog offers an operator.
+ */
+export interface FormTemplate {
+  key: string
+  name: { 'zh-CN'?: string; en?: string }
+  kind: string
+  /** repeat is what one label is made for: record, row or code. */
+  repeat: string
+  version: number
+  page: { width: number; height: number }
+}
+
 /** Printer is printing.PrinterInfo: a configured label printer one may print to. */
 export interface Printer {
   name: string
@@ -86,12 +100,17 @@ export interface CodeDetail {
   scans: number
 }
 
-/** PrintInput is the body of a print: records, the issuance of a per-code template, where to. */
+/**
+ * PrintInput is the body of a print: records, the issuance of a per-code template, where to;
+ * serials with a reason print those printed codes of the one record again (补打).
+ */
 export interface PrintInput {
   records: string[]
   issuance?: string
   output: 'pdf' | 'printer'
   printer?: string
+  serials?: string[]
+  reason?: string
 }
 
 /** FileAnswer is a file the server made: its bytes and the name to save it under. */
@@ -143,14 +162,21 @@ function isFile(x: FileAnswer | Record<string, unknown>): x is FileAnswer {
 export const labelsApi = {
   templates: (app: string) => request<DesignTemplate[]>('GET', `/api/v1/apps/${enc(app)}/print-templates`),
   /**
-   * publishedTemplates are the app's templates that have a published version (of form, when
-   * given). The list answer's published number is read again from each template when it says
-   * 0: the list carries the drafts' stored number, which a publish does not update.
+   * formTemplates are the form's published templates, for anyone who may read its records
+   * (operators too: the designers' list needs the design right).
    */
-  async publishedTemplates(app: string, form?: string): Promise<DesignTemplate[]> {
-    const all = (await labelsApi.templates(app)).filter((x) => !form || templateForm(x) === form)
-    const read = await Promise.all(all.map((x) => (x.published > 0 ? x : labelsApi.template(app, x.key).catch(() => x))))
-    return read.filter((x) => x.published > 0)
+  formTemplates: (app: string, form: string) => request<FormTemplate[]>('GET', `/api/v1/apps/${enc(app)}/forms/${enc(form)}/print-templates`),
+  /**
+   * publishedTemplates are the app's templates that have a published version, as FormTemplate,
+   * with their form, from the designers' list (the print dialog of 打印模板, where no form is
+   * chosen yet). The name and repeat are the draft's: the designer's own view.
+   */
+  async publishedTemplates(app: string): Promise<(FormTemplate & { form: string })[]> {
+    const list = await labelsApi.templates(app)
+    return list.filter((x) => x.published > 0).map((x) => ({
+      key: x.key, name: x.draft?.name ?? {}, kind: x.draft?.kind ?? 'label', repeat: x.draft?.repeat || 'record',
+      version: x.published, page: { width: x.draft?.page?.width ?? 0, height: x.draft?.page?.height ?? 0 }, form: templateForm(x),
+    }))
   },
   template: (app: string, key: string) => request<DesignTemplate>('GET', tplPath(app, key)),
   create: (app: string, def: TemplateDef) => request<DesignTemplate>('POST', `/api/v1/apps/${enc(app)}/print-templates`, { body: def }),
@@ -181,9 +207,6 @@ export const labelsApi = {
   code: (app: string, serial: string) => request<CodeDetail>('GET', `/api/v1/apps/${enc(app)}/codes/${enc(serial)}`),
   voidCode: (app: string, serial: string, reason: string) =>
     request<CodeDetail>('POST', `/api/v1/apps/${enc(app)}/codes/${enc(serial)}/void`, { body: { reason } }),
-  /** reprint records (audits) a reprint of the code; printing it again is a print of its issuance. */
-  reprint: (app: string, serial: string, reason: string) =>
-    request<{ id: string; issuance: string; n: number }>('POST', `/api/v1/apps/${enc(app)}/codes/${enc(serial)}/reprint`, { body: { reason } }),
   /** publicPage is where a code's QR leads a consumer. */
   publicPage: (serial: string) => `/t/${enc(serial)}`,
 }
