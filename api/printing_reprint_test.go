@@ -3,6 +3,7 @@ package api_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"image"
 	"image/png"
@@ -12,11 +13,14 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/makiuchi-d/gozxing"
 	zxqr "github.com/makiuchi-d/gozxing/qrcode"
 
+	"tracecraft/api/apitest"
 	"tracecraft/engine"
+	"tracecraft/forms"
 	"tracecraft/printing"
 )
 
@@ -266,4 +270,41 @@ func decodeQR(t *testing.T, img image.Image) string {
 		t.Fatalf("no QR code on the label: %v", err)
 	}
 	return res.GetText()
+}
+
+// BenchmarkReprintCodes: 1,000 printed codes of a lot reprinted in one print (each recorded
+// through Codes.Reprint), against printing the same 1,000 codes the first time, in the same
+// run: go test -run '^$' -bench ReprintCodes -benchtime 1x ./api/
+func BenchmarkReprintCodes(b *testing.B) {
+	admin := apitest.Start(b).Admin(b)
+	admin.Do("POST", "/api/v1/apps", forms.AppInput{Key: plantApp, Name: engine.Text{ZH: "工厂"}}, 201, nil)
+	admin.Do("POST", "/api/v1/apps/"+plantApp+"/forms", json.RawMessage(reprintLotDef), 201, nil)
+	admin.Do("POST", "/api/v1/apps/"+plantApp+"/forms/lot/publish", nil, 201, nil)
+	base := printBase("")
+	admin.Do("POST", base, reprintUnit("unit", "单品码"), 201, nil)
+	admin.Do("POST", base+"/unit/publish", nil, 201, nil)
+	lots := recordsPath(plantApp, "lot")
+	var first, again time.Duration
+	for i := 0; i < b.N; i++ {
+		var lot struct {
+			ID string `json:"id"`
+		}
+		admin.Do("POST", lots, map[string]any{"data": map[string]any{"lot_no": fmt.Sprint("B", i), "product": "奶酪"}}, 201, &lot)
+		var is printing.Issuance
+		admin.Do("POST", lots+"/"+lot.ID+"/codes", printing.IssueInput{Count: printing.MaxRecords, GTIN: "09501101530003"}, 201, &is)
+		var page printing.SerialPage
+		admin.Do("GET", lots+"/"+lot.ID+"/codes/"+is.ID+"/serials?limit=1000", nil, 200, &page)
+		serials := make([]string, 0, len(page.Items))
+		for _, it := range page.Items {
+			serials = append(serials, it.Serial)
+		}
+		t0 := time.Now()
+		admin.Do("POST", base+"/unit/print", printing.PrintInput{Records: []string{lot.ID}, Issuance: is.ID}, 200, nil)
+		t1 := time.Now()
+		admin.Do("POST", base+"/unit/print", printing.PrintInput{Records: []string{lot.ID}, Serials: serials, Reason: "bench"}, 200, nil)
+		first, again = first+t1.Sub(t0), again+time.Since(t1)
+	}
+	b.ReportMetric(first.Seconds()/float64(b.N), "s/print-1000")
+	b.ReportMetric(again.Seconds()/float64(b.N), "s/reprint-1000")
+	b.ReportMetric(again.Seconds()/first.Seconds(), "reprint/print")
 }
