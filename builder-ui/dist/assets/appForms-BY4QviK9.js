@@ -1,0 +1,1 @@
+var e=Symbol(`app`);function t(e){let t=[],n=new Map;for(let r of e){let e=r.draft?.group,i=e&&(e[`zh-CN`]||e.en)||``,a=n.get(i);a||(a={label:i?e:void 0,forms:[]},n.set(i,a),t.push(a)),a.forms.push(r)}return[...t.filter(e=>e.label),...t.filter(e=>!e.label)]}export{t as n,e as t};

@@ -1,1 +1,0 @@
-import"./index-DGWSC__V.js";

@@ -1,0 +1,3 @@
+function e(e,t){if(!t.line||!t.column)return null;let n=e.split(`
+`)[t.line-1];return n===void 0?null:{text:n,pad:` `.repeat(Math.max(0,Array.from(n).slice(0,t.column-1).length))}}function t(e,t){let n=e.split(`
+`),r=0;for(let e=0;e<(t.line??1)-1&&e<n.length;e++)r+=n[e].length+1;return r+Array.from(n[(t.line??1)-1]??``).slice(0,(t.column??1)-1).join(``).length}function n(e,n,r){if(!r?.line||!e)return;let i=t(n,r);e.focus(),e.setSelectionRange(i,Math.min(n.length,i+1))}export{n,e as t};

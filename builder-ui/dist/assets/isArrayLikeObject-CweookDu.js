@@ -1,1 +1,0 @@
-import{$t as e,Vt as t}from"./index-DGWSC__V.js";import{D as n,E as r,O as i}from"./css-BqDWmiJn.js";function a(e,t){return n(r(e,t,i),e+``)}function o(n){return e(n)&&t(n)}export{a as n,o as t};

@@ -1,1 +1,0 @@
-import{nn as e}from"./index-DGWSC__V.js";var t=t=>[``,...e].includes(t);export{t};
