@@ -121,9 +121,6 @@ func TestOperatorListsAndPrintsPublishedTemplates(t *testing.T) {
 // naming it, and nothing is recorded.
 func TestReprintPrintsTheLabel(t *testing.T) {
 	needPoppler(t)
-	if _, err := exec.LookPath("pdftoppm"); err != nil {
-		t.Skip("pdftoppm is missing (poppler-utils)")
-	}
 	f := newFixture(t)
 	f.publishForm(t, plantApp, reprintLotDef)
 	base := printBase("")

@@ -302,7 +302,7 @@ func TestPrintAction(t *testing.T) {
 // needPoppler skips where poppler-utils are missing, except in CI (which installs them).
 func needPoppler(t *testing.T) {
 	t.Helper()
-	for _, tool := range []string{"pdfinfo", "pdftotext"} {
+	for _, tool := range []string{"pdfinfo", "pdftotext", "pdftoppm"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			if os.Getenv("CI") == "true" {
 				t.Fatalf("%s is missing (poppler-utils)", tool)
