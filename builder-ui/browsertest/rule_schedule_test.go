@@ -175,7 +175,9 @@ func TestAnalystSchedulesARule(t *testing.T) {
 		b.run("add another", chromedp.Click(chromedp.CSS(`[data-test="add-action"]`)))
 		b.clickShown(`[data-test="add-action-update_records"]`)
 		b.pickOption(`[data-test="action-1"] [data-test="update-form"]`, "原料收货")
-		b.run("a filter", chromedp.Click(chromedp.CSS(`[data-test="update-match-1-add"]`)), chromedp.WaitVisible(chromedp.CSS(`[data-test="update-match-1-row-0"]`)))
+		// 添加条件 is enabled once the target form's indexed fields are in (slow under load).
+		b.run("a filter", chromedp.WaitVisible(chromedp.CSS(`[data-test="update-match-1-add"]:not([disabled])`)),
+			chromedp.Click(chromedp.CSS(`[data-test="update-match-1-add"]`)), chromedp.WaitVisible(chromedp.CSS(`[data-test="update-match-1-row-0"]`)))
 		b.pickOption(`[data-test="update-match-1-field-0"]`, "原料")
 		b.run("the same material", b.typeInto(`[data-test="update-match-1-value-0"]`, "record.material"))
 		b.run("a value", chromedp.Click(chromedp.CSS(`[data-test="update-values-1-add"]`)), chromedp.WaitVisible(chromedp.CSS(`[data-test="update-values-1-row-0"]`)))
