@@ -335,6 +335,29 @@ func (b *browser) drag(from, to, where string) {
 			}
 			time.Sleep(40 * time.Millisecond)
 		}
+		// Dropping at the end of a list: the drag's placeholder (.dz-ghost) must be in that list
+		// before the button is let go. Under load the page may not have followed the pointer yet,
+		// so it is nudged (as a hand does) until the placeholder is there, for up to 5 s.
+		if where == "end" {
+			inside := fmt.Sprintf(`(() => { const el = document.querySelector(%q); return !!el && !!el.querySelector('.dz-ghost') })()`, to)
+			for i := 0; i < 100; i++ {
+				ok, err := chromedp.Evaluate[bool](inside)(ctx, t)
+				if err != nil {
+					return err
+				}
+				if ok {
+					break
+				}
+				if dst, err = chromedp.Evaluate[[]float64](point(to, where))(ctx, t); err != nil {
+					return err
+				}
+				x, y = dst[0]+float64(i%2), dst[1]
+				if err := mouse(chromedp.MouseMoved, x, y, func(p *input.DispatchMouseEventParams) { p.Buttons = 1 }); err != nil {
+					return err
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+		}
 		time.Sleep(120 * time.Millisecond)
 		return mouse(chromedp.MouseReleased, x, y, chromedp.ClickCount(1))
 	}))
