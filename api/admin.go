@@ -111,6 +111,10 @@ func (s *Server) adminRoutes() []Route {
 				}
 				return c.JSON(OK{OK: true})
 			}},
+		{Method: "GET", Path: "/api/v1/admin/actions", Tag: "admin", Action: admin, Summary: "The actions a role's grant may give (the ones the server checks), with their labels and where each applies: the platform, an app", Out: []engine.GrantAction{},
+			Handle: func(c *fiber.Ctx, p *engine.Principal) error {
+				return c.JSON(engine.GrantActions())
+			}},
 		{Method: "GET", Path: "/api/v1/roles", Tag: "admin", Action: admin, Summary: "List roles", Out: []engine.Role{},
 			Handle: func(c *fiber.Ctx, p *engine.Principal) error {
 				roles, err := a.ListRoles(c.UserContext())

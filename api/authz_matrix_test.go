@@ -214,7 +214,7 @@ func classify(r api.Route) routeClass {
 		return classPublic
 	case strings.HasPrefix(p, "/api/v1/users"), strings.HasPrefix(p, "/api/v1/roles"),
 		strings.HasPrefix(p, "/api/v1/departments") && r.Method != "GET", strings.HasPrefix(p, "/api/v1/audit"),
-		strings.HasPrefix(p, "/api/v1/admin"), // label printers and their 测试打印 (…/admin/printers/:name/test) too
+		strings.HasPrefix(p, "/api/v1/admin"), // label printers and their 测试打印 (…/admin/printers/:name/test), the grantable actions too
 		p == "/api/v1/apps" && r.Method == "POST":
 		return classAdmin
 	case strings.HasPrefix(p, "/api/v1/me"), strings.HasPrefix(p, "/api/v1/inbox"),
