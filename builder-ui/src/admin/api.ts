@@ -43,6 +43,13 @@ export interface Grant {
   actions: string[]
 }
 
+/** GrantAction is engine.GrantAction: an action a role may grant, and where it applies. */
+export interface GrantAction {
+  id: string
+  label: Text
+  on: ('platform' | 'app')[]
+}
+
 /** Role is engine.Role. */
 export interface Role {
   name: string
@@ -125,6 +132,8 @@ export const adminApi = {
   revokeSessions: (username: string) => request<{ ok: boolean }>('POST', `/api/v1/users/${enc(username)}/revoke-sessions`),
 
   roles: () => request<Role[]>('GET', '/api/v1/roles'),
+  /** grantActions lists the actions a role may grant (GET /api/v1/admin/actions). */
+  grantActions: () => request<GrantAction[]>('GET', '/api/v1/admin/actions'),
   /** putRole creates a role (rev 0) or changes one (its rev). */
   putRole: (r: Role) => request<Role>('PUT', `/api/v1/roles/${enc(r.name)}`, { body: r }),
   deleteRole: (name: string) => request<{ ok: boolean }>('DELETE', `/api/v1/roles/${enc(name)}`),

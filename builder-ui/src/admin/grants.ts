@@ -1,27 +1,29 @@
-// The actions a role's grant can give (the ones the server checks: engine/auth.go, and "*"
-// for every action), by where they apply: the platform (app "") or an app ("*": every app).
-import type { Grant } from './api'
+// The actions a role's grant can give come from the server (GET /api/v1/admin/actions: the
+// ones it checks, with labels and where each applies), so the role editor offers what the
+// server knows, not a copy of it kept here.
+import type { Grant, GrantAction } from './api'
 
-/** platformActions are granted with app "" (the platform itself). */
-export const platformActions = ['system.admin', '*'] as const
-/** appActions are granted on one app, or every app ("*"). */
-export const appActions = ['app.read', 'app.design', '*'] as const
+/** applies says where a grant on app gives its actions: the platform (app "") or an app (one, or "*": every app). */
+function applies(app: string): 'platform' | 'app' {
+  return app === '' ? 'platform' : 'app'
+}
 
-/** actionsFor lists the actions a grant on app may give, the ones it already has first if unknown. */
-export function actionsFor(g: Grant): string[] {
-  const known: readonly string[] = g.app === '' ? platformActions : appActions
+/** actionsFor lists the actions a grant on g.app may give (the catalogue's order), then any it already has that the catalogue lacks. */
+export function actionsFor(g: Grant, catalogue: readonly GrantAction[]): string[] {
+  const known = catalogue.filter((a) => a.on.includes(applies(g.app))).map((a) => a.id)
   return [...known, ...g.actions.filter((a) => !known.includes(a))]
 }
 
 /** toggle adds or removes an action of a grant, keeping the listed order. */
-export function toggle(g: Grant, action: string, on: boolean): Grant {
+export function toggle(g: Grant, action: string, on: boolean, catalogue: readonly GrantAction[]): Grant {
   const have = new Set(g.actions)
   if (on) have.add(action)
   else have.delete(action)
-  return { ...g, actions: actionsFor(g).filter((a) => have.has(a)) }
+  return { ...g, actions: actionsFor(g, catalogue).filter((a) => have.has(a)) }
 }
 
-/** actionKey is where an action's name is in the messages (admin.roles.action.KEY). */
-export function actionKey(a: string): string {
-  return a === '*' ? 'all' : a.replaceAll('.', '_')
+/** actionLabel is an action's label from the catalogue (in the language pick gives), else its id. */
+export function actionLabel(id: string, catalogue: readonly GrantAction[], pick: (t: GrantAction['label']) => string): string {
+  const a = catalogue.find((x) => x.id === id)
+  return (a && pick(a.label)) || id
 }

@@ -68,12 +68,6 @@ export default {
     delete: 'Delete role',
     deleteConfirm: 'Delete the role “{name}”?',
     deleted: 'Role {name} deleted',
-    action: {
-      all: 'Every action',
-      app_read: 'Use the app',
-      app_design: 'Design the app',
-      system_admin: 'Administer the system',
-    },
   },
   matrix: {
     app: 'App',

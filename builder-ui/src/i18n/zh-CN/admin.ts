@@ -68,12 +68,6 @@ export default {
     delete: '删除角色',
     deleteConfirm: '删除角色“{name}”？',
     deleted: '已删除角色 {name}',
-    action: {
-      all: '全部动作',
-      app_read: '使用应用',
-      app_design: '设计应用',
-      system_admin: '系统管理',
-    },
   },
   matrix: {
     app: '应用',
