@@ -109,6 +109,9 @@ func (g *schemaGen) schema(t reflect.Type) map[string]any {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
+	if s, ok := reflect.New(t).Elem().Interface().(interface{ OpenAPISchema() map[string]any }); ok {
+		return s.OpenAPISchema() // a type whose JSON is not its fields (workflow.SignatureRule)
+	}
 	switch t {
 	case timeType:
 		return map[string]any{"type": "string", "format": "date-time"}

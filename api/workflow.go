@@ -51,10 +51,13 @@ func (in *StartInput) Validate() error {
 	return nil
 }
 
-// BatchInput approves several tasks at once.
+// BatchInput approves several tasks at once. Signature is one handwritten signature (an image
+// the caller uploaded) put on every task's approval (使用同一签名批量审批); without it, tasks
+// whose node requires a signature are skipped (code signature_required).
 type BatchInput struct {
-	Tasks   []string `json:"tasks"`
-	Comment string   `json:"comment,omitempty"`
+	Tasks     []string `json:"tasks"`
+	Comment   string   `json:"comment,omitempty"`
+	Signature string   `json:"signature,omitempty"`
 }
 
 // Validate checks there are 1 to workflow.MaxBatch tasks.
@@ -143,7 +146,7 @@ func (s *Server) workflowRoutes() []Route {
 				if err := bind(c, &in); err != nil {
 					return err
 				}
-				res, err := w.BatchApprove(c.UserContext(), p, in.Tasks, in.Comment, langOf(c))
+				res, err := w.BatchApprove(c.UserContext(), p, in.Tasks, in.Comment, in.Signature, langOf(c))
 				if err != nil {
 					return err
 				}

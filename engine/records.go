@@ -46,6 +46,11 @@ type Records interface {
 	// index. Readers of the record may then download them, and they are not collected as
 	// orphans (uploads nothing holds are deleted after a day). Call it before storing the ids.
 	AttachFiles(ctx context.Context, p *Principal, app, form, id string, files []string) error
+	// FileMeta describes an uploaded file of app — who uploaded it, its type as sniffed from
+	// its bytes, its size — without checking any permission (an engine that asks for a
+	// person's own upload, such as a signature on a flow step, compares UploadedBy).
+	// ErrNotFound when app has no such file.
+	FileMeta(ctx context.Context, app, id string) (FileMeta, error)
 	// RecordCards gives what list cards of other engines (inbox items) may show of records of
 	// one form: for each id that is found, VisibleFields' view and the values of the title
 	// field and of the fields a card may summarise, as text, limited to that view. The form is
@@ -89,6 +94,16 @@ type Records interface {
 	// with times and the states' labels — no field values, so a public page may show it. At
 	// most limit entries (the newest are dropped). It checks no permission.
 	StatusHistory(ctx context.Context, app, form, id string, limit int) ([]StatusChange, error)
+}
+
+// FileMeta describes an uploaded file (Records.FileMeta).
+type FileMeta struct {
+	ID         string    `json:"id"`
+	Name       string    `json:"name"`
+	Size       int64     `json:"size"`
+	Type       string    `json:"type"` // MIME type sniffed from the bytes at upload
+	UploadedBy string    `json:"uploadedBy"`
+	UploadedAt time.Time `json:"uploadedAt"`
 }
 
 // Record actions RecordAllows knows.

@@ -81,6 +81,15 @@ func (a recordsAPI) AttachFiles(ctx context.Context, p *engine.Principal, app, f
 	return a.s.attachToFlow(ctx, p, app, form, id, files)
 }
 
+// FileMeta describes an uploaded file of app, checking no permission.
+func (a recordsAPI) FileMeta(ctx context.Context, app, id string) (engine.FileMeta, error) {
+	f, err := lookup{a.s}.File(ctx, app, id) // store.ErrNotFound is engine.ErrNotFound
+	if err != nil {
+		return engine.FileMeta{}, fmt.Errorf("file %s: %w", id, err)
+	}
+	return engine.FileMeta{ID: f.ID, Name: f.Name, Size: f.Size, Type: f.Type, UploadedBy: f.UploadedBy, UploadedAt: f.UploadedAt}, nil
+}
+
 func hasState(sm *StatusModel, key string) bool {
 	for _, s := range sm.States {
 		if s.Key == key {

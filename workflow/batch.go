@@ -11,7 +11,8 @@ import (
 )
 
 // BatchResult is the outcome of one task of BatchApprove. A task that was not approved has a
-// Code (not_found, forbidden, conflict, invalid, unauthenticated or internal) and a Message in
+// Code (not_found, forbidden, conflict, invalid, signature_required, unauthenticated or
+// internal) and a Message in
 // the caller's language; an invalid one names its bad inputs in Fields, an internal one has
 // an ID that is also in the log. Nothing in it names the store's collections.
 type BatchResult struct {
@@ -37,19 +38,50 @@ const MaxBatch = 200
 // messages in lang (engine.LangZH or engine.LangEN). More than MaxBatch tasks is a field error
 // on tasks (too_many) before any is approved. When ctx ends it stops before the next task and
 // returns the outcomes so far with ctx's error.
-func (s *Service) BatchApprove(ctx context.Context, p *engine.Principal, taskIDs []string, comment, lang string) ([]BatchResult, error) {
+//
+// signature ("" for none) is one handwritten signature for the whole batch (使用同一签名批量
+// 审批): it must be an image p uploaded (else a field error on signature before any task is
+// approved), and it is bound to and shown on every task's approve step, as if p had signed
+// each. Without it, a task whose node requires a signature to approve is skipped with code
+// signature_required, and nothing of it changes.
+func (s *Service) BatchApprove(ctx context.Context, p *engine.Principal, taskIDs []string, comment, signature, lang string) ([]BatchResult, error) {
 	if len(taskIDs) > MaxBatch {
 		return nil, fmt.Errorf("batch approve: %w", engine.Invalid("tasks", "too_many", map[string]any{"max": MaxBatch}))
+	}
+	if p == nil {
+		return nil, engine.ErrUnauthenticated
+	}
+	if signature != "" {
+		if err := checkNote(ActInput{Signature: signature}); err != nil {
+			return nil, fmt.Errorf("batch approve: %w", err)
+		}
+		if err := s.checkBatchSignature(ctx, p, taskIDs, signature); err != nil {
+			return nil, fmt.Errorf("batch approve: %w", err)
+		}
 	}
 	out := make([]BatchResult, 0, len(taskIDs))
 	for _, id := range taskIDs {
 		if err := ctx.Err(); err != nil {
 			return out, fmt.Errorf("batch approve: stopped after %d of %d tasks: %w", len(out), len(taskIDs), err)
 		}
-		_, err := s.act(ctx, p, id, ActInput{Action: ActApprove, Comment: comment})
+		_, err := s.act(ctx, p, id, ActInput{Action: ActApprove, Comment: comment, Signature: signature})
 		out = append(out, s.batchResult(id, err, lang))
 	}
 	return out, nil
+}
+
+// checkBatchSignature checks a batch's signature before any task is approved: an image p
+// uploaded to the app of the first task whose instance can be read (act checks it again for
+// each task, in its own app).
+func (s *Service) checkBatchSignature(ctx context.Context, p *engine.Principal, taskIDs []string, signature string) error {
+	for _, id := range taskIDs {
+		inst, err := s.load(ctx, instanceOfTask(id))
+		if err != nil {
+			continue // the task's own result says so
+		}
+		return s.checkSignature(ctx, p, inst.App, signature)
+	}
+	return nil
 }
 
 // batchResult describes err, the outcome of approving task, in lang.
@@ -59,6 +91,10 @@ func (s *Service) batchResult(task string, err error, lang string) BatchResult {
 		return r
 	}
 	if fe, ok := engine.AsFieldErrors(err); ok {
+		if len(fe) == 1 && fe[0].Path == "signature" && fe[0].Code == "flowrun.signature_required" {
+			r.Code, r.Message = "signature_required", engine.Message(lang, "flowrun.batch.signature_required", nil)
+			return r
+		}
 		r.Code, r.Message = "invalid", engine.Message(lang, "flowrun.batch.invalid", nil)
 		for _, f := range fe {
 			r.Fields = append(r.Fields, BatchField{Field: f.Path, Code: f.Code, Message: engine.Message(lang, f.Code, f.Params)})

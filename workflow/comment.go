@@ -152,6 +152,9 @@ func (s *Service) Comment(ctx context.Context, p *engine.Principal, instanceID s
 	if n >= maxComments {
 		return nil, full()
 	}
+	if err := s.checkSignature(ctx, p, inst.App, in.Signature); err != nil {
+		return nil, fmt.Errorf("comment: %w", err)
+	}
 	if err := s.attachFiles(ctx, p, inst, in); err != nil {
 		return nil, fmt.Errorf("comment: %w", err)
 	}

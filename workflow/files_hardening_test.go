@@ -31,18 +31,20 @@ func TestHardening07_Item4_FlowFilesBound(t *testing.T) {
 
 	_, err := e.wf.Comment(e.ctx, e.p("alice"), inst.ID, ActInput{Comment: "x", Attachments: []string{alices, bobs}})
 	wantField(t, err, "attachments.1", "not_found")
+	// A signature is the signer's own drawing (signature.go): another's upload is refused.
 	_, err = e.wf.Act(e.ctx, e.p("bob"), e.taskOf(t, inst.ID, "bob", "a1"), ActInput{Action: ActApprove, Signature: alices})
-	wantField(t, err, "signature", "not_found")
+	wantField(t, err, "signature", "flowrun.signature_not_own")
+	bobsSig := e.uploadPNG(t, "bob")
 
 	if _, err := e.wf.Comment(e.ctx, e.p("alice"), inst.ID, ActInput{Comment: "see attached", Attachments: []string{alices}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.wf.Act(e.ctx, e.p("bob"), e.taskOf(t, inst.ID, "bob", "a1"), ActInput{Action: ActApprove, Signature: bobs}); err != nil {
+	if _, err := e.wf.Act(e.ctx, e.p("bob"), e.taskOf(t, inst.ID, "bob", "a1"), ActInput{Action: ActApprove, Signature: bobsSig, Attachments: []string{bobs}}); err != nil {
 		t.Fatal(err)
 	}
 	// A reader of the record (root, an administrator) downloads both; a user who may not read
 	// it does not.
-	for _, id := range []string{alices, bobs} {
+	for _, id := range []string{alices, bobs, bobsSig} {
 		if _, err := e.fs.Download(e.ctx, e.p("root"), testApp, id, &bytes.Buffer{}); err != nil {
 			t.Errorf("the record's reader downloads %s: %v", id, err)
 		}
@@ -55,7 +57,7 @@ func TestHardening07_Item4_FlowFilesBound(t *testing.T) {
 	if _, err := e.fs.CollectFiles(e.ctx); err != nil {
 		t.Fatal(err)
 	}
-	for _, id := range []string{alices, bobs} {
+	for _, id := range []string{alices, bobs, bobsSig} {
 		if _, err := e.fs.Download(e.ctx, e.p("root"), testApp, id, &bytes.Buffer{}); err != nil {
 			t.Errorf("%s was collected: %v", id, err)
 		}

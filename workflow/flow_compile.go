@@ -399,6 +399,7 @@ func (fc *flowCompiler) checkNodes() error {
 		if n.Type == NodeAction {
 			fc.checkAction(n, p)
 		}
+		fc.checkSignatureRule(n, p)
 	}
 	return nil
 }

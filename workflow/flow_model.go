@@ -71,6 +71,9 @@ type Node struct {
 	// RejectTo: approval nodes: "end" (default: the instance ends rejected) or a node id to
 	// return to on rejection.
 	RejectTo string `json:"rejectTo,omitempty"`
+	// RequireSignature (approval, fill): which decisions on the node's tasks need the acting
+	// person's handwritten signature (see SignatureRule).
+	RequireSignature SignatureRule `json:"requireSignature,omitzero"`
 
 	// condition
 	Branches []Branch `json:"branches,omitempty"`

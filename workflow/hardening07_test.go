@@ -379,7 +379,7 @@ func TestHardening07_Item19_BatchErrors(t *testing.T) {
 	tasks := []string{"nope.1", second.ID + ".99", done, e.taskOf(t, second.ID, "carol", "a1")}
 	wantCodes := []string{"not_found", "not_found", "conflict", "forbidden"}
 	for _, lang := range []string{engine.LangZH, engine.LangEN} {
-		res, err := e.wf.BatchApprove(e.ctx, e.p("bob"), tasks, "ok", lang)
+		res, err := e.wf.BatchApprove(e.ctx, e.p("bob"), tasks, "ok", "", lang)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -399,7 +399,7 @@ func TestHardening07_Item19_BatchErrors(t *testing.T) {
 			t.Errorf("Chinese message %q", res[0].Message)
 		}
 	}
-	res, err := e.wf.BatchApprove(e.ctx, e.p("bob"), []string{open}, strings.Repeat("x", maxCommentLen+1), engine.LangEN)
+	res, err := e.wf.BatchApprove(e.ctx, e.p("bob"), []string{open}, strings.Repeat("x", maxCommentLen+1), "", engine.LangEN)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -51,6 +51,9 @@ type InboxItem struct {
 	// Withdrawable (initiated box): the initiator may still withdraw the instance — it runs and
 	// nobody has acted on it.
 	Withdrawable bool `json:"withdrawable,omitempty"`
+	// SignatureFor (todo box): the decisions on this task that need a handwritten signature
+	// (the node's requireSignature); a batch approval skips the task unless it is signed.
+	SignatureFor []string `json:"signatureFor,omitempty"`
 }
 
 // InboxCounts are the sizes of the four boxes.
@@ -74,6 +77,9 @@ type TaskView struct {
 	// ReturnTo are the steps the viewer may return the task to (退回), nearest first; empty
 	// unless Actions holds return.
 	ReturnTo []ReturnTarget `json:"returnTo"`
+	// SignatureFor are the decisions of the task that need the viewer's handwritten signature
+	// (the node's requireSignature): such an action without one is refused (400, signature).
+	SignatureFor []string `json:"signatureFor"`
 }
 
 // ReturnTarget is a step a task may be returned to: an earlier node the instance visited.
@@ -271,14 +277,16 @@ func (s *Service) Inbox(ctx context.Context, p *engine.Principal, box string, li
 	out := make([]InboxItem, 0, len(docs))
 	insts := map[string]*Instance{}
 	for _, d := range docs {
+		var sign []string
 		if box == BoxTodo {
 			inst, ok := s.stillPending(ctx, d)
 			if !ok {
 				continue
 			}
 			insts[d.Instance] = inst
+			sign = s.signatureFor(ctx, inst, d.Task.Node)
 		}
-		it := InboxItem{Task: d.Task, Instance: d.Instance, App: d.App, Flow: d.Flow, Form: d.Form, Record: d.Record,
+		it := InboxItem{SignatureFor: sign, Task: d.Task, Instance: d.Instance, App: d.App, Flow: d.Flow, Form: d.Form, Record: d.Record,
 			Title: d.Title, Summary: []engine.CardField{}, Initiator: d.Initiator, NodeName: d.NodeName, Started: d.Started.UTC(),
 			State: d.State, Withdrawable: d.Withdrawable}
 		switch {
@@ -325,6 +333,26 @@ func (s *Service) stillPending(ctx context.Context, d inboxDoc) (*Instance, bool
 		s.k.Log.Warn("inbox repair failed", "instance", inst.ID, "err", err)
 	}
 	return nil, false
+}
+
+// signatureFor lists the decisions on a task of node (of inst's flow version) that need a
+// signature; none when the version cannot be read (the action still refuses them unsigned).
+func (s *Service) signatureFor(ctx context.Context, inst *Instance, node string) []string {
+	if inst == nil {
+		return nil
+	}
+	c, err := s.Compiled(ctx, inst.App, inst.Flow, inst.Version)
+	if err != nil {
+		return nil
+	}
+	n, ok := c.Node(node)
+	if !ok {
+		return nil
+	}
+	if out := n.RequireSignature.For(n.Type); len(out) > 0 {
+		return out
+	}
+	return nil
 }
 
 // waited formats a wait the way inbox cards show it: minutes, hours, then days.
@@ -415,7 +443,7 @@ func (s *Service) TaskView(ctx context.Context, p *engine.Principal, taskID stri
 	if err != nil {
 		return nil, err
 	}
-	v := &TaskView{Task: *t, Instance: shown, Editable: []string{}, Actions: []string{}, ReturnTo: []ReturnTarget{}}
+	v := &TaskView{Task: *t, Instance: shown, Editable: []string{}, Actions: []string{}, ReturnTo: []ReturnTarget{}, SignatureFor: []string{}}
 	if v.Record, err = s.taskRecord(ctx, inst, n, t, p, view); err != nil {
 		return nil, err
 	}
@@ -436,6 +464,9 @@ func (s *Service) TaskView(ctx context.Context, p *engine.Principal, taskID stri
 				}
 			}
 			v.Actions = append(v.Actions, a)
+			if n != nil && n.RequireSignature.Needs(n.Type, a) {
+				v.SignatureFor = append(v.SignatureFor, a)
+			}
 		}
 	}
 	if involved(inst, p.Username) {

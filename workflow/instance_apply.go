@@ -931,6 +931,9 @@ func (m *machine) act() error {
 	if err := checkEditable(n, in.Data); err != nil {
 		return err
 	}
+	if err := needSignature(n, in); err != nil {
+		return err
+	}
 	stamp := func(state, stepAction, target string) {
 		t.State, t.Acted, t.Comment = state, m.ev.now, in.Comment
 		s := m.step(stepAction, n.ID, t.ID, in.Comment, target)

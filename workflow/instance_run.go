@@ -518,6 +518,9 @@ func (s *Service) act(ctx context.Context, p *engine.Principal, taskID string, i
 		if err := mayAct(inst, p, taskID, in.Action); err != nil {
 			return nil, fmt.Errorf("act on task %s: %w", taskID, err)
 		}
+		if err := s.checkSignature(ctx, p, inst.App, in.Signature); err != nil {
+			return nil, fmt.Errorf("act on task %s: %w", taskID, err)
+		}
 		if err := s.attachFiles(ctx, p, inst, in); err != nil {
 			return nil, fmt.Errorf("act on task %s: %w", taskID, err)
 		}

@@ -182,7 +182,7 @@ func TestHardening07Review_9_BatchBounded(t *testing.T) {
 	for i := range MaxBatch {
 		tasks = append(tasks, fmt.Sprintf("nope.%d", i))
 	}
-	res, err := e.wf.BatchApprove(e.ctx, e.p("bob"), tasks, "ok", engine.LangEN)
+	res, err := e.wf.BatchApprove(e.ctx, e.p("bob"), tasks, "ok", "", engine.LangEN)
 	wantField(t, err, "tasks", "too_many")
 	if len(res) != 0 {
 		t.Fatalf("results of a refused batch: %d", len(res))
@@ -190,7 +190,7 @@ func TestHardening07Review_9_BatchBounded(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(e.ctx)
 	cancel()
-	res, err = e.wf.BatchApprove(ctx, e.p("bob"), []string{open, open}, "ok", engine.LangEN)
+	res, err = e.wf.BatchApprove(ctx, e.p("bob"), []string{open, open}, "ok", "", engine.LangEN)
 	if !errors.Is(err, context.Canceled) || len(res) != 0 {
 		t.Fatalf("a cancelled batch: %+v, %v", res, err)
 	}

@@ -50,7 +50,7 @@ func scenarios() []scenario {
 			nodes: []Node{startNode("a1"), approval("a1", ModeSingle, "end", "bob", "carol"), endOK()},
 			run: func(t *testing.T, e *testEnv, id string) {
 				wantSummary(t, e.reload(t, id), "a1:bob:pending")
-				sig := e.uploadFile(t, "bob", "sig.png")
+				sig := e.uploadPNG(t, "bob")
 				inst := e.act(t, id, "bob", "a1", ActInput{Action: ActApprove, Comment: "fine", Signature: sig})
 				wantState(t, inst, StateApproved)
 				if got, want := timeline(inst), "start enter@start leave@start enter@a1 approve@a1 leave@a1 enter@end leave@end end@end>approved"; got != want {
@@ -690,7 +690,7 @@ func TestInboxBoxes(t *testing.T) {
 		t.Fatal("an unknown box was accepted")
 	}
 
-	res, err := e.wf.BatchApprove(e.ctx, e.p("bob"), []string{todo[0].Task.ID, todo[1].Task.ID, "nope.1", todo[0].Task.ID}, "ok", engine.LangEN)
+	res, err := e.wf.BatchApprove(e.ctx, e.p("bob"), []string{todo[0].Task.ID, todo[1].Task.ID, "nope.1", todo[0].Task.ID}, "ok", "", engine.LangEN)
 	if err != nil {
 		t.Fatal(err)
 	}
