@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -26,10 +27,13 @@ type ErrorInfo struct {
 	ID      string       `json:"id,omitempty"`
 }
 
-// FieldIssue is one bad field of an input.
+// FieldIssue is one bad field of an input: Field is its path (for programs), Label its name as
+// people know it (a record field's label, when the engine has one), Message says what is wrong
+// naming the field by that label ("质检签名：必填"; without a label, just "必填").
 type FieldIssue struct {
 	Field   string `json:"field"`
 	Code    string `json:"code"`
+	Label   string `json:"label,omitempty"`
 	Message string `json:"message"`
 }
 
@@ -51,6 +55,7 @@ func init() {
 		"http.timeout":           {ZH: "处理超时（上限 {seconds} 秒），请缩小范围后重试", EN: "the request took too long (limit {seconds} s); narrow it down and try again"},
 		"http.shutting_down":     {ZH: "服务器正在停止，请稍后再试", EN: "the server is shutting down; try again shortly"},
 		"http.client_gone":       {ZH: "客户端已断开", EN: "the client closed the connection"},
+		"http.more_fields":       {ZH: "另有 {n} 处错误", EN: "{n} more"},
 	})
 }
 
@@ -71,12 +76,18 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 		// Not the input's fault (the store failed while checking a field): a 500 below.
 	case isFE:
 		status, info.Code = fiber.StatusBadRequest, "invalid"
+		labelled := true
 		for _, f := range fe {
-			info.Fields = append(info.Fields, FieldIssue{Field: f.Path, Code: f.Code, Message: engine.Message(lang, f.Code, f.Params)})
+			info.Fields = append(info.Fields, FieldIssue{Field: f.Path, Code: f.Code, Label: f.Label.In(lang), Message: f.Sentence(lang)})
+			labelled = labelled && f.Label != (engine.Text{})
 		}
-		info.Message = engine.Message(lang, "http.invalid", nil)
-		if len(info.Fields) == 1 {
-			info.Message += ": " + fieldLabel(info.Fields[0].Field) + info.Fields[0].Message
+		switch {
+		case labelled:
+			info.Message = labelledSummary(lang, info.Fields)
+		case len(info.Fields) == 1:
+			info.Message = engine.Message(lang, "http.invalid", nil) + ": " + fieldLabel(info.Fields[0].Field) + info.Fields[0].Message
+		default:
+			info.Message = engine.Message(lang, "http.invalid", nil)
 		}
 	case errors.As(err, &te):
 		status, info.Code = fiber.StatusTooManyRequests, "throttled"
@@ -162,6 +173,24 @@ func (s *Server) timeoutFor(c *fiber.Ctx) time.Duration {
 		return r.Timeout
 	}
 	return defaultRouteTimeout
+}
+
+// labelledSummary is the message of field errors that all name their fields by label: their
+// sentences, the first few of them ("质检签名：必填；数量：必填").
+func labelledSummary(lang string, fields []FieldIssue) string {
+	const shown = 3
+	parts := make([]string, 0, shown)
+	for i, f := range fields {
+		if i == shown {
+			parts = append(parts, engine.Message(lang, "http.more_fields", map[string]any{"n": len(fields) - shown}))
+			break
+		}
+		parts = append(parts, f.Message)
+	}
+	if lang == engine.LangEN {
+		return strings.Join(parts, "; ")
+	}
+	return strings.Join(parts, "；")
 }
 
 func fieldLabel(f string) string {

@@ -63,10 +63,55 @@ type FieldError struct {
 	Path   string         `json:"field"`
 	Code   string         `json:"code"`
 	Params map[string]any `json:"params,omitempty"`
+	// Label names the field as the people who fill the form know it ("质检签名"; a sub-table's
+	// cell "明细 第 3 行 · 数量"); zero where the engine that made the error has no label for
+	// Path. Messages for people (Sentence) name the field by it; Path stays for programs.
+	Label Text `json:"label,omitzero" bson:"label,omitempty"`
 	// Fault is an error met while checking the field that is not the input's fault (the store
 	// failed, a programmer error): a list holding one is a server error, never a 400, and its
 	// text is for the log only.
 	Fault error `json:"-" bson:"-"`
+}
+
+// Sentence renders the error in lang as one sentence that names the field by its label:
+// "质检签名：必填", "QA signature is required". Without a label it is the message alone, as
+// before (the caller places it under the field or names Path itself).
+func (e FieldError) Sentence(lang string) string {
+	msg := Message(lang, e.Code, e.Params)
+	label := e.Label.In(lang)
+	if label == "" {
+		return msg
+	}
+	if lang != LangEN {
+		return label + "：" + msg
+	}
+	// English messages are mostly predicates ("is required", "must be at most 20
+	// characters"): they follow the label; the others ("value not allowed: x") after a colon.
+	first, _, _ := strings.Cut(msg, " ")
+	switch first {
+	case "is", "has", "must", "needs", "does", "cannot", "can", "should", "may", "was", "are":
+		return label + " " + msg
+	}
+	return label + ": " + msg
+}
+
+// LabelFields gives the field errors err carries the labels label finds for their paths,
+// where they have none yet, and returns err. The list is changed in place: call it on errors
+// just made (a save's), never on a shared value.
+func LabelFields(err error, label func(path string) (Text, bool)) error {
+	var fe FieldErrors
+	if !errors.As(err, &fe) {
+		return err
+	}
+	for i := range fe {
+		if fe[i].Fault != nil || fe[i].Label != (Text{}) {
+			continue
+		}
+		if t, ok := label(fe[i].Path); ok {
+			fe[i].Label = t
+		}
+	}
+	return err
 }
 
 // FieldErrors is a list of field errors; as an error it means "bad input" (400) unless it

@@ -73,9 +73,12 @@ func (r *ImportReport) Refused() bool { return !r.DryRun && len(r.Errors) > 0 }
 // the header (unknown columns), data starts at row 2; Column is the header text of the cell
 // (the field's label when the file has no column for it, e.g. a required field left out).
 type ImportError struct {
-	Row     int    `json:"row"`
-	Column  string `json:"column"`
-	Field   string `json:"field,omitempty"`
+	Row    int    `json:"row"`
+	Column string `json:"column"`
+	Field  string `json:"field,omitempty"`
+	// Label names Field as people know it, in the import's language ("数量", a sub-table's
+	// cell "明细 第 3 行 · 数量"); empty for errors of the file or its header.
+	Label   string `json:"label,omitempty"`
 	Code    string `json:"code"`
 	Message string `json:"message"`
 }
@@ -224,7 +227,9 @@ func (s *Service) checkImport(ctx context.Context, pl *importPlan, checked func(
 		before := len(rowErrs)
 		for _, f := range faults {
 			bad[f.col.field.Key] = true
-			rowErrs = append(rowErrs, s.importError(pl.lang, rowNo, f.col.header, f.col.field.Key, f.err.Code, f.err.Params))
+			ie := s.importError(pl.lang, rowNo, f.col.header, f.col.field.Key, f.err.Code, f.err.Params)
+			ie.Label = labelOrKey(f.col.field, pl.lang)
+			rowErrs = append(rowErrs, ie)
 		}
 		vc := s.valueContext(ctx, p, c, newID(s.now()))
 		data, err := s.prepareData(vc, c, pl.acc.rulesFor(ctx, newRecordStub(p, input), ActCreate), nil, input, true, false)
@@ -402,6 +407,10 @@ func (s *Service) placeError(c *Compiled, cols []importColumn, row int, e engine
 		}
 	}
 	ie := s.importError(lang, row, column, e.Path, e.Code, e.Params)
+	ie.Label = e.Label.In(lang)
+	if ie.Label == "" {
+		ie.Label = labelOrKey(f, lang)
+	}
 	if len(parts) == 1 {
 		return ie
 	}

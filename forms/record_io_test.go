@@ -271,8 +271,8 @@ func TestImportDryRunReportsBadRows(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := &ImportReport{Rows: 5, Valid: 3, DryRun: true, Errors: []ImportError{
-		{Row: 3, Column: "Quantity", Field: "qty", Code: "too_small", Message: "不能小于 0"},
-		{Row: 5, Column: "result", Field: "result", Code: "not_allowed", Message: "不允许的值：优秀"},
+		{Row: 3, Column: "Quantity", Field: "qty", Label: "数量", Code: "too_small", Message: "不能小于 0"},
+		{Row: 5, Column: "result", Field: "result", Label: "检验结果", Code: "not_allowed", Message: "不允许的值：优秀"},
 	}, Preview: []ImportPreview{
 		// Valid rows as they would be stored, the others as read from their cells.
 		{Row: 2, Valid: true, Data: Values{"material": "面粉", "qty": 10.0, "result": "pass", "received": "2026-11-25"}},

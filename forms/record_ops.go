@@ -296,11 +296,12 @@ func (s *Service) Transition(ctx context.Context, p *engine.Principal, app, form
 	}
 	if t.when != nil {
 		ok, err := t.when.EvalBool(ctx, conditionVars(d, p))
+		// Named by the transition's label, as the button people pressed says it.
 		if err != nil {
-			return nil, engine.Invalid("transition", "expr", map[string]any{"detail": err.Error()})
+			return nil, engine.FieldErrors{{Path: "transition", Code: "expr", Params: map[string]any{"detail": err.Error()}, Label: t.Label}}
 		}
 		if !ok {
-			return nil, engine.Invalid("transition", "condition_failed", map[string]any{"when": t.When})
+			return nil, engine.FieldErrors{{Path: "transition", Code: "condition_failed", Params: map[string]any{"when": t.When}, Label: t.Label}}
 		}
 	}
 	if d.Rev != rev {

@@ -14,8 +14,18 @@ import (
 // over base (the stored data on update, nil on create); scan fields fill their targets;
 // formulas are computed; the data schema and the store checks run; on create, numbers are
 // drawn last (only when draw is set: a dry run draws none), so a record that fails uses none.
-// Every problem comes back at once as FieldErrors with dotted paths ("lines.2.qty").
+// Every problem comes back at once as FieldErrors with dotted paths ("lines.2.qty"), each
+// with the label of its field (field_label.go).
 func (s *Service) prepareData(vc *ValueContext, c *Compiled, rules fieldRules, base, input Values, create, draw bool) (Values, error) {
+	data, err := s.prepareValues(vc, c, rules, base, input, create, draw)
+	if err != nil {
+		return nil, labelErrors(c, rules.hidden, err)
+	}
+	return data, nil
+}
+
+// prepareValues is prepareData without the labels.
+func (s *Service) prepareValues(vc *ValueContext, c *Compiled, rules fieldRules, base, input Values, create, draw bool) (Values, error) {
 	var fe engine.FieldErrors
 	data := Values{}
 	for k, v := range base {

@@ -22,7 +22,8 @@ export function problemsOf(e: unknown, labels: Record<string, string> = {}): Pro
     for (const f of e.fields) {
       const key = f.field.replace(/^\//, '').replaceAll('/', '.')
       if (!(key in fields)) fields[key] = f.message
-      parts.push(i18n.global.t('admin.fieldProblem', { field: labels[key] ?? labels[key.split('.')[0]] ?? key, message: f.message }))
+      // A label from the server is in the message already.
+      parts.push(f.label ? f.message : i18n.global.t('admin.fieldProblem', { field: labels[key] ?? labels[key.split('.')[0]] ?? key, message: f.message }))
     }
     return { fields, summary: parts.join(i18n.global.t('admin.problemSep')) }
   }

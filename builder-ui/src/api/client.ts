@@ -3,11 +3,21 @@
 // failure into an ApiError that carries what the server said ({error: {code, message, fields,
 // id}}, api/errors.go).
 
-/** FieldIssue is one bad field of an input, as the server names it (dotted path into sub-tables). */
+/**
+ * FieldIssue is one bad field of an input, as the server names it (dotted path into sub-tables).
+ * label is the field's name as people know it (a record field's label); when it is there,
+ * message names the field by it already ("质检签名：必填").
+ */
 export interface FieldIssue {
   field: string
   code: string
+  label?: string
   message: string
+}
+
+/** issueText is a field issue as a line of its own: the message, after the path when it names no label. */
+export function issueText(f: { field: string; label?: string; message: string }): string {
+  return f.label || !f.field ? f.message : `${f.field}: ${f.message}`
 }
 
 /** ApiError is every failed call: status 0 when the server was not reached. */

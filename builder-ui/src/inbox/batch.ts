@@ -1,4 +1,5 @@
 // Batch approval in 待我处理: which cards are picked, and what each one's outcome was.
+import { issueText } from '../api/client'
 import type { BatchResult, InboxItem } from '../api/types'
 
 /** BatchRow is one picked task's line in the results: its card's title and its outcome. */
@@ -39,7 +40,7 @@ export function batchRows(picked: readonly string[], results: readonly BatchResu
     if (!r) message = fallback
     else if (!r.ok) {
       message = r.message || r.code || fallback
-      const fields = (r.fields ?? []).map((f) => `${f.field}: ${f.message}`).join('; ')
+      const fields = (r.fields ?? []).map(issueText).join('; ')
       if (fields && !message.includes(fields)) message += ` (${fields})`
       if (r.id && !message.includes(r.id)) message += ` [${r.id}]`
     }

@@ -1,0 +1,83 @@
+package forms
+
+import (
+	"strconv"
+	"strings"
+
+	"tracecraft/engine"
+)
+
+// The labels of field errors: a record's field errors carry the label of the field they are
+// about, in both languages, so that the answer reads "质检签名：必填" rather than "qa_sign 必填"
+// (engine.FieldError.Sentence). Paths are the save pipeline's: "qa_sign", a sub-table's row
+// "items.2" and cell "items.2.qty", a part of a value "place.lat".
+
+// labelErrors labels the field errors err carries from c's fields. Fields hidden from the
+// writer get no label (their errors read as unknown fields), nor do unknown fields.
+func labelErrors(c *Compiled, hidden map[string]bool, err error) error {
+	return engine.LabelFields(err, func(path string) (engine.Text, bool) {
+		key, _, _ := strings.Cut(path, ".")
+		if hidden[key] {
+			return engine.Text{}, false
+		}
+		return c.errorLabel(path)
+	})
+}
+
+// errorLabel is the label people know the value at path by: the field's own label, a
+// sub-table's row ("明细 第 3 行") or cell ("明细 第 3 行 · 数量"), or a part of a value after
+// its field's label ("位置 · lat"). A field without a label of its own is named by its key
+// where it is part of a longer label, and has none alone.
+func (c *Compiled) errorLabel(path string) (engine.Text, bool) {
+	parts := strings.Split(path, ".")
+	f, ok := c.byKey[parts[0]]
+	if !ok {
+		return engine.Text{}, false
+	}
+	if len(parts) == 1 {
+		return f.Label, f.Label != (engine.Text{})
+	}
+	if n, err := strconv.Atoi(parts[1]); err == nil && f.Type == FieldTypeSubtable && n >= 0 {
+		params := func(lang string) map[string]any {
+			return map[string]any{"table": labelOrKey(f, lang), "row": n + 1}
+		}
+		if len(parts) == 2 {
+			return bothLangs(func(lang string) string { return engine.Message(lang, "forms.row_label", params(lang)) }), true
+		}
+		for _, col := range f.Fields {
+			if col.Key == parts[2] {
+				return bothLangs(func(lang string) string {
+					p := params(lang)
+					p["column"] = labelOrKey(col, lang)
+					label := engine.Message(lang, "forms.cell_label", p)
+					if len(parts) > 3 {
+						label += " · " + strings.Join(parts[3:], ".")
+					}
+					return label
+				}), true
+			}
+		}
+		return engine.Text{}, false
+	}
+	rest := strings.Join(parts[1:], ".")
+	return bothLangs(func(lang string) string { return labelOrKey(f, lang) + " · " + rest }), true
+}
+
+// labelOrKey is f's label in lang, or its key when it has none.
+func labelOrKey(f *Field, lang string) string {
+	if l := strings.TrimSpace(f.Label.In(lang)); l != "" {
+		return l
+	}
+	return f.Key
+}
+
+func bothLangs(render func(lang string) string) engine.Text {
+	return engine.Text{ZH: render(engine.LangZH), EN: render(engine.LangEN)}
+}
+
+func init() {
+	engine.RegisterMessages(map[string]engine.Text{
+		"forms.row_label":  {ZH: "{table} 第 {row} 行", EN: "{table} row {row}"},
+		"forms.cell_label": {ZH: "{table} 第 {row} 行 · {column}", EN: "{table} row {row} · {column}"},
+	})
+}
