@@ -127,9 +127,10 @@ func New(k *engine.Kernel, engines Engines, opts Options) *Server {
 		BodyLimit:             opts.BodyLimit,
 		Immutable:             true, // strings from the context stay valid after the handler
 		DisableStartupMessage: true,
-		ReadTimeout:           30 * time.Second,
-		WriteTimeout:          5 * time.Minute,
-		IdleTimeout:           2 * time.Minute,
+		ReadTimeout:           ReadTimeout,
+		WriteTimeout:          WriteTimeout,
+		IdleTimeout:           IdleTimeout,
+		ReadBufferSize:        HeaderLimit, // fasthttp's default, named: it caps the headers
 		ErrorHandler:          s.errorHandler,
 	}
 	s.app = fiber.New(cfg)

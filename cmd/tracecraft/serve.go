@@ -34,6 +34,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	smtpFrom := fs.String("smtp-from", os.Getenv("TRACECRAFT_SMTP_FROM"), "sender address of rule e-mail (\"Tracecraft <noreply@plant.example>\")")
 	publicURL := fs.String("public-url", os.Getenv("TRACECRAFT_PUBLIC_URL"), "address consumers reach the server at (https://t.example.cn): the stem of item codes' GS1 Digital Links (else the address an issuance is asked at)")
 	scanRate := fs.Int("scan-rate", 60, "scan page requests one client address may make a minute")
+	httpRedirect := fs.String("http-redirect", os.Getenv("TRACECRAFT_HTTP_REDIRECT"), "with HTTPS: also answer plain HTTP on this address (:80, :8080) with a redirect (308) to the HTTPS address, except /ca, /ca.crt and /healthz")
 	var tf tlsFlags
 	tf.register(fs)
 	if err := fs.Parse(args); err != nil {
@@ -45,6 +46,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if err := tf.check(); err != nil {
 		return err
+	}
+	if *httpRedirect != "" && !tf.enabled() {
+		return errors.New("--http-redirect needs HTTPS (--tls-auto, or --tls-cert and --tls-key): without it there is nothing to redirect to")
 	}
 	smtpOpts := rules.SMTPOptions{Addr: *smtpAddr, From: *smtpFrom, User: os.Getenv("TRACECRAFT_SMTP_USER"), Password: os.Getenv("TRACECRAFT_SMTP_PASSWORD"),
 		TLS: os.Getenv("TRACECRAFT_SMTP_TLS")}
@@ -111,14 +115,41 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	// The plain-HTTP entry beside HTTPS (redirect.go): it redirects to the TLS listener's port.
+	var plain *plainEntry
+	if *httpRedirect != "" {
+		_, port, _ := net.SplitHostPort(ln.Addr().String())
+		if plain, err = newPlainEntry(*httpRedirect, port, log); err != nil {
+			ln.Close()
+			return err
+		}
+	}
 	if tlsConfig != nil {
 		ln = tls.NewListener(ln, tlsConfig)
 	}
 	log.Info("tracecraft serving", "addr", scheme+ln.Addr().String(), "store", k.Store.Kind(), "timezone", k.Location().String(), "version", version())
-	errc := make(chan error, 1)
+	errc := make(chan error, 3)
 	go func() { errc <- srv.Serve(ln) }()
+	if plain != nil {
+		log.Info("plain http redirects to https", "addr", "http://"+plain.ln.Addr().String(), "except", strings.Join(plainPassed, " "))
+		go func() {
+			if err := srv.Serve(plain.inner); err != nil {
+				errc <- err
+			}
+		}()
+		go func() {
+			if err := plain.serve(); err != nil {
+				errc <- err
+			}
+		}()
+	}
 	select {
 	case err := <-errc:
+		if plain != nil {
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			_ = plain.shutdown(sctx)
+			cancel()
+		}
 		return err
 	case <-ctx.Done():
 	}
@@ -126,6 +157,11 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	// Requests get 20 s to finish; then their contexts end and Shutdown waits a little more.
 	sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
+	if plain != nil {
+		if err := plain.shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+			log.Warn("shutdown of the plain http entry", "err", err)
+		}
+	}
 	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
