@@ -35,10 +35,6 @@ const (
 // walks at most about this many entries forward from the hint to find the tail.
 const auditHintEvery = 64
 
-// AuditListScan bounds how many entries one List call looks at, so that a filter matching
-// nothing cannot walk a long log back to its start in one request. Page with BeforeSeq.
-const AuditListScan = 5000
-
 // auditHashVersion names the canonical encoding of unkeyed entries (plain SHA-256, written
 // before the log was keyed); it is the first element of what is hashed, so the encoding can
 // change later without old entries verifying against the wrong rules. auditMACVersion names
@@ -157,7 +153,8 @@ type Audit struct {
 	covers []auditCover
 	// unsettled are the entries a failure left open, retried until settled (audit_unsettled.go).
 	unsettled unsettledList
-	hooks     auditHooks // fault injection for tests
+	plain     auditPlainOnce // the outbox entries' plain copies are made (audit_list.go)
+	hooks     auditHooks     // fault injection for tests
 }
 
 // AuditOption configures NewAudit.
@@ -317,7 +314,7 @@ func (a *Audit) commitLocked(ctx context.Context, batch []*auditReq) {
 				}
 			} else {
 				r.enc, r.e.Hash = a.encodeOutbox(r.e, r.texts[0], r.texts[1], r.xtext)
-				docs[i] = auditOutboxDoc{ID: auditID(r.e.Seq), E: r.enc, H: r.e.Hash}
+				docs[i] = auditOutboxDoc{ID: auditID(r.e.Seq), E: r.enc, H: r.e.Hash, Actor: r.e.Actor, Action: r.e.Action, Target: r.e.Target}
 				if r.x.opens() {
 					a.openLocked(r.e.Seq)
 				}
@@ -499,18 +496,26 @@ func (a *Audit) Verify(ctx context.Context) (AuditReport, error) {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			var s auditStored
-			err := a.st.Get(ctx, auditCollection, auditID(seq), &s)
+			var raw bson.Raw
+			err := a.st.Get(ctx, auditCollection, auditID(seq), &raw)
 			if errors.Is(err, store.ErrNotFound) {
 				return nil
 			}
 			if err != nil {
 				return err
 			}
+			var s auditStored
+			if err := bson.Unmarshal(raw, &s); err != nil {
+				return fmt.Errorf("entry %d: %w", seq, err)
+			}
 			rep.Entries++
 			legacyOK := a.key == nil || sealed && seq <= seal.UpTo
 			if s.E != "" {
-				a.verifyOutbox(seq, prev, s, legacyOK, &rep, bad, cov)
+				copies := false
+				for _, f := range []string{auditActorField, auditActionField, auditTargetField} {
+					copies = copies || raw.Lookup(f).Type != 0
+				}
+				a.verifyOutbox(seq, prev, s, copies, legacyOK, &rep, bad, cov)
 			} else {
 				e, before, after, derr := s.decode()
 				e.Seq = seq // the hash covers the seq of the _id it is stored under
@@ -679,84 +684,6 @@ func (a *Audit) SealLegacy(ctx context.Context) (int64, error) {
 		return upTo, fmt.Errorf("seal audit log: %w", err)
 	}
 	return upTo, nil
-}
-
-// AuditQuery filters List. Empty fields match everything. Action matches exactly, or, ending in
-// ".*", every action under that prefix ("user.*"). Limit defaults to 50 and is at most 500.
-// BeforeSeq, when set, lists entries older than that seq: pass the last Seq of a page to get the
-// next. One call looks at AuditListScan entries at most, so a rare filter may return a short
-// page before the log's start is reached; continue from the page's last Seq or, for an empty
-// page, from the BeforeSeq used minus AuditListScan.
-type AuditQuery struct {
-	Actor     string `json:"actor,omitempty"`
-	Action    string `json:"action,omitempty"`
-	Target    string `json:"target,omitempty"`
-	Limit     int    `json:"limit,omitempty"`
-	BeforeSeq int64  `json:"beforeSeq,omitempty"`
-	// Since and Until, when set, keep entries at or after Since and before Until.
-	Since time.Time `json:"since,omitzero"`
-	Until time.Time `json:"until,omitzero"`
-}
-
-func (q AuditQuery) matches(e AuditEntry) bool {
-	if q.Actor != "" && e.Actor != q.Actor || q.Target != "" && e.Target != q.Target {
-		return false
-	}
-	if !q.Since.IsZero() && e.At.Before(q.Since) || !q.Until.IsZero() && !e.At.Before(q.Until) {
-		return false
-	}
-	if prefix, ok := strings.CutSuffix(q.Action, ".*"); ok {
-		return e.Action == prefix || strings.HasPrefix(e.Action, prefix+".")
-	}
-	return q.Action == "" || e.Action == q.Action
-}
-
-// List returns entries matching q, newest first, walking back from the tail by _id.
-func (a *Audit) List(ctx context.Context, q AuditQuery) ([]AuditEntry, error) {
-	out, _, err := a.ListPage(ctx, q)
-	return out, err
-}
-
-// ListPage is List that also tells where the next page starts: next is the BeforeSeq that
-// continues the walk (the last seq looked at), or 0 when the walk reached the log's start — so
-// a filter that matched nothing among AuditListScan entries still pages on.
-func (a *Audit) ListPage(ctx context.Context, q AuditQuery) (entries []AuditEntry, next int64, err error) {
-	switch {
-	case q.Limit <= 0:
-		q.Limit = 50
-	case q.Limit > 500:
-		q.Limit = 500
-	}
-	top, err := a.tail(ctx)
-	if err != nil {
-		return nil, 0, fmt.Errorf("list audit log: %w", err)
-	}
-	if q.BeforeSeq > 0 {
-		top = min(top, q.BeforeSeq-1)
-	}
-	out := []AuditEntry{}
-	seq := top
-	for scanned := 0; seq >= 1 && len(out) < q.Limit && scanned < AuditListScan; seq, scanned = seq-1, scanned+1 {
-		var s auditStored
-		err := a.st.Get(ctx, auditCollection, auditID(seq), &s)
-		if errors.Is(err, store.ErrNotFound) {
-			continue // a gap; Verify reports it
-		}
-		if err != nil {
-			return nil, 0, fmt.Errorf("list audit log: %w", err)
-		}
-		e, _, _, err := s.decode()
-		if err != nil {
-			return nil, 0, fmt.Errorf("list audit log: entry %d: %w", seq, err)
-		}
-		if q.matches(e) {
-			out = append(out, e)
-		}
-	}
-	if seq < 1 {
-		return out, 0, nil
-	}
-	return out, seq + 1, nil
 }
 
 // hash is the stored hash of the entry, in either layout.

@@ -40,11 +40,17 @@ const (
 	auditOutboxPlain = "tracecraft-audit-3-sha256"
 )
 
-// auditOutboxDoc is an entry as written in the outbox layout.
+// auditOutboxDoc is an entry as written in the outbox layout. Actor, Action and Target are
+// plain copies of what E says, for the lists by them (audit_list.go); E stays what is hashed,
+// and Verify reports an entry whose copies differ from it. Entries written before the copies
+// get them on the first filtered list (ensurePlainCopies).
 type auditOutboxDoc struct {
-	ID string `bson:"_id"`
-	E  string `bson:"e"`
-	H  string `bson:"h"`
+	ID     string `bson:"_id"`
+	E      string `bson:"e"`
+	H      string `bson:"h"`
+	Actor  string `bson:"actor"`
+	Action string `bson:"action"`
+	Target string `bson:"target"`
 }
 
 // AuditWrite names the store write an entry stands for: revision Rev of document ID in
@@ -349,8 +355,10 @@ func (c *auditCoverage) addLegacy(e AuditEntry) {
 	}
 }
 
-// verifyOutbox checks entry seq, stored in the outbox layout, as Verify does the others.
-func (a *Audit) verifyOutbox(seq int64, prev string, s auditStored, legacyOK bool, rep *AuditReport, bad func(int64, string, ...any), cov *auditCoverage) {
+// verifyOutbox checks entry seq, stored in the outbox layout, as Verify does the others; copies
+// tells that the document holds plain copies of the entry's actor, action and target, which
+// must be what its encoding says.
+func (a *Audit) verifyOutbox(seq int64, prev string, s auditStored, copies, legacyOK bool, rep *AuditReport, bad func(int64, string, ...any), cov *auditCoverage) {
 	tag := outboxTag(s.E)
 	e, _, _, x, err := decodeOutbox(s.E)
 	switch {
@@ -376,6 +384,9 @@ func (a *Audit) verifyOutbox(seq int64, prev string, s auditStored, legacyOK boo
 		if a.key != nil {
 			rep.Legacy++
 		}
+	}
+	if copies && (s.Actor != e.Actor || s.Action != e.Action || s.Target != e.Target) {
+		bad(seq, "entry %d was changed: its actor, action or target fields differ from its hashed content", seq)
 	}
 	cov.add(seq, x)
 }

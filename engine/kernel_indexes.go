@@ -12,9 +12,10 @@ import (
 
 // kernelIndexes are the query indexes of the kernel's own collections: what each list or
 // count filters and sorts by. Collections read only by _id (users, roles, departments, the
-// bus's events, marks and failures, locks) need none; the audit log is listed by _id, its
-// sequence, which is its time order.
+// bus's events, marks and failures, locks) need none.
 var kernelIndexes = map[string][]store.IndexSpec{
+	// Audit.ListPage: entries by actor, action or target, newest first (audit_list.go).
+	auditCollection: auditIndexes,
 	// Scheduler.Runs: a job's runs, newest first; Scheduler.Prune: runs older than a time.
 	schedLeases: {
 		{Keys: []store.IndexKey{{Path: "job"}, {Path: "tick", Desc: true}}},
