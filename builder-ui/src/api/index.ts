@@ -54,8 +54,9 @@ export const api = {
       'GET', `/api/v1/apps/${enc(app)}/flows/${enc(flow)}/versions`),
   comment: (instance: string, comment: string, signature?: string) =>
     request<Instance>('POST', `/api/v1/instances/${enc(instance)}/comments`, { body: { action: 'comment', comment, signature } }),
-  batchApprove: (tasks: string[], comment?: string) =>
-    request<BatchResult[]>('POST', '/api/v1/tasks/batch-approve', { body: { tasks, comment } }),
+  /** batchApprove approves tasks; signature (one drawing for the whole batch) goes on every task's step. */
+  batchApprove: (tasks: string[], comment?: string, signature?: string) =>
+    request<BatchResult[]>('POST', '/api/v1/tasks/batch-approve', { body: { tasks, comment, signature } }),
   instance: (id: string) => request<Instance>('GET', `/api/v1/instances/${enc(id)}`),
   withdraw: (instance: string, comment?: string) =>
     request<Instance>('POST', `/api/v1/instances/${enc(instance)}/withdraw`, { body: { comment } }),

@@ -228,6 +228,8 @@ export interface InboxItem {
   state: string
   /** withdrawable (我发起的): the initiator may still withdraw the instance. */
   withdrawable?: boolean
+  /** signatureFor (待我处理): the decisions on this task that need a handwritten signature. */
+  signatureFor?: string[]
 }
 
 export interface InboxCounts {
@@ -246,6 +248,8 @@ export interface TaskView {
   actions: string[]
   /** returnTo are the steps the task may be returned to (退回), nearest first. */
   returnTo: ReturnTarget[]
+  /** signatureFor are the decisions that need the viewer's handwritten signature (the node's requireSignature). */
+  signatureFor?: string[]
 }
 
 /** ReturnTarget is workflow.ReturnTarget: an earlier step a task may be returned to. */

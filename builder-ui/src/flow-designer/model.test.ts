@@ -18,11 +18,11 @@ const everyType: FlowDef = {
     { id: 'start', type: 'start', next: 'inspect' },
     {
       id: 'inspect', type: 'fill', name: { 'zh-CN': '检验员填写' }, assignees: [{ kind: 'field', field: 'inspector' }],
-      fields: { visible: ['material', 'qty', 'result'], editable: ['result'] }, timers: { remindAfter: '4h' }, next: 'qa',
+      fields: { visible: ['material', 'qty', 'result'], editable: ['result'] }, timers: { remindAfter: '4h' }, requireSignature: true, next: 'qa',
     },
     {
       id: 'qa', type: 'approval', name: { 'zh-CN': '质量审核' }, mode: 'any', assignees: [{ kind: 'role', role: 'qa' }],
-      timers: { timeoutAfter: '24h', action: 'escalate', escalate: [{ kind: 'dept_head', levels: 1 }] }, rejectTo: 'inspect', next: 'big',
+      timers: { timeoutAfter: '24h', action: 'escalate', escalate: [{ kind: 'dept_head', levels: 1 }] }, rejectTo: 'inspect', requireSignature: ['approve'], next: 'big',
     },
     {
       id: 'big', type: 'condition',
@@ -218,7 +218,8 @@ describe('flow model: node summaries', () => {
   it('says who, how and when', async () => {
     const { summary, duration } = await import('./summary')
     const qa = everyType.nodes.find((n) => n.id === 'qa')!
-    expect(summary(t, names, qa)).toEqual(['质量经理', 'flowDesigner.modes.any', 'flowDesigner.timeout.escalate{"d":"flowDesigner.hours{\\"n\\":24}"}'])
+    expect(summary(t, names, qa)).toEqual(['质量经理', 'flowDesigner.modes.any', 'flowDesigner.timeout.escalate{"d":"flowDesigner.hours{\\"n\\":24}"}',
+      'flowDesigner.signatureTagSome{"actions":"flowDesigner.decisions.approve"}'])
     expect(summary(t, names, { id: 'a', type: 'approval', assignees: [] })).toEqual([])
     expect(duration(t, '1h30m')).toBe('flowDesigner.hours{"n":1} flowDesigner.minutes{"n":30}')
     expect(duration(t, 'soon')).toBe('soon')

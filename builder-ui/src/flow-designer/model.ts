@@ -50,6 +50,8 @@ export interface FlowNode {
   fields?: { visible?: string[]; editable?: string[] }
   timers?: Timers
   rejectTo?: string
+  /** requireSignature (approval, fill): true = every decision needs a handwritten signature; a list = those decisions. */
+  requireSignature?: boolean | string[]
   branches?: Branch[]
   default?: string
   paths?: string[]
@@ -59,6 +61,29 @@ export interface FlowNode {
   outcome?: string
   setStatus?: string
   [k: string]: unknown
+}
+
+/** signatureDecisions are the decisions a node's requireSignature may name, by node type (docs/workflow.md). */
+export const signatureDecisions: Record<string, string[]> = {
+  approval: ['approve', 'reject', 'return'],
+  fill: ['submit', 'return'],
+}
+
+/** signedDecisions lists the decisions of a node that need a signature (true: all of its type's), in the type's order. */
+export function signedDecisions(n: FlowNode): string[] {
+  const all = signatureDecisions[n.type] ?? []
+  const r = n.requireSignature
+  if (r === true) return [...all]
+  if (Array.isArray(r)) return all.filter((d) => r.includes(d))
+  return []
+}
+
+/** signatureSetting is the requireSignature for the picked decisions: none → undefined (omitted), all of the type's → true, else the list. */
+export function signatureSetting(type: string, picked: readonly string[]): boolean | string[] | undefined {
+  const all = signatureDecisions[type] ?? []
+  const list = all.filter((d) => picked.includes(d))
+  if (!list.length) return undefined
+  return list.length === all.length ? true : list
 }
 
 /** FlowDef is workflow.Definition. */

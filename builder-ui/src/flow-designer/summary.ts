@@ -1,7 +1,7 @@
 // What a node card says about its node, in one line: "质量经理 · 或签 · 24 小时未处理自动提醒".
 // Pure: the words come from the caller (vue-i18n's t and the names of roles and fields).
 import type { Text } from '../api/types'
-import type { Assignee, FlowNode, Timers } from './model'
+import { signatureDecisions, signedDecisions, type Assignee, type FlowNode, type Timers } from './model'
 
 export type T = (key: string, named?: Record<string, unknown>) => string
 
@@ -52,6 +52,14 @@ export function timersText(t: T, tm: Timers | undefined): string[] {
   return out
 }
 
+/** signatureText is the card's ✍ 签名 tag of a node that asks for a handwritten signature ('' when it does not), naming the decisions unless it is all of them. */
+export function signatureText(t: T, n: FlowNode): string {
+  const signed = signedDecisions(n)
+  if (!signed.length) return ''
+  if (signed.length === (signatureDecisions[n.type] ?? []).length) return t('flowDesigner.signatureTag')
+  return t('flowDesigner.signatureTagSome', { actions: signed.map((d) => t(`flowDesigner.decisions.${d}`)).join('、') })
+}
+
 /** summary is the parts of a node's one-line summary; empty means the node still needs settings. */
 export function summary(t: T, names: Names, n: FlowNode): string[] {
   switch (n.type) {
@@ -64,7 +72,8 @@ export function summary(t: T, names: Names, n: FlowNode): string[] {
       if (n.type === 'approval' && n.mode && (n.assignees!.length > 1 || !['single', 'user'].includes(n.mode))) {
         parts.push(n.mode === 'percent' ? t('flowDesigner.percent', { n: n.percent ?? 0 }) : t(`flowDesigner.modes.${n.mode}`))
       }
-      return [...parts, ...timersText(t, n.timers)]
+      const sign = signatureText(t, n)
+      return [...parts, ...timersText(t, n.timers), ...(sign ? [sign] : [])]
     }
     case 'action': {
       const a = n.action ?? ''

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { InboxItem } from '../api/types'
-import { batchRows, failedTasks, keepSelected, selectable, toggle } from './batch'
+import { batchRows, byApp, failedTasks, keepSelected, selectable, toggle, unsigned } from './batch'
 
 const item = (id: string, kind = 'approval', title = `T ${id}`): InboxItem => ({
   task: { id, node: 'n', kind, assignee: 'amy', state: 'pending', created: '2026-01-01T00:00:00Z' },
@@ -32,6 +32,22 @@ describe('batch approval', () => {
       { task: 'b', title: 'receipt', ok: false, message: '任务已处理' },
     ])
     expect(failedTasks(rows)).toEqual(['c', 'b'])
+  })
+
+  it('finds the picked tasks whose approval must be signed', () => {
+    const items = [{ ...item('a'), signatureFor: ['approve'] }, item('b'), { ...item('c'), signatureFor: ['reject'] }, { ...item('d'), signatureFor: ['approve', 'reject'] }]
+    expect(unsigned(['a', 'b', 'c', 'd'], items)).toEqual(['a', 'd'])
+    expect(unsigned(['b', 'c'], items)).toEqual([])
+  })
+
+  it('groups a signed batch by app, one upload and one request each', () => {
+    const items = [item('a'), { ...item('b'), app: 'farm' }, item('c')]
+    expect([...byApp(['c', 'b', 'a'], items)]).toEqual([['plant', ['c', 'a']], ['farm', ['b']]])
+  })
+
+  it('says why a task needing a signature was skipped', () => {
+    const rows = batchRows(['a'], [{ task: 'a', ok: false, code: 'signature_required', message: '该待办需要手写签名' }], [item('a')], '?')
+    expect(rows[0]).toEqual({ task: 'a', title: 'T a', ok: false, message: '该待办需要手写签名' })
   })
 
   it('names the bad fields and the error id of a failure', () => {

@@ -21,6 +21,26 @@ export function selectable(items: readonly InboxItem[]): string[] {
   return items.filter((it) => it.task.id && it.task.kind === 'approval').map((it) => it.task.id)
 }
 
+/**
+ * unsigned are the picked tasks whose approval needs a handwritten signature (signatureFor holds
+ * approve): without a batch signature (使用同一签名批量审批) the server skips them.
+ */
+export function unsigned(selected: readonly string[], items: readonly InboxItem[]): string[] {
+  const need = new Set(items.filter((it) => it.signatureFor?.includes('approve')).map((it) => it.task.id))
+  return selected.filter((id) => need.has(id))
+}
+
+/** byApp groups the picked tasks by their app, in the order picked: a batch signature is a file of one app, so each app gets its own upload and batch. */
+export function byApp(selected: readonly string[], items: readonly InboxItem[]): Map<string, string[]> {
+  const app = new Map(items.map((it) => [it.task.id, it.app]))
+  const out = new Map<string, string[]>()
+  for (const id of selected) {
+    const a = app.get(id) ?? ''
+    out.set(a, [...(out.get(a) ?? []), id])
+  }
+  return out
+}
+
 /** keepSelected drops picked tasks that are no longer in the list (after a reload). */
 export function keepSelected(selected: readonly string[], items: readonly InboxItem[]): string[] {
   const ids = new Set(selectable(items))

@@ -50,6 +50,12 @@ export default {
   withdrawConfirm: 'Withdrawing ends the flow; you can change the record and start again. Withdraw?',
   withdrawReason: 'Reason (optional)',
   signatureToggle: 'Signature',
+  signatureRequired: 'Signature (required)',
+  signatureRequiredFor: '{actions} needs your handwritten signature',
+  signatureTag: '✍ Signature',
+  batchSign: 'Sign all with one signature',
+  batchSignHint: 'This one signature goes on the approval step of every selected task, as if you had signed each.',
+  batchNeedsSign: '{n} of the selected tasks need a handwritten signature: tick “Sign all with one signature” and sign, or they are skipped.',
   signature: {
     area: 'Signature area: write here with a finger or the mouse',
     hint: 'Sign in the box above',

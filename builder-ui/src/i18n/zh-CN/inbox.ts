@@ -50,6 +50,12 @@ export default {
   withdrawConfirm: '撤回后流程结束，可以修改后重新发起。确定撤回吗？',
   withdrawReason: '撤回原因（可选）',
   signatureToggle: '手写签名',
+  signatureRequired: '手写签名（必填）',
+  signatureRequiredFor: '{actions}需要手写签名',
+  signatureTag: '✍ 需签名',
+  batchSign: '使用同一签名批量审批',
+  batchSignHint: '这一个签名将附在每个所选任务的审批记录上，与逐条签名效力相同。',
+  batchNeedsSign: '所选任务中有 {n} 个需要手写签名：勾选「使用同一签名批量审批」并签名，否则将跳过它们。',
   signature: {
     area: '签名区：用手指或鼠标在此书写',
     hint: '请在上方框内签名',
