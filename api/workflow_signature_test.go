@@ -60,10 +60,10 @@ func TestSignatureRequiredOverHTTP(t *testing.T) {
 	if !slices.Equal(view.SignatureFor, []string{"approve"}) {
 		t.Fatalf("signatureFor %v", view.SignatureFor)
 	}
-	for _, c := range []struct{ lang, word string }{{"zh-CN", "签名"}, {"en", "signature"}} {
+	for _, c := range []struct{ lang, word string }{{"zh-CN", "手写签名：此步骤必须本人手写签名"}, {"en", "Signature is required for this step"}} {
 		qa1.Header.Set("Accept-Language", c.lang)
 		e := qa1.Do("POST", "/api/v1/tasks/"+task+"/actions", map[string]any{"action": "approve", "comment": "放行"}, 400, nil).Error(t)
-		if len(e.Fields) != 1 || e.Fields[0].Field != "signature" || e.Fields[0].Code != "flowrun.signature_required" || !strings.Contains(e.Fields[0].Message, c.word) {
+		if len(e.Fields) != 1 || e.Fields[0].Field != "signature" || e.Fields[0].Code != "flowrun.signature_required" || !strings.HasPrefix(e.Fields[0].Message, c.word) || !strings.HasPrefix(e.Message, c.word) {
 			t.Fatalf("%s: unsigned approval: %+v", c.lang, e)
 		}
 	}

@@ -124,24 +124,32 @@ func (s *Service) checkSignature(ctx context.Context, p *engine.Principal, app, 
 	f, err := s.k.Records.FileMeta(ctx, app, id)
 	switch {
 	case errors.Is(err, engine.ErrNotFound):
-		return engine.Invalid("signature", "not_found", map[string]any{"value": id})
+		return signatureError("not_found", map[string]any{"value": id})
 	case err != nil:
 		return fmt.Errorf("signature %s: %w", id, err)
 	case f.UploadedBy != p.Username:
-		return engine.Invalid("signature", "flowrun.signature_not_own", nil)
+		return signatureError("flowrun.signature_not_own", nil)
 	case !slices.Contains(signatureTypes, strings.ToLower(f.Type)):
-		return engine.Invalid("signature", "flowrun.signature_not_image", map[string]any{"type": f.Type})
+		return signatureError("flowrun.signature_not_image", map[string]any{"type": f.Type})
 	case f.Size > maxSignatureSize:
-		return engine.Invalid("signature", "flowrun.signature_too_large", map[string]any{"max": "2 MiB"})
+		return signatureError("flowrun.signature_too_large", map[string]any{"max": "2 MiB"})
 	}
 	return nil
+}
+
+// signatureLabel names the signature in messages for people ("手写签名：此步骤必须签名").
+var signatureLabel = engine.Text{ZH: "手写签名", EN: "Signature"}
+
+// signatureError is a field error on "signature", labelled.
+func signatureError(code string, params map[string]any) error {
+	return engine.FieldErrors{{Path: "signature", Code: code, Params: params, Label: signatureLabel}}
 }
 
 // needSignature refuses a decision that node n asks to be signed when it comes without a
 // signature: before anything changes, as a field error on "signature".
 func needSignature(n *Node, in ActInput) error {
 	if in.Signature == "" && n.RequireSignature.Needs(n.Type, in.Action) {
-		return engine.Invalid("signature", "flowrun.signature_required", map[string]any{"node": n.ID})
+		return signatureError("flowrun.signature_required", map[string]any{"node": n.ID})
 	}
 	return nil
 }
@@ -150,10 +158,10 @@ func init() {
 	engine.RegisterMessages(map[string]engine.Text{
 		"flow.signature_decision":     {ZH: "节点 {node} 的 requireSignature 不能包含 {value}：该节点的决定只有 {allowed}", EN: "requireSignature of node {node} cannot name {value}: its decisions are {allowed}"},
 		"flow.signature_auto_approve": {ZH: "节点 {node} 需要手写签名，超时不能自动同意：请改为提醒、退回或转交上级", EN: "node {node} needs a handwritten signature, so a timeout cannot approve it: remind, return or escalate instead"},
-		"flowrun.signature_required":  {ZH: "此步骤需要手写签名，请先签名", EN: "this step needs your handwritten signature; sign first"},
-		"flowrun.signature_not_own":   {ZH: "签名必须是你本人上传的手写签名", EN: "the signature must be a drawing you uploaded yourself"},
-		"flowrun.signature_not_image": {ZH: "签名必须是图片（PNG 或 JPEG），而不是 {type}", EN: "the signature must be an image (PNG or JPEG), not {type}"},
-		"flowrun.signature_too_large": {ZH: "签名图片不能超过 {max}", EN: "the signature image must be at most {max}"},
+		"flowrun.signature_required":  {ZH: "此步骤必须本人手写签名，请先签名", EN: "is required for this step: sign first"},
+		"flowrun.signature_not_own":   {ZH: "必须是您本人画的签名", EN: "must be a drawing you uploaded yourself"},
+		"flowrun.signature_not_image": {ZH: "必须是图片（PNG 或 JPEG），而不是 {type}", EN: "must be an image (PNG or JPEG), not {type}"},
+		"flowrun.signature_too_large": {ZH: "图片不能超过 {max}", EN: "must be at most {max}"},
 		"flowrun.batch.signature_required": {ZH: "该待办需要手写签名：请勾选「使用同一签名批量审批」并签名，或打开待办逐条审批",
 			EN: "this task needs a handwritten signature: tick “sign all with one signature” and sign, or open the task and approve it on its own"},
 	})

@@ -159,8 +159,8 @@ func TestApproverMustSign(t *testing.T) {
 	_, err = e.wf.Act(e.ctx, e.p("bob"), task, ActInput{Action: ActApprove, Comment: "released"})
 	wantField(t, err, "signature", "flowrun.signature_required")
 	fe, _ := engine.AsFieldErrors(err)
-	zh, en := engine.Message(engine.LangZH, fe[0].Code, fe[0].Params), engine.Message(engine.LangEN, fe[0].Code, fe[0].Params)
-	if !strings.Contains(zh, "签名") || !strings.Contains(en, "signature") {
+	zh, en := fe[0].Sentence(engine.LangZH), fe[0].Sentence(engine.LangEN)
+	if !strings.HasPrefix(zh, "手写签名：此步骤必须") || !strings.HasPrefix(en, "Signature is required") {
 		t.Errorf("messages %q / %q", zh, en)
 	}
 	carols := e.uploadPNG(t, "carol")
