@@ -107,6 +107,8 @@ type auditStored struct {
 	// encoding as it was hashed, and that hash.
 	E string `bson:"e"`
 	H string `bson:"h"`
+	// Z is E deflated (audit_compress.go); reading an entry inflates it into E.
+	Z []byte `bson:"z"`
 }
 
 // auditHint says where the tail was. Nothing trusts it: Append reads the entry it names, and

@@ -357,11 +357,11 @@ func (a *Audit) ensurePlainCopies(ctx context.Context) error {
 			return fmt.Errorf("copy audit fields: %w", err)
 		}
 		for _, d := range page.Docs {
-			enc, ok := d.Lookup("e").StringValueOK()
-			if !ok {
+			var s auditStored
+			if bson.Unmarshal(d, &s) != nil || s.E == "" {
 				continue
 			}
-			e, _, _, _, err := decodeOutbox(enc)
+			e, _, _, _, err := decodeOutbox(s.E)
 			if err != nil {
 				continue
 			}

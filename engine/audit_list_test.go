@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -254,11 +255,17 @@ func TestAuditListsEntriesWithoutPlainCopies(t *testing.T) {
 			want = append([]int64{e.Seq}, want...)
 		}
 	}
-	// The outbox entries as written before: no plain copies.
-	unset := bson.D{{Key: "$unset", Value: bson.D{{Key: auditActorField, Value: ""}, {Key: auditActionField, Value: ""}, {Key: auditTargetField, Value: ""}}}}
-	res, err := st.Database().Collection(auditCollection).UpdateMany(ctx, bson.D{{Key: "e", Value: bson.D{{Key: "$exists", Value: true}}}}, unset)
-	if err != nil || res.ModifiedCount != 15 {
-		t.Fatalf("unset copies: %+v, %v", res, err)
+	// The outbox entries as written before: the encoding and the hash as text, no plain copies.
+	coll := st.Database().Collection(auditCollection)
+	for seq := int64(1); seq <= 30; seq += 2 {
+		var s auditStored
+		if err := st.Get(ctx, auditCollection, auditID(seq), &s); err != nil || s.E == "" {
+			t.Fatalf("entry %d: %+v, %v", seq, s, err)
+		}
+		old := bson.D{{Key: "_id", Value: auditID(seq)}, {Key: "e", Value: s.E}, {Key: "h", Value: s.H}}
+		if _, err := coll.ReplaceOne(ctx, bson.D{{Key: "_id", Value: auditID(seq)}}, old); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if rep := auditTestVerify(t, a); !rep.OK {
 		t.Fatalf("entries without copies verify: %+v", rep)
@@ -283,5 +290,58 @@ func TestAuditListsEntriesWithoutPlainCopies(t *testing.T) {
 	}
 	if rep := auditTestVerify(t, fresh); !rep.OK || rep.Entries != 30 {
 		t.Fatalf("verify after the copies: %+v", rep)
+	}
+}
+
+// TestAuditOutboxEntryStoredDeflated: an outbox entry is stored as its plain copies and one
+// deflated field holding its hash and encoding, smaller than the two as text; it reads back as
+// appended and verifies, and a changed byte of that field is reported by Verify.
+func TestAuditOutboxEntryStoredDeflated(t *testing.T) {
+	st, ctx := storetest.New(t), context.Background()
+	a := NewAudit(st, WithAuditKey([]byte("audit-list-test-key-0123456789ab")))
+	var es []AuditEntry
+	for i := range 3 {
+		after := map[string]any{"lot": fmt.Sprint("RM26120600", i), "material": "面粉 T65", "qty": int64(i)}
+		x := &auditExtra{write: &AuditWrite{Coll: "rec.plant.receipt", ID: fmt.Sprint("01a24a635c1502ffc6c2c4e", i), Rev: 1},
+			event: &auditEvent{Type: "record.created", App: "plant", Data: map[string]any{"form": "receipt", "rev": int64(1)}}}
+		e, enc, err := a.append(ctx, AuditEntry{Actor: "alice", Action: "record.create", Kind: "record",
+			Target: fmt.Sprint("plant/receipt/01a24a635c1502ffc6c2c4e", i), After: after}, x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.closeEntry(e.Seq)
+		var raw bson.Raw
+		if err := st.Get(ctx, auditCollection, auditID(e.Seq), &raw); err != nil {
+			t.Fatal(err)
+		}
+		_, z, ok := raw.Lookup("z").BinaryOK()
+		if !ok || raw.Lookup("e").Type != 0 || raw.Lookup("h").Type != 0 {
+			t.Fatalf("entry %d is not stored deflated: %s", e.Seq, raw)
+		}
+		if stored, text := (len(z)+2)/3*4, len(enc)+len(e.Hash)+strings.Count(enc, `"`); stored >= text*3/4 {
+			t.Fatalf("entry %d: %d bytes deflated (as base64), %d as text", e.Seq, stored, text)
+		}
+		es = append(es, e)
+	}
+	got, err := a.List(ctx, AuditQuery{Actor: "alice"})
+	if err != nil || len(got) != 3 || !reflect.DeepEqual(got[2], es[0]) {
+		t.Fatalf("listed %+v (%v), want %+v first", got, err, es[0])
+	}
+	if rep := auditTestVerify(t, a); !rep.OK {
+		t.Fatalf("verify: %+v", rep)
+	}
+	var raw bson.Raw
+	if err := st.Get(ctx, auditCollection, auditID(es[1].Seq), &raw); err != nil {
+		t.Fatal(err)
+	}
+	_, data, _ := raw.Lookup("z").BinaryOK()
+	z := slices.Clone(data)
+	z[len(z)/2] ^= 0x10
+	if _, err := st.Database().Collection(auditCollection).UpdateOne(ctx, bson.D{{Key: "_id", Value: auditID(es[1].Seq)}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "z", Value: bson.Binary{Data: z}}}}}); err != nil {
+		t.Fatal(err)
+	}
+	if rep := auditTestVerify(t, a); rep.OK || rep.FirstBad != es[1].Seq {
+		t.Fatalf("verify after changing the deflated entry %d: %+v", es[1].Seq, rep)
 	}
 }
