@@ -172,7 +172,7 @@ func (s *Server) adminRoutes() []Route {
 				}
 				return c.JSON(d)
 			}},
-		{Method: "GET", Path: "/api/v1/audit", Tag: "admin", Action: admin, Summary: "Audit log entries, newest first; the X-Audit-Next header is the before that continues (0: the log's start was reached)", Out: []engine.AuditEntry{},
+		{Method: "GET", Path: "/api/v1/audit", Tag: "admin", Action: admin, Summary: "Audit log entries, newest first, a full page unless the last; the X-Audit-Next header is the before of the next page (0: this is the last)", Out: []engine.AuditEntry{},
 			Query: []Param{{Name: "actor"}, {Name: "action", Description: `exact, or a prefix ending in ".*"`}, {Name: "target"}, {Name: "limit", Type: "integer"}, {Name: "before", Type: "integer", Description: "list entries older than this seq"},
 				{Name: "since", Description: "RFC 3339 time: entries at or after it"}, {Name: "until", Description: "RFC 3339 time: entries before it"}},
 			Handle: func(c *fiber.Ctx, p *engine.Principal) error {

@@ -23,11 +23,12 @@ import (
 // that Kernel.Commit writes most (record and definition writes), with the likeliest last. It is
 // part of the stored format: entries written with it are read with it, so it never changes; a
 // different dictionary needs another field name.
-const auditZDict = `"tracecraft-audit-2","tracecraft-audit-3-sha256",null,"","definition.save","definition.publish",` +
-	`"print.job","codes.issue","record.delete","record.deleted","record.transition","record.transitioned",` +
-	`"status":"","version":1},"type":"record.updated"},"w":{"c":"rec.","id":"","rev":2}}]` +
+const auditZDict = `"tracecraft-audit-2","tracecraft-audit-3-sha256","definition.save","definition.publish","print.job",` +
+	`"codes.issue","record.delete","record.deleted","record.transition","record.transitioned",` +
+	`"type":"record.updated"},"w":{"c":"rec.","id":"","rev":2}}]` + "\n" +
+	`["tracecraft-audit-3",1,"2026-01-01T00:00:00.000Z","system","record.update","record.create","record","/",null,{"":""},"","",` +
 	`{"ev":{"app":"","data":{"form":"","id":"","rev":1,"status":"","version":1},"type":"record.created"},"w":{"c":"rec.","id":"","rev":1}}]` +
-	"\n" + `["tracecraft-audit-3",1,"2026-01-01T00:00:00.000Z","system","record.update","record.create","record","`
+	"\n" + `["tracecraft-audit-3",`
 
 // auditZMax bounds an inflated encoding, so a changed Z cannot make a reader allocate without
 // end. Entries are far smaller: a record's before and after, and its event.

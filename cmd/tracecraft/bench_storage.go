@@ -95,7 +95,7 @@ func benchStorage(ctx context.Context, stdout io.Writer, records int, keep strin
 	}
 	fmt.Fprintf(stdout, "\nstorage: %d records of an 8-field form (with the flow engine subscribed), created in %s\n", records, elapsed.Round(time.Millisecond))
 	fmt.Fprintf(stdout, "  %.0f bytes a record: database pages in use after a WAL checkpoint, less the empty app's %d\n", per, empty.Bytes)
-	fmt.Fprintf(stdout, "  %.0f bytes a record without the query indexes the form's lists use (%.0f)\n", per-float64(query)/float64(records), float64(query)/float64(records))
+	fmt.Fprintf(stdout, "  %.0f bytes a record without the query indexes of the form's lists and the audit log (%.0f)\n", per-float64(query)/float64(records), float64(query)/float64(records))
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "  collection\tbytes\tbytes/record\t_id indexes\tquery indexes\t")
 	for _, c := range fp.Collections {
