@@ -91,7 +91,7 @@ export interface AuditFilter {
   until?: string
 }
 
-/** AuditPage is a page of entries and the before that continues (0: the log's start). */
+/** AuditPage is a page of entries and the before of the next page (0: this is the last). */
 export interface AuditPage {
   items: AuditEntry[]
   next: number
