@@ -193,7 +193,7 @@ func (s *Store) Query(ctx context.Context, coll string, q Query) (*Page, error) 
 		return nil, fmt.Errorf("query %s: %w", coll, err)
 	}
 	var page *Page
-	if s.kind == KindEmbedded {
+	if s.sqlQueries() {
 		page, err = s.querySQL(ctx, coll, p)
 	} else {
 		page, err = s.queryMongo(ctx, coll, p)
@@ -212,7 +212,7 @@ func (s *Store) QueryCount(ctx context.Context, coll string, where Cond, limit i
 		return Count{}, fmt.Errorf("count %s: %w", coll, err)
 	}
 	var n int64
-	if s.kind == KindEmbedded {
+	if s.sqlQueries() {
 		n, err = s.countSQL(ctx, coll, w, limit)
 	} else {
 		n, err = s.countMongo(ctx, coll, w, limit)
@@ -222,6 +222,10 @@ func (s *Store) QueryCount(ctx context.Context, coll string, where Cond, limit i
 	}
 	return Count{N: n, Capped: limit > 0 && n >= limit}, nil
 }
+
+// sqlQueries reports whether queries are compiled to SQL: on the embedded store, unless
+// Options.QueryViaWire sends them through FerretDB.
+func (s *Store) sqlQueries() bool { return s.kind == KindEmbedded && !s.viaWire }
 
 // fieldPath is a validated dotted path.
 type fieldPath struct {

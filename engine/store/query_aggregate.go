@@ -333,9 +333,14 @@ func (s *Store) Aggregate(ctx context.Context, coll string, a Aggregation) (*Agg
 		return nil, fmt.Errorf("aggregate %s: %w", coll, err)
 	}
 	var res *AggResult
-	if s.kind == KindEmbedded {
+	switch {
+	case s.sqlQueries():
 		res, err = s.aggregateSQL(ctx, coll, p)
-	} else {
+	case s.kind == KindEmbedded:
+		// Through FerretDB (Options.QueryViaWire): only the groupings its $group computes
+		// right; the others are refused rather than answered wrong.
+		res, err = s.aggregateMongo(ctx, coll, p, true)
+	default:
 		res, err = s.aggregateMongo(ctx, coll, p, false)
 	}
 	if err != nil {

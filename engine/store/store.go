@@ -59,6 +59,12 @@ type Options struct {
 	Synchronous Sync
 	// Monitor, when set, sees every command the store sends (tests count the writes).
 	Monitor *event.CommandMonitor
+	// QueryViaWire sends the embedded store's queries (Query, QueryCount, Aggregate) to
+	// FerretDB in their MongoDB form, which FerretDB evaluates itself, instead of compiling
+	// them to SQL: for tests that hold the two paths to the same answers, and for diagnosing
+	// a query that seems to answer wrong. It is slow (FerretDB reads the whole collection) and
+	// is no setting of serve. Ignored on MongoDB.
+	QueryViaWire bool
 }
 
 // Store is an open connection to the backend. It is safe for concurrent use.
@@ -69,6 +75,8 @@ type Store struct {
 	db     *mongo.Database
 
 	emb *embedded // nil on MongoDB
+	// viaWire: the embedded store's queries go through FerretDB (Options.QueryViaWire).
+	viaWire bool
 
 	ensureMu sync.Mutex
 	ensured  sync.Map // collection name → struct{}
@@ -103,7 +111,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	s := &Store{log: opts.Logger, seqLocks: map[string]*sync.Mutex{}, seqTop: map[string]int64{}, sync: opts.Synchronous}
+	s := &Store{log: opts.Logger, seqLocks: map[string]*sync.Mutex{}, seqTop: map[string]int64{}, sync: opts.Synchronous, viaWire: opts.QueryViaWire}
 	uri := opts.MongoURI
 	if uri == "" {
 		if opts.DataDir == "" {
