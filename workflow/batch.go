@@ -26,8 +26,11 @@ type BatchResult struct {
 
 // BatchField is one bad input of a task BatchApprove could not approve.
 type BatchField struct {
-	Field   string `json:"field"`
-	Code    string `json:"code"`
+	Field string `json:"field"`
+	Code  string `json:"code"`
+	// Label names the field as the form does, in the caller's language, when the engine that
+	// refused knows it; Message then names the field by it ("质检签名：必填").
+	Label   string `json:"label,omitempty"`
 	Message string `json:"message"`
 }
 
@@ -97,10 +100,14 @@ func (s *Service) batchResult(task string, err error, lang string) BatchResult {
 		}
 		r.Code, r.Message = "invalid", engine.Message(lang, "flowrun.batch.invalid", nil)
 		for _, f := range fe {
-			r.Fields = append(r.Fields, BatchField{Field: f.Path, Code: f.Code, Message: engine.Message(lang, f.Code, f.Params)})
+			r.Fields = append(r.Fields, BatchField{Field: f.Path, Code: f.Code, Label: f.Label.In(lang), Message: f.Sentence(lang)})
 		}
 		if len(r.Fields) == 1 {
-			r.Message += ": " + r.Fields[0].Field + " " + r.Fields[0].Message
+			if one := r.Fields[0]; one.Label != "" {
+				r.Message += ": " + one.Message
+			} else {
+				r.Message += ": " + one.Field + " " + one.Message
+			}
 		}
 		return r
 	}

@@ -248,3 +248,22 @@ func TestBatchApproveSignature(t *testing.T) {
 		}
 	}
 }
+
+// TestBatchResultNamesTheLabel: a task's field error in a batch result names the field by the
+// label the refusing engine gave it, in the caller's language, and keeps the path for programs.
+func TestBatchResultNamesTheLabel(t *testing.T) {
+	e := newTestEnv(t, "", nil)
+	labelled := engine.FieldErrors{{Path: "qa_sign", Code: "required", Label: engine.Text{ZH: "质检签名", EN: "QA signature"}}}
+	r := e.wf.batchResult("t1", labelled, engine.LangZH)
+	if r.Code != "invalid" || len(r.Fields) != 1 || r.Fields[0].Field != "qa_sign" || r.Fields[0].Label != "质检签名" ||
+		r.Fields[0].Message != "质检签名：必填" || !strings.HasSuffix(r.Message, ": 质检签名：必填") {
+		t.Fatalf("zh: %+v", r)
+	}
+	if r := e.wf.batchResult("t1", labelled, engine.LangEN); r.Fields[0].Message != "QA signature is required" || strings.Contains(r.Message, "qa_sign") {
+		t.Fatalf("en: %+v", r)
+	}
+	bare := engine.FieldErrors{{Path: "comment", Code: "required"}}
+	if r := e.wf.batchResult("t1", bare, engine.LangEN); r.Fields[0].Label != "" || !strings.HasSuffix(r.Message, ": comment is required") {
+		t.Fatalf("unlabelled: %+v", r)
+	}
+}

@@ -16,7 +16,7 @@ describe('field issues with labels', () => {
     const e = new ApiError(400, 'invalid', '质检签名：必填', [{ field: 'qa_sign', code: 'required', label: '质检签名', message: '质检签名：必填' }])
     expect(problemsOf(e, { qa_sign: 'qa_sign' }).summary).toBe('质检签名：必填')
     expect(e.fieldErrors()).toEqual({ qa_sign: '质检签名：必填' })
-    // The batch's fields name no label yet (workflow.BatchField); when they do, they read so.
+    // A batch's field names its label (workflow.BatchField) and reads as the server wrote it.
     const field = { field: 'qa_sign', code: 'required', label: '质检签名', message: '质检签名：必填' }
     const rows = batchRows(['a'], [{ task: 'a', ok: false, code: 'invalid', message: '输入有误', fields: [field] }], [], '?')
     expect(rows[0].message).toBe('输入有误 (质检签名：必填)')
