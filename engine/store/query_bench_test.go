@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"testing"
 	"time"
@@ -17,7 +16,8 @@ import (
 // ranks, decoding to BSON), page/store at 100,000 ÷ at 10,000 (flat: the index), and
 // group/store ÷ group/plain-sql.
 
-// benchStore fills collections of record-like documents once per run.
+// benchStore fills collections of record-like documents once per run, with the list indexes
+// the forms engine declares (query_benchkit.go).
 type benchStore struct {
 	s     *Store
 	sizes map[int]string // size → collection
@@ -30,11 +30,7 @@ func newBenchStore(b *testing.B, sizes ...int) *benchStore {
 	for _, n := range sizes {
 		coll := fmt.Sprintf("bench%d", n)
 		fillRecords(b, bs.s, coll, n)
-		err := bs.s.EnsureIndexes(ctx, coll, []IndexSpec{
-			{Keys: []IndexKey{{Path: "status"}, {Path: "created_at", Desc: true}}},
-			{Keys: []IndexKey{{Path: "data.supplier"}}},
-		})
-		if err != nil {
+		if err := bs.s.EnsureIndexes(ctx, coll, BenchListIndexes()); err != nil {
 			b.Fatal(err)
 		}
 		bs.sizes[n] = coll
@@ -42,34 +38,23 @@ func newBenchStore(b *testing.B, sizes ...int) *benchStore {
 	return bs
 }
 
-// plain runs hand-written SQL on the store's read pool, against an index made for it.
-func (bs *benchStore) plain(b *testing.B, coll, name, index string) (*sql.DB, string) {
+// plain is the same queries as hand-written SQL on the store's read pool (PlainSQLForBench).
+func (bs *benchStore) plain(b *testing.B, coll string) *PlainSQL {
 	b.Helper()
-	ctx := context.Background()
-	db, table, ok, err := bs.s.emb.table(ctx, coll)
-	if err != nil || !ok {
-		b.Fatalf("table of %s: %v", coll, err)
-	}
-	w, err := bs.s.emb.sql()
+	p, err := PlainSQLForBench(context.Background(), bs.s, coll)
 	if err != nil {
 		b.Fatal(err)
 	}
-	if index != "" {
-		q := fmt.Sprintf(`CREATE INDEX IF NOT EXISTS %s ON %s (%s)`, quoteIdent(table+"_plain_"+name), quoteIdent(table), index)
-		if _, err := w.ExecContext(ctx, q); err != nil {
-			b.Fatal(err)
-		}
-	}
-	return db, quoteIdent(table)
+	return p
 }
 
 // BenchmarkQueryPage: the first page of 50 of a list filtered by status and sorted by creation
-// time, newest first, and the page after it (by cursor).
+// time, newest first (BenchPageQuery), and the page after it (by cursor).
 func BenchmarkQueryPage(b *testing.B) {
 	sizes := []int{10_000, 100_000}
 	bs := newBenchStore(b, sizes...)
 	ctx := context.Background()
-	q := Query{Where: Eq("status", "open"), Sort: []SortKey{{Path: "created_at", Desc: true}}, Limit: 50}
+	q := BenchPageQuery()
 	for _, n := range sizes {
 		coll := bs.sizes[n]
 		b.Run(fmt.Sprintf("store/%d", n), func(b *testing.B) {
@@ -92,25 +77,11 @@ func BenchmarkQueryPage(b *testing.B) {
 				}
 			}
 		})
-		db, table := bs.plain(b, coll, "page", `_ferretdb_sjson->>'$.status', _ferretdb_sjson->>'$.created_at' DESC, _ferretdb_sjson->>'$._id' DESC`)
-		stmt := `SELECT _ferretdb_sjson FROM ` + table + ` WHERE _ferretdb_sjson->>'$.status' = ? ORDER BY _ferretdb_sjson->>'$.created_at' DESC, _ferretdb_sjson->>'$._id' DESC LIMIT 50`
+		plain := bs.plain(b, coll)
 		b.Run(fmt.Sprintf("plain-sql/%d", n), func(b *testing.B) {
 			for b.Loop() {
-				rows, err := db.QueryContext(ctx, stmt, "open")
-				if err != nil {
-					b.Fatal(err)
-				}
-				got := 0
-				for rows.Next() {
-					var doc []byte
-					if err := rows.Scan(&doc); err != nil {
-						b.Fatal(err)
-					}
-					got++
-				}
-				rows.Close()
-				if got != 50 {
-					b.Fatalf("%d rows", got)
+				if got, err := plain.Page(ctx); err != nil || got != 50 {
+					b.Fatalf("%d rows, %v", got, err)
 				}
 			}
 		})
@@ -124,41 +95,21 @@ func BenchmarkAggregate(b *testing.B) {
 	bs := newBenchStore(b, n)
 	ctx := context.Background()
 	coll := bs.sizes[n]
-	a := Aggregation{
-		GroupBy:  []GroupKey{{Name: "supplier", Path: "data.supplier"}},
-		Measures: []Measure{{Name: "n", Op: AggCount}, {Name: "qty", Op: AggSum, Path: "data.qty"}, {Name: "avg", Op: AggAvg, Path: "data.qty"}},
-	}
+	a := BenchGroupBy()
 	b.Run(fmt.Sprintf("group-store/%d", n), func(b *testing.B) {
 		for b.Loop() {
 			res, err := bs.s.Aggregate(ctx, coll, a)
-			if err != nil || len(res.Groups) != 97 {
+			if err != nil || len(res.Groups) != BenchSuppliers {
 				b.Fatalf("%v %v", res, err)
 			}
 		}
 	})
 	// The plain query gets its own index on the key, as the store's has one.
-	db, table := bs.plain(b, coll, "supplier", `_ferretdb_sjson->>'$.data.supplier'`)
-	stmt := `SELECT _ferretdb_sjson->>'$.data.supplier', count(*), total(_ferretdb_sjson->>'$.data.qty'), avg(_ferretdb_sjson->>'$.data.qty') FROM ` + table + ` GROUP BY 1 ORDER BY 1`
+	plain := bs.plain(b, coll)
 	b.Run(fmt.Sprintf("group-plain-sql/%d", n), func(b *testing.B) {
 		for b.Loop() {
-			rows, err := db.QueryContext(ctx, stmt)
-			if err != nil {
-				b.Fatal(err)
-			}
-			got := 0
-			for rows.Next() {
-				var k string
-				var c int64
-				var sum float64
-				var avg float64
-				if err := rows.Scan(&k, &c, &sum, &avg); err != nil {
-					b.Fatal(err)
-				}
-				got++
-			}
-			rows.Close()
-			if got != 97 {
-				b.Fatalf("%d groups", got)
+			if got, err := plain.Group(ctx); err != nil || got != BenchSuppliers {
+				b.Fatalf("%d groups, %v", got, err)
 			}
 		}
 	})

@@ -355,18 +355,17 @@ func (s *sjScanner) str() ([]byte, error) {
 	}
 	start := s.i
 	s.esc = false
-	for i, c := range s.b[start:] {
-		switch c {
-		case '"':
-			s.i = start + i + 1
-			return s.b[start : start+i], nil
-		case '\\':
-			s.esc = true
-			s.i = start + i
-			return s.strEscaped(start)
-		}
+	end := bytes.IndexByte(s.b[start:], '"')
+	if end < 0 {
+		return nil, fmt.Errorf("%w: unterminated string", errSJSON)
 	}
-	return nil, fmt.Errorf("%w: unterminated string", errSJSON)
+	if esc := bytes.IndexByte(s.b[start:start+end], '\\'); esc >= 0 {
+		s.esc = true
+		s.i = start + esc
+		return s.strEscaped(start)
+	}
+	s.i = start + end + 1
+	return s.b[start : start+end], nil
 }
 
 func (s *sjScanner) strEscaped(start int) ([]byte, error) {
@@ -593,10 +592,17 @@ type sjEntry struct {
 	opts []byte // regex: the options
 }
 
-// sjDecoder reads documents; its tape is reused (decoders are pooled).
+// sjDecoder reads documents; its tape is reused (decoders are pooled). The documents of a
+// collection mostly share one header (one form's records have the same fields of the same
+// types), so a decoder keeps the text of the last header it read beside its tape: a document
+// that starts with those same bytes has that same header, and comparing bytes costs a small
+// part of reading them (the header is about half of a record's text).
 type sjDecoder struct {
-	tape []sjEntry
-	v    sjScanner
+	tape   []sjEntry
+	header []byte // the text the tape was read from, `{"$s":{…}`; empty when none
+	v      sjScanner
+
+	headerReads int // headers read onto the tape (tests)
 }
 
 var sjDecoders = sync.Pool{New: func() any { return &sjDecoder{} }}
@@ -719,20 +725,23 @@ func (d *sjDecoder) entry(h *sjScanner) error {
 func sjsonToBSON(text []byte, proj *projection) (bson.Raw, error) {
 	d := sjDecoders.Get().(*sjDecoder)
 	defer sjDecoders.Put(d)
-	d.tape = d.tape[:0]
-	h := sjScanner{b: text}
-	if err := h.expect('{'); err != nil {
-		return nil, err
+	return d.decode(text, proj)
+}
+
+// decode is sjsonToBSON with this decoder (a page's rows read with one decoder share its
+// header).
+func (d *sjDecoder) decode(text []byte, proj *projection) (bson.Raw, error) {
+	// A text that starts with the remembered header has that header: the header is one JSON
+	// object, whose end the bytes before it decide.
+	at := len(d.header)
+	if at == 0 || len(text) <= at || !bytes.Equal(text[:at], d.header) {
+		var err error
+		if at, err = d.readHeader(text); err != nil {
+			return nil, err
+		}
 	}
-	if err := h.member("$s", true); err != nil {
-		return nil, err
-	}
-	if err := d.level(&h); err != nil {
-		return nil, err
-	}
-	d.v = sjScanner{b: text, i: h.i, buf: d.v.buf[:0]}
-	dst := make([]byte, 0, len(text))
-	idx, dst := bsoncore.AppendDocumentStart(dst)
+	d.v = sjScanner{b: text, i: at, buf: d.v.buf[:0]}
+	idx, dst := bsoncore.AppendDocumentStart(make([]byte, 0, len(text)-at/2))
 	pos := 0
 	dst, err := d.members(dst, &pos, proj, true)
 	if err != nil {
@@ -742,6 +751,26 @@ func sjsonToBSON(text []byte, proj *projection) (bson.Raw, error) {
 		return nil, fmt.Errorf("%w: the header lists more values than there are", errSJSON)
 	}
 	return bsoncore.AppendDocumentEnd(dst, idx)
+}
+
+// readHeader reads the header of text onto the tape and remembers its text; it returns where
+// the values start.
+func (d *sjDecoder) readHeader(text []byte) (int, error) {
+	d.tape, d.header = d.tape[:0], d.header[:0]
+	d.headerReads++
+	h := sjScanner{b: text}
+	if err := h.expect('{'); err != nil {
+		return 0, err
+	}
+	if err := h.member("$s", true); err != nil {
+		return 0, err
+	}
+	if err := d.level(&h); err != nil {
+		d.tape = d.tape[:0]
+		return 0, err
+	}
+	d.header = append(d.header, text[:h.i]...)
+	return h.i, nil
 }
 
 // members reads the rest of an object's values (after its '{', or at the top after the
@@ -919,19 +948,19 @@ func (d *sjDecoder) value(dst, key []byte, pos *int, proj *projection) (out []by
 			return bsoncore.AppendBoolean(appendHead(dst, bsoncore.TypeBoolean, key), false), true, nil
 		}
 	case sjInt:
-		if n, err := strconv.ParseInt(string(lit), 10, 32); err == nil {
+		if n, ok := parseInt(lit); ok && n == int64(int32(n)) {
 			return bsoncore.AppendInt32(appendHead(dst, bsoncore.TypeInt32, key), int32(n)), true, nil
 		}
 	case sjLong:
-		if n, err := strconv.ParseInt(string(lit), 10, 64); err == nil {
+		if n, ok := parseInt(lit); ok {
 			return bsoncore.AppendInt64(appendHead(dst, bsoncore.TypeInt64, key), n), true, nil
 		}
 	case sjDouble:
-		if f, err := strconv.ParseFloat(string(lit), 64); err == nil {
+		if f, ok := parseDouble(lit); ok {
 			return bsoncore.AppendDouble(appendHead(dst, bsoncore.TypeDouble, key), f), true, nil
 		}
 	case sjDate:
-		if n, err := strconv.ParseInt(string(lit), 10, 64); err == nil {
+		if n, ok := parseInt(lit); ok {
 			return bsoncore.AppendDateTime(appendHead(dst, bsoncore.TypeDateTime, key), n), true, nil
 		}
 	case sjTimestamp:
@@ -940,6 +969,47 @@ func (d *sjDecoder) value(dst, key []byte, pos *int, proj *projection) (out []by
 		}
 	}
 	return nil, false, fmt.Errorf("%w: %q is not a value of type %d", errSJSON, lit, e.t)
+}
+
+// parseInt reads a JSON integer as strconv.ParseInt(…, 10, 64) does, without making a string
+// of it; a text it does not read by hand (past 18 digits, anything but digits after an
+// optional '-') goes to strconv.
+func parseInt(b []byte) (int64, bool) {
+	neg := len(b) > 0 && b[0] == '-'
+	digits := b
+	if neg {
+		digits = b[1:]
+	}
+	slow := func() (int64, bool) {
+		n, err := strconv.ParseInt(string(b), 10, 64)
+		return n, err == nil
+	}
+	if len(digits) == 0 || len(digits) > 18 {
+		return slow()
+	}
+	var n int64
+	for _, c := range digits {
+		if c < '0' || c > '9' {
+			return slow()
+		}
+		n = n*10 + int64(c-'0')
+	}
+	if neg {
+		n = -n
+	}
+	return n, true
+}
+
+// parseDouble reads a JSON number as strconv.ParseFloat(…, 64) does: an integer of at most 15
+// digits by hand (exact: below 2⁵³), anything else through strconv.
+func parseDouble(b []byte) (float64, bool) {
+	if n := len(b); n > 0 && n <= 15 {
+		if i, ok := parseInt(b); ok && !(i == 0 && b[0] == '-') {
+			return float64(i), true
+		}
+	}
+	f, err := strconv.ParseFloat(string(b), 64)
+	return f, err == nil
 }
 
 // projectRaw keeps the projected fields (and _id) of a BSON document, as MongoDB projects.

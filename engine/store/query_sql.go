@@ -114,6 +114,15 @@ func sameFold(a, b rune) bool {
 	return false
 }
 
+// readCacheKiB is the page cache of each read connection: 500 pages of PageSize, the pages
+// SQLite's default cache (2,000 KiB) holds at its default 4 KiB page size. Left at the
+// default, the store's 16 KiB pages made it 125 pages, and a list page of 50 documents
+// touches about half as many (each document on its own table page, with the index and
+// interior pages above them): a few lists in turn pushed each other out, and
+// BenchmarkQueryPage read 40 to 90 pages from the file for every page of 50, again and
+// again (none with this cache). At most readPoolSize × 8 MiB, taken as pages are read.
+const readCacheKiB = 500 * PageSize / 1024
+
 // readers opens (once) the read-only pool on the store's SQLite file. FerretDB keeps the file
 // in WAL mode, so these connections read the last committed state beside its writer without
 // blocking it. Before the database has its first collection there is no file: ok is false.
@@ -128,7 +137,7 @@ func (e *embedded) readers() (db *sql.DB, ok bool, err error) {
 		return nil, false, nil
 	}
 	u := &url.URL{Scheme: "file", Path: file}
-	u.RawQuery = "mode=ro&_pragma=busy_timeout(10000)&_pragma=query_only(1)"
+	u.RawQuery = fmt.Sprintf("mode=ro&_pragma=busy_timeout(10000)&_pragma=query_only(1)&_pragma=cache_size(-%d)", readCacheKiB)
 	db, err = sql.Open("sqlite", u.String())
 	if err != nil {
 		return nil, false, err
@@ -616,6 +625,8 @@ func (s *Store) querySQL(ctx context.Context, coll string, p *qplan) (*Page, err
 			}
 		}
 		var lastKeys []scalar
+		d := sjDecoders.Get().(*sjDecoder)
+		defer sjDecoders.Put(d)
 		for rows.Next() {
 			if len(page.Docs) == p.limit {
 				next, err := pageCursor(p, page.Docs[len(page.Docs)-1], lastKeys)
@@ -628,7 +639,7 @@ func (s *Store) querySQL(ctx context.Context, coll string, p *qplan) (*Page, err
 			if err := rows.Scan(dest...); err != nil {
 				return err
 			}
-			doc, err := sjsonToBSON(text, p.fields)
+			doc, err := d.decode(text, p.fields)
 			if err != nil {
 				return err
 			}

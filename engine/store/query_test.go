@@ -16,36 +16,8 @@ import (
 // fillRecords inserts n record-like documents through FerretDB.
 func fillRecords(t testing.TB, s *Store, coll string, n int) {
 	t.Helper()
-	ctx := context.Background()
-	c, err := s.Collection(ctx, coll)
-	if err != nil {
+	if err := FillBenchRecords(context.Background(), s, coll, n); err != nil {
 		t.Fatal(err)
-	}
-	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	statuses := []string{"open", "approved", "rejected", "closed"}
-	batch := make([]any, 0, 1000)
-	for i := range n {
-		batch = append(batch, bson.D{
-			{Key: "_id", Value: fmt.Sprintf("R%07d", i)},
-			{Key: "status", Value: statuses[i%len(statuses)]},
-			{Key: "created_at", Value: base.Add(time.Duration(i*7919%n) * time.Minute)},
-			{Key: "data", Value: bson.D{
-				{Key: "qty", Value: float64(i%1000) / 4},
-				{Key: "lot", Value: fmt.Sprintf("LOT-%05d", i%5000)},
-				{Key: "supplier", Value: fmt.Sprintf("S%03d", i%97)},
-				{Key: "grade", Value: []string{"A", "B", "C"}[i%3]},
-				{Key: "made_on", Value: base.Add(-time.Duration(i%400) * 24 * time.Hour)},
-				{Key: "note", Value: "received in good order"},
-				{Key: "ok", Value: i%5 != 0},
-				{Key: "temp", Value: int32(i % 9)},
-			}},
-		})
-		if len(batch) == cap(batch) || i == n-1 {
-			if _, err := c.InsertMany(ctx, batch); err != nil {
-				t.Fatal(err)
-			}
-			batch = batch[:0]
-		}
 	}
 }
 
