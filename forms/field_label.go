@@ -1,6 +1,7 @@
 package forms
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 
@@ -12,16 +13,78 @@ import (
 // (engine.FieldError.Sentence). Paths are the save pipeline's: "qa_sign", a sub-table's row
 // "items.2" and cell "items.2.qty", a part of a value "place.lat".
 
-// labelErrors labels the field errors err carries from c's fields. Fields hidden from the
-// writer get no label (their errors read as unknown fields), nor do unknown fields.
+// labelErrors labels the field errors err carries from c's fields. Fields and sub-table
+// columns hidden from the writer get no label (their errors read as unknown fields: path and
+// code), nor do unknown fields.
 func labelErrors(c *Compiled, hidden map[string]bool, err error) error {
 	return engine.LabelFields(err, func(path string) (engine.Text, bool) {
-		key, _, _ := strings.Cut(path, ".")
-		if hidden[key] {
+		if hiddenAt(hidden, path) {
 			return engine.Text{}, false
 		}
 		return c.errorLabel(path)
 	})
+}
+
+// hiddenAt tells whether the value at a save pipeline's path is in a field hidden from the
+// writer: a top-level field ("cost", "place.lat") or a sub-table column, hidden by its dotted
+// path ("lines.share" hides "lines.2.share").
+func hiddenAt(hidden map[string]bool, path string) bool {
+	parts := strings.SplitN(path, ".", 4)
+	if hidden[parts[0]] {
+		return true
+	}
+	if len(parts) >= 3 {
+		if _, err := strconv.Atoi(parts[1]); err == nil {
+			return hidden[parts[0]+"."+parts[2]]
+		}
+	}
+	return false
+}
+
+// withoutHiddenComputed drops, from the errors of computing c's generated values, those of
+// fields and columns hidden from the writer, and empties those values in data. Such an error
+// derives from what the writer may not see (parent.cost / n fails when cost is 0): answering
+// it at all, even without a label, would tell them. The value is left empty, as that of a
+// formula that cannot be computed yet (a field it reads is empty); a writer who may see the
+// field gets the error on their next save.
+func withoutHiddenComputed(c *Compiled, hidden map[string]bool, data Values, fe engine.FieldErrors) engine.FieldErrors {
+	var out engine.FieldErrors
+	for _, e := range fe {
+		if e.Fault != nil || !hiddenAt(hidden, e.Path) {
+			out = append(out, e)
+			continue
+		}
+		parts := strings.SplitN(e.Path, ".", 4)
+		f, ok := c.byKey[parts[0]]
+		if !ok {
+			out = append(out, e)
+			continue
+		}
+		if _, gen := f.impl.(Generated); gen {
+			delete(data, f.Key)
+			continue
+		}
+		if len(parts) < 3 || f.Type != FieldTypeSubtable {
+			out = append(out, e)
+			continue
+		}
+		n, _ := strconv.Atoi(parts[1])
+		col := slices.IndexFunc(f.Fields, func(col *Field) bool { return col.Key == parts[2] })
+		if col < 0 {
+			out = append(out, e)
+			continue
+		}
+		if _, gen := f.Fields[col].impl.(Generated); !gen {
+			out = append(out, e)
+			continue
+		}
+		if rows, _ := data[f.Key].([]any); n >= 0 && n < len(rows) {
+			if row, ok := rows[n].(map[string]any); ok {
+				delete(row, parts[2])
+			}
+		}
+	}
+	return out
 }
 
 // errorLabel is the label people know the value at path by: the field's own label, a

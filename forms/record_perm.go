@@ -33,6 +33,8 @@ type access struct {
 	hidden   map[string]bool
 	readOnly map[string]bool
 	fields   []string
+	// columns are the sub-table columns by their dotted paths ("lines.share").
+	columns []string
 	// initial is the status a new record starts in (row conditions may read it).
 	initial string
 	// deleted is set by compileQuery on a listing of deleted records: its rows need the
@@ -99,6 +101,17 @@ func (a *access) rulesFor(ctx context.Context, d *recordDoc, action string) fiel
 		r.hidden[k] = !shown
 		r.readOnly[k] = !writable || !shown
 	}
+	// A column is hidden by its dotted path (a formula over a hidden field); the errors of its
+	// cells must not say what it is (labelErrors, withoutHiddenComputed).
+	for _, path := range a.columns {
+		shown := len(readers) == 0
+		for _, cp := range readers {
+			shown = shown || !cp.hidden[path]
+		}
+		if !shown {
+			r.hidden[path] = true
+		}
+	}
 	return r
 }
 
@@ -106,6 +119,9 @@ func (s *Service) accessFor(ctx context.Context, p *engine.Principal, c *Compile
 	a := &access{p: p, actions: map[string]bool{}, scopes: map[string][]*compiledPerm{}, hidden: map[string]bool{}, readOnly: map[string]bool{}}
 	for _, f := range c.Fields {
 		a.fields = append(a.fields, f.Key)
+		for _, col := range f.Fields {
+			a.columns = append(a.columns, f.Key+"."+col.Key)
+		}
 	}
 	if c.Def.Status != nil {
 		a.initial = c.Def.Status.Initial

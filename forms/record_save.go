@@ -86,12 +86,12 @@ func (s *Service) prepareValues(vc *ValueContext, c *Compiled, rules fieldRules,
 			rvc := *vc
 			rvc.Row, rvc.Parent = row, data
 			if err := s.generate(&rvc, order, row, create, f.Key+"."+strconv.Itoa(i)+".", 0); err != nil {
-				fe = append(fe, asFieldErrors(err, "")...)
+				fe = append(fe, withoutHiddenComputed(c, rules.hidden, data, asFieldErrors(err, ""))...)
 			}
 		}
 	}
 	if err := s.generate(vc, c.formulas, data, create, "", 0); err != nil {
-		fe = append(fe, asFieldErrors(err, "")...)
+		fe = append(fe, withoutHiddenComputed(c, rules.hidden, data, asFieldErrors(err, ""))...)
 	}
 	// The schema runs even when values failed to prepare, so a missing required field or a
 	// number below its minimum is reported with them; a value that failed was left out of data,
@@ -101,7 +101,7 @@ func (s *Service) prepareValues(vc *ValueContext, c *Compiled, rules fieldRules,
 		if !ok {
 			return nil, err
 		}
-		fe = append(fe, unreported(fe, got)...)
+		fe = append(fe, unreported(fe, withoutHiddenComputed(c, rules.hidden, data, got))...)
 	}
 	for _, f := range c.Fields {
 		if o, ok := f.State.(*SubtableOptions); ok && o.MinRows > 0 && isEmpty(data[f.Key]) && !hasErrorAt(fe, f.Key) {
