@@ -232,7 +232,8 @@ func (s *Service) checkImport(ctx context.Context, pl *importPlan, checked func(
 			rowErrs = append(rowErrs, ie)
 		}
 		vc := s.valueContext(ctx, p, c, newID(s.now()))
-		data, err := s.prepareData(vc, c, pl.acc.rulesFor(ctx, newRecordStub(p, input), ActCreate), nil, input, true, false)
+		rules := pl.acc.rulesFor(ctx, newRecordStub(p, input), ActCreate)
+		data, err := s.prepareData(vc, c, rules, nil, input, true, false)
 		if err != nil {
 			fe, ok := engine.AsFieldErrors(err)
 			if !ok {
@@ -243,7 +244,7 @@ func (s *Service) checkImport(ctx context.Context, pl *importPlan, checked func(
 				if bad[key] {
 					continue // the cell could not be read; that error says it already
 				}
-				rowErrs = append(rowErrs, s.placeError(c, pl.cols, rowNo, e, pl.lang))
+				rowErrs = append(rowErrs, s.placeError(c, rules.hidden, pl.cols, rowNo, e, pl.lang))
 			}
 		}
 		valid := len(rowErrs) == before
@@ -394,10 +395,13 @@ func isSystemColumn(h string) bool {
 }
 
 // placeError turns a field error of the save pipeline into an ImportError at the field's column.
-func (s *Service) placeError(c *Compiled, cols []importColumn, row int, e engine.FieldError, lang string) ImportError {
+// An error of a field or column hidden from the importer (hidden) is placed as one of an
+// unknown field: its path and code, no column, no label — the importer may not learn what the
+// form calls it.
+func (s *Service) placeError(c *Compiled, hidden map[string]bool, cols []importColumn, row int, e engine.FieldError, lang string) ImportError {
 	parts := strings.Split(e.Path, ".")
 	f, ok := c.Field(parts[0])
-	if !ok {
+	if !ok || hiddenAt(hidden, e.Path) {
 		return s.importError(lang, row, "", e.Path, e.Code, e.Params)
 	}
 	column := fieldHeader(f, lang)

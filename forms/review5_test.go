@@ -105,3 +105,31 @@ func TestReview5_1_HiddenFormulaErrorsAreNoOracle(t *testing.T) {
 		t.Errorf("the designer's write: %v, want the labelled error on lines.0.share", err)
 	}
 }
+
+// An import's errors on a field hidden from the importer name neither its column nor its
+// label: a required hidden field is reported as an unknown field would be, by path and code.
+func TestReview5_2_ImportErrorsDoNotNameHiddenFields(t *testing.T) {
+	s, ctx := newHiddenLotService(t)
+	clerk := &engine.Principal{Username: "carl", Roles: []string{"clerk"}}
+	for _, lang := range []string{engine.LangZH, engine.LangEN} {
+		rep, err := s.Import(ctx, clerk, "qa", "lot", FormatCSV, strings.NewReader("数量\n1\n"), true, lang)
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, ie := range rep.Errors {
+			if strings.Contains(ie.Label+ie.Column+ie.Message, "机密") || strings.Contains(ie.Label+ie.Column+ie.Message, "Secret") {
+				t.Errorf("%s: a hidden field is named: %+v", lang, ie)
+			}
+			if ie.Field == "secret" {
+				found = true
+				if ie.Code != "required" || ie.Column != "" || ie.Label != "" || ie.Row != 2 {
+					t.Errorf("%s: the hidden field's error = %+v, want row 2, required, no column, no label", lang, ie)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("%s: no error on the required field: %+v", lang, rep.Errors)
+		}
+	}
+}
