@@ -518,6 +518,9 @@ func (s *Service) act(ctx context.Context, p *engine.Principal, taskID string, i
 		if err := mayAct(inst, p, taskID, in.Action); err != nil {
 			return nil, fmt.Errorf("act on task %s: %w", taskID, err)
 		}
+		if err := s.mayDecide(ctx, inst, taskID, in); err != nil {
+			return nil, fmt.Errorf("act on task %s: %w", taskID, err)
+		}
 		if err := s.checkSignature(ctx, p, inst.App, in.Signature); err != nil {
 			return nil, fmt.Errorf("act on task %s: %w", taskID, err)
 		}
@@ -554,6 +557,37 @@ func mayAct(inst *Instance, p *engine.Principal, taskID, action string) error {
 		return engine.Invalid("action", "not_allowed", map[string]any{"value": action})
 	}
 	return nil
+}
+
+// mayDecide makes, before files are bound, the checks of in against the task's node that apply
+// makes after mayAct's (machine.act): an edit only with approve or submit and only of the
+// node's editable fields, and a signature where the node asks for one — so a decision refused
+// for want of a signature binds none of its attachments.
+func (s *Service) mayDecide(ctx context.Context, inst *Instance, taskID string, in ActInput) error {
+	c, err := s.Compiled(ctx, inst.App, inst.Flow, inst.Version)
+	if err != nil {
+		return fmt.Errorf("instance %s: %w", inst.ID, err)
+	}
+	var t *Task
+	for i := range inst.Tasks {
+		if inst.Tasks[i].ID == taskID {
+			t = &inst.Tasks[i]
+		}
+	}
+	if t == nil {
+		return fmt.Errorf("task %s: %w", taskID, engine.ErrNotFound)
+	}
+	n, ok := c.Node(t.Node)
+	if !ok {
+		return fmt.Errorf("task %s: node %s: %w", taskID, t.Node, engine.ErrNotFound)
+	}
+	if len(in.Data) > 0 && in.Action != ActApprove && in.Action != ActSubmit {
+		return engine.Invalid("data", "not_allowed", map[string]any{"value": in.Action})
+	}
+	if err := checkEditable(n, in.Data); err != nil {
+		return err
+	}
+	return needSignature(n, in)
 }
 
 // editor is the principal a task's record edit is written as: the approver, by name (the
