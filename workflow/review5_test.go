@@ -3,6 +3,8 @@ package workflow
 import (
 	"bytes"
 	"testing"
+
+	"tracecraft/engine"
 )
 
 // A decision refused before anything changes — unsigned where the node asks for a signature,
@@ -46,5 +48,41 @@ func TestReview5_3_RefusedDecisionBindsNoFiles(t *testing.T) {
 	}
 	if !bound(att) || !bound(sig) {
 		t.Error("the signed approval did not bind its files")
+	}
+}
+
+// A node whose approval (or submission) must be signed cannot be skipped when nobody is found:
+// onEmpty skip would pass it unsigned. It is refused when compiled, naming the node; a
+// signature only for rejecting leaves skip alone, as does admin.
+func TestReview5_4_SignedNodeCannotSkipOnEmpty(t *testing.T) {
+	e := newTestEnv(t, "", nil)
+	nobody := []any{map[string]any{"kind": "role", "role": "nobody"}}
+	node := func(typ string, rule any, onEmpty string) map[string]any {
+		return map[string]any{"id": "qa_release", "type": typ, "next": "end", "onEmpty": onEmpty,
+			"assignees": nobody, "requireSignature": rule}
+	}
+	for _, n := range []map[string]any{
+		node(NodeApproval, true, "skip"),
+		node(NodeApproval, []any{"approve"}, "skip"),
+		node(NodeFill, []any{"submit"}, "skip"),
+	} {
+		err := e.compileNodes(t, n)
+		fe, ok := engine.AsFieldErrors(err)
+		if !ok || len(fe) != 1 || fe[0].Path != "/nodes/1/onEmpty" || fe[0].Code != "flow.signature_on_empty" || fe[0].Params["node"] != "qa_release" {
+			t.Errorf("%v: %v, want flow.signature_on_empty on /nodes/1/onEmpty", n, err)
+			continue
+		}
+		if zh := engine.Message(engine.LangZH, fe[0].Code, fe[0].Params); zh == fe[0].Code || !bytes.Contains([]byte(zh), []byte("qa_release")) {
+			t.Errorf("zh-CN message: %q", zh)
+		}
+	}
+	for _, n := range []map[string]any{
+		node(NodeApproval, []any{"reject"}, "skip"),
+		node(NodeApproval, true, "admin"),
+		node(NodeFill, true, "fail"),
+	} {
+		if err := e.compileNodes(t, n); err != nil {
+			t.Errorf("%v: %v", n, err)
+		}
 	}
 }

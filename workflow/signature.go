@@ -93,8 +93,9 @@ func (SignatureRule) OpenAPISchema() map[string]any {
 
 // checkSignatureRule checks the decisions a node's requireSignature lists against what its
 // tasks allow (the meta-schema keeps it off other node types and to known decisions), and
-// that the clock does not take a decision that must be signed: a timeout's auto-approve
-// (auto-submit on a fill node) would pass the node unsigned.
+// that neither the clock nor an empty assignee list takes a decision that must be signed: a
+// timeout's auto-approve (auto-submit on a fill node), or onEmpty skip, would pass the node
+// unsigned.
 func (fc *flowCompiler) checkSignatureRule(n *Node, p string) {
 	allowed := signatureDecisions[n.Type]
 	for j, d := range n.RequireSignature.Decisions {
@@ -106,6 +107,12 @@ func (fc *flowCompiler) checkSignatureRule(n *Node, p string) {
 	if n.Timers != nil && n.Timers.Action == "approve" && !fc.stored &&
 		(n.RequireSignature.Needs(n.Type, ActApprove) || n.RequireSignature.Needs(n.Type, ActSubmit)) {
 		fc.fe.Add(p+"/timers/action", "flow.signature_auto_approve", map[string]any{"node": n.ID})
+	}
+	// onEmpty skip passes a node nobody is found for as if it were approved (submitted):
+	// unsigned. An administrator (admin) or failing the instance (fail) must do instead.
+	if n.OnEmpty == onEmptySkip && !fc.stored &&
+		(n.RequireSignature.Needs(n.Type, ActApprove) || n.RequireSignature.Needs(n.Type, ActSubmit)) {
+		fc.fe.Add(p+"/onEmpty", "flow.signature_on_empty", map[string]any{"node": n.ID})
 	}
 }
 
@@ -158,6 +165,7 @@ func init() {
 	engine.RegisterMessages(map[string]engine.Text{
 		"flow.signature_decision":     {ZH: "节点 {node} 的 requireSignature 不能包含 {value}：该节点的决定只有 {allowed}", EN: "requireSignature of node {node} cannot name {value}: its decisions are {allowed}"},
 		"flow.signature_auto_approve": {ZH: "节点 {node} 需要手写签名，超时不能自动同意：请改为提醒、退回或转交上级", EN: "node {node} needs a handwritten signature, so a timeout cannot approve it: remind, return or escalate instead"},
+		"flow.signature_on_empty":     {ZH: "节点 {node} 需要手写签名，找不到审批人时不能跳过：请改为转给管理员（admin）或使流程失败（fail）", EN: "node {node} needs a handwritten signature, so it cannot be skipped when nobody is found: hand it to an administrator (admin) or fail the flow (fail) instead"},
 		"flowrun.signature_required":  {ZH: "此步骤必须本人手写签名，请先签名", EN: "is required for this step: sign first"},
 		"flowrun.signature_not_own":   {ZH: "必须是您本人画的签名", EN: "must be a drawing you uploaded yourself"},
 		"flowrun.signature_not_image": {ZH: "必须是图片（PNG 或 JPEG），而不是 {type}", EN: "must be an image (PNG or JPEG), not {type}"},
