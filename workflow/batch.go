@@ -74,17 +74,32 @@ func (s *Service) BatchApprove(ctx context.Context, p *engine.Principal, taskIDs
 }
 
 // checkBatchSignature checks a batch's signature before any task is approved: an image p
-// uploaded to the app of the first task whose instance can be read (act checks it again for
-// each task, in its own app).
+// uploaded to the app of a task p may approve now (mayAct). Tasks p may not act on are not
+// looked at — their own results say not_found or forbidden, whatever app they are in — and a
+// signature good in one of p's apps lets the batch go on: a task of another app fails alone
+// (act checks the signature again for each task, in its own app). Only a signature good for
+// none of them (not p's own drawing, not an image) refuses the batch.
 func (s *Service) checkBatchSignature(ctx context.Context, p *engine.Principal, taskIDs []string, signature string) error {
+	var first error
+	tried := map[string]bool{}
 	for _, id := range taskIDs {
 		inst, err := s.load(ctx, instanceOfTask(id))
-		if err != nil {
-			continue // the task's own result says so
+		if err != nil || mayAct(inst, p, id, ActApprove) != nil || tried[inst.App] {
+			continue
 		}
-		return s.checkSignature(ctx, p, inst.App, signature)
+		tried[inst.App] = true
+		err = s.checkSignature(ctx, p, inst.App, signature)
+		if err == nil {
+			return nil
+		}
+		if _, ok := engine.AsFieldErrors(err); !ok {
+			return err
+		}
+		if first == nil {
+			first = err
+		}
 	}
-	return nil
+	return first
 }
 
 // batchResult describes err, the outcome of approving task, in lang.
