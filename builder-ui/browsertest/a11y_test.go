@@ -116,6 +116,10 @@ const a11yAuditJS = `(() => {
 		// the arrow keys step the focused input (Element Plus's input-number does).
 		const spin = el.parentElement && el.parentElement.querySelector('[role="spinbutton"]');
 		if (spin && spin.tabIndex >= 0) return true;
+		// A popup menu or list box takes the focus from its trigger and moves it with the arrow
+		// keys (Element Plus's dropdown menu does); a tab list, radio group, toolbar, grid or tree
+		// in the page keeps one item (or itself) in the tab order.
+		if (el.closest('[role="menu"], [role="menubar"], [role="listbox"]')) return true;
 		const w = el.closest(roving);
 		return !!w && (w.tabIndex >= 0 || w.hasAttribute('aria-activedescendant') || !!w.querySelector('[tabindex="0"]'));
 	};
@@ -315,6 +319,8 @@ func TestEveryControlIsNamedAndReachable(t *testing.T) {
 				chromedp.WaitVisible(chromedp.CSS(`[data-test="app-plant"]`)),
 			)
 			b.audit("02-workbench", found)
+			b.run("open the user menu", chromedp.Click(chromedp.CSS(`[data-test="user-menu"]`)), settled)
+			b.audit("02b-user-menu", found)
 			b.auditSelfCheck()
 
 			if vp.mobile {
@@ -334,9 +340,15 @@ func TestEveryControlIsNamedAndReachable(t *testing.T) {
 				chromedp.Click(chromedp.CSS(`[data-test="filter-add"]`)))
 			b.waitText(`[data-test="total"]`, "1")
 			b.audit("04b-record-list-filtered", found)
+			if !vp.mobile {
+				b.run("open the column chooser", chromedp.Click(chromedp.CSS(`[data-test="columns"]`)), settled)
+				b.audit("04c-record-list-columns", found)
+			}
 			visit("05-record-form", "/apps/plant/forms/every/new", "#f-text",
 				chromedp.Click(chromedp.CSS(`[data-field="subtable"] [data-test="add-row"]`)), chromedp.WaitVisible(chromedp.CSS("#f-subtable-0-item")))
 			b.tabOrder(`[data-test="record-form"]`)
+			b.run("open the date picker", chromedp.Click(chromedp.CSS("#f-made_on")), chromedp.WaitVisible(chromedp.CSS(".el-date-picker")), settled)
+			b.audit("05b-date-picker", found)
 			visit("06-record-drawer", "/apps/plant/forms/every?open="+every.ID, `.el-drawer [data-field="text"]`)
 			for _, tab := range []string{"flow", "history"} {
 				b.run("open the drawer's "+tab, chromedp.Click(chromedp.CSS(".el-drawer #tab-"+tab)), settled)
