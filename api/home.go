@@ -78,10 +78,26 @@ func (s *Server) appPages(c *fiber.Ctx) error {
 	if f := s.appFile(name); f != nil {
 		return s.sendFile(c, f)
 	}
-	if path.Ext(name) != "" || hasPathPrefix("/"+name, "/assets") {
+	if fileLike(name) || hasPathPrefix("/"+name, "/assets") {
 		return c.Next()
 	}
 	return s.sendAppFile(c, appIndex)
+}
+
+// fileLike reports whether a missing name looks like a file a browser fetches (a script, a
+// style, an image, build bookkeeping) rather than a page of the app: those stay a 404. Pages
+// may hold dots — a task id is "<instance>.<node>.<n>" — so a dot alone does not make a file.
+func fileLike(name string) bool {
+	base := path.Base(name)
+	if strings.HasPrefix(base, ".") {
+		return true
+	}
+	switch strings.ToLower(path.Ext(base)) {
+	case ".js", ".mjs", ".css", ".map", ".wasm", ".json", ".html", ".htm", ".txt", ".xml", ".webmanifest",
+		".png", ".jpg", ".jpeg", ".gif", ".svg", ".ico", ".webp", ".avif", ".woff", ".woff2", ".ttf", ".otf", ".pdf", ".zip":
+		return true
+	}
+	return false
 }
 
 // hasPathPrefix reports whether p is prefix or below it, letters in any case (routes match so).

@@ -27,7 +27,8 @@ func TestWebAppServed(t *testing.T) {
 	s := apitest.StartWith(t, apitest.Options{API: func(o *api.Options) { o.UI = ui }})
 	c := s.Client(t)
 
-	for _, p := range []string{"/", "/apps/plant/forms/receipt", "/inbox/todo", "/login?next=%2Finbox"} {
+	// A task's page holds dots in its id ("<instance>.<node>.<n>"): still a page, not a file.
+	for _, p := range []string{"/", "/apps/plant/forms/receipt", "/inbox/todo", "/login?next=%2Finbox", "/tasks/01JX4Q.a1.2"} {
 		res := c.Raw("GET", p, "", nil)
 		if res.Status != 200 || string(res.Body) != index {
 			t.Fatalf("GET %s: %d %q", p, res.Status, res.Body)
@@ -76,6 +77,8 @@ func TestWebAppServed(t *testing.T) {
 	for _, tc := range []struct{ method, path string }{
 		{"GET", "/assets/index-old999.js"},    // a bundle of an older build
 		{"GET", "/missing.png"},               // a file that is not there
+		{"GET", "/fonts/x.WOFF2"},             // nor is this one
+		{"GET", "/.env"},                      // a dotfile
 		{"GET", "/.source-hash"},              // build bookkeeping
 		{"GET", "/api/v1/nope"},               // an unknown API path
 		{"GET", "/API/v1/nope"},               // routes match in any case
