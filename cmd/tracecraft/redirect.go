@@ -25,6 +25,16 @@ import (
 // plainPassed are the paths the plain entry answers instead of redirecting.
 var plainPassed = []string{"/ca", "/ca.crt", "/healthz"}
 
+// net/http reads MaxHeaderBytes plus netHTTPHeaderSlack bytes of request line and headers
+// before it answers 431, where the main server (fasthttp, api.HeaderLimit) allows
+// api.HeaderLimit in all. plainMaxHeaderBytes takes the slack off; 1 is the least net/http takes
+// (0 means its default, 1 MiB), so with a 4 KiB limit the plain entry lets one byte more
+// through than the main server (4,097 against 4,096) — 5 KiB is a 431 on both.
+const (
+	netHTTPHeaderSlack  = 4096
+	plainMaxHeaderBytes = max(api.HeaderLimit-netHTTPHeaderSlack, 1)
+)
+
 // plainEntry is the plain-HTTP listener with its server and the in-memory listener of the
 // main server that the passed paths go to.
 type plainEntry struct {
@@ -55,7 +65,7 @@ func newPlainEntry(addr, httpsPort string, log *slog.Logger) (*plainEntry, error
 		ReadTimeout:       api.ReadTimeout,
 		WriteTimeout:      api.WriteTimeout,
 		IdleTimeout:       api.IdleTimeout,
-		MaxHeaderBytes:    api.HeaderLimit,
+		MaxHeaderBytes:    plainMaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	return &plainEntry{ln: ln, srv: srv, inner: inner}, nil
