@@ -135,7 +135,9 @@ func shanghai(b *testing.B) *time.Location {
 	return loc
 }
 
-// BenchmarkSJSONToBSON: reading one record-like document from FerretDB's JSON.
+// BenchmarkSJSONToBSON: reading one record-like document from FerretDB's JSON: with its header
+// read (the first document of a page, or one whose header differs from the one before), and
+// with the header of the document before (the rest of a page of one form's records).
 func BenchmarkSJSONToBSON(b *testing.B) {
 	s, ctx := openTestStore(b), context.Background()
 	fillRecords(b, s, "one", 1)
@@ -147,10 +149,22 @@ func BenchmarkSJSONToBSON(b *testing.B) {
 	if err := db.QueryRowContext(ctx, "SELECT CAST(_ferretdb_sjson AS BLOB) FROM "+quoteIdent(table)).Scan(&text); err != nil {
 		b.Fatal(err)
 	}
-	b.SetBytes(int64(len(text)))
-	for b.Loop() {
-		if _, err := sjsonToBSON(text, nil); err != nil {
-			b.Fatal(err)
+	for _, kept := range []bool{false, true} {
+		name := "header-read"
+		if kept {
+			name = "header-kept"
 		}
+		b.Run(name, func(b *testing.B) {
+			d := &sjDecoder{}
+			b.SetBytes(int64(len(text)))
+			for b.Loop() {
+				if !kept {
+					d.header = d.header[:0]
+				}
+				if _, err := d.decode(text, nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
