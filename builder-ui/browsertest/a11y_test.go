@@ -460,8 +460,9 @@ func (b *browser) tabOrder(sel string) {
 }
 
 // adminTabsFit checks that every section tab of 管理 shows whole inside the screen with no
-// sideways scrolling, at the browser's width and, on a phone, at 360 px too (with a
-// screenshot of each, named by lang).
+// sideways scrolling, and that the top bar's language switch shows its text whole with every
+// control of the bar on the screen, at the browser's width and, on a phone, at 360 px too (with
+// a screenshot of each, named by lang).
 func (b *browser) adminTabsFit(lang string) {
 	b.t.Helper()
 	widths := []int64{b.vp.width}
@@ -485,6 +486,23 @@ func (b *browser) adminTabsFit(lang string) {
 		})()`)
 		if bad != "" {
 			b.t.Errorf("管理's tabs at %d px (%s): %s", w, lang, bad)
+		}
+		// The top bar above them: the language switch's text shows whole (not "E…"), and no
+		// control of the bar is pushed past the screen's edge.
+		bar := evalString(b, `(() => {
+			const out = [];
+			const text = document.querySelector('.shell__bar [data-test="language"] .el-select__placeholder');
+			if (!text) return 'no language switch in the top bar';
+			if (!text.innerText.trim()) out.push('the language switch shows no text');
+			if (text.scrollWidth > text.clientWidth) out.push('the language switch shows ' + JSON.stringify(text.innerText) + ' cut: ' + text.scrollWidth + ' > ' + text.clientWidth);
+			for (const c of document.querySelector('.shell__bar').children) {
+				const r = c.getBoundingClientRect();
+				if (r.width > 0 && (r.left < 0 || r.right > window.innerWidth + 0.5)) out.push((c.dataset.test || c.className) + ' at ' + Math.round(r.left) + '–' + Math.round(r.right));
+			}
+			return out.join('; ');
+		})()`)
+		if bar != "" {
+			b.t.Errorf("the top bar at %d px (%s): %s", w, lang, bar)
 		}
 		full := b.vp.width
 		b.vp.width = w // shot takes the picture at the viewport's width
