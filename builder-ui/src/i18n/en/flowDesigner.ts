@@ -76,6 +76,8 @@ const en: typeof zh = {
   percentLabel: 'Approval percentage',
   onEmpty: 'When nobody is found',
   onEmptyOptions: { admin: 'Give it to the administrators', skip: 'Skip the node', fail: 'Fail the flow' },
+  onEmptyNoSkip: 'Skipping is not available while “{decision}” needs a handwritten signature: the node would pass unsigned.',
+  onEmptyMoved: 'Changed to “Give it to the administrators”: a node that needs a handwritten signature cannot be skipped.',
   rejectTo: 'On rejection',
   rejectToEnd: 'End the flow (rejected)',
   rejectToNode: 'Return to {name}',

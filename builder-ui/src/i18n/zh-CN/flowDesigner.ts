@@ -75,6 +75,8 @@ export default {
   percentLabel: '通过比例（%）',
   onEmpty: '找不到处理人时',
   onEmptyOptions: { admin: '交给管理员', skip: '自动跳过', fail: '流程失败' },
+  onEmptyNoSkip: '「{decision}」需要手写签名时不能自动跳过：跳过会让节点不经签名就通过。',
+  onEmptyMoved: '已改为「交给管理员」：需要手写签名的节点不能自动跳过。',
   rejectTo: '驳回后',
   rejectToEnd: '流程结束（驳回）',
   rejectToNode: '退回到 {name}',
