@@ -1,1 +1,0 @@
-import{An as e,Jn as t,Tn as n}from"./index-BYaHvLZJ.js";var r=e({__name:`RecordEvent`,props:{modelValue:{},pointer:{}},emits:[`update:modelValue`],setup(e){return(e,r)=>(t(),n(`span`))}});export{r as default};

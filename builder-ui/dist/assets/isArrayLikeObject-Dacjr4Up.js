@@ -1,1 +1,0 @@
-import{Gt as e,rn as t}from"./index-BYaHvLZJ.js";import{D as n,E as r,O as i}from"./css-BTxd9GFj.js";function a(e,t){return n(r(e,t,i),e+``)}function o(n){return t(n)&&e(n)}export{a as n,o as t};

@@ -1,0 +1,1 @@
+import{sn as e}from"./index-yIPryaus.js";var t=t=>[``,...e].includes(t);export{t};

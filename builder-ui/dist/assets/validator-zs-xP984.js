@@ -1,1 +1,0 @@
-import{on as e}from"./index-BYaHvLZJ.js";var t=t=>[``,...e].includes(t);export{t};
