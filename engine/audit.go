@@ -93,10 +93,7 @@ type auditDoc struct {
 type auditStored struct {
 	Seq    int64         `bson:"seq"`
 	At     time.Time     `bson:"at"`
-	Actor  string        `bson:"actor"`
-	Action string        `bson:"action"`
 	Kind   string        `bson:"kind"`
-	Target string        `bson:"target"`
 	Before bson.RawValue `bson:"before"`
 	After  bson.RawValue `bson:"after"`
 	IP     string        `bson:"ip"`
@@ -107,8 +104,21 @@ type auditStored struct {
 	// encoding as it was hashed, and that hash.
 	E string `bson:"e"`
 	H string `bson:"h"`
-	// Z is E deflated (audit_compress.go); reading an entry inflates it into E.
-	Z []byte `bson:"z"`
+	// Z is H and E deflated (audit_compress.go); reading an entry inflates it into H and E.
+	// Raw, as are the actor, action and target fields, so that one edited to hold another
+	// type is reported by Verify, not a read error.
+	Z         bson.RawValue `bson:"z"`
+	RawActor  bson.RawValue `bson:"actor"`
+	RawAction bson.RawValue `bson:"action"`
+	RawTarget bson.RawValue `bson:"target"`
+	// Actor, Action and Target are those fields when they are text: in the field layout what is
+	// hashed, in the outbox layout plain copies of what E says (verifyOutbox checks them).
+	Actor  string `bson:"-"`
+	Action string `bson:"-"`
+	Target string `bson:"-"`
+	// zipped tells that the entry was stored deflated (Z), and bad why Z could not be read.
+	zipped bool
+	bad    error
 }
 
 // auditHint says where the tail was. Nothing trusts it: Append reads the entry it names, and
@@ -155,8 +165,7 @@ type Audit struct {
 	covers []auditCover
 	// unsettled are the entries a failure left open, retried until settled (audit_unsettled.go).
 	unsettled unsettledList
-	plain     auditPlainOnce // the outbox entries' plain copies are made (audit_list.go)
-	hooks     auditHooks     // fault injection for tests
+	hooks     auditHooks // fault injection for tests
 }
 
 // AuditOption configures NewAudit.
@@ -243,6 +252,9 @@ func (a *Audit) append(ctx context.Context, e AuditEntry, x *auditExtra) (AuditE
 		}
 		texts[i], *v = text, plain
 	}
+	if n := auditEntrySize(e, texts, xtext); n > auditEntryMax {
+		return AuditEntry{}, "", fmt.Errorf("append audit entry %q: about %d bytes, more than an entry may hold (%d MiB)", e.Action, n, auditEntryMax>>20)
+	}
 
 	// Group commit: the entry joins the queue, and whoever holds a.mu next stores every entry
 	// queued by then in one insert. So concurrent writers share one store call, and an entry is
@@ -270,6 +282,17 @@ func (a *Audit) append(ctx context.Context, e AuditEntry, x *auditExtra) (AuditE
 		return AuditEntry{}, "", fmt.Errorf("append audit entry %q: %w", e.Action, req.err)
 	}
 	return req.e, req.enc, nil
+}
+
+// auditEntrySize bounds from above the length of e's stored encoding with its hash (checked
+// against auditEntryMax), without encoding it: the fixed parts (version tag, seq, time, prev,
+// hash, punctuation) take less than 512 bytes, and a JSON string at most 6 bytes a byte.
+func auditEntrySize(e AuditEntry, texts [2]string, xtext string) int {
+	n := 512 + len(texts[0]) + len(texts[1]) + len(xtext)
+	for _, s := range []string{e.Actor, e.Action, e.Kind, e.Target, e.IP} {
+		n += 6 * len(s)
+	}
+	return n
 }
 
 // auditBatchTimeout bounds the store call that appends a batch of entries.
@@ -506,18 +529,17 @@ func (a *Audit) Verify(ctx context.Context) (AuditReport, error) {
 			if err != nil {
 				return err
 			}
+			rep.Entries++
 			var s auditStored
 			if err := bson.Unmarshal(raw, &s); err != nil {
-				return fmt.Errorf("entry %d: %w", seq, err)
+				// A field edited to hold another type: the entry was changed.
+				bad(seq, "entry %d was changed: %v", seq, err)
+				prev = ""
+				continue
 			}
-			rep.Entries++
 			legacyOK := a.key == nil || sealed && seq <= seal.UpTo
-			if s.E != "" {
-				copies := false
-				for _, f := range []string{auditActorField, auditActionField, auditTargetField} {
-					copies = copies || raw.Lookup(f).Type != 0
-				}
-				a.verifyOutbox(seq, prev, s, copies, legacyOK, &rep, bad, cov)
+			if s.outbox() {
+				a.verifyOutbox(seq, prev, s, legacyOK, &rep, bad, cov)
 			} else {
 				e, before, after, derr := s.decode()
 				e.Seq = seq // the hash covers the seq of the _id it is stored under
@@ -637,11 +659,11 @@ func (a *Audit) SealLegacy(ctx context.Context) (int64, error) {
 		if err != nil {
 			return 0, fmt.Errorf("seal audit log: %w", err)
 		}
-		if s.V == auditKeyedV || s.E != "" && outboxTag(s.E) != auditOutboxPlain {
+		if s.V == auditKeyedV || s.outbox() && outboxTag(s.E) != auditOutboxPlain {
 			break
 		}
-		if s.E != "" {
-			e, _, _, _, derr := decodeOutbox(s.E)
+		if s.outbox() {
+			e, _, _, _, derr := s.decodeOutbox()
 			switch {
 			case derr != nil:
 				return 0, fmt.Errorf("seal audit log: entry %d was changed: %v", seq, derr)
@@ -688,23 +710,48 @@ func (a *Audit) SealLegacy(ctx context.Context) (int64, error) {
 	return upTo, nil
 }
 
+// outbox tells whether the entry is stored in the outbox layout (audit_outbox.go).
+func (s auditStored) outbox() bool { return s.E != "" || s.zipped }
+
 // hash is the stored hash of the entry, in either layout.
 func (s auditStored) hash() string {
-	if s.E != "" {
+	if s.outbox() {
 		return s.H
 	}
 	return s.Hash
 }
 
+// size is about the length of the entry's encoding: what reading it holds in memory.
+func (s auditStored) size() int {
+	if s.outbox() {
+		return len(s.H) + len(s.E)
+	}
+	return len(s.Before.Value) + len(s.After.Value) + len(s.Actor) + len(s.Action) + len(s.Kind) + len(s.Target) +
+		len(s.IP) + len(s.Prev) + len(s.Hash) + 64
+}
+
+// decodeOutbox reads an entry stored in the outbox layout (see decodeOutbox).
+func (s auditStored) decodeOutbox() (e AuditEntry, before, after string, x *auditExtra, err error) {
+	if s.bad != nil {
+		return e, "", "", nil, s.bad
+	}
+	return decodeOutbox(s.E)
+}
+
 // decode gives the entry with Before and After parsed, and their stored text.
 func (s auditStored) decode() (e AuditEntry, before, after string, err error) {
-	if s.E != "" {
-		e, before, after, _, err = decodeOutbox(s.E)
+	if s.outbox() {
+		e, before, after, _, err = s.decodeOutbox()
 		e.Hash = s.H
 		return e, before, after, err
 	}
 	e = AuditEntry{Seq: s.Seq, At: s.At.UTC(), Actor: s.Actor, Action: s.Action, Kind: s.Kind, Target: s.Target,
 		IP: s.IP, Prev: s.Prev, Hash: s.Hash}
+	for _, f := range s.copies() {
+		if f.raw.Type != 0 && f.raw.Type != bson.TypeString {
+			return e, "", "", fmt.Errorf("%s is %s, not text", f.name, f.raw.Type)
+		}
+	}
 	for i, f := range []struct {
 		raw  bson.RawValue
 		text *string

@@ -31,9 +31,12 @@ const auditZDict = `"tracecraft-audit-2","tracecraft-audit-3-sha256","definition
 	`{"ev":{"app":"","data":{"form":"","id":"","rev":1,"status":"","version":1},"type":"record.created"},"w":{"c":"rec.","id":"","rev":1}}]` +
 	"\n" + `["tracecraft-audit-3",`
 
-// auditZMax bounds an inflated encoding, so a changed Z cannot make a reader allocate without
-// end. Entries are far smaller: a record's before and after, and its event.
-const auditZMax = 64 << 20
+// auditEntryMax bounds an entry's stored encoding — for an outbox entry its hash, a newline and
+// its encoding, what Z inflates to: Append refuses a larger entry (auditEntrySize), and a Z that
+// inflates to more is a changed entry, so that a changed Z cannot make a reader allocate
+// without end. 16 MiB is what a document may hold, so the same as when the encoding was stored
+// as text; entries are far smaller (a record's before and after, and its event).
+const auditEntryMax = 16 << 20
 
 // auditDeflaters are deflate writers primed with the dictionary: making one costs about half
 // a millisecond (its tables), resetting one a few microseconds, and Reset keeps the dictionary.
@@ -53,18 +56,57 @@ func auditDeflate(hash, enc string) []byte {
 	return b.Bytes()
 }
 
-// auditInflate is auditDeflate undone.
+// auditInflaters are deflate readers to Reset (each holds a 32 KiB window and its tables);
+// auditInflateBufs the buffers they inflate into first.
+var (
+	auditInflaters   sync.Pool
+	auditInflateBufs = sync.Pool{New: func() any { return new([64 << 10]byte) }}
+)
+
+// auditInflate is auditDeflate undone. It reads at most auditEntryMax bytes, into a reused
+// buffer and then into pieces as large as what was read so far, none copied until the end: a Z
+// made to inflate to more than an entry may hold costs that much memory once, and an entry one
+// allocation of its size. The stream must end exactly where Z does.
 func auditInflate(z []byte) (hash, enc string, err error) {
-	r := flate.NewReaderDict(bytes.NewReader(z), []byte(auditZDict))
-	defer r.Close()
-	out, err := io.ReadAll(io.LimitReader(r, auditZMax+1))
-	if err != nil {
+	src := bytes.NewReader(z) // an io.ByteReader: flate reads no byte past the stream's end
+	r, _ := auditInflaters.Get().(io.ReadCloser)
+	if r == nil {
+		r = flate.NewReaderDict(src, []byte(auditZDict))
+	} else if err := r.(flate.Resetter).Reset(src, []byte(auditZDict)); err != nil {
 		return "", "", err
 	}
-	if len(out) > auditZMax {
-		return "", "", errors.New("longer than any entry")
+	defer auditInflaters.Put(r)
+	first := auditInflateBufs.Get().(*[64 << 10]byte)
+	defer auditInflateBufs.Put(first)
+	lr := io.LimitReader(r, auditEntryMax+1)
+	var pieces [][]byte
+	total := 0
+	for total <= auditEntryMax {
+		p := first[:]
+		if total > 0 {
+			p = make([]byte, min(total, auditEntryMax+1-total))
+		}
+		n, err := io.ReadFull(lr, p)
+		pieces, total = append(pieces, p[:n]), total+n
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			break
+		}
+		if err != nil {
+			return "", "", err
+		}
 	}
-	hash, enc, ok := strings.Cut(string(out), "\n")
+	switch {
+	case total > auditEntryMax:
+		return "", "", fmt.Errorf("it inflates to more than %d MiB, more than an entry may hold", auditEntryMax>>20)
+	case src.Len() > 0:
+		return "", "", fmt.Errorf("%d bytes follow the end of its compressed stream", src.Len())
+	}
+	var out strings.Builder
+	out.Grow(total)
+	for _, p := range pieces {
+		out.Write(p)
+	}
+	hash, enc, ok := strings.Cut(out.String(), "\n")
 	if !ok {
 		return "", "", errors.New("no hash")
 	}
@@ -87,19 +129,31 @@ func (d auditOutboxDoc) MarshalBSON() ([]byte, error) {
 
 // UnmarshalBSON reads an entry of either layout; an outbox entry stored deflated is read with
 // its hash and encoding inflated into H and E (fields E and H, when present, are read as they
-// are). One whose Z does not inflate is read with an E that does not decode, so that Verify
+// are). One whose Z is not binary or does not inflate is read with bad set, so that Verify
 // reports it as changed and a reader fails on it, as on a changed E.
 func (s *auditStored) UnmarshalBSON(raw []byte) error {
 	type fields auditStored // without this method
 	if err := bson.Unmarshal(raw, (*fields)(s)); err != nil {
 		return err
 	}
-	if len(s.Z) == 0 {
+	for _, f := range s.copies() {
+		*f.text, _ = f.raw.StringValueOK()
+	}
+	z := s.Z
+	s.Z = bson.RawValue{}
+	if z.Type == 0 {
 		return nil
 	}
-	hash, enc, err := auditInflate(s.Z)
+	s.zipped = true
+	_, data, ok := z.BinaryOK()
+	if !ok {
+		s.bad = fmt.Errorf("its compressed field z is %s, not binary", z.Type)
+		return nil
+	}
+	hash, enc, err := auditInflate(data)
 	if err != nil {
-		hash, enc = "", fmt.Sprintf("compressed entry does not inflate: %v", err)
+		s.bad = fmt.Errorf("its compressed field z does not inflate: %w", err)
+		return nil
 	}
 	if s.E == "" {
 		s.E = enc
@@ -107,6 +161,18 @@ func (s *auditStored) UnmarshalBSON(raw []byte) error {
 	if s.H == "" {
 		s.H = hash
 	}
-	s.Z = nil
 	return nil
+}
+
+// auditCopy is one of an entry's actor, action and target fields, as stored and as text.
+type auditCopy struct {
+	name string
+	raw  bson.RawValue
+	text *string
+}
+
+// copies are the entry's actor, action and target fields.
+func (s *auditStored) copies() [3]auditCopy {
+	return [3]auditCopy{{auditActorField, s.RawActor, &s.Actor}, {auditActionField, s.RawAction, &s.Action},
+		{auditTargetField, s.RawTarget, &s.Target}}
 }

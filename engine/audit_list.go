@@ -7,10 +7,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"tracecraft/engine/store"
 )
@@ -28,10 +28,15 @@ const (
 	auditTargetField = "target"
 )
 
-// auditListMaxActions bounds how many distinct actions an action prefix ("user.*") is listed
-// as, each from its own part of the action index; past it the prefix is one range, whose
-// matches the store sorts.
+// auditListMaxActions bounds how many distinct actions under an action prefix ("user.*":
+// user.x, user.y.z…) it is listed as, each from its own part of the action index, besides the
+// prefix itself ("user"); past it the prefix is one range, whose matches the store sorts.
 const auditListMaxActions = 64
+
+// auditPageMax bounds the entries of one page by the length of their encodings (an entry's is
+// at most auditEntryMax): a page that reaches it closes early, with next set, however few
+// entries it holds.
+const auditPageMax = 32 << 20
 
 // auditIndexes are the audit log's query indexes: one per field a list filters on (then _id).
 // Ascending: entries are appended at the end of each value's run, which keeps the index's pages
@@ -78,8 +83,9 @@ func (a *Audit) List(ctx context.Context, q AuditQuery) ([]AuditEntry, error) {
 
 // ListPage is List that also tells where the next page starts: next is the BeforeSeq of the
 // next page (the last entry's seq), or 0 when no older entry matches. A page is full unless it
-// is the last: a filtered page is read from the audit log's indexes, so a rare filter costs
-// about what its matches cost, not a walk over the log.
+// is the last, or its entries' encodings reach auditPageMax (32 MiB): a filtered page is read
+// from the audit log's indexes, so a rare filter costs about what its matches cost, not a walk
+// over the log.
 func (a *Audit) ListPage(ctx context.Context, q AuditQuery) (entries []AuditEntry, next int64, err error) {
 	switch {
 	case q.Limit <= 0:
@@ -137,6 +143,7 @@ func (a *Audit) listWindow(ctx context.Context, q AuditQuery) (low, top int64, e
 // range matches.
 func (a *Audit) listBySeq(ctx context.Context, q AuditQuery, low, top int64) ([]AuditEntry, int64, error) {
 	out := []AuditEntry{}
+	size := 0
 	for seq := top; seq >= low; seq-- {
 		var s auditStored
 		err := a.st.Get(ctx, auditCollection, auditID(seq), &s)
@@ -146,7 +153,7 @@ func (a *Audit) listBySeq(ctx context.Context, q AuditQuery, low, top int64) ([]
 		if err != nil {
 			return nil, 0, err
 		}
-		if len(out) == q.Limit {
+		if size += s.size(); len(out) == q.Limit || len(out) > 0 && size > auditPageMax {
 			return out, out[len(out)-1].Seq, nil // an older entry exists
 		}
 		e, _, _, err := s.decode()
@@ -183,11 +190,17 @@ func (a *Audit) listByIndex(ctx context.Context, q AuditQuery, low, top int64) (
 		slices.SortFunc(docs, func(x, y bson.Raw) int { return strings.Compare(id(y), id(x)) })
 	}
 	more := len(docs) > q.Limit
+	docs = docs[:min(len(docs), q.Limit+1)]
 	out := []AuditEntry{}
-	for _, d := range docs[:min(len(docs), q.Limit)] {
+	size := 0
+	for i, d := range docs[:min(len(docs), q.Limit)] {
 		var s auditStored
 		if err := bson.Unmarshal(d, &s); err != nil {
-			return nil, 0, err
+			return nil, 0, fmt.Errorf("entry %s: %w", d.Lookup("_id"), err)
+		}
+		if size += s.size(); i > 0 && size > auditPageMax {
+			docs, more = docs[:i+1], true // close the page before this entry
+			break
 		}
 		e, _, _, err := s.decode()
 		if err != nil {
@@ -202,9 +215,10 @@ func (a *Audit) listByIndex(ctx context.Context, q AuditQuery, low, top int64) (
 	if !more {
 		return out, 0, nil
 	}
-	last, err := strconv.ParseInt(docs[q.Limit-1].Lookup("_id").StringValue(), 10, 64)
+	id := docs[len(docs)-2].Lookup("_id").StringValue() // the last of the page; docs holds one more
+	last, err := strconv.ParseInt(id, 10, 64)
 	if err != nil {
-		return nil, 0, fmt.Errorf("entry %s: %w", docs[q.Limit-1].Lookup("_id").StringValue(), err)
+		return nil, 0, fmt.Errorf("entry %s: %w", id, err)
 	}
 	return out, last, nil
 }
@@ -253,11 +267,11 @@ func (a *Audit) listQueries(ctx context.Context, q AuditQuery, low, top int64) (
 	return queries, nil
 }
 
-// actionsUnder returns the distinct actions that are prefix or start with prefix + ".", each
+// actionsUnder returns prefix and the distinct actions that start with prefix + ".", each
 // found by one seek in the action index (the next value after the last one found); nil when
-// there are more than auditListMaxActions.
+// more than auditListMaxActions are found.
 func (a *Audit) actionsUnder(ctx context.Context, prefix string) ([]string, error) {
-	values := []string{prefix}
+	values := []string{prefix} // not counted: it is not looked for
 	last := prefix
 	for {
 		page, err := a.st.Query(ctx, auditCollection, store.Query{
@@ -276,7 +290,7 @@ func (a *Audit) actionsUnder(ctx context.Context, prefix string) ([]string, erro
 		if !ok {
 			return nil, fmt.Errorf("entry %s: action is not text", page.Docs[0].Lookup("_id").StringValue())
 		}
-		if len(values) == auditListMaxActions {
+		if len(values)-1 == auditListMaxActions {
 			return nil, nil
 		}
 		values, last = append(values, v), v
@@ -328,42 +342,34 @@ func (a *Audit) timeAtOrAfter(ctx context.Context, seq, end int64) (time.Time, i
 	return time.Time{}, end, nil
 }
 
-// auditPlainOnce is whether this process has given every outbox entry its plain copies.
-type auditPlainOnce struct {
-	mu   sync.Mutex
-	done bool
-}
-
-// ensurePlainCopies gives the entries stored in the outbox layout before it stored plain
-// copies of their actor, action and target those copies, from their encoding, so that the
-// lists by those fields find them. It runs once a process, before its first filtered list:
-// such entries have no action field, which the action index finds at once, so after the first
-// run it costs one index seek. Copying is idempotent, and an interrupted run resumes with what
-// is left; an entry whose encoding cannot be read is left as it is (Verify reports it).
+// ensurePlainCopies gives the outbox entries stored without plain copies of their actor,
+// action and target — written before the copies existed, or by an older binary during an
+// upgrade — those copies, from their encoding, so that the lists by those fields find them. It
+// runs before every filtered list: such entries have no action field, which the action index
+// finds at once, so when there are none it costs one index seek. Copying is idempotent, and
+// an interrupted run resumes with what is left; an entry whose encoding cannot be read is left
+// as it is (Verify reports it).
 func (a *Audit) ensurePlainCopies(ctx context.Context) error {
-	a.plain.mu.Lock()
-	defer a.plain.mu.Unlock()
-	if a.plain.done {
-		return nil
-	}
-	c, err := a.st.Collection(ctx, auditCollection)
-	if err != nil {
-		return fmt.Errorf("copy audit fields: %w", err)
-	}
+	var c *mongo.Collection
 	after := ""
 	for {
-		page, err := a.st.Query(ctx, auditCollection, store.Query{Where: store.Eq(auditActionField, nil), Limit: 500, After: after})
+		page, err := a.st.Query(ctx, auditCollection, auditNoCopiesQuery(after))
 		if err != nil {
 			return fmt.Errorf("copy audit fields: %w", err)
 		}
 		for _, d := range page.Docs {
 			var s auditStored
-			if bson.Unmarshal(d, &s) != nil || s.E == "" {
+			if bson.Unmarshal(d, &s) != nil || !s.outbox() {
 				continue
 			}
-			e, _, _, _, err := decodeOutbox(s.E)
+			e, _, _, _, err := s.decodeOutbox()
 			if err != nil {
 				continue
+			}
+			if c == nil {
+				if c, err = a.st.Collection(ctx, auditCollection); err != nil {
+					return fmt.Errorf("copy audit fields: %w", err)
+				}
 			}
 			id := d.Lookup("_id").StringValue()
 			_, err = c.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: auditActionField, Value: bson.D{{Key: "$exists", Value: false}}}},
@@ -373,9 +379,15 @@ func (a *Audit) ensurePlainCopies(ctx context.Context) error {
 			}
 		}
 		if page.Next == "" {
-			a.plain.done = true
 			return nil
 		}
 		after = page.Next
 	}
+}
+
+// auditNoCopiesQuery finds the entries with no action field (nor a null one), a page after
+// after: a seek in the action index, whose matches (none, once every entry has its copies) the
+// store puts in _id order.
+func auditNoCopiesQuery(after string) store.Query {
+	return store.Query{Where: store.Eq(auditActionField, nil), Limit: 500, After: after}
 }

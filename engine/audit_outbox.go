@@ -42,8 +42,8 @@ const (
 
 // auditOutboxDoc is an entry as written in the outbox layout. Actor, Action and Target are
 // plain copies of what E says, for the lists by them (audit_list.go); E stays what is hashed,
-// and Verify reports an entry whose copies differ from it. Entries written before the copies
-// get them on the first filtered list (ensurePlainCopies).
+// and Verify reports an entry whose copies differ from it or are missing. Entries written
+// without the copies (before they existed) get them on a filtered list (ensurePlainCopies).
 type auditOutboxDoc struct {
 	ID     string `bson:"_id"`
 	E      string `bson:"e"`
@@ -246,10 +246,10 @@ func (a *Audit) readOutbox(ctx context.Context, seq int64) (AuditEntry, *auditEx
 	if err != nil {
 		return AuditEntry{}, nil, false, err
 	}
-	if s.E == "" {
+	if !s.outbox() {
 		return AuditEntry{}, nil, true, nil
 	}
-	e, _, _, x, err := decodeOutbox(s.E)
+	e, _, _, x, err := s.decodeOutbox()
 	if err != nil {
 		return AuditEntry{}, nil, true, fmt.Errorf("audit entry %d: %w", seq, err)
 	}
@@ -355,12 +355,14 @@ func (c *auditCoverage) addLegacy(e AuditEntry) {
 	}
 }
 
-// verifyOutbox checks entry seq, stored in the outbox layout, as Verify does the others; copies
-// tells that the document holds plain copies of the entry's actor, action and target, which
-// must be what its encoding says.
-func (a *Audit) verifyOutbox(seq int64, prev string, s auditStored, copies, legacyOK bool, rep *AuditReport, bad func(int64, string, ...any), cov *auditCoverage) {
+// verifyOutbox checks entry seq, stored in the outbox layout, as Verify does the others, and
+// its plain copies of the entry's actor, action and target, which must be text and what its
+// encoding says. An entry stored deflated is always written with them (so removing them, which
+// would hide it from the lists by them, is reported); one stored as text before the copies
+// existed has none, and gets them from ensurePlainCopies.
+func (a *Audit) verifyOutbox(seq int64, prev string, s auditStored, legacyOK bool, rep *AuditReport, bad func(int64, string, ...any), cov *auditCoverage) {
 	tag := outboxTag(s.E)
-	e, _, _, x, err := decodeOutbox(s.E)
+	e, _, _, x, err := s.decodeOutbox()
 	switch {
 	case err != nil:
 		bad(seq, "entry %d was changed: %v", seq, err)
@@ -385,8 +387,23 @@ func (a *Audit) verifyOutbox(seq int64, prev string, s auditStored, copies, lega
 			rep.Legacy++
 		}
 	}
-	if copies && (s.Actor != e.Actor || s.Action != e.Action || s.Target != e.Target) {
-		bad(seq, "entry %d was changed: its actor, action or target fields differ from its hashed content", seq)
+	copies := s.copies()
+	present := s.zipped
+	for _, c := range copies {
+		present = present || c.raw.Type != 0
+	}
+	for i, c := range copies {
+		if !present {
+			break
+		}
+		switch want := [3]string{e.Actor, e.Action, e.Target}[i]; {
+		case c.raw.Type == 0:
+			bad(seq, "entry %d was changed: its %s field is missing (an entry is written with its actor, action and target)", seq, c.name)
+		case c.raw.Type != bson.TypeString:
+			bad(seq, "entry %d was changed: its %s field is %s, not text", seq, c.name, c.raw.Type)
+		case *c.text != want:
+			bad(seq, "entry %d was changed: its actor, action or target fields differ from its hashed content", seq)
+		}
 	}
 	cov.add(seq, x)
 }
