@@ -74,13 +74,16 @@ func TestReview5Audit_1_DeflatedEntryWithoutCopiesIsReported(t *testing.T) {
 	if rep.OK || rep.FirstBad != es[2].Seq || !strings.Contains(rep.Reason, "field is missing") {
 		t.Fatalf("verify after removing the copies of entry %d: %+v", es[2].Seq, rep)
 	}
-	got, err := a.List(ctx, AuditQuery{Actor: "alice"})
-	if want := []int64{4, 3, 2, 1}; err != nil || !slices.Equal(review5Seqs(got), want) {
-		t.Fatalf("listed %v (%v), want %v", review5Seqs(got), err, want)
+	// A filtered list fills copies only into text-layout entries, which were written without
+	// them: a deflated entry always had its copies, so it is not repaired out of sight — the
+	// evidence stays for Verify.
+	if _, err := a.List(ctx, AuditQuery{Actor: "alice"}); err != nil {
+		t.Fatal(err)
 	}
-	if rep := auditTestVerify(t, a); !rep.OK {
-		t.Fatalf("verify after the list gave the copies back: %+v", rep)
+	if rep := auditTestVerify(t, a); rep.OK || rep.FirstBad != es[2].Seq {
+		t.Fatalf("verify after a filtered list: %+v (a list must not repair a deflated entry's copies)", rep)
 	}
+	review5Set(t, st, es[2].Seq, "$set", bson.D{{Key: auditActorField, Value: es[2].Actor}, {Key: auditActionField, Value: es[2].Action}, {Key: auditTargetField, Value: es[2].Target}})
 	review5Set(t, st, es[1].Seq, "$set", bson.D{{Key: auditTargetField, Value: int32(7)}})
 	if rep := auditTestVerify(t, a); rep.OK || rep.FirstBad != es[1].Seq || !strings.Contains(rep.Reason, "not text") {
 		t.Fatalf("verify after a target copy of another type: %+v", rep)
