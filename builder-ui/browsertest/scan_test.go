@@ -123,6 +123,11 @@ func TestScanPageOnPhone(t *testing.T) {
 	if _, err := s.Kernel.Records.SetRecordStatus(ctx, engine.SystemPrincipal(), "plant", "lot", lot.ID, printing.RecalledStatus); err != nil {
 		t.Fatal(err)
 	}
+	// The recall shows once its status event reaches the scan page's cache (the bus delivers it
+	// a moment later; under CI's load that moment was longer than the next navigation).
+	if err := s.Kernel.Bus.Drain(ctx); err != nil {
+		t.Fatal(err)
+	}
 	b.run("open a code of the recalled lot", chromedp.Navigate(s.URL+"/t/"+codes[1].Serial))
 	b.waitText(".recall", "本产品已召回")
 	b.shot("05-recalled")
