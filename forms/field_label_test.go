@@ -44,6 +44,13 @@ const labelCheck = `{
 
 func newLabelEnv(t *testing.T) (*Service, context.Context, *engine.Principal) {
 	t.Helper()
+	s, ctx := newPublishedForm(t, labelCheck, "check")
+	return s, ctx, &engine.Principal{Username: "carl", Roles: []string{"clerk"}}
+}
+
+// newPublishedForm starts a form engine with app qa and the form def (key form) published.
+func newPublishedForm(t *testing.T, def, form string) (*Service, context.Context) {
+	t.Helper()
 	ctx := context.Background()
 	k := engine.NewKernel(storetest.New(t), engine.KernelOptions{Log: storetest.Quiet})
 	s := New(k, Options{})
@@ -52,13 +59,13 @@ func newLabelEnv(t *testing.T) (*Service, context.Context, *engine.Principal) {
 	if _, err := s.CreateApp(ctx, admin, AppInput{Key: "qa", Name: engine.Text{ZH: "质量"}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.SaveDraft(ctx, admin, "qa", []byte(labelCheck), 0); err != nil {
+	if _, err := s.SaveDraft(ctx, admin, "qa", []byte(def), 0); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Publish(ctx, admin, "qa", "check"); err != nil {
+	if _, err := s.Publish(ctx, admin, "qa", form); err != nil {
 		t.Fatal(err)
 	}
-	return s, ctx, &engine.Principal{Username: "carl", Roles: []string{"clerk"}}
+	return s, ctx
 }
 
 // sentences renders err's field errors as "path|label|sentence" in lang.

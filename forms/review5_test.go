@@ -6,8 +6,6 @@ import (
 	"testing"
 
 	"tracecraft/engine"
-	"tracecraft/engine/enginetest"
-	"tracecraft/engine/store/storetest"
 )
 
 // hiddenLotDef hides cost and secret from clerks: unit (top level) and lines.share (a column
@@ -30,21 +28,7 @@ const hiddenLotDef = `{
 
 func newHiddenLotService(t *testing.T) (*Service, context.Context) {
 	t.Helper()
-	ctx := context.Background()
-	k := engine.NewKernel(storetest.New(t), engine.KernelOptions{Log: storetest.Quiet})
-	s := New(k, Options{})
-	enginetest.Start(t, k)
-	admin := engine.SystemPrincipal()
-	if _, err := s.CreateApp(ctx, admin, AppInput{Key: "qa", Name: engine.Text{ZH: "质量"}}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.SaveDraft(ctx, admin, "qa", []byte(hiddenLotDef), 0); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Publish(ctx, admin, "qa", "lot"); err != nil {
-		t.Fatal(err)
-	}
-	return s, ctx
+	return newPublishedForm(t, hiddenLotDef, "lot")
 }
 
 // A formula hidden from the writer (a top-level one, a sub-table column over parent.cost)
