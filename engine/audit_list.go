@@ -362,7 +362,7 @@ func (a *Audit) ensurePlainCopies(ctx context.Context) error {
 			// Only text-layout outbox entries were ever written without copies. A deflated one
 			// always had them: missing copies there are tampering, left for Verify to report
 			// rather than repaired out of sight.
-			if bson.Unmarshal(d, &s) != nil || s.E == "" || s.zipped || s.Z.Type != 0 {
+			if bson.Unmarshal(d, &s) != nil || s.E == "" || s.zipped {
 				continue
 			}
 			e, _, _, _, err := s.decodeOutbox()
