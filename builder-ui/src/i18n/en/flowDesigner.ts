@@ -92,6 +92,8 @@ const en: typeof zh = {
   timeoutAfter: 'When still waiting after',
   timeoutAction: 'then',
   timeoutActions: { approve: 'approve', return: 'return to the previous step', escalate: 'escalate to the department head' },
+  timeoutNoApprove: 'A timeout cannot approve while “{decision}” needs a handwritten signature: the system cannot sign for the assignee.',
+  timeoutMoved: 'Timeout auto-approve removed: a node that needs a handwritten signature is only marked overdue; you can return or escalate instead.',
   durationHint: 'e.g. 30m, 4h, 48h',
   workingHoursOnly: 'Count working hours only (Mon–Fri 9:00–18:00)',
   requireSignature: 'Handwritten signature required',

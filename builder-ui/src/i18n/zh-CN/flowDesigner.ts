@@ -91,6 +91,8 @@ export default {
   timeoutAfter: '多久未处理后',
   timeoutAction: '自动',
   timeoutActions: { approve: '通过', return: '退回上一步', escalate: '升级给上级主管' },
+  timeoutNoApprove: '「{decision}」需要手写签名时超时不能自动通过：系统不能代替处理人签名。',
+  timeoutMoved: '已取消超时「自动通过」：需要手写签名的节点超时后只标记为超时，可改为退回或升级。',
   durationHint: '如 30m、4h、48h',
   workingHoursOnly: '只计工作时间（周一至周五 9:00–18:00）',
   requireSignature: '需要手写签名',
