@@ -39,15 +39,15 @@ func (b *browser) addNode(block string, index int, kind string) {
 	b.run(fmt.Sprintf("add %s to %s at %d", kind, block, index),
 		chromedp.Click(chromedp.CSS(fmt.Sprintf(`[data-test="add-%s-%d"]`, block, index))),
 		settled,
-		// Every "+" has its menu (kept in the page once opened): the one showing is clicked, once
-		// it is the only one showing (the menu of the previous "+" may still be fading out, and
-		// clicking in it would add the node there).
+		// Every "+" has its menu (kept in the page once opened), its items marked with the place
+		// they add at: the item of this "+"'s menu is clicked once it shows (the menu of the
+		// previous "+" may still be fading out, and clicking in it would add the node there).
 		chromedp.Poll[chromedp.Void](fmt.Sprintf(`(() => {
-			const shown = [...document.querySelectorAll('[data-test="add-kind-%s"]')].filter((e) => e.offsetParent);
+			const shown = [...document.querySelectorAll('[data-test="add-kind-%s"][data-at="%s-%d"]')].filter((e) => e.offsetParent);
 			if (shown.length !== 1) return false;
 			shown[0].click();
 			return true;
-		})()`, kind), chromedp.WithPollingInterval(100*time.Millisecond)),
+		})()`, kind, block, index), chromedp.WithPollingInterval(100*time.Millisecond)),
 	)
 }
 
