@@ -1,0 +1,1 @@
+import{En as e,Yn as t,jn as n}from"./index-kYfsHXy1.js";var r=n({__name:`RecordEvent`,props:{modelValue:{},pointer:{}},emits:[`update:modelValue`],setup(n){return(n,r)=>(t(),e(`span`))}});export{r as default};

@@ -1,1 +1,0 @@
-import{En as e,Yn as t,jn as n}from"./index-yIPryaus.js";var r=n({__name:`RecordEvent`,props:{modelValue:{},pointer:{}},emits:[`update:modelValue`],setup(n){return(n,r)=>(t(),e(`span`))}});export{r as default};

@@ -1,0 +1,1 @@
+import"./index-kYfsHXy1.js";import"./css-DFxMWwv4.js";

@@ -1,0 +1,1 @@
+import{Kt as e,in as t}from"./index-kYfsHXy1.js";import{D as n,E as r,O as i}from"./css-J7cm-4vK.js";function a(e,t){return n(r(e,t,i),e+``)}function o(n){return t(n)&&e(n)}export{a as n,o as t};

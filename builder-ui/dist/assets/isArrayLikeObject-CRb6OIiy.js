@@ -1,1 +1,0 @@
-import{Kt as e,in as t}from"./index-yIPryaus.js";import{D as n,E as r,O as i}from"./css-D3xNHAsc.js";function a(e,t){return n(r(e,t,i),e+``)}function o(n){return t(n)&&e(n)}export{a as n,o as t};

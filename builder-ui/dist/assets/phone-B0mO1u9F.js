@@ -1,0 +1,1 @@
+import{Un as e,gr as t}from"./index-kYfsHXy1.js";var n=`(max-width: 767px)`;function r(){let r=typeof window<`u`&&window.matchMedia?window.matchMedia(n):void 0,i=t(r?.matches??!1),a=e=>i.value=e.matches;return r?.addEventListener(`change`,a),e(()=>r?.removeEventListener(`change`,a)),i}export{r as t};

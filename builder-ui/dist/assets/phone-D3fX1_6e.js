@@ -1,1 +1,0 @@
-import{Un as e,gr as t}from"./index-yIPryaus.js";var n=`(max-width: 767px)`;function r(){let r=typeof window<`u`&&window.matchMedia?window.matchMedia(n):void 0,i=t(r?.matches??!1),a=e=>i.value=e.matches;return r?.addEventListener(`change`,a),e(()=>r?.removeEventListener(`change`,a)),i}export{r as t};

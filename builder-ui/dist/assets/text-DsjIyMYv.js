@@ -1,1 +1,0 @@
-import{t as e}from"./index-yIPryaus.js";function t(t,n=``){return t&&(e()===`en`?t.en||t[`zh-CN`]:t[`zh-CN`]||t.en)||n}function n(e){if(!e)return``;let t=new Date(e);if(Number.isNaN(t.getTime()))return e;let n=e=>String(e).padStart(2,`0`);return`${t.getFullYear()}-${n(t.getMonth()+1)}-${n(t.getDate())} ${n(t.getHours())}:${n(t.getMinutes())}`}export{n,t};

@@ -1,0 +1,1 @@
+import{sn as e}from"./index-kYfsHXy1.js";var t=t=>[``,...e].includes(t);export{t};

@@ -1,1 +1,0 @@
-import{sn as e}from"./index-yIPryaus.js";var t=t=>[``,...e].includes(t);export{t};
