@@ -50,41 +50,45 @@ func hiddenAt(hidden map[string]bool, path string) bool {
 func withoutHiddenComputed(c *Compiled, hidden map[string]bool, data Values, fe engine.FieldErrors) engine.FieldErrors {
 	var out engine.FieldErrors
 	for _, e := range fe {
-		if e.Fault != nil || !hiddenAt(hidden, e.Path) {
-			out = append(out, e)
+		if e.Fault == nil && hiddenAt(hidden, e.Path) && dropComputed(c, data, e.Path) {
 			continue
 		}
-		parts := strings.SplitN(e.Path, ".", 4)
-		f, ok := c.byKey[parts[0]]
-		if !ok {
-			out = append(out, e)
-			continue
-		}
-		if _, gen := f.impl.(Generated); gen {
-			delete(data, f.Key)
-			continue
-		}
-		if len(parts) < 3 || f.Type != FieldTypeSubtable {
-			out = append(out, e)
-			continue
-		}
-		n, _ := strconv.Atoi(parts[1])
-		col := slices.IndexFunc(f.Fields, func(col *Field) bool { return col.Key == parts[2] })
-		if col < 0 {
-			out = append(out, e)
-			continue
-		}
-		if _, gen := f.Fields[col].impl.(Generated); !gen {
-			out = append(out, e)
-			continue
-		}
-		if rows, _ := data[f.Key].([]any); n >= 0 && n < len(rows) {
-			if row, ok := rows[n].(map[string]any); ok {
-				delete(row, parts[2])
-			}
-		}
+		out = append(out, e)
 	}
 	return out
+}
+
+// dropComputed empties, in data, the generated value at a save pipeline's path (a formula
+// field, or a formula column's cell "lines.2.share") and tells whether there was one; any
+// other path is left alone.
+func dropComputed(c *Compiled, data Values, path string) bool {
+	parts := strings.SplitN(path, ".", 4)
+	f, ok := c.byKey[parts[0]]
+	switch {
+	case !ok:
+		return false
+	case isGenerated(f):
+		delete(data, f.Key)
+		return true
+	case len(parts) < 3 || f.Type != FieldTypeSubtable:
+		return false
+	}
+	col := slices.IndexFunc(f.Fields, func(col *Field) bool { return col.Key == parts[2] })
+	if col < 0 || !isGenerated(f.Fields[col]) {
+		return false
+	}
+	n, _ := strconv.Atoi(parts[1])
+	if rows, _ := data[f.Key].([]any); n >= 0 && n < len(rows) {
+		if row, ok := rows[n].(map[string]any); ok {
+			delete(row, parts[2])
+		}
+	}
+	return true
+}
+
+func isGenerated(f *Field) bool {
+	_, gen := f.impl.(Generated)
+	return gen
 }
 
 // errorLabel is the label people know the value at path by: the field's own label, a

@@ -104,14 +104,17 @@ func (fc *flowCompiler) checkSignatureRule(n *Node, p string) {
 				map[string]any{"node": n.ID, "value": d, "allowed": strings.Join(allowed, ", ")})
 		}
 	}
-	if n.Timers != nil && n.Timers.Action == "approve" && !fc.stored &&
-		(n.RequireSignature.Needs(n.Type, ActApprove) || n.RequireSignature.Needs(n.Type, ActSubmit)) {
+	// The decision that passes the node (approve, or submit on a fill node) must be signed:
+	// nothing may take it unsigned.
+	if fc.stored || !n.RequireSignature.Needs(n.Type, ActApprove) && !n.RequireSignature.Needs(n.Type, ActSubmit) {
+		return
+	}
+	if n.Timers != nil && n.Timers.Action == "approve" {
 		fc.fe.Add(p+"/timers/action", "flow.signature_auto_approve", map[string]any{"node": n.ID})
 	}
 	// onEmpty skip passes a node nobody is found for as if it were approved (submitted):
 	// unsigned. An administrator (admin) or failing the instance (fail) must do instead.
-	if n.OnEmpty == onEmptySkip && !fc.stored &&
-		(n.RequireSignature.Needs(n.Type, ActApprove) || n.RequireSignature.Needs(n.Type, ActSubmit)) {
+	if n.OnEmpty == onEmptySkip {
 		fc.fe.Add(p+"/onEmpty", "flow.signature_on_empty", map[string]any{"node": n.ID})
 	}
 }
